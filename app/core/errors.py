@@ -1,0 +1,33 @@
+"""The one exception family every layer raises for a user-facing problem.
+
+A message is one sentence a user understands and names the file involved. The CLI prints it
+and exits non-zero; the GUI shows it in place of the content that failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VellumError(Exception):
+    """Base of every error meant for the user; ``str(err)`` is the sentence to show."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = str(path) if path is not None else None
+
+
+class BadInputError(VellumError):
+    """A file exists but its content is wrong (corrupt, truncated, malformed)."""
+
+
+class UnsupportedFormatError(VellumError):
+    """A file is well-formed but of a kind Vellum does not read."""
+
+
+class ModelError(VellumError):
+    """A model file is missing, wrong (hash mismatch) or cannot run."""
+
+
+class StoreError(VellumError):
+    """The project file cannot be opened, read or written."""

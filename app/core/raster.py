@@ -1,0 +1,51 @@
+"""Rasterisation of shapes to boolean masks, pixel-identical with pycocotools.
+
+Every geometric shape becomes the polygon(s) Vellum writes to COCO, rasterised with the port of
+pycocotools' algorithm in :mod:`app.core.rle`, so that ``annToMask`` of an exported annotation
+equals :func:`rasterize` of the annotation. Masks are (height, width) bool arrays, row-major.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.core.rle import decode, rasterize_polygon_with_holes, rasterize_polygons
+from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape
+
+
+def flat(points) -> list[float]:
+    """[(x, y), ...] to COCO's flat [x0, y0, x1, y1, ...]."""
+    return [float(v) for p in points for v in p[:2]]
+
+
+def polyline_ring(points) -> list[tuple[float, float]]:
+    """A polyline as the closed, zero-area ring that walks it out and back (p0..pn, pn-1..p0),
+    which is how COCO (polygons only) carries a line."""
+    pts = [tuple(p[:2]) for p in points]
+    return pts + pts[-2::-1]
+
+
+def shape_polygons(shape: Shape) -> list[list[float]] | None:
+    """The COCO polygon list of a shape, or None where the shape is not polygonal."""
+    if isinstance(shape, (Box, RotatedBox)):
+        return [flat(shape.corners())]
+    if isinstance(shape, Polygon) and not shape.holes:
+        return [flat(shape.exterior)]
+    if isinstance(shape, Polyline):
+        return [flat(polyline_ring(shape.points))]
+    return None
+
+
+def rasterize(shape: Shape, height: int, width: int) -> np.ndarray:
+    """Pixels covered by ``shape`` on a ``height`` x ``width`` image (COCO semantics)."""
+    polys = shape_polygons(shape)
+    if polys is not None:
+        return rasterize_polygons(polys, height, width)
+    if isinstance(shape, Polygon):
+        return rasterize_polygon_with_holes(flat(shape.exterior), [flat(h) for h in shape.holes],
+                                            height, width)
+    if isinstance(shape, Mask):
+        return decode(shape.rle)
+    if isinstance(shape, Keypoints):
+        return np.zeros((height, width), bool)
+    return np.zeros((height, width), bool)

@@ -1,0 +1,1 @@
+"""Readers and writers of media and label files. No Qt here."""
