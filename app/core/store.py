@@ -145,7 +145,7 @@ class Store:
         if not file.is_file():
             raise StoreError(f"{file} does not exist: no Vellum project there.", file)
         _check_sqlite_header(file)
-        conn = cls._connect(file)
+        conn = cls._connect(file, configure=False)
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if app_id != APPLICATION_ID:
@@ -155,6 +155,7 @@ class Store:
                 raise StoreError(f"{file} was written by a newer Vellum (project format "
                                  f"{version}, this one reads up to {SCHEMA_VERSION}).", file)
             conn.execute("SELECT count(*) FROM meta").fetchone()
+            cls._configure(conn)
             store = cls(file, conn)
             if version < SCHEMA_VERSION:
                 store._migrate()
@@ -166,16 +167,23 @@ class Store:
             conn.close()
             raise
 
-    @staticmethod
-    def _connect(file: Path) -> sqlite3.Connection:
+    @classmethod
+    def _connect(cls, file: Path, configure: bool = True) -> sqlite3.Connection:
+        """Connect; ``configure`` switches on WAL (which writes to the file, so :meth:`open`
+        does it only once the file is known to be a Vellum project)."""
         try:
             conn = sqlite3.connect(str(file), isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = OFF")
+            if configure:
+                cls._configure(conn)
             return conn
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{file} cannot be opened as a project ({exc}).", file) from exc
+
+    @staticmethod
+    def _configure(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA busy_timeout = 5000")
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]

@@ -267,6 +267,10 @@ class _Reader:
         return polys
 
     def rle(self, segm: dict, h: int, w: int, where: str) -> Rle:
+        size = segm.get("size")
+        if isinstance(size, list) and len(size) == 2 and list(size) != [h, w]:
+            self.fail(f"{where}: RLE mask size {size[1]}x{size[0]} differs from its image "
+                      f"({w}x{h})")
         try:
             rle = Rle.from_coco(segm)
         except (ValueError, TypeError, KeyError) as exc:

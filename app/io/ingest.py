@@ -71,3 +71,28 @@ def add_media(doc: Document, paths: Iterable[str | Path], progress: Progress | N
         doc.execute(AddMedia(tuple(items), label=f"Add {len(items)} media"))
     report.added = items
     return report
+
+
+def relink(doc: Document, folder: str | Path) -> list[tuple[MediaItem, Path]]:
+    """Find missing media under ``folder`` by content fingerprint and point the project at
+    them (one undoable command). Returns the (item, new path) pairs that were relinked."""
+    from dataclasses import replace
+
+    from app.core.commands import UpdateMedia
+
+    missing = {m.fingerprint: m for m in doc.media() if not doc.media_path(m).exists()}
+    found: list[tuple[MediaItem, Path]] = []
+    for entry in discover([Path(folder)]):
+        if not missing or isinstance(entry, VellumError):
+            continue
+        try:
+            fp = fingerprint(entry)
+        except OSError:
+            continue
+        if fp in missing:
+            found.append((missing.pop(fp), entry))
+    if found:
+        doc.execute(UpdateMedia(tuple(m for m, _ in found),
+                                tuple(replace(m, path=relative_path(p, doc.folder))
+                                      for m, p in found), label="Relink media"))
+    return found

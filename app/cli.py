@@ -1,0 +1,234 @@
+"""The ``vellum`` command. With no command it opens the annotation window; every headless
+capability is a subcommand. Errors print one plain sentence and exit non-zero (``--debug``
+shows the traceback too)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from app import __version__
+from app.core.errors import VellumError
+
+EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
+
+DESCRIPTION = """\
+Vellum: offline annotation of images, video and medical volumes.
+
+Run 'vellum' alone to open the annotation window, 'vellum --demo' for the demo project.
+A PROJECT is a folder holding project.vellum, or a *.vellum file. Every edit is saved as it
+happens; there is no save command."""
+
+EPILOG = """\
+examples:
+  vellum new ~/labels/street
+  vellum add ~/labels/street ~/photos/*.jpg ~/video/drive.mp4
+  vellum import coco ~/labels/street instances.json --images ~/photos
+  vellum export coco ~/labels/street street_coco.json
+  vellum validate ~/labels/street"""
+
+
+def _progress(done: int, total: int, what: str = "") -> None:
+    if sys.stderr.isatty() and total:
+        sys.stderr.write(f"\r{done}/{total} {what[-60:]:<60}")
+        sys.stderr.flush()
+        if done == total:
+            sys.stderr.write("\n")
+
+
+def _open(path: str):
+    from app.core.document import Document
+
+    return Document.open(path)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from app.core.document import Document
+
+    with Document.create(args.project, name=args.name) as doc:
+        print(f"Created project {doc.path}")
+    return EXIT_OK
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from app.io.ingest import add_media
+
+    with _open(args.project) as doc:
+        report = add_media(doc, args.paths, progress=_progress)
+    for err in report.errors:
+        print(f"skipped: {err}", file=sys.stderr)
+    kinds = Counter(m.kind.value for m in report.added)
+    summary = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in sorted(kinds.items()))
+    print(f"Added {summary or 'nothing'}"
+          + (f"; {len(report.duplicates)} already in the project" if report.duplicates else ""))
+    return EXIT_ERROR if report.errors else EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.io.coco import import_coco
+
+    with _open(args.project) as doc:
+        counts = import_coco(doc, args.file, args.images)
+    print(f"Imported {counts['annotations']} annotations, {counts['media']} new media, "
+          f"{counts['classes']} new classes, {counts['tracks']} tracks from {args.file}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.io.coco import export_coco
+
+    with _open(args.project) as doc:
+        counts = export_coco(doc, args.out, progress=lambda d, t: _progress(d, t, "annotations"))
+    print(f"Wrote {args.out}: {counts['images']} images, {counts['annotations']} annotations, "
+          f"{counts['categories']} categories")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from app.core.validate import problems
+
+    with _open(args.project) as doc:
+        found = problems(doc, check_files=not args.skip_files)
+        name = doc.path
+    for p in found:
+        print(f"- {p}")
+    print(f"{name}: {'no problems found' if not found else f'{len(found)} problem(s)'}")
+    return EXIT_PROBLEMS if found else EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from app.core.store import SCHEMA_VERSION
+
+    with _open(args.project) as doc:
+        media = doc.media()
+        counts = doc.annotation_counts()
+        meta = doc.store.meta()
+        kinds = Counter(m.kind.value for m in media)
+        status = Counter(m.status.value for m in media)
+        shapes = Counter(a.kind for a in doc.iter_annotations()) if args.shapes else None
+        print(f"Project   {meta.get('name')}  ({doc.path})")
+        print(f"Created   {meta.get('created')}   format {SCHEMA_VERSION}")
+        print(f"Media     {len(media)}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+        print(f"Status    " + ", ".join(f"{n} {k}" for k, n in sorted(status.items())))
+        print(f"Labels    {sum(counts.values())} annotations, {len(doc.schema.classes)} classes, "
+              f"{len(doc.schema.segments)} segments")
+        if shapes:
+            print("Shapes    " + ", ".join(f"{n} {k}" for k, n in sorted(shapes.items())))
+        for cls in doc.schema.classes:
+            print(f"  class {cls.name!r} {cls.color}"
+                  + (f" hotkey {cls.hotkey}" if cls.hotkey else ""))
+        last = doc.store.history(1)
+        if last:
+            print(f"Last edit {last[0]['time']} by {last[0]['author']} ({last[0]['action']})")
+    return EXIT_OK
+
+
+def cmd_relink(args: argparse.Namespace) -> int:
+    from app.io.ingest import relink
+
+    with _open(args.project) as doc:
+        found = relink(doc, args.folder)
+    for item, path in found:
+        print(f"{item.name} -> {path}")
+    print(f"Relinked {len(found)} media item(s)")
+    return EXIT_OK
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from app.widgets.app import run_gui
+
+    return run_gui(args.project, demo=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="vellum", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"vellum {__version__}")
+    parser.add_argument("--demo", action="store_true",
+                        help="open the bundled demo project (built on first use, offline)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("new", help="create an empty project", description="Create an empty "
+                       "project: a folder holding project.vellum, or the *.vellum file named.")
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument("--name", help="display name (default: the folder name)")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("add", help="add images, videos, NIfTI files or DICOM folders",
+                       description="Add media. Folders are searched recursively; a folder of "
+                       "DICOM files is one volume. Files already in the project are skipped.")
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument("paths", metavar="PATH", nargs="+")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("import", help="import labels from another format")
+    fmt_sub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    q = fmt_sub.add_parser("coco", help="COCO JSON (from Vellum, CVAT, labelme, ...)",
+                           description="Import COCO JSON as one undoable step. Images are "
+                           "found under --images and added if new. Nothing is written unless "
+                           "the whole file is valid.")
+    q.add_argument("project", metavar="PROJECT")
+    q.add_argument("file", metavar="FILE.json")
+    q.add_argument("--images", metavar="DIR", help="folder the file_names are relative to "
+                   "(default: the JSON file's folder)")
+    q.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export labels to another format")
+    fmt_sub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    q = fmt_sub.add_parser("coco", help="COCO JSON", description="Write boxes, polygons, "
+                           "masks (RLE), keypoints and tags as COCO JSON, atomically.")
+    q.add_argument("project", metavar="PROJECT")
+    q.add_argument("out", metavar="OUT.json")
+    q.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("validate", help="check a project's integrity",
+                       description="Check the database, every annotation, segmentation and "
+                       "media file; list problems in plain words. Exit status 3 if any.")
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument("--skip-files", action="store_true", help="do not check media files")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("info", help="summarise a project")
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument("--shapes", action="store_true", help="count annotations by shape kind")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("relink", help="find moved media files by content",
+                       description="Search FOLDER for media the project can no longer find, "
+                       "matching by content fingerprint, and update their paths.")
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument("folder", metavar="FOLDER")
+    p.set_defaults(func=cmd_relink)
+
+    p = sub.add_parser("open", help="open a project in the annotation window")
+    p.add_argument("project", metavar="PROJECT")
+    p.set_defaults(func=cmd_open)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            from app.widgets.app import run_gui
+
+            return run_gui(None, demo=args.demo)
+        return args.func(args)
+    except VellumError as exc:
+        if args.debug:
+            raise
+        print(f"vellum: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("vellum: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Integrity check of a project, reported in plain words (``vellum validate``)."""
+
+from __future__ import annotations
+
+import json
+
+from app.core.document import Document
+from app.core.errors import VellumError
+from app.core.labelmap import unpack_slice
+from app.core.media import fingerprint
+from app.core.shapes import shape_from_json
+
+
+def problems(doc: Document, check_files: bool = True) -> list[str]:
+    """Every problem found, one sentence each; empty when the project is sound."""
+    out = list(doc.store.integrity_problems())
+    if out:
+        return out  # the rest reads the database, which SQLite says is damaged
+    media = {m.id: m for m in doc.media(include_removed=True)}
+    schema = doc.schema
+    track_ids = {t.id for m in media for t in doc.tracks(m)}
+    for ann_id, media_id, class_id, kind, shape_json, track_id, attrs in (
+            doc.store.annotation_rows()):
+        where = f"Annotation {ann_id}"
+        if media_id not in media:
+            out.append(f"{where} belongs to media {media_id}, which is not in the project.")
+            continue
+        try:
+            shape = shape_from_json(json.loads(shape_json))
+            json.loads(attrs)
+        except ValueError as exc:
+            out.append(f"{where} on {media[media_id].name} has unreadable geometry ({exc}).")
+            continue
+        if shape.kind != kind:
+            out.append(f"{where} on {media[media_id].name} says it is a {kind} but holds a "
+                       f"{shape.kind}.")
+        cls = schema.class_by_id(class_id) if class_id else None
+        if class_id and cls is None:
+            out.append(f"{where} on {media[media_id].name} has a class that is not in the "
+                       "label schema.")
+        elif cls and not cls.allows(kind):
+            out.append(f"{where} on {media[media_id].name} is a {kind}, which class "
+                       f"{cls.name!r} does not allow.")
+        if track_id and track_id not in track_ids:
+            out.append(f"{where} on {media[media_id].name} belongs to a track that does not "
+                       "exist.")
+    for m in media.values():
+        for info in doc.labelmaps(m.id):
+            for k in doc.store.stored_slices(info.id):
+                if not 0 <= k < info.depth:
+                    out.append(f"Segmentation {info.name!r} of {m.name} has a slice {k} outside "
+                               f"its {info.depth} slices.")
+                    continue
+                try:
+                    unpack_slice(doc.store.load_slice_blob(info.id, k) or b"", info)
+                except Exception as exc:  # zlib.error, ValueError
+                    out.append(f"Segmentation {info.name!r} of {m.name}: slice {k} is damaged "
+                               f"({exc}).")
+    if check_files:
+        for m in media.values():
+            if m.removed:
+                continue
+            path = doc.media_path(m)
+            if not path.exists():
+                out.append(f"Media file {path} is missing (run 'vellum relink' with the folder "
+                           "it moved to).")
+                continue
+            try:
+                if fingerprint(path) != m.fingerprint:
+                    out.append(f"Media file {path} has changed since it was added; its labels "
+                               "may no longer fit it.")
+            except (OSError, VellumError) as exc:
+                out.append(f"Media file {path} cannot be read ({exc}).")
+    return out

@@ -1,0 +1,162 @@
+"""COCO round trip against the reference implementation (pycocotools)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+from factories import project_with_every_shape
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from app.core.document import Document
+from app.core.raster import rasterize
+from app.core.shapes import Tag
+from app.io.coco import export_coco, import_coco
+
+
+@pytest.fixture
+def exported(tmp_path):
+    doc, img_dir = project_with_every_shape(tmp_path)
+    out = tmp_path / "export.json"
+    export_coco(doc, out)
+    yield doc, img_dir, out
+    doc.close()
+
+
+def _quiet(fn, *a):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*a)
+
+
+def test_pycocotools_loads_export_and_masks_match_ours(exported):
+    doc, _, out = exported
+    coco = _quiet(COCO, str(out))
+    by_vid = {a.id: a for m in doc.media() for a in doc.annotations(m.id)}
+    kinds = set()
+    for ann in coco.loadAnns(coco.getAnnIds()):
+        ours = by_vid[ann["attributes"]["vellum_id"]]
+        kinds.add(ours.kind)
+        img = coco.loadImgs(ann["image_id"])[0]
+        theirs = coco.annToMask(ann).astype(bool)
+        mine = rasterize(ours.shape, img["height"], img["width"])
+        assert theirs.shape == mine.shape
+        assert np.array_equal(theirs, mine), f"{ours.kind} differs from pycocotools"
+    assert kinds == {"box", "rotated_box", "polygon", "polyline", "keypoints", "mask"}
+    # polygons and boxes really cover pixels (not all-empty by accident)
+    assert coco.annToMask(coco.loadAnns(coco.getAnnIds())[0]).sum() > 0
+
+
+def _evaluate(gt_data: dict, iou_type: str, tmp_path) -> float:
+    path = tmp_path / f"gt_{iou_type}.json"
+    path.write_text(json.dumps(gt_data))
+    gt = _quiet(COCO, str(path))
+    dets = [{**{k: a[k] for k in ("image_id", "category_id", "bbox", "segmentation",
+                                   "keypoints") if k in a}, "score": 1.0}
+            for a in gt_data["annotations"]]
+    dt = _quiet(gt.loadRes, dets)
+    ev = COCOeval(gt, dt, iou_type)
+    ev.params.catIds = sorted({a["category_id"] for a in gt_data["annotations"]})
+    if iou_type == "keypoints":
+        ev.params.kpt_oks_sigmas = np.full(5, 0.05)
+    for step in (ev.evaluate, ev.accumulate, ev.summarize):
+        _quiet(step)
+    return float(ev.stats[0])
+
+
+def test_coco_eval_of_export_against_itself_is_perfect(exported, tmp_path):
+    """AP = 1.0 for boxes (every annotation), masks (every shape with an area) and keypoints."""
+    _, _, out = exported
+    data = json.loads(out.read_text())
+    anns = data["annotations"]
+    assert _evaluate(data, "bbox", tmp_path) == pytest.approx(1.0)
+    areal = [a for a in anns if a["attributes"]["vellum_shape"] not in ("polyline", "keypoints")]
+    assert len(areal) == 6
+    assert _evaluate({**data, "annotations": areal}, "segm", tmp_path) == pytest.approx(1.0)
+    kps = [a for a in anns if a.get("num_keypoints")]
+    assert _evaluate({**data, "annotations": kps}, "keypoints", tmp_path) == pytest.approx(1.0)
+
+
+def test_import_reproduces_the_same_annotations(exported, tmp_path):
+    doc, img_dir, out = exported
+    fresh = Document.create(tmp_path / "fresh")
+    counts = import_coco(fresh, out, img_dir.parent)
+    assert counts["media"] == 2
+    src = {a.id: a for m in doc.media() for a in doc.annotations(m.id)}
+    got = {a.id: a for m in fresh.media() for a in fresh.annotations(m.id)}
+    assert set(got) == set(src), "vellum ids survive export and re-import"
+    for ann_id, a in src.items():
+        b = got[ann_id]
+        assert b.kind == a.kind
+        assert fresh.schema.class_by_id(b.class_id).name == doc.schema.class_by_id(a.class_id).name
+        assert b.attributes == a.attributes
+        assert b.iscrowd == a.iscrowd
+        if isinstance(a.shape, Tag):
+            continue
+        # geometry: exact up to the 3 decimals COCO is written with
+        ja, jb = a.shape.to_json(), b.shape.to_json()
+        assert json.dumps(ja, sort_keys=True) == json.dumps(jb, sort_keys=True) or np.allclose(
+            np.array(_numbers(ja)), np.array(_numbers(jb)), atol=1e-3), a.kind
+    assert [m.fingerprint for m in fresh.media()] == [m.fingerprint for m in doc.media()]
+    fresh.close()
+
+
+def _numbers(obj):
+    if isinstance(obj, dict):
+        return [v for k in sorted(obj) if k != "type" for v in _numbers(obj[k])]
+    if isinstance(obj, list):
+        return [v for x in obj for v in _numbers(x)]
+    return [obj] if isinstance(obj, (int, float)) else []
+
+
+def test_keypoints_follow_the_half_pixel_convention(exported):
+    _, _, out = exported
+    data = json.loads(out.read_text())
+    kp = next(a for a in data["annotations"] if a.get("keypoints"))
+    # our (20.5, 20.5) is the centre of pixel (20, 20): COCO index 20
+    assert kp["keypoints"][:3] == [20, 20, 2]
+    assert kp["keypoints"][6:9] == [0, 0, 0]
+    assert kp["num_keypoints"] == 4
+    cat = next(c for c in data["categories"] if c["id"] == kp["category_id"])
+    assert cat["keypoints"][0] == "head" and [1, 2] in cat["skeleton"]
+
+
+def test_import_of_another_tools_coco(tmp_path, shared_data):
+    """Plain COCO as other tools write it: multi-part polygons, uncompressed RLE, bbox only."""
+    from pycocotools import mask as mu
+
+    img = shared_data / "images" / "coins.png"
+    from app.io.images import image_size
+    w, h = image_size(img)
+    m = np.zeros((h, w), np.uint8)
+    m[20:40, 30:70] = 1
+    counts = mu.encode(np.asfortranarray(m))
+    # build an uncompressed RLE from the compressed one
+    from app.core.rle import string_to_counts
+    raw = [int(c) for c in string_to_counts(counts["counts"].decode())]
+    data = {"images": [{"id": 7, "file_name": "coins.png", "width": w, "height": h}],
+            "categories": [{"id": 3, "name": "coin", "supercategory": "thing"}],
+            "annotations": [
+                {"id": 1, "image_id": 7, "category_id": 3, "iscrowd": 0, "bbox": [1, 2, 3, 4],
+                 "segmentation": [[10, 10, 30, 10, 30, 30], [50, 50, 60, 50, 60, 70]],
+                 "area": 1},
+                {"id": 2, "image_id": 7, "category_id": 3, "iscrowd": 1, "bbox": [30, 20, 40, 20],
+                 "segmentation": {"size": [h, w], "counts": raw}, "area": 800},
+                {"id": 3, "image_id": 7, "category_id": 3, "iscrowd": 0, "bbox": [5, 6, 7, 8],
+                 "segmentation": [], "area": 56},
+            ]}
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(data))
+    doc = Document.create(tmp_path / "p")
+    import_coco(doc, path, img.parent)
+    anns = doc.annotations(doc.media()[0].id)
+    assert [a.kind for a in anns] == ["mask", "mask", "box"]
+    ref = mu.decode(mu.merge(mu.frPyObjects(data["annotations"][0]["segmentation"], h, w)))
+    assert np.array_equal(rasterize(anns[0].shape, h, w), ref.astype(bool))
+    assert np.array_equal(rasterize(anns[1].shape, h, w), m.astype(bool))
+    assert anns[1].iscrowd
+    assert anns[2].shape.bbox() == (5, 6, 7, 8)
+    doc.close()

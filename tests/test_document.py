@@ -1,0 +1,176 @@
+"""The document: commands commit as they happen, undo/redo, audit trail, label maps."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from factories import make_schema, project_with_every_shape
+
+from app.core.annotations import Annotation, Track
+from app.core.commands import (AddAnnotations, AddMedia, AddTracks, Batch, CreateLabelMap,
+                               PaintLabelMap, RemoveAnnotations, SetSchema,
+                               UpdateAnnotations, UpdateMedia)
+from app.core.document import Document
+from app.core.errors import StoreError
+from app.core.labelmap import LabelMapInfo
+from app.core.media import MediaItem, MediaKind, MediaStatus
+from app.core.shapes import Box, Event, Polygon, Tag
+from app.core.store import SCHEMA_VERSION
+
+
+def test_edits_reach_disk_without_saving_and_undo_redo(tmp_path):
+    doc, _ = project_with_every_shape(tmp_path)
+    media = doc.media()[0]
+    n = len(doc.annotations(media.id))
+    box = Annotation(media_id=media.id, shape=Box(1, 2, 3, 4))
+    doc.execute(AddAnnotations((box,)))
+    moved = doc.edited(box, shape=box.shape.translated(10, 0))
+    doc.execute(UpdateAnnotations((box,), (moved,)))
+    assert doc.undo_label == "Edit shape"
+    # a second connection sees every command without any save
+    with Document.open(doc.path) as other:
+        assert other.annotation(media.id, box.id).shape == Box(11, 2, 3, 4)
+    assert doc.undo() and doc.annotation(media.id, box.id).shape == Box(1, 2, 3, 4)
+    assert doc.undo() and doc.annotation(media.id, box.id) is None
+    assert doc.redo() and doc.redo()
+    assert doc.annotation(media.id, box.id).shape == Box(11, 2, 3, 4)
+    doc.execute(RemoveAnnotations((moved,)))
+    assert len(doc.annotations(media.id)) == n
+    doc.close()
+    with Document.open(tmp_path / "proj") as again:
+        assert len(again.annotations(media.id)) == n
+        actions = [h["action"] for h in again.store.history(6)]
+        assert actions[:4] == ["RemoveAnnotations", "redo UpdateAnnotations",
+                               "redo AddAnnotations", "undo AddAnnotations"]
+        assert all(h["author"] for h in again.store.history())
+
+
+def test_changes_are_announced_to_subscribers(tmp_path):
+    doc, _ = project_with_every_shape(tmp_path)
+    seen = []
+    unsubscribe = doc.subscribe(seen.append)
+    media = doc.media()[0]
+    doc.execute(AddAnnotations((Annotation(media_id=media.id, shape=Box(0, 0, 1, 1)),)))
+    doc.undo()
+    unsubscribe()
+    doc.redo()
+    assert [c[0].kind for c in seen] == ["annotations", "annotations"]
+    assert seen[0][0].media_ids == {media.id}
+    doc.close()
+
+
+def test_a_failing_command_changes_nothing(tmp_path):
+    doc, _ = project_with_every_shape(tmp_path)
+    media = doc.media()[0]
+    n = len(doc.annotations(media.id))
+    good = Annotation(media_id=media.id, shape=Box(0, 0, 1, 1))
+    bad = Annotation(media_id="no-such-media", shape=Box(0, 0, 1, 1))
+    with pytest.raises(ValueError):
+        doc.execute(Batch((AddAnnotations((good,)), AddAnnotations((bad,)))))
+    assert len(doc.annotations(media.id)) == n
+    with Document.open(doc.path) as other:
+        assert len(other.annotations(media.id)) == n
+    person = doc.schema.class_by_name("person")  # allows keypoints only
+    with pytest.raises(ValueError, match="does not allow"):
+        doc.execute(AddAnnotations((Annotation(media_id=media.id, class_id=person.id,
+                                               shape=Box(0, 0, 1, 1)),)))
+    doc.close()
+
+
+def test_removing_media_keeps_its_labels_until_undone(tmp_path):
+    doc, _ = project_with_every_shape(tmp_path)
+    item = doc.media()[0]
+    n = len(doc.annotations(item.id))
+    doc.execute(UpdateMedia((item,), (replace(item, removed=True),)))
+    assert item.id not in [m.id for m in doc.media()]
+    assert len(doc.annotations(item.id)) == n
+    doc.undo()
+    assert doc.media()[0].id == item.id
+    doc.execute(UpdateMedia((item,), (replace(item, status=MediaStatus.DONE),)))
+    with Document.open(doc.path) as other:
+        assert other.media_item(item.id).status is MediaStatus.DONE
+    doc.close()
+
+
+def test_video_tracks_tags_and_events(tmp_path):
+    doc = Document.create(tmp_path / "v")
+    video = MediaItem(kind=MediaKind.VIDEO, path="clip.mp4", fingerprint="f", size_bytes=1,
+                      width=64, height=48, frames=100, meta={"fps": 25.0})
+    doc.execute(AddMedia((video,)))
+    doc.execute(SetSchema(doc.schema, make_schema()))
+    car = doc.schema.class_by_name("car")
+    track = Track(media_id=video.id, class_id=car.id)
+    keys = tuple(Annotation(media_id=video.id, class_id=car.id, frame=f, track_id=track.id,
+                            shape=Box(f, 0, 10, 10), timestamp=f / 25) for f in (0, 50, 99))
+    doc.execute(AddTracks((track,), keys))
+    doc.execute(AddAnnotations((
+        Annotation(media_id=video.id, class_id=car.id, shape=Event(10, 20)),
+        Annotation(media_id=video.id, class_id=doc.schema.class_by_name("weather").id,
+                   frame=5, shape=Tag()))))
+    with pytest.raises(ValueError, match="past the end"):
+        doc.execute(AddAnnotations((Annotation(media_id=video.id, frame=100,
+                                               shape=Box(0, 0, 1, 1)),)))
+    doc.close()
+    with Document.open(tmp_path / "v") as doc:
+        assert [t.id for t in doc.tracks(video.id)] == [track.id]
+        frames = sorted(a.frame for a in doc.annotations(video.id, all_frames=True)
+                        if a.track_id == track.id)
+        assert frames == [0, 50, 99]
+        assert doc.annotations(video.id, 50)[0].timestamp == 2.0
+        assert doc.annotations(video.id)[0].shape == Event(10, 20)
+
+
+def test_label_map_paint_stores_slices_and_undo_keeps_only_the_region(tmp_path):
+    doc = Document.create(tmp_path / "vol")
+    vol = MediaItem(kind=MediaKind.VOLUME, path="ct.nii.gz", fingerprint="f", size_bytes=1,
+                    width=512, height=512, frames=200)
+    doc.execute(AddMedia((vol,)))
+    info = LabelMapInfo(vol.id, depth=200, height=512, width=512, dtype="uint16")
+    doc.execute(CreateLabelMap(info))
+    start = (100, 200, 300)
+    before = doc.labelmap_region(info.id, start, (3, 16, 16))
+    after = before.copy()
+    after[:, 4:12, 4:12] = 7
+    cmd = PaintLabelMap(info.id, start, before, after)
+    doc.execute(cmd)
+    # undo memory is the region, not the volume
+    assert cmd.before.nbytes + cmd.after.nbytes == 2 * 3 * 16 * 16 * 2
+    # only the touched slices are stored, compressed to kilobytes
+    assert doc.store.stored_slices(info.id) == [100, 101, 102]
+    blob = doc.store.load_slice_blob(info.id, 101)
+    assert len(blob) < 4096
+    vol_arr = doc.labelmap_volume(info.id)
+    assert vol_arr.shape == (200, 512, 512) and int((vol_arr == 7).sum()) == 3 * 8 * 8
+    doc.undo()
+    assert doc.store.stored_slices(info.id) == []
+    doc.redo()
+    doc.close()
+    with Document.open(tmp_path / "vol") as doc:
+        region = doc.labelmap_region(info.id, start, (3, 16, 16))
+        assert np.array_equal(region, after)
+        assert int(doc.labelmap_slice(info.id, 99).sum()) == 0
+
+
+def test_project_format_is_versioned_and_newer_files_are_refused(tmp_path):
+    doc = Document.create(tmp_path / "p")
+    path = doc.path
+    doc.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer Vellum"):
+        Document.open(path)
+
+
+def test_polygon_with_holes_and_validation_of_shapes():
+    with pytest.raises(ValueError, match="at least 3"):
+        Polygon(((0, 0), (1, 1)))
+    with pytest.raises(ValueError):
+        Box(0, 0, -1, 2)
+    p = Polygon(((0, 0), (10, 0), (10, 10)), holes=(((2, 1), (3, 1), (3, 2)),))
+    assert Polygon(p.exterior, p.holes) == p
