@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.core.rle import decode, rasterize_polygon_with_holes, rasterize_polygons
+from app.core.rle import area as rle_area, decode, rasterize_polygon_with_holes, rasterize_polygons
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape
 
 
@@ -49,3 +49,10 @@ def rasterize(shape: Shape, height: int, width: int) -> np.ndarray:
     if isinstance(shape, Keypoints):
         return np.zeros((height, width), bool)
     return np.zeros((height, width), bool)
+
+
+def pixel_area(shape: Shape, height: int, width: int) -> int:
+    """Number of pixels :func:`rasterize` covers (COCO's ``area`` of a segmentation)."""
+    if isinstance(shape, Mask):
+        return rle_area(shape.rle)
+    return int(np.count_nonzero(rasterize(shape, height, width)))

@@ -31,7 +31,7 @@ from app.core.document import Document
 from app.core.errors import BadInputError, VellumError
 from app.core.identity import utc_now
 from app.core.media import MediaItem, MediaKind, fingerprint, relative_path
-from app.core.raster import flat, rasterize, shape_polygons
+from app.core.raster import flat, pixel_area, rasterize, shape_polygons
 from app.core.rle import Rle, area as rle_area, encode, rasterize_polygons
 from app.core.schema import PALETTE, LabelClass, LabelSchema, Skeleton
 from app.core.shapes import (Box, Event, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape,
@@ -75,6 +75,12 @@ class _Exporter:
         self.image_ids: dict[tuple[str, int | None], int] = {}
         self.video_ids: dict[str, int] = {}
         self.track_ids: dict[str, int] = {}
+        self._empty: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def empty_rle(self, h: int, w: int) -> dict[str, Any]:
+        if (h, w) not in self._empty:
+            self._empty[(h, w)] = encode(np.zeros((h, w), bool)).to_coco()
+        return dict(self._empty[(h, w)])
 
     def category(self, class_id: str | None) -> int:
         if class_id not in self.cat_ids:  # annotations without a class
@@ -137,7 +143,7 @@ class _Exporter:
         attrs["vellum_shape"] = shape.kind
         polys = shape_polygons(shape)
         if isinstance(shape, Keypoints):
-            out["segmentation"] = encode(np.zeros((h, w), bool)).to_coco()
+            out["segmentation"] = self.empty_rle(h, w)
             out["keypoints"] = [v for x, y, vis in shape.points
                                 for v in ((round(x - 0.5, 3), round(y - 0.5, 3), vis) if vis
                                           else (0, 0, 0))]
@@ -148,12 +154,11 @@ class _Exporter:
         elif polys is not None:
             out["segmentation"] = [[round(v, 3) for v in p] for p in polys]
             out["bbox"] = _bbox_list(shape.bbox())
-            out["area"] = float(rasterize(shape, h, w).sum())
+            out["area"] = float(shape.w * shape.h) if isinstance(shape, Box) else float(
+                pixel_area(shape, h, w))
             if isinstance(shape, RotatedBox):
                 attrs["rotation"] = shape.angle
                 attrs["vellum_rotated_box"] = [shape.cx, shape.cy, shape.w, shape.h, shape.angle]
-            if isinstance(shape, Box):
-                out["area"] = float(shape.w * shape.h)
         else:  # polygon with holes, or mask
             rle = encode(rasterize(shape, h, w)) if isinstance(shape, Polygon) else shape.rle
             out["segmentation"] = rle.to_coco()
@@ -201,8 +206,9 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
         "images": exp.images,
         "annotations": exp.annotations,
     }
+    text = json.dumps(payload, separators=(",", ":"))
     with atomic_write(out) as f:
-        json.dump(payload, f, separators=(",", ":"))
+        f.write(text)
     if progress:
         progress(total, total)
     return {"images": len(exp.images), "annotations": len(exp.annotations),

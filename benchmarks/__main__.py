@@ -1,0 +1,32 @@
+"""``python -m benchmarks [NAME ...]``: run every benchmark (or the named ones) and print our
+figures beside a peer's measured in the same run. Nothing here is a pass/fail test."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+from benchmarks.report import print_table
+
+BENCHMARKS = ("rle_bench", "scale_bench", "canvas_bench")
+
+
+def main(names: list[str]) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    failed = 0
+    for name in names or BENCHMARKS:
+        module = name if name.endswith("_bench") else f"{name}_bench"
+        try:
+            rows = importlib.import_module(f"benchmarks.{module}").run()
+        except Exception:  # report and go on with the others
+            traceback.print_exc()
+            failed += 1
+            continue
+        print_table(module, rows)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
