@@ -1,0 +1,52 @@
+"""A full headless workflow under a Python audit hook that records every network attempt.
+Usage: python offline_workflow.py WORKDIR IMAGES_DIR. Prints NETWORK-EVENTS: [...] last."""
+
+from __future__ import annotations
+
+import sys
+
+EVENTS: list[str] = []
+NETWORK = ("socket.", "urllib.", "http.client.", "ftplib.", "smtplib.", "webbrowser.")
+
+
+def hook(event: str, args: tuple) -> None:
+    if event.startswith(NETWORK):
+        EVENTS.append(f"{event} {args!r:.120}")
+
+
+sys.addaudithook(hook)
+
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def main() -> None:
+    work, images = Path(sys.argv[1]), sys.argv[2]
+    from app.cli import main as vellum
+
+    proj = str(work / "proj")
+    assert vellum(["new", proj]) == 0
+    assert vellum(["add", proj, images]) == 0
+    from app.core.annotations import Annotation
+    from app.core.commands import AddAnnotations
+    from app.core.document import Document
+    from app.core.shapes import Box
+
+    with Document.open(proj) as doc:
+        m = doc.media()[0]
+        doc.execute(AddAnnotations((Annotation(media_id=m.id, shape=Box(1, 2, 3, 4)),)))
+    assert vellum(["export", "coco", proj, str(work / "out.json")]) == 0
+    assert vellum(["new", str(work / "again")]) == 0
+    assert vellum(["import", "coco", str(work / "again"), str(work / "out.json"),
+                   "--images", proj]) == 0
+    assert vellum(["validate", proj]) == 0
+    assert vellum(["info", proj]) == 0
+    if os.environ.get("VELLUM_OFFLINE_GUI"):
+        from app.widgets.app import build_window_for_test  # type: ignore[attr-defined]
+
+        build_window_for_test(proj)
+    print("NETWORK-EVENTS:", EVENTS)
+
+
+if __name__ == "__main__":
+    main()
