@@ -1,0 +1,255 @@
+"""The one interface every editing tool implements, free of Qt.
+
+A view (the 2D canvas, later a video frame or a volume slice view) turns its input into
+:class:`PointerEvent` / :class:`KeyEvent` values in *image* space (continuous pixel coordinates,
+pixel (c, r) covers [c, c+1) x [r, r+1)) and hands them to the active :class:`Tool`. The tool
+turns them into app/core commands executed through ``state.execute(...)`` and describes what to
+preview with :meth:`Tool.overlay`. A tool never touches Qt or the store.
+
+A gesture reads top to bottom in one generator (napari style)::
+
+    def gesture(self, press):
+        ...                 # press: set up
+        e = yield
+        while e.type is EventType.MOVE:
+            ...             # drag
+            e = yield
+        ...                 # e is the release: commit
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from enum import Enum, IntFlag
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from app.tools.state import EditorState
+
+HIT_TOLERANCE = 8.0  # screen pixels within which a vertex or edge counts as hit
+
+
+class EventType(Enum):
+    PRESS = "press"
+    MOVE = "move"
+    RELEASE = "release"
+    DOUBLE = "double"
+
+
+class Button(IntFlag):
+    NONE = 0
+    LEFT = 1
+    RIGHT = 2
+    MIDDLE = 4
+
+
+class Mod(IntFlag):
+    NONE = 0
+    SHIFT = 1
+    CTRL = 2
+    ALT = 4
+    META = 8
+
+
+@dataclass(frozen=True)
+class PointerEvent:
+    """A pointer event in image space. ``x, y``: continuous image pixels; ``button``: the
+    button that changed (press/release), ``buttons``: those held; ``scale``: screen pixels per
+    image pixel (divide a screen tolerance by it to get image pixels)."""
+
+    type: EventType
+    x: float
+    y: float
+    button: Button = Button.NONE
+    buttons: Button = Button.NONE
+    modifiers: Mod = Mod.NONE
+    scale: float = 1.0
+
+    @property
+    def pos(self) -> tuple[float, float]:
+        return (self.x, self.y)
+
+    def tolerance(self, screen_px: float = HIT_TOLERANCE) -> float:
+        """``screen_px`` screen pixels expressed in image pixels."""
+        return screen_px / max(self.scale, 1e-9)
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    """A key press: ``key`` is Qt's key name without ``Key_`` ('Escape', 'Return', 'A',
+    'BracketLeft', 'Delete', ...); ``text`` what it types."""
+
+    key: str
+    modifiers: Mod = Mod.NONE
+    text: str = ""
+
+    @property
+    def plain(self) -> bool:
+        """No Ctrl / Alt / Meta held (Shift allowed)."""
+        return not (self.modifiers & (Mod.CTRL | Mod.ALT | Mod.META))
+
+
+@dataclass(frozen=True, eq=False)
+class OverlayItem:
+    """Something a tool wants previewed, in image coordinates.
+
+    ``kind``: 'polygon' | 'polyline' | 'points' | 'rect' (points = two corners) | 'circle'
+    (points = centre, ``radius`` in image px) | 'mask' (``mask`` is a uint8/bool H x W array
+    over the whole image, drawn where non-zero) | 'text' (at points[0], screen-size font).
+    ``width`` is the pen width and ``point_size`` the marker diameter, both in screen pixels.
+    """
+
+    kind: str
+    points: tuple[tuple[float, float], ...] = ()
+    color: str = "#ffffff"
+    width: float = 1.5
+    dashed: bool = False
+    fill_alpha: float = 0.0
+    radius: float = 0.0
+    point_size: float = 7.0
+    hollow: bool = False
+    mask: np.ndarray | None = None
+    text: str = ""
+
+
+Gesture = Generator[None, PointerEvent, None]
+
+
+class Tool:
+    """Base class of all tools. Subclasses set the class attributes and override the hooks
+    they need; most override :meth:`gesture` (press-drag-release in one generator)."""
+
+    name: ClassVar[str] = "tool"
+    label: ClassVar[str] = "Tool"
+    shortcut: ClassVar[str] = ""
+    #: Keys (names as in :class:`KeyEvent`) this tool claims before application shortcuts.
+    keys: ClassVar[frozenset[str]] = frozenset({"Escape"})
+    tooltip: ClassVar[str] = ""
+
+    def __init__(self, state: EditorState) -> None:
+        self.state = state
+        self.cursor: str = "arrow"  # 'arrow' | 'cross' | 'pointing' | 'size_all' | 'blank' ...
+        self.hover_pos: tuple[float, float] | None = None
+        self._gesture: Gesture | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def activate(self) -> None:
+        """Called when the tool becomes active."""
+
+    def deactivate(self) -> None:
+        """Called when another tool takes over: drop anything unfinished."""
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Abandon the gesture or shape in progress (Escape)."""
+        if self._gesture is not None:
+            self._gesture.close()
+            self._gesture = None
+
+    @property
+    def busy(self) -> bool:
+        """True while a gesture or multi-click shape is in progress."""
+        return self._gesture is not None
+
+    # ----------------------------------------------------------------- pointer
+    def gesture(self, press: PointerEvent) -> Gesture | None:
+        """Press-drag-release as one generator (see the module doc); None to ignore."""
+        return None
+
+    def press(self, e: PointerEvent) -> None:
+        self.cancel_gesture_only()
+        gen = self.gesture(e)
+        if gen is None:
+            return
+        try:
+            next(gen)
+            self._gesture = gen
+        except StopIteration:
+            self._gesture = None
+
+    def move(self, e: PointerEvent) -> None:
+        self.hover_pos = e.pos
+        if self._gesture is None:
+            self.hover(e)
+            return
+        try:
+            self._gesture.send(e)
+        except StopIteration:
+            self._gesture = None
+
+    def release(self, e: PointerEvent) -> None:
+        if self._gesture is None:
+            return
+        gen, self._gesture = self._gesture, None
+        try:
+            gen.send(e)
+        except StopIteration:
+            return
+        gen.close()
+
+    def double_click(self, e: PointerEvent) -> None:
+        """Default: a double click is a second press."""
+        self.press(e)
+
+    def hover(self, e: PointerEvent) -> None:
+        """Pointer moved with no gesture running."""
+
+    def leave(self) -> None:
+        """Pointer left the view."""
+        self.hover_pos = None
+
+    def cancel_gesture_only(self) -> None:
+        if self._gesture is not None:
+            self._gesture.close()
+            self._gesture = None
+
+    # ----------------------------------------------------------------- keys
+    def key(self, e: KeyEvent) -> bool:
+        """Handle a key press; return True when used (the view then stops it)."""
+        if e.key == "Escape" and self.busy:
+            self.cancel()
+            return True
+        return False
+
+    def wants_key(self, e: KeyEvent) -> bool:
+        """Whether the view should give this key to the tool before application shortcuts
+        (Qt's ShortcutOverride). Default: the keys in :attr:`keys`, Escape only while busy."""
+        return e.key in self.keys and (e.key != "Escape" or self.busy)
+
+    # ----------------------------------------------------------------- drawing
+    def overlay(self) -> list[OverlayItem]:
+        """What to preview this frame, in image coordinates."""
+        return []
+
+    def editing_ids(self) -> frozenset[str]:
+        """Annotations the overlay currently stands in for (the view leaves them out)."""
+        return frozenset()
+
+    # ----------------------------------------------------------------- helpers
+    def message(self, text: str) -> None:
+        """Show a one-line status message."""
+        self.state.message(text)
+
+    def color(self) -> str:
+        """The active class's colour (white when no class is active)."""
+        cls = self.state.active_class()
+        return cls.color if cls else "#ffffff"
+
+    def clamp(self, x: float, y: float) -> tuple[float, float]:
+        """``(x, y)`` clamped into the image rectangle [0, w] x [0, h]."""
+        w, h = self.state.image_size
+        if w <= 0 or h <= 0:
+            return (x, y)
+        return (min(max(x, 0.0), float(w)), min(max(y, 0.0), float(h)))
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def describe(tool_cls: type[Tool]) -> dict[str, Any]:
+    """Name, label, shortcut and tooltip of a tool class (for toolbars and help)."""
+    return {"name": tool_cls.name, "label": tool_cls.label, "shortcut": tool_cls.shortcut,
+            "tooltip": tool_cls.tooltip}

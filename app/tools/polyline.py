@@ -1,0 +1,24 @@
+"""Polyline tool: click vertices (or drag freehand); Enter or double click finishes.
+
+Backspace removes the last vertex, Escape cancels. Coordinates are image pixels.
+"""
+
+from __future__ import annotations
+
+from app.core.commands import AddAnnotations
+from app.core.shapes import Polyline
+from app.tools.pathdraw import PathTool, Point
+
+
+class PolylineTool(PathTool):
+    name = "polyline"
+    label = "Polyline"
+    shortcut = "L"
+    tooltip = "Click vertices or drag freehand; Enter or double click finishes (L)"
+    closed = False
+    min_points = 2
+
+    def commit(self, points: list[Point]) -> None:
+        ann = self.state.new_annotation(Polyline(tuple(points)))
+        if self.state.execute(AddAnnotations((ann,), label="Draw polyline")):
+            self.state.select((ann.id,))

@@ -1,0 +1,105 @@
+"""Rotated box tool: draw one edge (drag, or click its two ends), then move the pointer to
+set the height and click. The first edge fixes the angle (degrees, clockwise on screen).
+
+Escape cancels, Backspace steps back. Coordinates are image pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+from app.core.commands import AddAnnotations
+from app.core.shapes import RotatedBox
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent,
+                            Tool)
+
+Point = tuple[float, float]
+MIN_SCREEN = 3.0  # screen px: shorter edges / heights are ignored
+
+
+def box_from(p0: Point, p1: Point, q: Point) -> RotatedBox:
+    """Rotated box with edge p0-p1 and the opposite edge through q's perpendicular offset."""
+    dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+    w = math.hypot(dx, dy)
+    a = math.atan2(dy, dx)
+    ux, uy = (dx / w, dy / w) if w else (1.0, 0.0)
+    vx, vy = -uy, ux
+    d = (q[0] - p0[0]) * vx + (q[1] - p0[1]) * vy
+    cx = (p0[0] + p1[0]) / 2 + vx * d / 2
+    cy = (p0[1] + p1[1]) / 2 + vy * d / 2
+    return RotatedBox(cx, cy, w, abs(d), math.degrees(a))
+
+
+class RotatedBoxTool(Tool):
+    name = "rotated_box"
+    label = "Rotated box"
+    shortcut = "T"
+    tooltip = "Draw one edge (drag or two clicks), then click to set the height (T)"
+    keys = frozenset({"Escape", "Backspace"})
+
+    def __init__(self, state) -> None:
+        super().__init__(state)
+        self.cursor = "cross"
+        self.points: list[Point] = []
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.points) or self._gesture is not None
+
+    def cancel(self) -> None:
+        super().cancel()
+        self.points = []
+
+    def wants_key(self, e: KeyEvent) -> bool:
+        return e.key == "Escape" or (self.busy and e.key in self.keys)
+
+    def gesture(self, press: PointerEvent) -> Gesture | None:
+        if press.button is not Button.LEFT:
+            return None
+        if not self.points and not self.state.allows("rotated_box"):
+            return None
+        return self._click(press)
+
+    def _click(self, press: PointerEvent) -> Gesture:
+        p = self.clamp(*press.pos)
+        if len(self.points) == 2:
+            self._commit(box_from(self.points[0], self.points[1], p), press.scale)
+            return
+        self.points.append(p)
+        e = yield
+        while e.type is EventType.MOVE:
+            e = yield
+        if len(self.points) == 1 and math.dist(p, e.pos) * e.scale >= MIN_SCREEN:
+            self.points.append(self.clamp(*e.pos))  # the edge was dragged out
+        elif len(self.points) == 2 and math.dist(*self.points) * e.scale < MIN_SCREEN:
+            self.points.pop()  # second click on the first: not an edge yet
+
+    def _commit(self, box: RotatedBox, scale: float) -> None:
+        self.points = []
+        if min(box.w, box.h) * scale < MIN_SCREEN:
+            self.message("The rotated box is too small; it was not added.")
+            return
+        ann = self.state.new_annotation(box)
+        if self.state.execute(AddAnnotations((ann,), label="Draw rotated box")):
+            self.state.select((ann.id,))
+
+    def key(self, e: KeyEvent) -> bool:
+        if e.key == "Backspace" and self.points:
+            self.points.pop()
+            return True
+        if e.key == "Escape" and self.busy:
+            self.cancel()
+            return True
+        return False
+
+    def overlay(self) -> list[OverlayItem]:
+        color = self.color()
+        cur = self.hover_pos
+        if not self.points or cur is None:
+            return []
+        if len(self.points) == 1:
+            return [OverlayItem("polyline", (self.points[0], cur), color, width=2.0),
+                    OverlayItem("points", (self.points[0],), color)]
+        box = box_from(self.points[0], self.points[1], cur)
+        return [OverlayItem("polygon", box.corners(), color, dashed=True, fill_alpha=0.15),
+                OverlayItem("polyline", tuple(self.points), color, width=2.5)]

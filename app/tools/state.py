@@ -1,0 +1,176 @@
+"""Editor state shared by the canvas, the tools and the panels; observable and free of Qt.
+
+Holds *where* the user is (document, media item, frame, plane, image size in pixels) and *what*
+they work with (active class, selection, brush radius in image pixels, clipboard, hidden ids).
+Listeners get the name of each field that changed; ``'status'`` carries one-line messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from app.core.annotations import Annotation
+from app.core.commands import Command
+from app.core.document import Document
+from app.core.errors import VellumError
+from app.core.identity import new_id, os_user, utc_now
+from app.core.schema import LabelClass
+from app.core.shapes import Shape
+
+StateListener = Callable[[str], None]
+
+_FIELDS: dict[str, Any] = {
+    "doc": None,
+    "media_id": None,
+    "frame": None,
+    "plane": None,
+    "image_size": (0, 0),
+    "class_id": None,
+    "selection": (),
+    "brush_radius": 10.0,
+    "paint_inside": False,
+    "clipboard": (),
+    "hidden": frozenset(),
+    "status": "",
+}
+
+
+class EditorState:
+    """Observable fields (see module doc); change them with :meth:`set`."""
+
+    doc: Document | None
+    media_id: str | None
+    frame: int | None
+    plane: str | None
+    image_size: tuple[int, int]  # (width, height) in image pixels
+    class_id: str | None
+    selection: tuple[str, ...]
+    brush_radius: float  # image pixels
+    paint_inside: bool  # brush/eraser constrained to the selected object
+    clipboard: tuple[Annotation, ...]
+    hidden: frozenset[str]  # annotation ids hidden in this session (view only)
+    status: str
+
+    def __init__(self, doc: Document | None = None, **fields: Any) -> None:
+        for name, default in _FIELDS.items():
+            object.__setattr__(self, name, default)
+        self._listeners: list[StateListener] = []
+        self.doc = doc
+        self.set(**fields)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FIELDS and hasattr(self, "_listeners"):
+            self.set(**{name: value})
+        else:
+            object.__setattr__(self, name, value)
+
+    # ----------------------------------------------------------------- observing
+    def subscribe(self, fn: StateListener) -> Callable[[], None]:
+        """Call ``fn(field_name)`` after each change; returns an unsubscribe function."""
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def set(self, **changes: Any) -> None:
+        """Change fields and notify listeners of each one that really changed."""
+        changed = []
+        for name, value in changes.items():
+            if name not in _FIELDS:
+                raise AttributeError(f"EditorState has no field {name!r}")
+            if name == "selection":
+                value = tuple(value)
+            elif name == "hidden":
+                value = frozenset(value)
+            elif name == "brush_radius":
+                value = float(min(max(value, 0.5), 1000.0))
+            if getattr(self, name) != value or name == "status":
+                object.__setattr__(self, name, value)
+                changed.append(name)
+        for name in changed:
+            for fn in list(self._listeners):
+                fn(name)
+
+    def message(self, text: str) -> None:
+        """Publish a one-line status message (field ``'status'``)."""
+        self.set(status=text)
+
+    # ----------------------------------------------------------------- reading
+    def annotations(self) -> list[Annotation]:
+        """Annotations at the current media item / frame / plane, in z order."""
+        if self.doc is None or self.media_id is None:
+            return []
+        return self.doc.annotations(self.media_id, self.frame, self.plane)
+
+    def visible_annotations(self) -> list[Annotation]:
+        """:meth:`annotations` without hidden ones (flag or session-hidden)."""
+        return [a for a in self.annotations() if not a.hidden and a.id not in self.hidden]
+
+    def selected(self) -> list[Annotation]:
+        """The selected annotations that still exist, in selection order."""
+        if self.doc is None or self.media_id is None:
+            return []
+        out = []
+        for i in self.selection:
+            a = self.doc.annotation(self.media_id, i)
+            if a is not None:
+                out.append(a)
+        return out
+
+    def active_class(self) -> LabelClass | None:
+        if self.doc is None:
+            return None
+        return self.doc.schema.class_by_id(self.class_id)
+
+    def class_color(self, class_id: str | None) -> str:
+        """Colour of a class (``#rrggbb``); grey for unclassified shapes."""
+        cls = self.doc.schema.class_by_id(class_id) if self.doc is not None else None
+        return cls.color if cls else "#c8c8c8"
+
+    # ----------------------------------------------------------------- editing
+    def new_annotation(self, shape: Shape, **fields: Any) -> Annotation:
+        """An annotation of ``shape`` at the current place with the active class, its default
+        attributes and a z above everything here."""
+        if self.media_id is None:
+            raise VellumError("No image is open to annotate.")
+        cls = self.active_class()
+        z = max((a.z for a in self.annotations()), default=-1) + 1
+        values: dict[str, Any] = dict(media_id=self.media_id, shape=shape,
+                                      class_id=cls.id if cls else None, frame=self.frame,
+                                      plane=self.plane, z=z,
+                                      attributes=cls.default_attributes() if cls else {})
+        values.update(fields)
+        return Annotation(**values)
+
+    def allows(self, kind: str) -> bool:
+        """Whether the active class accepts ``kind`` shapes (messages the user if not)."""
+        cls = self.active_class()
+        if cls is not None and not cls.allows(kind):
+            self.message(f"Class {cls.name!r} does not allow {kind.replace('_', ' ')} shapes.")
+            return False
+        return True
+
+    def execute(self, command: Command) -> bool:
+        """Run ``command`` on the document (commits to disk). Problems become a status
+        message and ``False``; nothing is raised to the view."""
+        if self.doc is None:
+            self.message("No project is open.")
+            return False
+        try:
+            self.doc.execute(command)
+        except (VellumError, ValueError) as exc:
+            self.message(str(exc))
+            return False
+        return True
+
+    def select(self, ids: tuple[str, ...] | list[str]) -> None:
+        self.set(selection=tuple(ids))
+
+
+def copied(a: Annotation, **changes: Any) -> Annotation:
+    """A fresh copy of ``a`` (new id, now as created time, current author) with ``changes``."""
+    now = utc_now()
+    values: dict[str, Any] = {"id": new_id(), "created": now, "modified": now,
+                              "creator": os_user(), "track_id": None}
+    values.update(changes)
+    return replace(a, **values)

@@ -1,0 +1,132 @@
+"""Work the main window runs off the UI thread: decoding a picture, probing files to add.
+
+Nothing here touches a widget; :class:`AddMediaJob` reads a snapshot of the document and hands
+its command back for the UI thread to execute (the document is not thread-safe).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.commands import Command
+from app.core.document import Document
+from app.core.errors import UnsupportedFormatError
+from app.core.media import MediaItem, MediaKind
+from app.widgets.jobs import Job, Jobs
+
+
+def read_frame(path: Path, kind: MediaKind, frame: int = 0) -> np.ndarray:
+    """RGB uint8 picture of an image, or of video frame ``frame`` (0-based, presentation
+    order); :class:`~app.core.errors.VellumError` naming the file when it cannot be shown."""
+    if kind is MediaKind.IMAGE:
+        from app.io.images import read_image
+
+        return read_image(path)
+    if kind is MediaKind.VIDEO:
+        try:
+            from app.io.video import read_frame as video_frame  # written by the video engineer
+        except ImportError:
+            video_frame = None
+        if video_frame is not None:
+            return video_frame(path, frame)
+        raise UnsupportedFormatError(f"{path.name} is a video; this build cannot show video "
+                                     f"frames yet.", path)
+    raise UnsupportedFormatError(f"{path.name} is a volume; open it in the volume view.", path)
+
+
+class FrameCache:
+    """The last few decoded pictures (LRU, keyed by media id and frame) and their loading
+    jobs. ``ready(media_id, rgb)`` / ``failed(media_id, exc)`` are called on the UI thread."""
+
+    def __init__(self, jobs: Jobs, ready: Callable[[str, np.ndarray], None],
+                 failed: Callable[[str, Exception], None], size: int = 4) -> None:
+        self._jobs, self._ready, self._failed, self._size = jobs, ready, failed, size
+        self._images: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._pending: dict[tuple[str, int], Job] = {}
+
+    def clear(self) -> None:
+        for job in self._pending.values():
+            job.cancel()
+        self._pending.clear()
+        self._images.clear()
+
+    def get(self, media_id: str, frame: int = 0) -> np.ndarray | None:
+        rgb = self._images.get((media_id, frame))
+        if rgb is not None:
+            self._images.move_to_end((media_id, frame))
+        return rgb
+
+    def load(self, doc: Document, item: MediaItem, frame: int = 0, visible: bool = True) -> None:
+        """Decode ``item`` (frame ``frame``) in the background unless already under way."""
+        key = (item.id, frame)
+        if key in self._pending or key in self._images:
+            return
+        path, kind = doc.media_path(item), item.kind
+        self._pending[key] = self._jobs.start(
+            f"Loading {item.name}", lambda job: read_frame(path, kind, frame),
+            on_done=lambda rgb: self._done(key, rgb),
+            on_error=lambda exc: self._error(key, exc), visible=visible)
+
+    def prefetch_after(self, doc: Document, media_id: str) -> None:
+        """Decode the image after ``media_id`` so stepping forward is instant."""
+        items = doc.media()
+        ids = [m.id for m in items]
+        if media_id in ids:
+            i = ids.index(media_id) + 1
+            if i < len(items) and items[i].kind is MediaKind.IMAGE:
+                self.load(doc, items[i], 0, visible=False)
+
+    def _done(self, key: tuple[str, int], rgb: np.ndarray) -> None:
+        self._pending.pop(key, None)
+        self._images[key] = rgb
+        while len(self._images) > self._size:
+            self._images.popitem(last=False)
+        self._ready(key[0], rgb)
+
+    def _error(self, key: tuple[str, int], exc: Exception) -> None:
+        self._pending.pop(key, None)
+        self._failed(key[0], exc)
+
+
+class _Snapshot:
+    """What ``app.io.ingest.add_media`` reads from a document, frozen on the UI thread; the
+    command it would execute is kept instead."""
+
+    def __init__(self, doc: Document) -> None:
+        self._media = doc.media(include_removed=True)
+        self._next = doc.next_position()
+        self.folder = doc.folder
+        self.commands: list[Command] = []
+
+    def media(self, include_removed: bool = False) -> list[MediaItem]:
+        return [m for m in self._media if include_removed or not m.removed]
+
+    def next_position(self) -> int:
+        return self._next
+
+    def execute(self, command: Command) -> None:
+        self.commands.append(command)
+
+
+class AddMediaJob:
+    """Probe and fingerprint ``paths`` in a worker; :meth:`commit` adds them on the UI thread."""
+
+    def __init__(self, doc: Document, paths: list[str]) -> None:
+        self._snapshot = _Snapshot(doc)
+        self._paths = [Path(p) for p in paths]
+
+    def run(self, job: Job) -> Any:
+        from app.io.ingest import add_media
+
+        return add_media(self._snapshot, self._paths,  # type: ignore[arg-type]
+                         progress=lambda done, total, _path: job.progress(done, total),
+                         cancelled=lambda: job.cancelled)
+
+    def commit(self, state: Any) -> None:
+        for command in self._snapshot.commands:
+            state.execute(command)

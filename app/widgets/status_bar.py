@@ -1,0 +1,100 @@
+"""Status bar fields: cursor position and pixel value, zoom, saved state, compute device.
+
+Pixel coordinates follow the project convention: continuous image coordinates, pixel (c, r)
+covers [c, c+1) x [r, r+1); the integer pixel shown is (floor x, floor y).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from app.widgets.jobs import Jobs, JobsBar
+
+
+def _cuda_devices() -> int:
+    """Number of CUDA devices the driver reports (0 without a driver or GPU)."""
+    import ctypes
+    import sys
+
+    try:
+        lib = ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+        count = ctypes.c_int(0)
+        if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
+            return 0
+        return count.value
+    except (OSError, AttributeError):
+        return 0
+
+
+def compute_device() -> str:
+    """Where models run: 'GPU (CUDA)' (only when the driver reports a device),
+    'GPU (DirectML)', 'Apple (CoreML)' or 'CPU'. Slow (imports onnxruntime): call it off the UI
+    thread."""
+    try:
+        import onnxruntime as ort
+
+        providers = ort.get_available_providers()
+    except Exception:  # noqa: BLE001 - no runtime means no models, say CPU
+        return "CPU"
+    if "CUDAExecutionProvider" in providers and _cuda_devices() > 0:
+        return "GPU (CUDA)"
+    for name, label in (("DmlExecutionProvider", "GPU (DirectML)"),
+                        ("CoreMLExecutionProvider", "Apple (CoreML)")):
+        if name in providers:
+            return label
+    return "CPU"
+
+
+class StatusFields:
+    """Adds the permanent fields to ``bar`` and formats their text."""
+
+    def __init__(self, bar: QStatusBar, jobs: Jobs) -> None:
+        self.bar = bar
+        self.jobs_bar = JobsBar(jobs)
+        self.cursor = QLabel()
+        self.cursor.setMinimumWidth(260)
+        self.cursor.setToolTip("Pixel under the cursor (column, row; 0-based) and its value")
+        self.zoom = QLabel("—")
+        self.zoom.setToolTip("Zoom: screen pixels per image pixel")
+        self.saved = QLabel()
+        self.device = QLabel("Models: …")
+        self.device.setToolTip("Where the AI helpers (segment anything, tracking) run")
+        for w in (self.jobs_bar, self.cursor, self.zoom, self.saved, self.device):
+            bar.addPermanentWidget(w)
+        self.show_saved(None)
+
+    def show_cursor(self, x: float, y: float, image: np.ndarray | None) -> None:
+        """Show pixel (floor x, floor y) and its value when it lies inside ``image``."""
+        if image is None or not (math.isfinite(x) and math.isfinite(y)):
+            self.cursor.setText("")
+            return
+        c, r = math.floor(x), math.floor(y)
+        h, w = image.shape[:2]
+        if not (0 <= c < w and 0 <= r < h):
+            self.cursor.setText(f"x {x:.1f}  y {y:.1f}")
+            return
+        v = image[r, c]
+        value = (f"RGB {v[0]} {v[1]} {v[2]}" if np.ndim(v) and len(v) >= 3
+                 else f"value {v}")
+        self.cursor.setText(f"x {c}  y {r}  ·  {value}")
+
+    def show_zoom(self, zoom: float) -> None:
+        self.zoom.setText(f"{zoom * 100:.0f}%" if zoom > 0 else "—")
+
+    def show_saved(self, path: str | None, edited: bool = False) -> None:
+        """'All changes saved' on open, then 'Saved' with the time of the last committed
+        edit (every edit commits to the project file as it happens)."""
+        if path is None:
+            self.saved.setText("No project")
+            self.saved.setToolTip("")
+        else:
+            self.saved.setText("✓ Saved " + time.strftime("%H:%M:%S") if edited
+                               else "✓ All changes saved")
+            self.saved.setToolTip(f"Every edit is written to {path} as it happens")
+
+    def show_device(self, text: str) -> None:
+        self.device.setText(f"Models: {text}")

@@ -1,0 +1,121 @@
+"""Level-of-detail tiles of an RGB image, so that a 20000 x 20000 image pans and zooms fluidly.
+
+Level 0 is the image itself; level L halves level L-1 (area averaging), built lazily on first
+use. Each level is cut into square tiles of ``TILE`` level pixels, converted to QImage on demand
+(with the display brightness/contrast applied, never to the data) and kept in an LRU cache.
+A view draws, for its zoom, the coarsest level whose pixels are still no larger than a screen
+pixel, and only the tiles it can see.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+from PySide6.QtGui import QImage
+
+TILE = 512  # level pixels per tile side
+CACHE_TILES = 160  # about 125 MB of RGB tiles
+
+
+def adjust_lut(brightness: float, contrast: float) -> np.ndarray | None:
+    """Lookup table for display brightness/contrast in -1..1 (0 = unchanged), or None."""
+    if abs(brightness) < 1e-6 and abs(contrast) < 1e-6:
+        return None
+    c = min(max(contrast, -1.0), 0.99)
+    gain = (1.0 + c) / (1.0 - c)  # 0 .. 199, 1 at c = 0
+    v = (np.arange(256, dtype=np.float32) - 127.5) * gain + 127.5 + brightness * 255.0
+    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+
+
+class ImagePyramid:
+    """Tiles of ``image`` (H x W x 3 uint8 RGB, or H x W grey) at power-of-two reductions."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        img = np.asarray(image)
+        if img.ndim == 2:
+            img = np.repeat(img[:, :, None], 3, axis=2)
+        if img.ndim != 3 or img.shape[2] not in (3, 4) or img.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 image, got {img.dtype} {img.shape}")
+        if img.shape[2] == 4:
+            img = img[:, :, :3]
+        self.height, self.width = img.shape[:2]
+        self._levels: list[np.ndarray] = [img]
+        self._tiles: OrderedDict[tuple[int, int, int], tuple[QImage, np.ndarray]] = OrderedDict()
+        self._lut: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ levels
+    def max_level(self) -> int:
+        return max(0, int(math.ceil(math.log2(max(self.width, self.height, 1) / TILE))))
+
+    def level(self, n: int) -> np.ndarray:
+        """Level ``n`` as an array (built from level n-1 on first use)."""
+        n = min(max(n, 0), self.max_level())
+        while len(self._levels) <= n:
+            prev = self._levels[-1]
+            h, w = prev.shape[:2]
+            self._levels.append(cv2.resize(prev, (max(1, (w + 1) // 2), max(1, (h + 1) // 2)),
+                                           interpolation=cv2.INTER_AREA))
+        return self._levels[n]
+
+    def level_for(self, zoom: float) -> int:
+        """Coarsest level whose pixels are at most one screen pixel at ``zoom`` (screen px
+        per image px)."""
+        if zoom >= 1.0:
+            return 0
+        return min(int(math.floor(math.log2(1.0 / zoom) + 1e-9)), self.max_level())
+
+    def scale_of(self, n: int) -> tuple[float, float]:
+        """Image pixels per level-``n`` pixel along x and y."""
+        lv = self.level(n)
+        return self.width / lv.shape[1], self.height / lv.shape[0]
+
+    # ------------------------------------------------------------------ display adjust
+    def set_adjust(self, brightness: float, contrast: float) -> None:
+        lut = adjust_lut(brightness, contrast)
+        same = (lut is None and self._lut is None) or (
+            lut is not None and self._lut is not None and np.array_equal(lut, self._lut))
+        if not same:
+            self._lut = lut
+            self._tiles.clear()
+
+    # ------------------------------------------------------------------ tiles
+    def tile(self, n: int, tx: int, ty: int) -> QImage:
+        """Tile (tx, ty) of level ``n`` as a QImage (cached)."""
+        key = (n, tx, ty)
+        hit = self._tiles.get(key)
+        if hit is not None:
+            self._tiles.move_to_end(key)
+            return hit[0]
+        lv = self.level(n)
+        part = lv[ty * TILE:(ty + 1) * TILE, tx * TILE:(tx + 1) * TILE]
+        arr = cv2.LUT(part, self._lut) if self._lut is not None else np.ascontiguousarray(part)
+        h, w = arr.shape[:2]
+        qimg = QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888)
+        self._tiles[key] = (qimg, arr)  # the array must outlive the QImage that wraps it
+        while len(self._tiles) > CACHE_TILES:
+            self._tiles.popitem(last=False)
+        return qimg
+
+    def visible_tiles(self, n: int, x0: float, y0: float, x1: float, y1: float
+                      ) -> Iterator[tuple[QImage, tuple[int, int, int, int],
+                                          tuple[float, float, float, float]]]:
+        """Tiles of level ``n`` meeting the image rectangle [x0, x1) x [y0, y1) (image px).
+        Yields (tile, source rect in tile px (x, y, w, h), the same rect in image px)."""
+        sx, sy = self.scale_of(n)
+        lv = self.level(n)
+        lh, lw = lv.shape[:2]
+        lx0, ly0 = max(0, int(math.floor(x0 / sx))), max(0, int(math.floor(y0 / sy)))
+        lx1, ly1 = min(lw, int(math.ceil(x1 / sx))), min(lh, int(math.ceil(y1 / sy)))
+        if lx0 >= lx1 or ly0 >= ly1:
+            return
+        for ty in range(ly0 // TILE, (ly1 - 1) // TILE + 1):
+            for tx in range(lx0 // TILE, (lx1 - 1) // TILE + 1):
+                ax0, ay0 = max(lx0, tx * TILE), max(ly0, ty * TILE)
+                ax1, ay1 = min(lx1, (tx + 1) * TILE), min(ly1, (ty + 1) * TILE)
+                src = (ax0 - tx * TILE, ay0 - ty * TILE, ax1 - ax0, ay1 - ay0)
+                yield (self.tile(n, tx, ty), src,
+                       (ax0 * sx, ay0 * sy, (ax1 - ax0) * sx, (ay1 - ay0) * sy))
