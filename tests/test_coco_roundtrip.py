@@ -160,3 +160,35 @@ def test_import_of_another_tools_coco(tmp_path, shared_data):
     assert anns[1].iscrowd
     assert anns[2].shape.bbox() == (5, 6, 7, 8)
     doc.close()
+
+
+def test_awkward_float_geometry_matches_pycocotools_after_export(tmp_path):
+    """Random polygons, boxes and lines with many decimals, partly outside the image."""
+    from app.core.annotations import Annotation
+    from app.core.commands import AddAnnotations
+    from app.core.shapes import Box, Polygon, Polyline, RotatedBox
+
+    doc, _ = project_with_every_shape(tmp_path, w=73, h=51)
+    media = doc.media()[1]
+    rng = np.random.default_rng(7)
+    anns = []
+    for n in range(60):
+        pts = tuple(map(tuple, rng.uniform(-5, 80, (int(rng.integers(3, 12)), 2))))
+        shape = [Polygon(pts), Polyline(pts), Box(*rng.uniform(-3, 40, 2), *rng.uniform(0, 30, 2)),
+                 RotatedBox(*rng.uniform(0, 60, 2), *rng.uniform(1, 30, 2),
+                            rng.uniform(-180, 180))][n % 4]
+        anns.append(Annotation(media_id=media.id, shape=shape))
+    doc.execute(AddAnnotations(tuple(anns)))
+    out = tmp_path / "awkward.json"
+    export_coco(doc, out)
+    coco = _quiet(COCO, str(out))
+    by_vid = {a.id: a for a in anns}
+    checked = 0
+    for ann in coco.loadAnns(coco.getAnnIds(imgIds=[2])):
+        mine = rasterize(by_vid[ann["attributes"]["vellum_id"]].shape, 51, 73)
+        assert np.array_equal(coco.annToMask(ann).astype(bool), mine)
+        if ann["attributes"]["vellum_shape"] != "box":
+            assert ann["area"] == mine.sum()
+        checked += 1
+    assert checked == 60
+    doc.close()

@@ -420,3 +420,147 @@ def test_polygon_rle_encodes_like_pycocotools() -> None:
     poly = [[3.3, 2.1, 40.7, 9.9, 55.5, 40.2, 12.0, 44.4, 20.0, 20.0]]
     theirs = coco_mask.merge(coco_mask.frPyObjects(poly, H, W))
     assert R.encode(R.rasterize_polygons(poly, H, W)).counts == theirs["counts"].decode()
+
+
+# --------------------------------------------------------------------------------------------
+# polygon_areas / polygon_rle: many polygons at once, without a mask
+
+
+def ref_area(polygon: list[float], h: int, w: int) -> int:
+    """pycocotools' area of one polygon alone (``frPoly``: a 4-number list stays a polygon)."""
+    return int(coco_mask.area(coco_mask_c.frPoly([list(map(float, polygon))], h, w))[0])
+
+
+def random_polygon(rng: np.random.Generator, h: int, w: int, kind: int) -> list[float]:
+    """Polygons of every awkward sort: stars, self-intersecting, outside, tiny, degenerate."""
+    if kind == 0:  # star-shaped around a centre, possibly partly outside
+        k = int(rng.integers(3, 50))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+        rad = rng.uniform(0.05, 0.6, k) * max(h, w)
+        cx, cy = rng.uniform(-0.2, 1.2) * w, rng.uniform(-0.2, 1.2) * h
+        pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], axis=1)
+    elif kind == 1:  # arbitrary, self-intersecting, partly outside
+        k = int(rng.integers(3, 25))
+        pts = np.stack([rng.uniform(-0.3, 1.3, k) * w, rng.uniform(-0.3, 1.3, k) * h], axis=1)
+    elif kind == 2:  # tiny: within a pixel or two
+        k = int(rng.integers(3, 9))
+        c = rng.uniform(0, [w, h])
+        pts = c + rng.uniform(-1.2, 1.2, (k, 2))
+    elif kind == 3:  # degenerate: 0-2 vertices, collinear, repeated points
+        k = int(rng.integers(0, 6))
+        pts = rng.uniform(-2, [w + 2, h + 2], (k, 2))
+        if k >= 3 and rng.random() < 0.5:
+            pts = pts[:1] + np.outer(rng.uniform(0, 1, k), pts[1] - pts[0])  # collinear
+        elif k >= 2:
+            pts[1:] = pts[rng.integers(0, k, k - 1)]  # repeats
+    elif kind == 4:  # on the 1/5-pixel grid and its half points, where ties are decided
+        k = int(rng.integers(3, 12))
+        pts = np.round(rng.uniform(-0.2, 1.2, (k, 2)) * [w, h] * 10) / 10
+    else:  # small annotation-like ellipse, 8 to 50 vertices, anywhere
+        k = int(rng.integers(8, 51))
+        ang = np.linspace(0, 2 * np.pi, k, endpoint=False)
+        a, b = rng.uniform(0.5, 0.5 + 0.3 * max(h, w), 2)
+        c = rng.uniform(-0.1, 1.1, 2) * [w, h]
+        pts = c + np.stack([a * np.cos(ang), b * np.sin(ang)], axis=1)
+    return pts.reshape(-1).tolist()
+
+
+def test_polygon_areas_match_pycocotools_on_awkward_shapes() -> None:
+    polygons = [p for group in POLYGONS.values() for p in group]
+    got = R.polygon_areas(polygons, H, W)
+    assert got.dtype == np.int64 and got.shape == (len(polygons),)
+    expected = [ref_area(p, H, W) for p in polygons]
+    assert got.tolist() == expected
+    assert got.tolist() == [int(R.rasterize_polygons([p], H, W).sum()) for p in polygons]
+
+
+@pytest.mark.parametrize("h,w", [(480, 640), (48, 64), (1, 1), (3, 200), (200, 3), (7, 5)])
+def test_polygon_areas_of_a_random_batch_match_pycocotools(h: int, w: int) -> None:
+    rng = np.random.default_rng(h * 1000 + w)
+    polygons = [random_polygon(rng, h, w, i % 6) for i in range(500)]
+    got = R.polygon_areas(polygons, h, w)  # one call for the whole batch
+    assert got.tolist() == [ref_area(p, h, w) for p in polygons]
+    if h * w > 100:
+        assert got.any() and (got == 0).any()  # the batch has both empty and filled polygons
+
+
+def test_polygon_areas_batches_and_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(42)
+    polygons = [random_polygon(rng, 480, 640, i % 6) for i in range(300)]
+    expected = [ref_area(p, 480, 640) for p in polygons]
+    monkeypatch.setattr(R, "_BATCH_EDGES", 16)  # many small batches, polygons never split
+    assert R.polygon_areas(polygons, 480, 640).tolist() == expected
+    assert R.polygon_areas(tuple(np.array(p) for p in polygons), 480, 640).tolist() == expected
+    pairs = [np.array(p).reshape(-1, 2) for p in polygons]  # (k, 2) arrays: read flat
+    assert R.polygon_areas(pairs, 480, 640).tolist() == expected
+    assert R.polygon_areas(iter(polygons), 480, 640).tolist() == expected
+
+
+def test_polygon_areas_edge_cases_and_errors() -> None:
+    assert R.polygon_areas([], 10, 10).shape == (0,)
+    assert R.polygon_areas([[0, 0, 5, 0, 5, 5]], 0, 5).tolist() == [0]
+    assert R.polygon_areas([[], [1.0, 1.0], [0, 0, 9, 0, 9, 9, 0, 9]], 10, 10).tolist() == [
+        0, 0, 81,
+    ]
+    for bad in ([[1, 2, 3]], [[0, 0, float("nan"), 1, 2, 2]], [[0, 0, 1e12, 0, 5, 5]], [["a"]],
+                ["abcd"], [[[0, 0], [1]]]):
+        with pytest.raises(ValueError):
+            R.polygon_areas(bad, 10, 10)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        R.polygon_areas([[0, 0, 5, 0, 5, 5]], 10, -1)
+
+
+def test_steep_edge_crossings_survive_a_bad_estimate() -> None:
+    """The closed-form step estimate is only a guess: misses are found exactly by bisection."""
+    rng = np.random.default_rng(8)
+    n = 500
+    x0, x1 = rng.integers(-50, 600, n), rng.integers(-50, 600, n)
+    y0 = rng.integers(-50, 600, n)
+    y1 = y0 + np.abs(x1 - x0) + rng.integers(1, 400, n)
+    edges = R._y_edges(x0, y0, x1, y1, np.zeros(n, np.int64), 97)
+    five = 5.0 * np.arange(int(edges.count.sum()))
+    exact = R._y_steps(edges, five)
+    for shift in (0.7, -1.5, 3.0, 250.0):
+        edges.q0 += shift
+        assert np.array_equal(R._y_steps(edges, five), exact)
+        edges.q0 -= shift
+
+
+def test_polygon_rle_matches_pycocotools_merge() -> None:
+    # frPoly: what frPyObjects calls for polygons, without its reading 4-number lists as boxes
+    for polygons in POLYGONS.values():
+        theirs = coco_mask.merge(coco_mask_c.frPoly(polygons, H, W))
+        assert R.polygon_rle(polygons, H, W).counts == theirs["counts"].decode()
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        h, w = int(rng.integers(1, 120)), int(rng.integers(1, 160))
+        polygons = [random_polygon(rng, h, w, i % 6) for i in range(int(rng.integers(1, 40)))]
+        theirs = coco_mask.merge(coco_mask_c.frPoly(polygons, h, w))
+        ours = R.polygon_rle(polygons, h, w)
+        assert (ours.height, ours.width) == (h, w)
+        assert ours.counts == theirs["counts"].decode()
+        assert np.array_equal(R.rasterize_polygons(polygons, h, w), R.decode(ours))
+    assert R.polygon_rle([], 4, 5) == R.encode(np.zeros((4, 5), bool))
+    assert R.polygon_rle([[0, 0, 5, 0, 5, 5]], 0, 5) == R.Rle(0, 5, "0")
+
+
+def test_raster_pixel_area_uses_polygon_areas_and_agrees_with_rasterize() -> None:
+    from app.core.raster import pixel_area, pixel_areas, rasterize
+    from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox
+
+    h, w = 60, 80
+    shapes = [
+        Box(3.2, 4.7, 20.5, 11.1),
+        Box(-5.0, -5.0, 200.0, 200.0),
+        RotatedBox(40.0, 30.0, 25.0, 9.0, 33.0),
+        Polygon(((5.0, 5.0), (40.0, 8.0), (22.0, 50.0))),
+        Polygon(((2.0, 2.0), (70.0, 2.0), (70.0, 55.0), (2.0, 55.0)),
+                holes=(((10.0, 10.0), (30.0, 10.0), (30.0, 30.0)),)),
+        Polyline(((1.0, 1.0), (50.0, 30.0), (70.0, 2.0))),
+        Keypoints(((5.0, 5.0, 2),)),
+        Mask(R.encode(blobs(h, w, 3))),
+    ]
+    expected = [int(rasterize(s, h, w).sum()) for s in shapes]
+    assert [pixel_area(s, h, w) for s in shapes] == expected
+    assert pixel_areas(shapes, h, w) == expected
+    assert pixel_areas([], h, w) == []

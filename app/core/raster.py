@@ -7,9 +7,17 @@ equals :func:`rasterize` of the annotation. Masks are (height, width) bool array
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from app.core.rle import area as rle_area, decode, rasterize_polygon_with_holes, rasterize_polygons
+from app.core.rle import (
+    area as rle_area,
+    decode,
+    polygon_areas,
+    rasterize_polygon_with_holes,
+    rasterize_polygons,
+)
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape
 
 
@@ -55,4 +63,25 @@ def pixel_area(shape: Shape, height: int, width: int) -> int:
     """Number of pixels :func:`rasterize` covers (COCO's ``area`` of a segmentation)."""
     if isinstance(shape, Mask):
         return rle_area(shape.rle)
+    polys = shape_polygons(shape)
+    if polys is not None and len(polys) == 1:  # no mask: the polygon's flip positions suffice
+        return int(polygon_areas(polys, height, width)[0])
     return int(np.count_nonzero(rasterize(shape, height, width)))
+
+
+def pixel_areas(shapes: Sequence[Shape], height: int, width: int) -> list[int]:
+    """:func:`pixel_area` of each shape on one ``height`` x ``width`` image, single polygons
+    computed together in one :func:`app.core.rle.polygon_areas` batch."""
+    out: list[int] = [0] * len(shapes)
+    batch: list[int] = []
+    polys: list[list[float]] = []
+    for i, shape in enumerate(shapes):
+        p = None if isinstance(shape, Mask) else shape_polygons(shape)
+        if p is not None and len(p) == 1:
+            batch.append(i)
+            polys.append(p[0])
+        else:
+            out[i] = pixel_area(shape, height, width)
+    for i, a in zip(batch, polygon_areas(polys, height, width).tolist()):
+        out[i] = a
+    return out

@@ -31,8 +31,8 @@ from app.core.document import Document
 from app.core.errors import BadInputError, VellumError
 from app.core.identity import utc_now
 from app.core.media import MediaItem, MediaKind, fingerprint, relative_path
-from app.core.raster import flat, pixel_area, rasterize, shape_polygons
-from app.core.rle import Rle, area as rle_area, encode, rasterize_polygons
+from app.core.raster import flat, rasterize, shape_polygons
+from app.core.rle import Rle, area as rle_area, encode, polygon_areas, rasterize_polygons
 from app.core.schema import PALETTE, LabelClass, LabelSchema, Skeleton
 from app.core.shapes import (Box, Event, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape,
                              Tag)
@@ -50,7 +50,7 @@ def frame_file_name(video: MediaItem, frame: int) -> str:
 
 
 def _bbox_list(b) -> list[float]:
-    return [round(float(v), 3) for v in b]
+    return [float(v) for v in b]
 
 
 class _Exporter:
@@ -76,6 +76,15 @@ class _Exporter:
         self.video_ids: dict[str, int] = {}
         self.track_ids: dict[str, int] = {}
         self._empty: dict[tuple[int, int], dict[str, Any]] = {}
+        self._pending_area: dict[tuple[int, int], list[tuple[dict, list[float]]]] = {}
+
+    def finish(self) -> None:
+        """Fill in the pixel areas of polygonal annotations (batched per image size)."""
+        for (h, w), pending in self._pending_area.items():
+            areas = polygon_areas([poly for _, poly in pending], h, w)
+            for (out, _), a in zip(pending, areas):
+                out["area"] = float(a)
+        self._pending_area.clear()
 
     def empty_rle(self, h: int, w: int) -> dict[str, Any]:
         if (h, w) not in self._empty:
@@ -145,17 +154,20 @@ class _Exporter:
         if isinstance(shape, Keypoints):
             out["segmentation"] = self.empty_rle(h, w)
             out["keypoints"] = [v for x, y, vis in shape.points
-                                for v in ((round(x - 0.5, 3), round(y - 0.5, 3), vis) if vis
+                                for v in ((x - 0.5, y - 0.5, vis) if vis
                                           else (0, 0, 0))]
             out["num_keypoints"] = shape.labelled
             bb = shape.bbox()
             out["bbox"] = _bbox_list(bb)
             out["area"] = float(bb[2] * bb[3])
         elif polys is not None:
-            out["segmentation"] = [[round(v, 3) for v in p] for p in polys]
+            # full precision: pycocotools must rasterise exactly the vertices we do
+            out["segmentation"] = polys
             out["bbox"] = _bbox_list(shape.bbox())
-            out["area"] = float(shape.w * shape.h) if isinstance(shape, Box) else float(
-                pixel_area(shape, h, w))
+            if isinstance(shape, Box):
+                out["area"] = float(shape.w * shape.h)
+            else:  # pixel area, computed for all polygons of one image size in one batch
+                self._pending_area.setdefault((h, w), []).append((out, polys[0]))
             if isinstance(shape, RotatedBox):
                 attrs["rotation"] = shape.angle
                 attrs["vellum_rotated_box"] = [shape.cx, shape.cy, shape.w, shape.h, shape.angle]
@@ -196,6 +208,7 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
             exp.add(a, item)
         if progress and n % 2000 == 0:
             progress(n, total)
+    exp.finish()
     payload = {
         "info": {"description": doc.name, "version": "1.0", "date_created": utc_now(),
                  "contributor": doc.author, "url": "", "year": int(utc_now()[:4]),
