@@ -8,7 +8,6 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from app import __version__
 from app.core.errors import VellumError
@@ -112,7 +111,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"Project   {meta.get('name')}  ({doc.path})")
         print(f"Created   {meta.get('created')}   format {SCHEMA_VERSION}")
         print(f"Media     {len(media)}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
-        print(f"Status    " + ", ".join(f"{n} {k}" for k, n in sorted(status.items())))
+        print("Status    " + ", ".join(f"{n} {k}" for k, n in sorted(status.items())))
         print(f"Labels    {sum(counts.values())} annotations, {len(doc.schema.classes)} classes, "
               f"{len(doc.schema.segments)} segments")
         if shapes:
