@@ -192,3 +192,44 @@ def test_awkward_float_geometry_matches_pycocotools_after_export(tmp_path):
         checked += 1
     assert checked == 60
     doc.close()
+
+
+def test_cvat_rotated_boxes_import_as_rotated_boxes(tmp_path, shared_data):
+    """CVAT writes a rotated box as its unrotated bbox plus attributes.rotation (clockwise)."""
+    from app.core.shapes import RotatedBox
+    from app.io.images import image_size
+
+    img = shared_data / "images" / "coins.png"
+    w, h = image_size(img)
+    data = {"images": [{"id": 1, "file_name": "coins.png", "width": w, "height": h}],
+            "categories": [{"id": 1, "name": "coin"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                             "bbox": [10, 20, 40, 10], "segmentation": [], "area": 400,
+                             "attributes": {"rotation": 30.0, "occluded": False}}]}
+    path = tmp_path / "cvat.json"
+    path.write_text(json.dumps(data))
+    doc = Document.create(tmp_path / "p")
+    import_coco(doc, path, img.parent)
+    (ann,) = doc.annotations(doc.media()[0].id)
+    assert ann.shape == RotatedBox(30.0, 25.0, 40.0, 10.0, 30.0)
+    assert ann.attributes == {"occluded": False}
+    doc.close()
+
+
+def test_annotations_without_a_class_round_trip_without_one(tmp_path):
+    from app.core.annotations import Annotation
+    from app.core.commands import AddAnnotations
+    from app.core.shapes import Box
+
+    doc, img_dir = project_with_every_shape(tmp_path)
+    media = doc.media()[1]
+    doc.execute(AddAnnotations((Annotation(media_id=media.id, shape=Box(1, 1, 5, 5)),)))
+    out = tmp_path / "u.json"
+    export_coco(doc, out)
+    fresh = Document.create(tmp_path / "fresh")
+    import_coco(fresh, out, img_dir.parent)
+    (ann,) = fresh.annotations(media.id)
+    assert ann.class_id is None
+    assert "unlabeled" not in [c.name for c in fresh.schema.classes]
+    doc.close()
+    fresh.close()

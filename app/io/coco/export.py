@@ -82,7 +82,8 @@ class _Exporter:
     def category(self, class_id: str | None) -> int:
         if class_id not in self.cat_ids:  # annotations without a class
             n = len(self.categories) + 1
-            self.categories.append({"id": n, "name": "unlabeled", "supercategory": ""})
+            self.categories.append({"id": n, "name": "unlabeled", "supercategory": "",
+                                    "attributes": {"vellum_unlabeled": True}})
             self.cat_ids[class_id] = n
         return self.cat_ids[class_id]
 

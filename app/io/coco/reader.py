@@ -97,13 +97,16 @@ class _Reader:
     # ---------------------------------------------------------------- schema
     def classes(self, data: dict[str, Any]) -> tuple[LabelSchema, dict[Any, LabelClass]]:
         schema = self.doc.schema
-        by_cat: dict[Any, LabelClass] = {}
+        by_cat: dict[Any, LabelClass | None] = {}
         for n, cat in enumerate(data["categories"]):
             where = f"category {n}"
             self.need(isinstance(cat, dict) and "id" in cat and isinstance(cat.get("name"), str),
                       f"{where} needs an id and a name")
             self.need(cat["id"] not in by_cat, f"category id {cat['id']} is used twice")
             attrs = cat.get("attributes") if isinstance(cat.get("attributes"), dict) else {}
+            if attrs.get("vellum_unlabeled"):  # Vellum's stand-in for "no class"
+                by_cat[cat["id"]] = None
+                continue
             names = cat.get("keypoints") or []
             skeleton = None
             if names:
@@ -187,7 +190,7 @@ class _Reader:
         return new, images
 
     # ---------------------------------------------------------------- annotations
-    def shapes(self, ann: dict[str, Any], cls: LabelClass, item: MediaItem,
+    def shapes(self, ann: dict[str, Any], cls: LabelClass | None, item: MediaItem,
                where: str) -> list[Shape]:
         h, w = item.height, item.width
         attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
@@ -198,7 +201,7 @@ class _Reader:
         if kps:
             self.need(isinstance(kps, list) and len(kps) % 3 == 0,
                       f"{where}: keypoints must be a list of x, y, v triples")
-            expected = len(cls.skeleton.points) if cls.skeleton else len(kps) // 3
+            expected = len(cls.skeleton.points) if cls and cls.skeleton else len(kps) // 3
             self.need(len(kps) // 3 == expected, f"{where}: {len(kps) // 3} keypoints, but its "
                       f"category has {expected}")
             pts = []
@@ -240,15 +243,21 @@ class _Reader:
                   f"{where} has neither a segmentation nor a bbox")
         x, y, bw, bh = (self.number(v, f"{where}: bbox") for v in bbox)
         self.need(bw >= 0 and bh >= 0, f"{where}: bbox has a negative width or height")
+        rotation = attrs.get("rotation")
+        if isinstance(rotation, (int, float)) and rotation % 360:
+            # CVAT's convention: bbox is the box before rotation, turned clockwise (degrees)
+            # about its centre: the same as ours.
+            return [RotatedBox(x + bw / 2, y + bh / 2, bw, bh, float(rotation))]
         return [Box(x, y, bw, bh)]
 
-    def labels(self, cls: LabelClass, obj: dict[str, Any], item: MediaItem, frame: int | None,
-               shape: Shape, timestamp: Any = None, track_id: str | None = None,
+    def labels(self, cls: LabelClass | None, obj: dict[str, Any], item: MediaItem,
+               frame: int | None, shape: Shape, timestamp: Any = None, track_id: str | None = None,
                ann_id: str | None = None) -> Annotation:
         attrs = obj.get("attributes") if isinstance(obj.get("attributes"), dict) else {}
         user = {k: v for k, v in attrs.items() if k not in EXPORT_KEYS}
         kw = {"id": ann_id} if ann_id else {}
-        return Annotation(media_id=item.id, shape=shape, class_id=cls.id, frame=frame,
+        return Annotation(media_id=item.id, shape=shape, class_id=cls.id if cls else None,
+                          frame=frame,
                           track_id=track_id, attributes=user, iscrowd=bool(obj.get("iscrowd")),
                           outside=bool(attrs.get("outside", False)),
                           timestamp=timestamp if isinstance(timestamp, (int, float)) else None,
@@ -290,7 +299,7 @@ class _Reader:
                 key = (item.id, ann["track_id"])
                 if key not in tracks:
                     tid = attrs.get("vellum_track_id") if isinstance(attrs, dict) else None
-                    tracks[key] = Track(media_id=item.id, class_id=cls.id,
+                    tracks[key] = Track(media_id=item.id, class_id=cls.id if cls else None,
                                         **({"id": tid} if isinstance(tid, str) else {}))
                 track = tracks[key].id
             for i, shape in enumerate(self.shapes(ann, cls, item, where)):
