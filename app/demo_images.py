@@ -193,11 +193,12 @@ def shapes(w: int, h: int, seed: int) -> Scene:
         a = 2 * math.pi * k / 7
         cv2.circle(tree, (int(cx + r * 0.6 * math.cos(a)), int(cy + r * 0.6 * math.sin(a))),
                    int(r * 0.6), 1, -1)
+    cv2.circle(tree, (cx, cy), int(r * 0.6), 1, -1)  # no gap in the middle of the crown
     img[tree > 0] = (40, 120, 50)
     cv2.rectangle(img, (cx - 8, cy + r), (cx + 8, int(h * 0.95)), (90, 60, 30), -1)
     scene.objects.append(("tree", "mask", {"mask": tree > 0}, {}))
     tri = [(w * 0.15, h * 0.92), (w * 0.3, h * 0.6), (w * 0.45, h * 0.92)]
-    cv2.fillPoly(img, [_pts(tri)], (200, 120, 40))
+    cv2.fillPoly(img, [_pts(tri)], (46, 110, 58))  # a young fir
     scene.objects.append(("tree", "polygon", {"points": tri}, {}))
     scene.rgb = _noise(img, rng, 2.0)
     return scene

@@ -283,12 +283,14 @@ class Document:
             if t.media_id not in self._media:
                 raise ValueError(f"track {t.id} refers to unknown media {t.media_id}")
         self._store.put_tracks(tracks)
-        return [Change("tracks", frozenset(t.media_id for t in tracks), tuple(t.id for t in tracks))]
+        return [Change("tracks", frozenset(t.media_id for t in tracks),
+                       tuple(t.id for t in tracks))]
 
     def erase_tracks(self, tracks: Iterable[Track]) -> list[Change]:
         tracks = tuple(tracks)
         self._store.delete_tracks(t.id for t in tracks)
-        return [Change("tracks", frozenset(t.media_id for t in tracks), tuple(t.id for t in tracks))]
+        return [Change("tracks", frozenset(t.media_id for t in tracks),
+                       tuple(t.id for t in tracks))]
 
     def write_media(self, items: Iterable[MediaItem]) -> list[Change]:
         items = tuple(items)

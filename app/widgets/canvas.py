@@ -22,7 +22,7 @@ from app.core.document import Change
 from app.tools.base import EventType, PointerEvent, Tool
 from app.tools.state import EditorState
 from app.widgets.canvas_input import CURSORS, button, buttons, key_event, modifiers
-from app.widgets.canvas_render import AnnotationLayer, View, draw_overlay
+from app.widgets.canvas_render import AnnotationLayer, LayerStyle, View, draw_overlay
 from app.widgets.tiles import ImagePyramid
 
 MIN_ZOOM, MAX_ZOOM = 1 / 256, 64.0
@@ -49,6 +49,7 @@ class Canvas(QWidget):
         self._auto_fit = True
         self._adjust = (0.0, 0.0)
         self._layer = AnnotationLayer()
+        self._style = LayerStyle()
         self._layer_image: QImage | None = None
         self._layer_buf: np.ndarray | None = None  # the memory _layer_image wraps
         self._base_image: QImage | None = None
@@ -146,6 +147,20 @@ class Canvas(QWidget):
             self._pyramid.set_adjust(*self._adjust)
         self.update()
 
+    def layer_style(self) -> LayerStyle:
+        """How annotations are shown (fill opacity, outlines only); display only."""
+        return self._style
+
+    def set_layer_style(self, fill_opacity: float | None = None,
+                        outlines_only: bool | None = None) -> None:
+        """Change the fill opacity (0..1) and/or outlines-only mode of annotations."""
+        style = LayerStyle(
+            self._style.fill_opacity if fill_opacity is None else min(max(fill_opacity, 0.0), 1.0),
+            self._style.outlines_only if outlines_only is None else bool(outlines_only))
+        if style != self._style:
+            self._style = style
+            self._invalidate()
+
     def image_to_widget(self, x: float, y: float) -> tuple[float, float]:
         """Continuous image px -> continuous widget px."""
         return self._view().to_widget(x, y)
@@ -215,7 +230,7 @@ class Canvas(QWidget):
         if self._error is None:
             self._draw_layer(painter, view)
             if self._tool is not None:
-                draw_overlay(painter, self._tool.overlay(), view)
+                draw_overlay(painter, self._tool.overlay(), view, self._style)
 
     def _base(self, view: View) -> QImage:
         """Background + image (or error message) for ``view``, re-rendered when it changes."""
@@ -287,7 +302,8 @@ class Canvas(QWidget):
         """The annotation layer for ``view``: a transparent widget-sized image and its buffer."""
         anns = [a for a in self.state.visible_annotations() if a.id not in excluded]
         out = self._layer.render(anns, self.state.doc.schema, frozenset(self.state.selection),
-                                 view, self.state.image_size, self.devicePixelRatioF())
+                                 view, self.state.image_size, self.devicePixelRatioF(),
+                                 self._style)
         if len(self._layer._rings) > 2 * len(anns) + 1000:
             self._layer.prune(a.id for a in anns)
         return out

@@ -1,61 +1,27 @@
-"""Drawing for the canvas: the view mapping, the annotation layer and tool overlays.
-
-The view maps continuous image pixels to widget pixels: ``widget = image * zoom + offset``, so
-image pixel (c, r), which covers [c, c+1) x [r, r+1), covers
-[ox + c*zoom, ox + (c+1)*zoom) x [oy + r*zoom, oy + (r+1)*zoom) on screen.
-"""
+"""Drawing for the canvas: the annotation layer and tool overlays (the view mapping is
+:class:`app.widgets.view.View`: ``widget = image * zoom + offset``)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (QBrush, QColor, QFont, QImage, QPainter, QPen, QPolygonF,
-                           QTransform)
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPolygonF
 
 from app.core.annotations import Annotation
 from app.core.schema import LabelSchema
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox
 from app.tools.base import OverlayItem
-from app.tools.geometry import MASKS
+from app.tools.geometry import MASKS, cached_bbox
+from app.widgets.labels import draw_label
+from app.widgets.mask_render import draw_mask
+from app.widgets.view import LayerStyle, View
 
-FILL_ALPHA = 0.22
-SELECTED_FILL_ALPHA = 0.38
-MASK_ALPHA = 0.45
-SELECTED_MASK_ALPHA = 0.6
+__all__ = ["AnnotationLayer", "LayerStyle", "View", "draw_overlay", "qcolor", "cosmetic_pen"]
+
 UNCLASSIFIED = "#c8c8c8"
-
-
-@dataclass(frozen=True)
-class View:
-    """Zoom (screen px per image px), offset of the image origin (widget px), widget size."""
-
-    zoom: float
-    ox: float
-    oy: float
-    width: int
-    height: int
-
-    def to_widget(self, x: float, y: float) -> tuple[float, float]:
-        return (x * self.zoom + self.ox, y * self.zoom + self.oy)
-
-    def to_image(self, wx: float, wy: float) -> tuple[float, float]:
-        return ((wx - self.ox) / self.zoom, (wy - self.oy) / self.zoom)
-
-    def transform(self) -> QTransform:
-        """Image px -> widget px as a QTransform (for QPainter)."""
-        return QTransform(self.zoom, 0.0, 0.0, self.zoom, self.ox, self.oy)
-
-    def visible(self, img_w: int, img_h: int) -> tuple[float, float, float, float] | None:
-        """The part of the image [0, w) x [0, h) on screen, as (x0, y0, x1, y1) image px."""
-        x0, y0 = self.to_image(0, 0)
-        x1, y1 = self.to_image(self.width, self.height)
-        x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(img_w)), min(y1, float(img_h))
-        return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
 def qcolor(hex_color: str, alpha: float = 1.0) -> QColor:
@@ -71,33 +37,6 @@ def cosmetic_pen(color: QColor, width: float, dashed: bool = False) -> QPen:
     if dashed:
         pen.setStyle(Qt.PenStyle.DashLine)
     return pen
-
-
-def draw_mask(painter: QPainter, mask: np.ndarray, color: str, alpha: float, view: View) -> None:
-    """Draw the non-zero pixels of an H x W mask in ``color``, sampling only what is visible
-    (one mask pixel per screen pixel at most), nearest-neighbour so edges stay crisp."""
-    h, w = mask.shape
-    vis = view.visible(w, h)
-    if vis is None:
-        return
-    step = max(1, int(1.0 / view.zoom))
-    c0, r0 = int(math.floor(vis[0])), int(math.floor(vis[1]))
-    c1, r1 = min(w, int(math.ceil(vis[2]))), min(h, int(math.ceil(vis[3])))
-    c0, r0 = c0 - c0 % step, r0 - r0 % step  # keep sampling aligned while panning
-    sub = np.ascontiguousarray(mask[r0:r1:step, c0:c1:step], dtype=np.uint8)
-    if sub.size == 0 or not sub.any():
-        return
-    if sub.max() > 1:
-        sub = (sub != 0).astype(np.uint8)
-    rows, cols = sub.shape
-    img = QImage(sub.data, cols, rows, sub.strides[0], QImage.Format.Format_Indexed8)
-    img.setColorTable([0, qcolor(color, alpha).rgba()])
-    x0, y0 = view.to_widget(c0, r0)
-    x1, y1 = view.to_widget(c0 + cols * step, r0 + rows * step)
-    painter.save()
-    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-    painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), img, QRectF(0, 0, cols, rows))
-    painter.restore()
 
 
 SUBPIXEL_BITS = 4  # cv2 drawing precision: 1/16 widget pixel
@@ -152,37 +91,36 @@ class AnnotationLayer:
 
     def render(self, anns: Sequence[Annotation], schema: LabelSchema | None,
                selection: frozenset[str], view: View, image_size: tuple[int, int],
-               dpr: float = 1.0) -> tuple[QImage, np.ndarray]:
+               dpr: float = 1.0, style: LayerStyle = LayerStyle()) -> tuple[QImage, np.ndarray]:
         """The layer as a transparent image of the view's size (times ``dpr``) and the buffer
         it wraps (keep both alive together)."""
-        dev = View(view.zoom * dpr, view.ox * dpr, view.oy * dpr, max(1, int(view.width * dpr)),
-                   max(1, int(view.height * dpr)))
+        dev = view.scaled(dpr)
         buf = np.zeros((dev.height, dev.width, 4), np.uint8)
         colors: dict[str | None, str] = {c.id: c.color for c in schema.classes} if schema else {}
-        self._draw_vectors(buf, anns, colors, selection, dev)
         img = QImage(buf.data, dev.width, dev.height, buf.strides[0],
                      QImage.Format.Format_ARGB32_Premultiplied)
         img.setDevicePixelRatio(dpr)
-        p = QPainter(img)
+        self._draw_vectors(buf, anns, colors, selection, dev, style)
+        p = QPainter(img)  # masks blend over the vector shapes; keypoints go on top
         try:
-            p.scale(1 / dpr, 1 / dpr)
-            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            p.scale(1 / dpr, 1 / dpr)  # painter units = device pixels
             for a in anns:
-                color = colors.get(a.class_id, UNCLASSIFIED)
                 if isinstance(a.shape, Mask):
-                    draw_mask(p, MASKS.get(a.shape.rle), color,
-                              SELECTED_MASK_ALPHA if a.id in selection else MASK_ALPHA, dev)
+                    sel = a.id in selection
+                    draw_mask(p, MASKS.get(a.shape.rle), colors.get(a.class_id, UNCLASSIFIED),
+                              style.fill(sel), dev, sel, cached_bbox(a.shape))
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             for a in anns:
                 if isinstance(a.shape, Keypoints):
                     self._draw_keypoints(p, a.shape, colors.get(a.class_id, UNCLASSIFIED),
-                                         a.id in selection, schema, a.class_id, dev)
+                                         a.id in selection, schema, a.class_id, dev, dpr)
         finally:
             p.end()
         return img, buf
 
     def _draw_vectors(self, buf: np.ndarray, anns: Sequence[Annotation],
                       colors: dict[str | None, str], selection: frozenset[str],
-                      view: View) -> None:
+                      view: View, style: LayerStyle) -> None:
         vis = view.to_image(0, 0) + view.to_image(view.width, view.height)
         shapes: list[tuple[int, bool, str, bool]] = []  # (ring count, closed, colour, selected)
         rings_all: list[np.ndarray] = []
@@ -210,11 +148,10 @@ class AnnotationLayer:
         for n, closed, color, sel in shapes:
             pts = parts[i:i + n]
             i += n
-            if closed:  # one call per shape: its holes stay open, overlaps with others do not
-                bgra = fills.get((color, sel))
+            if closed and style.fill(sel) > 0:  # one call per shape: its holes stay open,
+                bgra = fills.get((color, sel))  # overlaps with other shapes do not
                 if bgra is None:
-                    bgra = fills[(color, sel)] = _hex_bgra(
-                        color, SELECTED_FILL_ALPHA if sel else FILL_ALPHA)
+                    bgra = fills[(color, sel)] = _hex_bgra(color, style.fill(sel))
                 cv2.fillPoly(buf, pts, bgra, cv2.LINE_8, SUBPIXEL_BITS)
             outlines.setdefault((color, sel, closed), []).extend(pts)
         for (color, sel, closed), pts in outlines.items():
@@ -222,39 +159,47 @@ class AnnotationLayer:
                           SUBPIXEL_BITS)
 
     def _draw_keypoints(self, painter: QPainter, kp: Keypoints, color: str, selected: bool,
-                        schema: LabelSchema | None, class_id: str | None, view: View) -> None:
+                        schema: LabelSchema | None, class_id: str | None, view: View,
+                        dpr: float = 1.0) -> None:
+        """Skeleton edges and points; ``view`` and the painter work in device pixels, so
+        widths and radii (screen pixels) are multiplied by ``dpr``."""
         cls = schema.class_by_id(class_id) if schema is not None else None
         pts = [(view.to_widget(x, y), v) for x, y, v in kp.points]
-        painter.resetTransform()
         c = QColor(color)
         if cls is not None and cls.skeleton is not None:
-            painter.setPen(cosmetic_pen(c, 2.0 if selected else 1.5))
+            painter.setPen(QPen(c, (2.0 if selected else 1.5) * dpr))
             for i, j in cls.skeleton.edges:
                 if i < len(pts) and j < len(pts) and pts[i][1] and pts[j][1]:
                     painter.drawLine(QPointF(*pts[i][0]), QPointF(*pts[j][0]))
-        r = 5.0 if selected else 4.0
+        r = (5.0 if selected else 4.0) * dpr
         for (wx, wy), v in pts:
             if not v:
                 continue
-            painter.setPen(QPen(QColor("#000000") if v == 2 else c, 1.5))
+            painter.setPen(QPen(QColor("#000000") if v == 2 else c, 1.5 * dpr))
             painter.setBrush(QBrush(c) if v == 2 else Qt.BrushStyle.NoBrush)
             painter.drawEllipse(QPointF(wx, wy), r, r)
 
 
-def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View) -> None:
-    """Draw tool overlay items (image coordinates) over everything else."""
+def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
+                 style: LayerStyle = LayerStyle()) -> None:
+    """Draw tool overlay items (image coordinates) over everything else. A mask being painted
+    looks like a selected mask in ``style``."""
     painter.resetTransform()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
     for it in items:
         if it.kind == "mask":
             if it.mask is not None:
-                draw_mask(painter, it.mask, it.color, it.fill_alpha or MASK_ALPHA, view)
+                painter.save()
+                painter.scale(1 / dpr, 1 / dpr)
+                draw_mask(painter, it.mask, it.color, style.fill(True), view.scaled(dpr), True)
+                painter.restore()
             continue
         color = QColor(it.color)
         pts = [QPointF(*view.to_widget(x, y)) for x, y in it.points]
         if it.kind == "text":
             if pts:
-                _draw_label(painter, pts[0] + QPointF(10, -10), it.text, color)
+                draw_label(painter, pts[0] + QPointF(12, -12), it.text, color)
             continue
         pen = cosmetic_pen(color, it.width, it.dashed)
         brush = QBrush(qcolor(it.color, it.fill_alpha)) if it.fill_alpha > 0 else QBrush()
@@ -285,13 +230,3 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View) ->
                 painter.drawPolygon(QPolygonF(pts))
             elif it.kind == "polyline" and pts:
                 painter.drawPolyline(QPolygonF(pts))
-
-
-def _draw_label(painter: QPainter, at: QPointF, text: str, color: QColor) -> None:
-    font = QFont(painter.font())
-    font.setPointSizeF(10.0)
-    painter.setFont(font)
-    painter.setPen(QColor(0, 0, 0, 200))
-    painter.drawText(at + QPointF(1, 1), text)
-    painter.setPen(color)
-    painter.drawText(at, text)

@@ -66,7 +66,7 @@ class MainWindow(QMainWindow, StateWatcher):
         self._dock("Objects", self.objects, Qt.RightDockWidgetArea)
         self._dock("Attributes", self.attributes, Qt.RightDockWidgetArea)
         self.resizeDocks(self.docks[1:], [300, 360, 200], Qt.Vertical)
-        self.status = StatusFields(self.statusBar(), self.jobs)
+        self.status = StatusFields(self.statusBar(), self.jobs, self._fill_percent())
         self.sections = menus.install(self)
         self._image: np.ndarray | None = None
         self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
@@ -78,6 +78,12 @@ class MainWindow(QMainWindow, StateWatcher):
         self.watch(self.state)
         self.canvas.set_display_adjust(int(self.settings.value("adjust_Brightness", 0)) / 100,
                                        int(self.settings.value("adjust_Contrast", 0)) / 100)
+        self.canvas.set_layer_style(self._fill_percent() / 100, self._setting_bool(
+            "view/outlines_only"))
+        self.outlines_action.blockSignals(True)
+        self.outlines_action.setChecked(self.canvas.layer_style().outlines_only)
+        self.outlines_action.blockSignals(False)
+        self.status.fill.slider.valueChanged.connect(self.set_fill_opacity)
         self.resize(1400, 900)
         self._restore_settings()
         self._layout, self._panels_shown = self.saveState(), True
@@ -380,6 +386,31 @@ class MainWindow(QMainWindow, StateWatcher):
 
     def adjust_dialog(self) -> None:
         dialogs.AdjustDialog(self.settings, self.canvas.set_display_adjust, self).show()
+
+    def _fill_percent(self) -> int:
+        try:
+            return min(max(int(self.settings.value("view/fill_opacity", 35)), 0), 100)
+        except (TypeError, ValueError):
+            return 35
+
+    def _setting_bool(self, key: str) -> bool:
+        return str(self.settings.value(key, False)).lower() in ("1", "true")
+
+    def set_fill_opacity(self, percent: int) -> None:
+        """Display opacity of annotation fills, 0-100 % (remembered; never in the project)."""
+        percent = min(max(int(percent), 0), 100)
+        self.canvas.set_layer_style(fill_opacity=percent / 100)
+        self.settings.setValue("view/fill_opacity", percent)
+        if self.status.fill.slider.value() != percent:
+            self.status.fill.slider.setValue(percent)
+
+    def set_outlines_only(self, on: bool) -> None:
+        """Show only the outlines of unselected shapes (remembered; display only)."""
+        self.canvas.set_layer_style(outlines_only=on)
+        self.settings.setValue("view/outlines_only", bool(on))
+        if self.outlines_action.isChecked() != bool(on):
+            self.outlines_action.setChecked(bool(on))
+        self.statusBar().showMessage("Outlines only" if on else "Filled shapes", 2000)
 
     def toggle_theme(self) -> None:
         app = QApplication.instance()

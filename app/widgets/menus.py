@@ -31,6 +31,19 @@ def _act(win: MainWindow, text: str, keys: str | list[str] | QKeySequence.Standa
     return act
 
 
+def _outlines_action(win: MainWindow) -> QAction:
+    act = QAction("&Outlines only", win)
+    act.setCheckable(True)
+    act.setShortcut("Ctrl+Shift+O")
+    act.setShortcutContext(Qt.WindowShortcut)
+    act.setToolTip("Hide the fills of masks, polygons and boxes (the fill opacity slider "
+                   "in the status bar sets how strong they are)")
+    act.toggled.connect(win.set_outlines_only)
+    win.addAction(act)
+    win.outlines_action = act
+    return act
+
+
 def install(win: MainWindow) -> dict[str, list[QAction]]:
     """Create menus, tool bar and shortcuts; return actions by section (for the sheet)."""
     mb = win.menuBar()
@@ -122,6 +135,7 @@ def install(win: MainWindow) -> dict[str, list[QAction]]:
     view = [_act(win, "&Fit image to window", "Ctrl+0", win.canvas.fit),
             _act(win, "&Actual size (100%)", "Ctrl+1", win.canvas.zoom_1to1),
             _act(win, "Image &brightness and contrast…", "Ctrl+B", win.adjust_dialog),
+            _outlines_action(win),
             _act(win, "Toggle &dark / light theme", "Ctrl+Shift+T", win.toggle_theme),
             _act(win, "Focus media &filter", "Ctrl+F", win.media.search.setFocus)]
     for a in view:

@@ -10,7 +10,8 @@ import math
 import time
 
 import numpy as np
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QStatusBar, QWidget
 
 from app.widgets.jobs import Jobs, JobsBar
 
@@ -49,11 +50,39 @@ def compute_device() -> str:
     return "CPU"
 
 
+class OpacitySlider(QWidget):
+    """'Fill' and a compact 0-100 % slider: the display opacity of annotation fills."""
+
+    def __init__(self, percent: int) -> None:
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        lay.setSpacing(4)
+        self.label = QLabel("Fill")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setSingleStep(5)
+        self.slider.setPageStep(10)
+        self.slider.setFixedWidth(90)
+        self.slider.setValue(percent)
+        self.value = QLabel()
+        self.value.setMinimumWidth(self.value.fontMetrics().horizontalAdvance("100%") + 4)
+        self.slider.valueChanged.connect(lambda v: self.value.setText(f"{v}%"))
+        self.value.setText(f"{percent}%")
+        tip = ("Opacity of mask, polygon and box fills (display only; "
+               "View ▸ Outlines only hides them)")
+        for w in (self.label, self.slider, self.value):
+            lay.addWidget(w)
+            w.setToolTip(tip)
+
+
 class StatusFields:
     """Adds the permanent fields to ``bar`` and formats their text."""
 
-    def __init__(self, bar: QStatusBar, jobs: Jobs) -> None:
+    def __init__(self, bar: QStatusBar, jobs: Jobs, fill_percent: int = 35) -> None:
         self.bar = bar
+        self.fill = OpacitySlider(fill_percent)
         self.jobs_bar = JobsBar(jobs)
         self.cursor = QLabel()
         self.cursor.setMinimumWidth(260)
@@ -63,7 +92,7 @@ class StatusFields:
         self.saved = QLabel()
         self.device = QLabel("Models: …")
         self.device.setToolTip("Where the AI helpers (segment anything, tracking) run")
-        for w in (self.jobs_bar, self.cursor, self.zoom, self.saved, self.device):
+        for w in (self.jobs_bar, self.cursor, self.fill, self.zoom, self.saved, self.device):
             bar.addPermanentWidget(w)
         self.show_saved(None)
 
