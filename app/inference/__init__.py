@@ -1,0 +1,1 @@
+"""Local model inference with ONNX Runtime: execution providers, sessions, models. No Qt."""
