@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -104,6 +105,13 @@ def main() -> int:
         if canvas.tool is not None:
             canvas.tool.cancel()
     win.set_tool("select")
+    sky = next(a for a in anns if a.kind == "mask")
+    win.state.set(selection=(sky.id,))
+    shot("mask_selected")
+    win.state.set(selection=())
+    win.set_outlines_only(True)
+    shot("outlines_only")
+    win.set_outlines_only(False)
     win.state.set(selection=(car.id,))
     win.step_media(1)
     for _ in range(60):
@@ -131,7 +139,11 @@ def main() -> int:
     broken.write_bytes(data[: len(data) // 2])
     win.frames.clear()
     win.jump_media(4)
-    wait(600)
+    clock = time.monotonic()
+    while canvas._error is None and time.monotonic() - clock < 10:
+        wait(20)
+    print(f"unreadable image reported after {(time.monotonic() - clock) * 1000:.0f} ms; "
+          f"running jobs: {[j.label for j in win.jobs.running()]}", file=sys.stderr)
     shot("unreadable_image")
     win.close()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -230,3 +230,106 @@ def test_annotations_follow_a_pan_and_are_redrawn_after_it(scene, qtbot):
     qtbot.wait(250)  # the gesture has paused: the layer is redrawn for the new view
     assert c._layer_key[0] == c._view()
     assert scene.pixel(20, 20)[0] > 30 and scene.pixel(35, 20) == (0, 0, 0)
+
+
+# ---------------------------------------------------------------------- mask display
+def _green_scene_with_mask(scene):
+    """A green image with a 'road' (green) mask over pixels [20, 40) x [100, 120)."""
+    img = np.zeros((H, W, 3), np.uint8)
+    img[:] = (0, 192, 0)  # the mask's own colour: a fill alone would be invisible
+    scene.canvas.show_image(img)
+    m = np.zeros((H, W), bool)
+    m[100:120, 20:40] = True
+    mask = scene.state.new_annotation(Mask(encode(m)), class_id="road")
+    _add(scene, mask)
+    return mask
+
+
+def _widget_rgb(scene, wx: int, wy: int) -> tuple[int, int, int]:
+    return rgb(scene.canvas.grab().toImage(), wx, wy)
+
+
+def test_a_mask_over_its_own_colour_still_shows_a_crisp_contour(scene):
+    _green_scene_with_mask(scene)
+    x0, y = int(OX + 20 * ZOOM), int(OY + 110 * ZOOM)  # widget x of column 20's left edge
+    assert _widget_rgb(scene, x0, y) == (0, 192, 0)  # contour: the class colour, opaque
+    assert _widget_rgb(scene, x0 + 1, y) == (0, 192, 0)  # two screen pixels wide
+    assert max(_widget_rgb(scene, x0 - 1, y)) < 110  # a dark halo just outside the mask
+    assert _widget_rgb(scene, x0 - 3, y) == (0, 192, 0)  # then the image, untouched
+    # the same few screen pixels at any zoom: here 16 screen pixels per image pixel
+    scene.canvas.set_view(16.0, 0.0, -1500.0)
+    x0, y = 20 * 16, 110 * 16 - 1500
+    assert max(_widget_rgb(scene, x0 - 1, y)) < 110
+    assert _widget_rgb(scene, x0 + 1, y) == (0, 192, 0)
+    assert _widget_rgb(scene, x0 - 3, y) == (0, 192, 0)
+
+
+def test_fill_opacity_and_outlines_only_are_display_settings(scene):
+    scene.canvas.show_image(np.zeros((H, W, 3), np.uint8))
+    m = np.zeros((H, W), bool)
+    m[100:120, 20:40] = True
+    mask = scene.state.new_annotation(Mask(encode(m)), class_id="road")
+    box = scene.state.new_annotation(Box(100, 10, 50, 50), class_id="car")
+    _add(scene, mask, box)
+    before = scene.doc.annotations(scene.media.id)
+    c = scene.canvas
+    c.set_layer_style(fill_opacity=0.2)
+    weak, weak_box = scene.pixel(30, 110)[1], scene.pixel(125, 35)[0]
+    c.set_layer_style(fill_opacity=0.8)
+    strong, strong_box = scene.pixel(30, 110)[1], scene.pixel(125, 35)[0]
+    assert 20 <= weak < 60 and strong > 130 and strong_box > weak_box > 20
+    c.set_layer_style(outlines_only=True)
+    assert scene.pixel(30, 110) == (0, 0, 0) and scene.pixel(125, 35) == (0, 0, 0)
+    assert scene.pixel(20.1, 110)[1] > 150  # the outline stays
+    scene.state.select((mask.id,))
+    assert scene.pixel(30, 110)[1] > 20  # the selection keeps a light fill
+    assert scene.doc.annotations(scene.media.id) == before  # nothing stored changed
+
+
+def test_mask_edges_stay_pixel_exact_at_2x_device_pixel_ratio(scene):
+    from app.widgets.canvas_render import AnnotationLayer, View
+
+    m = np.zeros((H, W), bool)
+    m[100:120, 20:40] = True
+    mask = scene.state.new_annotation(Mask(encode(m)), class_id="road")
+    img, _buf = AnnotationLayer().render([mask], scene.doc.schema, frozenset(),
+                                         View(ZOOM, OX, OY, 300, 600), (W, H), 2.0)
+    assert img.width() == 600  # device pixels
+    x0, y = int(2 * (OX + 20 * ZOOM)), int(2 * (OY + 110 * ZOOM))
+    assert img.pixelColor(x0, y).alpha() == 255 and img.pixelColor(x0, y).green() > 150
+    halo = img.pixelColor(x0 - 1, y)
+    assert halo.alpha() > 100 and halo.green() < 50  # a dark halo, outside column 20
+    assert img.pixelColor(x0 + 20, y).alpha() < 200  # translucent fill inside
+
+
+# ---------------------------------------------------------------------- text
+def test_labels_draw_readable_text_on_a_plate_whatever_the_image(qapp):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor, QFontDatabase, QImage, QPainter
+
+    from app.widgets.labels import draw_label
+
+    assert QFontDatabase.families(), "no fonts: install fonts-dejavu-core"
+    for background in ("#ffffff", "#000000", "#ffe119"):
+        img = QImage(160, 40, QImage.Format.Format_RGB32)
+        img.fill(QColor(background))
+        p = QPainter(img)
+        plate = draw_label(p, QPointF(20, 26), "left hand", QColor("#ffe119"))
+        p.end()
+        assert plate.width() > 40 and plate.height() >= 13
+        inside = [img.pixelColor(x, y).lightness() for x in range(int(plate.left()) + 4,
+                                                                    int(plate.right()))
+                  for y in range(int(plate.top()), int(plate.bottom()))]
+        assert min(inside) < 80 and sum(v > 200 for v in inside) > 40, background  # glyphs
+
+
+def test_missing_fonts_are_reported_with_the_package_to_install(qapp, monkeypatch, capsys,
+                                                                tmp_path):
+    from PySide6.QtGui import QFontDatabase
+
+    from app.widgets import labels
+
+    assert labels.ensure_fonts() == list(QFontDatabase.families())
+    monkeypatch.setattr(labels.QFontDatabase, "families", staticmethod(lambda *a: []))
+    assert labels.ensure_fonts(tmp_path) == []
+    assert "fonts-dejavu-core" in capsys.readouterr().err

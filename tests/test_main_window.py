@@ -346,3 +346,61 @@ def test_undo_redo_keys_and_delete(win):
     QTest.keyClick(win.canvas, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
     assert len(_doc_anns(win)) == before - 1
     assert doc.annotation(win.state.media_id, target.id) is None
+
+
+def test_fill_opacity_and_outlines_only_are_remembered_display_settings(qtbot, settings,
+                                                                         demo_path):
+    from app.widgets.main_window import MainWindow
+
+    w = MainWindow(None, settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_project(demo_path)
+    stored = w.state.doc.annotations(w.state.media_id)
+    w.activateWindow()  # window shortcuts need an active window
+    qtbot.waitUntil(lambda: w.isActiveWindow())
+    w.status.fill.slider.setValue(70)  # the status-bar slider
+    assert w.canvas.layer_style().fill_opacity == pytest.approx(0.7)
+    QTest.keyClick(w.canvas, Qt.Key_O, Qt.ControlModifier | Qt.ShiftModifier)
+    assert w.canvas.layer_style().outlines_only and w.outlines_action.isChecked()
+    assert w.state.doc.annotations(w.state.media_id) == stored  # display only
+    w.close()
+    w2 = MainWindow(None, settings=settings)
+    qtbot.addWidget(w2)
+    assert w2.canvas.layer_style().fill_opacity == pytest.approx(0.7)
+    assert w2.status.fill.slider.value() == 70
+    assert w2.canvas.layer_style().outlines_only and w2.outlines_action.isChecked()
+    w2.outlines_action.trigger()
+    assert not w2.canvas.layer_style().outlines_only
+    w2.close()
+
+
+@pytest.mark.parametrize("theme_name", ["dark", "light"])
+def test_tool_buttons_have_icons_in_the_theme_and_tooltips_with_keys(win, theme_name):
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from app.widgets import theme
+
+    app = QApplication.instance()
+    theme.apply_theme(app, theme_name)
+    try:
+        window_light = app.palette().window().color().lightness()
+        for name, act in win.tool_actions.items():
+            tool = win.tools[name]
+            assert not act.icon().isNull(), name
+            assert tool.label in act.toolTip() and f"[{tool.shortcut}]" in act.toolTip()
+            for scale in (1.0, 2.0):  # crisp at 2x: drawn at the device size
+                pm = act.icon().pixmap(QSize(24, 24), scale, QIcon.Mode.Normal, QIcon.State.Off)
+                img = pm.toImage()
+                assert (img.width(), img.height()) == (round(24 * scale),) * 2, name
+                inked = [img.pixelColor(x, y) for x in range(img.width())
+                         for y in range(img.height()) if img.pixelColor(x, y).alpha() > 200]
+                assert len(inked) > 8 * scale * scale, name  # something is drawn
+                # strokes contrast with the bar: light on dark, dark on light
+                darkest = min(c.lightness() for c in inked)
+                brightest = max(c.lightness() for c in inked)
+                assert (brightest > 180) if window_light < 128 else (darkest < 80), name
+    finally:
+        theme.apply_theme(app, "dark")

@@ -6,6 +6,7 @@ Tolerances are in image pixels (a tool divides its screen tolerance by the view 
 from __future__ import annotations
 
 import math
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 import numpy as np
@@ -19,12 +20,29 @@ Point = tuple[float, float]
 
 # --------------------------------------------------------------------------- decoded masks
 class MaskCache:
-    """Decoded masks keyed by their RLE value (LRU, ``limit`` masks), shared by the canvas and
-    the paint tools so an 8000 x 8000 mask is decoded once, not per frame or per stroke."""
+    """Decoded masks keyed by their RLE value (LRU: at most ``limit`` masks and ``budget``
+    bytes, the newest always kept), shared by the canvas and the paint tools so an
+    8000 x 8000 mask is decoded once, not per frame or per stroke."""
 
-    def __init__(self, limit: int = 24) -> None:
+    def __init__(self, limit: int = 24, budget: int = 512 << 20) -> None:
         self._items: OrderedDict[tuple[int, int, str], np.ndarray] = OrderedDict()
         self.limit = limit
+        self.budget = budget
+        self._bytes = 0
+        self._spare: np.ndarray | None = None  # an evicted array nobody else holds
+
+    def working_copy(self, src: np.ndarray | None, height: int, width: int) -> np.ndarray:
+        """A writeable uint8 H x W array holding ``src`` (zeros when None), in the memory of
+        an evicted mask when one of that size is free: a brush press then costs one copy,
+        not a fresh 64 MB allocation (the first touch of fresh pages is the slow part)."""
+        spare, self._spare = self._spare, None
+        if spare is None or spare.shape != (height, width):
+            return np.zeros((height, width), np.uint8) if src is None else src.copy()
+        if src is None:
+            spare.fill(0)
+        else:
+            np.copyto(spare, src)
+        return spare
 
     def get(self, rle: Rle) -> np.ndarray:
         """The H x W uint8 (0/1) array of ``rle`` (read-only; copy before editing)."""
@@ -41,10 +59,25 @@ class MaskCache:
     def put(self, rle: Rle, arr: np.ndarray) -> None:
         """Remember that ``rle`` decodes to ``arr`` (uint8 0/1, not modified afterwards)."""
         key = (rle.height, rle.width, rle.counts)
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
         self._items[key] = arr
-        self._items.move_to_end(key)
-        while len(self._items) > self.limit:
-            self._items.popitem(last=False)
+        self._bytes += arr.nbytes
+        while len(self._items) > 1 and (len(self._items) > self.limit
+                                        or self._bytes > self.budget):
+            old = self._items.popitem(last=False)[1]
+            self._bytes -= old.nbytes
+            self._recycle(old)
+
+    def _recycle(self, arr: np.ndarray) -> None:
+        if sys.getrefcount(arr) > 3 or arr.dtype != np.uint8:  # still used elsewhere
+            return
+        try:
+            arr.flags.writeable = True
+        except ValueError:
+            return
+        self._spare = arr
 
 
 MASKS = MaskCache()

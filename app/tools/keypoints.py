@@ -156,6 +156,6 @@ class KeypointsTool(Tool):
             x, y = self.hover_pos
             items.append(OverlayItem("points", ((x, y),), color, point_size=8.0,
                                      hollow=self.occluded_next))
-            items.append(OverlayItem("text", ((x, y),), "#ffffff",
+            items.append(OverlayItem("text", ((x, y),), color,
                                      text=f"{sk.points[i]}{' (occluded)' if self.occluded_next else ''}"))
         return items

@@ -17,7 +17,7 @@ import numpy as np
 from app.core.annotations import Annotation
 from app.core.commands import AddAnnotations, RemoveAnnotations, UpdateAnnotations
 from app.core.raster import rasterize
-from app.core.rle import encode
+from app.core.rle import area, encode
 from app.core.shapes import Box, Mask, Polygon, RotatedBox
 from app.tools.base import Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent, Tool
 from app.tools.geometry import MASKS, topmost_at
@@ -153,10 +153,10 @@ class PaintTool(Tool):
     def _stroke(self, press: PointerEvent, target: Annotation | None,
                 clip: np.ndarray | None, w: int, h: int) -> Gesture:
         if target is not None:
-            buf = MASKS.get(target.shape.rle).copy()
+            buf = MASKS.working_copy(MASKS.get(target.shape.rle), h, w)
             self._color = self.state.class_color(target.class_id)
         else:
-            buf = np.zeros((h, w), np.uint8)
+            buf = MASKS.working_copy(None, h, w)
             self._color = self.color()
         self._buf, self._target = buf, target
         value = 0 if self.erase else 1
@@ -176,12 +176,15 @@ class PaintTool(Tool):
             self._commit(target, buf)
 
     def _commit(self, target: Annotation | None, buf: np.ndarray) -> None:
+        """One encode of the stroke's mask, no other pass over it: ``buf`` holds only 0 and
+        1, so its bool view encodes without a full-size temporary, and the decoded array is
+        handed to the mask cache so nothing decodes it again."""
         buf.flags.writeable = False
-        if not buf.any():
+        rle = encode(buf.view(bool))
+        if area(rle) == 0:
             if target is not None:
                 self.state.execute(RemoveAnnotations((target,), label="Erase mask"))
             return
-        rle = encode(buf)
         MASKS.put(rle, buf)
         if target is None:
             ann = self.state.new_annotation(Mask(rle))

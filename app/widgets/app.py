@@ -13,6 +13,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from app.widgets import theme
+from app.widgets.labels import ensure_fonts
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -27,6 +28,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationDomain("vellum.local")
     app.setApplicationName("Vellum")
     app.setApplicationDisplayName("Vellum")
+    ensure_fonts()  # says which package to install when the machine has no fonts
     theme.apply_theme(app, str(QSettings().value("theme", "dark")))
     return app  # type: ignore[return-value]
 

@@ -19,9 +19,10 @@ from app.widgets.labels import draw_label
 from app.widgets.mask_render import draw_mask
 from app.widgets.view import LayerStyle, View
 
-__all__ = ["AnnotationLayer", "LayerStyle", "View", "draw_overlay", "qcolor", "cosmetic_pen"]
+__all__ = ["AnnotationLayer", "LayerStyle", "View", "cosmetic_pen", "draw_overlay", "qcolor"]
 
 UNCLASSIFIED = "#c8c8c8"
+DEFAULT_STYLE = LayerStyle()
 
 
 def qcolor(hex_color: str, alpha: float = 1.0) -> QColor:
@@ -91,7 +92,7 @@ class AnnotationLayer:
 
     def render(self, anns: Sequence[Annotation], schema: LabelSchema | None,
                selection: frozenset[str], view: View, image_size: tuple[int, int],
-               dpr: float = 1.0, style: LayerStyle = LayerStyle()) -> tuple[QImage, np.ndarray]:
+               dpr: float = 1.0, style: LayerStyle = DEFAULT_STYLE) -> tuple[QImage, np.ndarray]:
         """The layer as a transparent image of the view's size (times ``dpr``) and the buffer
         it wraps (keep both alive together)."""
         dev = view.scaled(dpr)
@@ -100,7 +101,7 @@ class AnnotationLayer:
         img = QImage(buf.data, dev.width, dev.height, buf.strides[0],
                      QImage.Format.Format_ARGB32_Premultiplied)
         img.setDevicePixelRatio(dpr)
-        self._draw_vectors(buf, anns, colors, selection, dev, style)
+        self._draw_vectors(buf, anns, colors, selection, dev, style, dpr)
         p = QPainter(img)  # masks blend over the vector shapes; keypoints go on top
         try:
             p.scale(1 / dpr, 1 / dpr)  # painter units = device pixels
@@ -108,7 +109,7 @@ class AnnotationLayer:
                 if isinstance(a.shape, Mask):
                     sel = a.id in selection
                     draw_mask(p, MASKS.get(a.shape.rle), colors.get(a.class_id, UNCLASSIFIED),
-                              style.fill(sel), dev, sel, cached_bbox(a.shape))
+                              style.fill(sel), dev, sel, cached_bbox(a.shape), dpr)
             p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             for a in anns:
                 if isinstance(a.shape, Keypoints):
@@ -120,7 +121,7 @@ class AnnotationLayer:
 
     def _draw_vectors(self, buf: np.ndarray, anns: Sequence[Annotation],
                       colors: dict[str | None, str], selection: frozenset[str],
-                      view: View, style: LayerStyle) -> None:
+                      view: View, style: LayerStyle, dpr: float = 1.0) -> None:
         vis = view.to_image(0, 0) + view.to_image(view.width, view.height)
         shapes: list[tuple[int, bool, str, bool]] = []  # (ring count, closed, colour, selected)
         rings_all: list[np.ndarray] = []
@@ -142,6 +143,7 @@ class AnnotationLayer:
         # level of detail: thin aliased outlines when thousands of shapes are on screen
         fine = len(shapes) <= FINE_OUTLINE_LIMIT
         line_type, width = (cv2.LINE_AA, 2) if fine else (cv2.LINE_8, 1)
+        width, extra = max(1, round(width * dpr)), max(1, round(dpr))  # + extra when selected
         outlines: dict[tuple[str, bool, bool], list[np.ndarray]] = {}
         fills: dict[tuple[str, bool], tuple[int, ...]] = {}
         i = 0
@@ -155,8 +157,8 @@ class AnnotationLayer:
                 cv2.fillPoly(buf, pts, bgra, cv2.LINE_8, SUBPIXEL_BITS)
             outlines.setdefault((color, sel, closed), []).extend(pts)
         for (color, sel, closed), pts in outlines.items():
-            cv2.polylines(buf, pts, closed, _hex_bgra(color, 1.0), width + sel, line_type,
-                          SUBPIXEL_BITS)
+            cv2.polylines(buf, pts, closed, _hex_bgra(color, 1.0), width + extra * sel,
+                          line_type, SUBPIXEL_BITS)
 
     def _draw_keypoints(self, painter: QPainter, kp: Keypoints, color: str, selected: bool,
                         schema: LabelSchema | None, class_id: str | None, view: View,
@@ -181,7 +183,7 @@ class AnnotationLayer:
 
 
 def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
-                 style: LayerStyle = LayerStyle()) -> None:
+                 style: LayerStyle = DEFAULT_STYLE) -> None:
     """Draw tool overlay items (image coordinates) over everything else. A mask being painted
     looks like a selected mask in ``style``."""
     painter.resetTransform()
@@ -192,7 +194,8 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
             if it.mask is not None:
                 painter.save()
                 painter.scale(1 / dpr, 1 / dpr)
-                draw_mask(painter, it.mask, it.color, style.fill(True), view.scaled(dpr), True)
+                draw_mask(painter, it.mask, it.color, style.fill(True), view.scaled(dpr), True,
+                          dpr=dpr)
                 painter.restore()
             continue
         color = QColor(it.color)

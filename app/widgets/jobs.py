@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from app.core.errors import VellumError
@@ -88,11 +88,16 @@ class Jobs(QObject):
 
     changed = Signal()  # a visible job started, progressed or ended
 
-    def __init__(self, parent: QObject | None = None, threads: int | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, threads: int | None = None,
+                 idle: bool = False) -> None:
+        """``idle``: run only on otherwise idle CPU time (thumbnails), so that on a machine
+        with few cores the UI thread is never starved by them."""
         super().__init__(parent)
         self.pool = QThreadPool(self)
         if threads:
             self.pool.setMaxThreadCount(threads)
+        if idle:
+            self.pool.setThreadPriority(QThread.Priority.IdlePriority)
         self._signals = _Signals(self)
         self._signals.progressed.connect(self._on_progress)
         self._signals.finished.connect(self._on_finished)

@@ -23,13 +23,15 @@ from app.tools.state import EditorState
 from app.widgets import dialogs, menus, theme
 from app.widgets.attribute_editor import AttributeEditor
 from app.widgets.canvas import Canvas
+from app.widgets.display import LayerDisplay
 from app.widgets.jobs import Jobs
 from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
 from app.widgets.media_list import MediaList
 from app.widgets.object_list import ObjectList
 from app.widgets.shortcuts import ShortcutSheet, action_rows
-from app.widgets.status_bar import StatusFields, compute_device
+from app.inference.providers import compute_device
+from app.widgets.status_bar import StatusFields
 from app.widgets.watch import StateWatcher
 from app.widgets.welcome import Welcome
 
@@ -47,7 +49,7 @@ class MainWindow(QMainWindow, StateWatcher):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.jobs = Jobs(self)
-        self.thumb_jobs = Jobs(self, threads=2)
+        self.thumb_jobs = Jobs(self, threads=2, idle=True)
         self.state = EditorState(None)
         self.canvas = Canvas(self.state)
         self.tools = {cls.name: cls(self.state) for cls in TOOLS}
@@ -66,7 +68,7 @@ class MainWindow(QMainWindow, StateWatcher):
         self._dock("Objects", self.objects, Qt.RightDockWidgetArea)
         self._dock("Attributes", self.attributes, Qt.RightDockWidgetArea)
         self.resizeDocks(self.docks[1:], [300, 360, 200], Qt.Vertical)
-        self.status = StatusFields(self.statusBar(), self.jobs, self._fill_percent())
+        self.status = StatusFields(self.statusBar(), self.jobs)
         self.sections = menus.install(self)
         self._image: np.ndarray | None = None
         self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
@@ -78,12 +80,9 @@ class MainWindow(QMainWindow, StateWatcher):
         self.watch(self.state)
         self.canvas.set_display_adjust(int(self.settings.value("adjust_Brightness", 0)) / 100,
                                        int(self.settings.value("adjust_Contrast", 0)) / 100)
-        self.canvas.set_layer_style(self._fill_percent() / 100, self._setting_bool(
-            "view/outlines_only"))
-        self.outlines_action.blockSignals(True)
-        self.outlines_action.setChecked(self.canvas.layer_style().outlines_only)
-        self.outlines_action.blockSignals(False)
-        self.status.fill.slider.valueChanged.connect(self.set_fill_opacity)
+        self.display = LayerDisplay(self.canvas, self.settings, self.status.fill.slider,
+                                    self.outlines_action,
+                                    lambda m: self.statusBar().showMessage(m, 2000))
         self.resize(1400, 900)
         self._restore_settings()
         self._layout, self._panels_shown = self.saveState(), True
@@ -387,30 +386,9 @@ class MainWindow(QMainWindow, StateWatcher):
     def adjust_dialog(self) -> None:
         dialogs.AdjustDialog(self.settings, self.canvas.set_display_adjust, self).show()
 
-    def _fill_percent(self) -> int:
-        try:
-            return min(max(int(self.settings.value("view/fill_opacity", 35)), 0), 100)
-        except (TypeError, ValueError):
-            return 35
-
-    def _setting_bool(self, key: str) -> bool:
-        return str(self.settings.value(key, False)).lower() in ("1", "true")
-
-    def set_fill_opacity(self, percent: int) -> None:
-        """Display opacity of annotation fills, 0-100 % (remembered; never in the project)."""
-        percent = min(max(int(percent), 0), 100)
-        self.canvas.set_layer_style(fill_opacity=percent / 100)
-        self.settings.setValue("view/fill_opacity", percent)
-        if self.status.fill.slider.value() != percent:
-            self.status.fill.slider.setValue(percent)
-
     def set_outlines_only(self, on: bool) -> None:
-        """Show only the outlines of unselected shapes (remembered; display only)."""
-        self.canvas.set_layer_style(outlines_only=on)
-        self.settings.setValue("view/outlines_only", bool(on))
-        if self.outlines_action.isChecked() != bool(on):
-            self.outlines_action.setChecked(bool(on))
-        self.statusBar().showMessage("Outlines only" if on else "Filled shapes", 2000)
+        """Show only the outlines of unselected shapes (display only, remembered)."""
+        self.display.set_outlines_only(on)
 
     def toggle_theme(self) -> None:
         app = QApplication.instance()

@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+import html
+
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QToolBar
+
+from app.widgets.icons import tool_icon
 
 if TYPE_CHECKING:
     from app.widgets.main_window import MainWindow
@@ -31,6 +35,18 @@ def _act(win: MainWindow, text: str, keys: str | list[str] | QKeySequence.Standa
     return act
 
 
+def tool_tip(label: str, shortcut: str | None, text: str) -> str:
+    """Rich tooltip of a tool button: name, key, then what it does (without the key the
+    tool's own text may end with)."""
+    text = (text or "").strip()
+    if shortcut and text.endswith(f"({shortcut})"):
+        text = text[: -len(shortcut) - 2].rstrip()
+    key = f"&nbsp;&nbsp;<span style='opacity:0.8'>[{html.escape(shortcut)}]</span>" if (
+        shortcut) else ""
+    body = f"<br>{html.escape(text)}" if text and text != label else ""
+    return f"<b>{html.escape(label)}</b>{key}{body}"
+
+
 def _outlines_action(win: MainWindow) -> QAction:
     act = QAction("&Outlines only", win)
     act.setCheckable(True)
@@ -38,7 +54,6 @@ def _outlines_action(win: MainWindow) -> QAction:
     act.setShortcutContext(Qt.WindowShortcut)
     act.setToolTip("Hide the fills of masks, polygons and boxes (the fill opacity slider "
                    "in the status bar sets how strong they are)")
-    act.toggled.connect(win.set_outlines_only)
     win.addAction(act)
     win.outlines_action = act
     return act
@@ -114,7 +129,8 @@ def install(win: MainWindow) -> dict[str, list[QAction]]:
     win.tool_actions = {}
     bar = QToolBar("Tools")
     bar.setObjectName("tools_toolbar")
-    bar.setToolButtonStyle(Qt.ToolButtonTextOnly)
+    bar.setToolButtonStyle(Qt.ToolButtonIconOnly)
+    bar.setIconSize(QSize(24, 24))
     bar.setOrientation(Qt.Vertical)
     bar.setMovable(False)
     win.tool_bar = bar
@@ -122,7 +138,8 @@ def install(win: MainWindow) -> dict[str, list[QAction]]:
     for name, tool in win.tools.items():
         shortcut = getattr(tool, "shortcut", "") or None
         act = _act(win, tool.label, shortcut, lambda n=name: win.set_tool(n),
-                   f"{getattr(tool, 'tooltip', '') or tool.label}")
+                   tool_tip(tool.label, shortcut, getattr(tool, "tooltip", "")))
+        act.setIcon(tool_icon(name, tool.label))
         act.setCheckable(True)
         act.setIconText(f"{tool.label}  {shortcut}" if shortcut else tool.label)
         win.tool_group.addAction(act)

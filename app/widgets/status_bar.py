@@ -16,40 +16,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QStatus
 from app.widgets.jobs import Jobs, JobsBar
 
 
-def _cuda_devices() -> int:
-    """Number of CUDA devices the driver reports (0 without a driver or GPU)."""
-    import ctypes
-    import sys
-
-    try:
-        lib = ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
-        count = ctypes.c_int(0)
-        if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
-            return 0
-        return count.value
-    except (OSError, AttributeError):
-        return 0
-
-
-def compute_device() -> str:
-    """Where models run: 'GPU (CUDA)' (only when the driver reports a device),
-    'GPU (DirectML)', 'Apple (CoreML)' or 'CPU'. Slow (imports onnxruntime): call it off the UI
-    thread."""
-    try:
-        import onnxruntime as ort
-
-        providers = ort.get_available_providers()
-    except Exception:  # noqa: BLE001 - no runtime means no models, say CPU
-        return "CPU"
-    if "CUDAExecutionProvider" in providers and _cuda_devices() > 0:
-        return "GPU (CUDA)"
-    for name, label in (("DmlExecutionProvider", "GPU (DirectML)"),
-                        ("CoreMLExecutionProvider", "Apple (CoreML)")):
-        if name in providers:
-            return label
-    return "CPU"
-
-
 class OpacitySlider(QWidget):
     """'Fill' and a compact 0-100 % slider: the display opacity of annotation fills."""
 

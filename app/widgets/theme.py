@@ -32,6 +32,11 @@ QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{ padding: 2px 4px; }}
 QListView, QTreeView, QTableView {{ border: 1px solid {border}; }}
 QToolBar {{ border: none; spacing: 2px; padding: 2px; }}
 QToolButton:checked {{ background: {highlight}; color: {hl_text}; border-radius: 3px; }}
+QToolBar#tools_toolbar {{ background: {window}; border-right: 1px solid {border}; padding: 4px 3px; }}
+QToolBar#tools_toolbar QToolButton {{ padding: 5px; margin: 1px 0; border: 1px solid transparent;
+                                     border-radius: 5px; }}
+QToolBar#tools_toolbar QToolButton:hover:!checked {{ background: {button}; border-color: {border}; }}
+QToolBar#tools_toolbar QToolButton:checked {{ background: {highlight}; border-color: {highlight}; }}
 QLabel#muted {{ color: {dim}; }}
 QLabel#errorBanner {{ color: #ffffff; background: #b3261e; padding: 6px; border-radius: 3px; }}
 """
