@@ -27,9 +27,12 @@ class AddReport:
     errors: list[VellumError] = field(default_factory=list)
 
 
-def add_media(doc: Document, paths: Iterable[str | Path], progress: Progress | None = None,
-              cancelled: Callable[[], bool] | None = None) -> AddReport:
-    """Add every image, video and volume found under ``paths`` to ``doc`` as one command."""
+def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], position: int,
+               progress: Progress | None = None,
+               cancelled: Callable[[], bool] | None = None) -> AddReport:
+    """Probe and fingerprint everything under ``paths`` without touching a project: the media
+    items to add (paths relative to ``folder``, positions from ``position``), skipping
+    fingerprints in ``known``. Safe to run on a worker thread."""
     report = AddReport()
     found: list[Path] = []
     for entry in discover([Path(p) for p in paths]):
@@ -37,9 +40,7 @@ def add_media(doc: Document, paths: Iterable[str | Path], progress: Progress | N
             report.errors.append(entry)
         else:
             found.append(entry)
-    known = {m.fingerprint for m in doc.media(include_removed=True)}
-    position = doc.next_position()
-    items: list[MediaItem] = []
+    known = set(known)
     for n, path in enumerate(found):
         if cancelled and cancelled():
             break
@@ -60,16 +61,30 @@ def add_media(doc: Document, paths: Iterable[str | Path], progress: Progress | N
         known.add(fp)
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
             else path.stat().st_size
-        items.append(MediaItem(kind=info.kind, path=relative_path(path, doc.folder),
-                               fingerprint=fp, size_bytes=size, width=info.width,
-                               height=info.height, frames=info.frames, meta=info.meta,
-                               position=position))
+        report.added.append(MediaItem(kind=info.kind, path=relative_path(path, folder),
+                                      fingerprint=fp, size_bytes=size, width=info.width,
+                                      height=info.height, frames=info.frames, meta=info.meta,
+                                      position=position))
         position += 1
     if progress:
         progress(len(found), len(found), "")
-    if items:
-        doc.execute(AddMedia(tuple(items), label=f"Add {len(items)} media"))
-    report.added = items
+    return report
+
+
+def add_command(report: AddReport) -> AddMedia | None:
+    """The one undoable command that adds a plan's media (None when there is nothing)."""
+    n = len(report.added)
+    return AddMedia(tuple(report.added), label=f"Add {n} media") if n else None
+
+
+def add_media(doc: Document, paths: Iterable[str | Path], progress: Progress | None = None,
+              cancelled: Callable[[], bool] | None = None) -> AddReport:
+    """Add every image, video and volume found under ``paths`` to ``doc`` as one command."""
+    report = plan_media(paths, doc.folder, {m.fingerprint for m in doc.media(True)},
+                        doc.next_position(), progress, cancelled)
+    command = add_command(report)
+    if command:
+        doc.execute(command)
     return report
 
 

@@ -1,7 +1,8 @@
 """Work the main window runs off the UI thread: decoding a picture, probing files to add.
 
-Nothing here touches a widget; :class:`AddMediaJob` reads a snapshot of the document and hands
-its command back for the UI thread to execute (the document is not thread-safe).
+Nothing here touches a widget; :class:`AddMediaJob` reads what it needs from the document on
+the UI thread, plans in the worker (``app.io.ingest.plan_media``) and hands the command back for
+the UI thread to execute (the document is not thread-safe).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from app.core.commands import Command
 from app.core.document import Document
 from app.core.errors import UnsupportedFormatError
 from app.core.media import MediaItem, MediaKind
@@ -93,40 +93,28 @@ class FrameCache:
         self._failed(key[0], exc)
 
 
-class _Snapshot:
-    """What ``app.io.ingest.add_media`` reads from a document, frozen on the UI thread; the
-    command it would execute is kept instead."""
-
-    def __init__(self, doc: Document) -> None:
-        self._media = doc.media(include_removed=True)
-        self._next = doc.next_position()
-        self.folder = doc.folder
-        self.commands: list[Command] = []
-
-    def media(self, include_removed: bool = False) -> list[MediaItem]:
-        return [m for m in self._media if include_removed or not m.removed]
-
-    def next_position(self) -> int:
-        return self._next
-
-    def execute(self, command: Command) -> None:
-        self.commands.append(command)
-
-
 class AddMediaJob:
     """Probe and fingerprint ``paths`` in a worker; :meth:`commit` adds them on the UI thread."""
 
     def __init__(self, doc: Document, paths: list[str]) -> None:
-        self._snapshot = _Snapshot(doc)
+        # read on the UI thread; the worker never touches the document
+        self._folder = doc.folder
+        self._known = {m.fingerprint for m in doc.media(include_removed=True)}
+        self._position = doc.next_position()
         self._paths = [Path(p) for p in paths]
+        self._report: Any = None
 
     def run(self, job: Job) -> Any:
-        from app.io.ingest import add_media
+        from app.io.ingest import plan_media
 
-        return add_media(self._snapshot, self._paths,  # type: ignore[arg-type]
-                         progress=lambda done, total, _path: job.progress(done, total),
-                         cancelled=lambda: job.cancelled)
+        self._report = plan_media(self._paths, self._folder, self._known, self._position,
+                                  progress=lambda done, total, _path: job.progress(done, total),
+                                  cancelled=lambda: job.cancelled)
+        return self._report
 
     def commit(self, state: Any) -> None:
-        for command in self._snapshot.commands:
+        from app.io.ingest import add_command
+
+        command = add_command(self._report) if self._report else None
+        if command:
             state.execute(command)
