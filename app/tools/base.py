@@ -228,6 +228,7 @@ class Tool:
         """Annotations the overlay currently stands in for (the view leaves them out)."""
         return frozenset()
 
+
     # ----------------------------------------------------------------- helpers
     def message(self, text: str) -> None:
         """Show a one-line status message."""
@@ -253,3 +254,24 @@ def describe(tool_cls: type[Tool]) -> dict[str, Any]:
     """Name, label, shortcut and tooltip of a tool class (for toolbars and help)."""
     return {"name": tool_cls.name, "label": tool_cls.label, "shortcut": tool_cls.shortcut,
             "tooltip": tool_cls.tooltip}
+
+
+class ClickTool(Tool):
+    """A tool that builds a shape from several clicks: it keeps the points placed so far, is
+    busy while it has any, and claims its keys (plus Escape) only then."""
+
+    def __init__(self, state: EditorState) -> None:
+        super().__init__(state)
+        self.cursor = "cross"
+        self.points: list[tuple[float, float]] = []
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.points) or self._gesture is not None
+
+    def cancel(self) -> None:
+        super().cancel()
+        self.points = []
+
+    def wants_key(self, e: KeyEvent) -> bool:
+        return e.key == "Escape" or (self.busy and e.key in self.keys)

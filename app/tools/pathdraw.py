@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from app.tools.base import (Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent,
-                            Tool)
+from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
+                            PointerEvent)
 
 FREEHAND_START = 4.0  # screen px the pointer must travel with the button down to go freehand
 FREEHAND_STEP = 3.0  # screen px between freehand vertices
@@ -18,7 +18,7 @@ FREEHAND_STEP = 3.0  # screen px between freehand vertices
 Point = tuple[float, float]
 
 
-class PathTool(Tool):
+class PathTool(ClickTool):
     """Base of :class:`PolygonTool` and :class:`PolylineTool`."""
 
     closed: ClassVar[bool] = True
@@ -27,21 +27,7 @@ class PathTool(Tool):
 
     def __init__(self, state) -> None:
         super().__init__(state)
-        self.cursor = "cross"
-        self.points: list[Point] = []
         self._scale = 1.0
-
-    # ------------------------------------------------------------------ state
-    @property
-    def busy(self) -> bool:
-        return bool(self.points) or self._gesture is not None
-
-    def cancel(self) -> None:
-        super().cancel()
-        self.points = []
-
-    def wants_key(self, e: KeyEvent) -> bool:
-        return e.key == "Escape" or (self.busy and e.key in self.keys)
 
     def _near_first(self, e: PointerEvent) -> bool:
         if not self.closed or len(self.points) < self.min_points:

@@ -10,8 +10,8 @@ import math
 
 from app.core.commands import AddAnnotations
 from app.core.shapes import RotatedBox
-from app.tools.base import (Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent,
-                            Tool)
+from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
+                            PointerEvent)
 
 Point = tuple[float, float]
 MIN_SCREEN = 3.0  # screen px: shorter edges / heights are ignored
@@ -30,28 +30,12 @@ def box_from(p0: Point, p1: Point, q: Point) -> RotatedBox:
     return RotatedBox(cx, cy, w, abs(d), math.degrees(a))
 
 
-class RotatedBoxTool(Tool):
+class RotatedBoxTool(ClickTool):
     name = "rotated_box"
     label = "Rotated box"
     shortcut = "T"
     tooltip = "Draw one edge (drag or two clicks), then click to set the height (T)"
     keys = frozenset({"Escape", "Backspace"})
-
-    def __init__(self, state) -> None:
-        super().__init__(state)
-        self.cursor = "cross"
-        self.points: list[Point] = []
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.points) or self._gesture is not None
-
-    def cancel(self) -> None:
-        super().cancel()
-        self.points = []
-
-    def wants_key(self, e: KeyEvent) -> bool:
-        return e.key == "Escape" or (self.busy and e.key in self.keys)
 
     def gesture(self, press: PointerEvent) -> Gesture | None:
         if press.button is not Button.LEFT:
