@@ -404,3 +404,12 @@ def test_tool_buttons_have_icons_in_the_theme_and_tooltips_with_keys(win, theme_
                 assert (brightest > 180) if window_light < 128 else (darkest < 80), name
     finally:
         theme.apply_theme(app, "dark")
+
+
+def test_display_pyramid_is_built_off_the_ui_thread(win):
+    """The reduced levels of a picture are computed in the loading job, so the first paint of
+    a huge image never builds them on the UI thread."""
+    picture = win.frames.get(win.state.media_id)
+    assert picture is not None
+    assert len(picture._levels) == picture.max_level() + 1
+    assert picture.image is win._image

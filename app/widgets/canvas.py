@@ -74,14 +74,15 @@ class Canvas(QWidget):
         self.destroyed.connect(lambda *_, subs=self._subs: [f() for f in subs.values()])
 
     # ------------------------------------------------------------------ public API
-    def show_image(self, image: np.ndarray | None) -> None:
-        """Show ``image`` (H x W x 3 RGB uint8; None clears) and set ``state.image_size``."""
+    def show_image(self, image: np.ndarray | ImagePyramid | None) -> None:
+        """Show ``image`` (H x W x 3 RGB uint8, or a pyramid of one prebuilt off the UI
+        thread; None clears) and set ``state.image_size``."""
         self._error = None
         self._serial += 1
         if image is None:
             self._pyramid = None
         else:
-            self._pyramid = ImagePyramid(image)
+            self._pyramid = image if isinstance(image, ImagePyramid) else ImagePyramid(image)
             self._pyramid.set_adjust(*self._adjust)
             size = (self._pyramid.width, self._pyramid.height)
             if self.state.image_size != size:

@@ -18,6 +18,7 @@ from app.core.document import Document
 from app.core.errors import UnsupportedFormatError
 from app.core.media import MediaItem, MediaKind
 from app.widgets.jobs import Job, Jobs
+from app.widgets.tiles import ImagePyramid
 
 
 def read_frame(path: Path, kind: MediaKind, frame: int = 0) -> np.ndarray:
@@ -39,14 +40,20 @@ def read_frame(path: Path, kind: MediaKind, frame: int = 0) -> np.ndarray:
     raise UnsupportedFormatError(f"{path.name} is a volume; open it in the volume view.", path)
 
 
-class FrameCache:
-    """The last few decoded pictures (LRU, keyed by media id and frame) and their loading
-    jobs. ``ready(media_id, rgb)`` / ``failed(media_id, exc)`` are called on the UI thread."""
+def read_picture(path: Path, kind: MediaKind, frame: int = 0) -> ImagePyramid:
+    """:func:`read_frame` with its display pyramid built too (worker-thread work)."""
+    return ImagePyramid(read_frame(path, kind, frame)).build()
 
-    def __init__(self, jobs: Jobs, ready: Callable[[str, np.ndarray], None],
+
+class FrameCache:
+    """The last few decoded pictures (LRU, keyed by media id and frame) with their display
+    pyramids, and their loading jobs. ``ready(media_id, picture)`` / ``failed(media_id, exc)``
+    are called on the UI thread."""
+
+    def __init__(self, jobs: Jobs, ready: Callable[[str, ImagePyramid], None],
                  failed: Callable[[str, Exception], None], size: int = 4) -> None:
         self._jobs, self._ready, self._failed, self._size = jobs, ready, failed, size
-        self._images: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._images: OrderedDict[tuple[str, int], ImagePyramid] = OrderedDict()
         self._pending: dict[tuple[str, int], Job] = {}
 
     def clear(self) -> None:
@@ -55,7 +62,7 @@ class FrameCache:
         self._pending.clear()
         self._images.clear()
 
-    def get(self, media_id: str, frame: int = 0) -> np.ndarray | None:
+    def get(self, media_id: str, frame: int = 0) -> ImagePyramid | None:
         rgb = self._images.get((media_id, frame))
         if rgb is not None:
             self._images.move_to_end((media_id, frame))
@@ -68,7 +75,7 @@ class FrameCache:
             return
         path, kind = doc.media_path(item), item.kind
         self._pending[key] = self._jobs.start(
-            f"Loading {item.name}", lambda job: read_frame(path, kind, frame),
+            f"Loading {item.name}", lambda job: read_picture(path, kind, frame),
             on_done=lambda rgb: self._done(key, rgb),
             on_error=lambda exc: self._error(key, exc), visible=visible)
 
@@ -81,7 +88,7 @@ class FrameCache:
             if i < len(items) and items[i].kind is MediaKind.IMAGE:
                 self.load(doc, items[i], 0, visible=False)
 
-    def _done(self, key: tuple[str, int], rgb: np.ndarray) -> None:
+    def _done(self, key: tuple[str, int], rgb: ImagePyramid) -> None:
         self._pending.pop(key, None)
         self._images[key] = rgb
         while len(self._images) > self._size:

@@ -32,6 +32,7 @@ from app.widgets.object_list import ObjectList
 from app.widgets.shortcuts import ShortcutSheet, action_rows
 from app.inference.providers import compute_device
 from app.widgets.status_bar import StatusFields
+from app.widgets.tiles import ImagePyramid
 from app.widgets.watch import StateWatcher
 from app.widgets.welcome import Welcome
 
@@ -190,20 +191,20 @@ class MainWindow(QMainWindow, StateWatcher):
         self.media.select(media_id)
         self._update_title()
         frame = self.state.frame or 0
-        rgb = self.frames.get(media_id, frame)
+        picture = self.frames.get(media_id, frame)
         self.status.show_cursor(0, 0, None)
-        if rgb is not None:
-            self._display(rgb)
+        if picture is not None:
+            self._display(picture)
         else:
             self._image = None
             self.canvas.show_image(None)
             self.frames.load(doc, item, frame)
         self.frames.prefetch_after(doc, media_id)
 
-    def _loaded(self, media_id: str, rgb: np.ndarray) -> None:
+    def _loaded(self, media_id: str, picture: ImagePyramid) -> None:
         self.media.model.set_error(media_id, None)
         if media_id == self.state.media_id:
-            self._display(rgb)
+            self._display(picture)
 
     def _failed(self, media_id: str, exc: Exception) -> None:
         message = str(exc) if isinstance(exc, VellumError) else f"Cannot show this item ({exc})."
@@ -215,9 +216,9 @@ class MainWindow(QMainWindow, StateWatcher):
             self.canvas.show_error(message + "\n\nThe rest of the project is unaffected: fix or "
                                    "replace the file, or press F for the next item.")
 
-    def _display(self, rgb: np.ndarray) -> None:
-        self._image = rgb
-        self.canvas.show_image(rgb)
+    def _display(self, picture: ImagePyramid) -> None:
+        self._image = picture.image
+        self.canvas.show_image(picture)
         self.status.show_zoom(self.canvas.zoom())
 
     def step_media(self, delta: int) -> None:

@@ -47,6 +47,17 @@ class ImagePyramid:
         self._tiles: OrderedDict[tuple[int, int, int], tuple[QImage, np.ndarray]] = OrderedDict()
         self._lut: np.ndarray | None = None
 
+    @property
+    def image(self) -> np.ndarray:
+        """The full-resolution picture (level 0)."""
+        return self._levels[0]
+
+    def build(self) -> ImagePyramid:
+        """Compute every reduced level now (seconds for a 20000 px image: call it on a worker
+        thread so the first paint does not block the UI). Returns self."""
+        self.level(self.max_level())
+        return self
+
     # ------------------------------------------------------------------ levels
     def max_level(self) -> int:
         return max(0, int(math.ceil(math.log2(max(self.width, self.height, 1) / TILE))))
