@@ -279,9 +279,12 @@ class Store:
                "status, meta, removed, added FROM media")
         if not include_removed:
             sql += " WHERE removed = 0"
-        return [MediaItem(id=r[0], position=r[1], kind=MediaKind(r[2]), path=r[3],
+        kinds = {k.value: k for k in MediaKind}
+        statuses = {s.value: s for s in MediaStatus}
+        return [MediaItem(id=r[0], position=r[1], kind=kinds[r[2]], path=r[3],
                           fingerprint=r[4], size_bytes=r[5], width=r[6], height=r[7],
-                          frames=r[8], status=MediaStatus(r[9]), meta=json.loads(r[10]),
+                          frames=r[8], status=statuses[r[9]],
+                          meta=json.loads(r[10]) if r[10] != "{}" else {},
                           removed=bool(r[11]), added=r[12])
                 for r in self._read(sql + " ORDER BY position, added")]
 
