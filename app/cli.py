@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help="open the bundled demo project (built on first use, offline)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--author", metavar="NAME", help="name recorded in the audit trail for "
+                        "these edits (default: $VELLUM_AUTHOR, else your user name)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("new", help="create an empty project", description="Create an empty "
@@ -213,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.author:
+        from app.core.identity import set_author
+
+        set_author(args.author)
     try:
         if args.command is None:
             from app.widgets.app import run_gui

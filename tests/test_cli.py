@@ -80,3 +80,17 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("vellum")
     assert exe.exists(), "pip install -e . provides the vellum console script"
     assert subprocess.run([str(exe), "--version"], capture_output=True).returncode == 0
+
+
+def test_author_option_is_recorded(tmp_path):
+    from app.core.document import Document
+
+    assert vellum("--author", "Field Team 3", "new", tmp_path / "p").returncode == 0
+    images = tmp_path / "imgs"
+    images.mkdir()
+    from factories import write_image
+
+    write_image(images / "a.png", 8, 8)
+    assert vellum("--author", "Field Team 3", "add", tmp_path / "p", images).returncode == 0
+    with Document.open(tmp_path / "p") as doc:
+        assert doc.store.history(1)[0]["author"] == "Field Team 3"

@@ -174,3 +174,21 @@ def test_polygon_with_holes_and_validation_of_shapes():
         Box(0, 0, -1, 2)
     p = Polygon(((0, 0), (10, 0), (10, 10)), holes=(((2, 1), (3, 1), (3, 2)),))
     assert Polygon(p.exterior, p.holes) == p
+
+
+def test_the_audit_trail_records_the_chosen_author(tmp_path, monkeypatch):
+    from app.core import identity
+
+    doc, _ = project_with_every_shape(tmp_path)
+    media = doc.media()[0]
+    monkeypatch.setenv("VELLUM_AUTHOR", "Dr. Ada")
+    a = Annotation(media_id=media.id, shape=Box(0, 0, 1, 1))
+    doc.execute(AddAnnotations((a,)))
+    identity.set_author("B. Reviewer")
+    try:
+        doc.execute(RemoveAnnotations((a,)))
+    finally:
+        identity.set_author(None)
+    assert a.creator == "Dr. Ada"
+    assert [h["author"] for h in doc.store.history(2)] == ["B. Reviewer", "Dr. Ada"]
+    doc.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.identity import new_id, os_user, utc_now
+from app.core.identity import author, new_id, utc_now
 from app.core.shapes import Shape, shape_from_json
 
 PLANES = ("axial", "coronal", "sagittal")
@@ -36,7 +36,7 @@ class Annotation:
     iscrowd: bool = False
     outside: bool = False
     timestamp: float | None = None
-    creator: str = field(default_factory=os_user)
+    creator: str = field(default_factory=author)
     created: str = field(default_factory=utc_now)
     modified: str = ""
     id: str = field(default_factory=new_id)
@@ -90,7 +90,7 @@ class Track:
     media_id: str
     class_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
-    creator: str = field(default_factory=os_user)
+    creator: str = field(default_factory=author)
     created: str = field(default_factory=utc_now)
     modified: str = ""
     id: str = field(default_factory=new_id)

@@ -19,7 +19,7 @@ import numpy as np
 from app.core.annotations import Annotation, Track
 from app.core.commands import Command
 from app.core.errors import StoreError, VellumError
-from app.core.identity import os_user, utc_now
+from app.core.identity import author, utc_now
 from app.core.labelmap import LabelMapInfo, pack_slice, unpack_slice
 from app.core.media import MediaItem, MediaKind
 from app.core.schema import LabelSchema
@@ -48,7 +48,6 @@ class Document:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self.author: str = os_user()
         self._schema = store.load_schema()
         self._media: dict[str, MediaItem] = {m.id: m for m in store.load_media(True)}
         self._anns: dict[str, dict[str, Annotation]] = {}
@@ -75,6 +74,11 @@ class Document:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def author(self) -> str:
+        """Who the audit trail records for edits made now (see :func:`identity.author`)."""
+        return author()
 
     @property
     def store(self) -> Store:

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core.annotations import Annotation, Track
 from app.core.errors import StoreError
-from app.core.identity import new_id, os_user, utc_now
+from app.core.identity import author as current_author, new_id, utc_now
 from app.core.labelmap import LabelMapInfo
 from app.core.media import MediaItem, MediaKind, MediaStatus
 from app.core.schema import LabelSchema
@@ -256,7 +256,7 @@ class Store:
     def log(self, action: str, detail: dict[str, Any], author: str | None = None) -> None:
         """Append one entry to the audit trail (who, when, what)."""
         self._write("INSERT INTO history (time, author, action, detail) VALUES (?, ?, ?, ?)",
-                    (utc_now(), author or os_user(), action, _dumps(detail)))
+                    (utc_now(), author or current_author(), action, _dumps(detail)))
 
     def history(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._read("SELECT seq, time, author, action, detail FROM history "

@@ -15,7 +15,7 @@ from app.core.annotations import Annotation
 from app.core.commands import Command
 from app.core.document import Document
 from app.core.errors import VellumError
-from app.core.identity import new_id, os_user, utc_now
+from app.core.identity import author, new_id, utc_now
 from app.core.schema import LabelClass
 from app.core.shapes import Shape
 
@@ -171,6 +171,6 @@ def copied(a: Annotation, **changes: Any) -> Annotation:
     """A fresh copy of ``a`` (new id, now as created time, current author) with ``changes``."""
     now = utc_now()
     values: dict[str, Any] = {"id": new_id(), "created": now, "modified": now,
-                              "creator": os_user(), "track_id": None}
+                              "creator": author(), "track_id": None}
     values.update(changes)
     return replace(a, **values)

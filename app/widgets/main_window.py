@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (QApplication, QDockWidget, QMainWindow, QMessageBox,
-                               QStackedWidget, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QMainWindow,
+                               QMessageBox, QStackedWidget, QWidget)
 
 from app.core.document import Change, Document
 from app.core.errors import VellumError
+from app.core.identity import set_author
 from app.core.media import MediaKind
 from app.core.store import PROJECT_FILE
 from app.tools import TOOLS
@@ -400,8 +401,18 @@ class MainWindow(QMainWindow, StateWatcher):
     def about(self) -> None:
         dialogs.about(self)
 
+    def author_dialog(self) -> None:
+        """Ask for the name the audit trail records (kept in QSettings)."""
+        name, ok = QInputDialog.getText(self, "Author name", "Name recorded with your edits "
+                                        "(empty: your user name):", text=str(
+                                            self.settings.value("author", "") or ""))
+        if ok:
+            self.settings.setValue("author", name.strip())
+            set_author(name)
+
     # ------------------------------------------------------------------ window
     def _restore_settings(self) -> None:
+        set_author(str(self.settings.value("author", "") or "") or None)
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)

@@ -74,6 +74,7 @@ def install(win: MainWindow) -> dict[str, list[QAction]]:
     win.recent_menu = m.addMenu("Open &recent")
     win.recent_menu.aboutToShow.connect(win.fill_recent_menu)
     m.addAction(_act(win, "Open &demo project", None, win.open_demo))
+    m.addAction(_act(win, "Set a&uthor name…", None, win.author_dialog))
     m.addSeparator()
     add = [_act(win, "&Add images or videos…", "Ctrl+I", win.add_files_dialog),
            _act(win, "Add &folder…", "Ctrl+Shift+I", win.add_folder_dialog)]
