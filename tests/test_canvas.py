@@ -17,7 +17,7 @@ from app.core.shapes import Box, Keypoints, Mask, Polygon
 from app.tools.state import EditorState
 from app.widgets.canvas import Canvas
 from app.widgets.tiles import TILE, ImagePyramid, adjust_lut
-from test_tools_scene import MIDDLE, OX, OY, ZOOM, H, W, scene  # noqa: F401
+from tools_scene import MIDDLE, OX, OY, ZOOM, H, W, scene  # noqa: F401
 
 pytest.importorskip("pytestqt")
 
@@ -38,7 +38,7 @@ def test_mapping_follows_the_pixel_convention(scene):
 
 
 def test_a_click_lands_on_the_pixel_centre_at_one_to_one(qtbot, tmp_path):
-    from test_tools_scene import Scene
+    from tools_scene import Scene
 
     s = Scene(qtbot, tmp_path)
     s.canvas.set_view(1.0, 0.0, 0.0)

@@ -6,12 +6,11 @@ file so nothing leaks between tests or into the user's settings.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog
@@ -222,26 +221,31 @@ def test_bad_image_shows_a_message_and_the_rest_stays_usable(win, qtbot, tmp_pat
     assert win.objects.tree.topLevelItemCount() > 0
 
 
-def test_dropping_a_folder_adds_media_off_the_ui_thread(win, qtbot, tmp_path):
+def test_dropping_a_folder_adds_media_off_the_ui_thread(win, qtbot, tmp_path, monkeypatch):
+    """Probing and fingerprinting run in a worker thread; only the command runs on the UI
+    thread. (How long the UI thread is ever blocked is measured by scripts/responsiveness.py,
+    not asserted here.)"""
+    import threading
+
+    from app.io import ingest
+
     folder = tmp_path / "drop"
     rng = np.random.default_rng(0)
     for n in range(40):
         write_png(folder / f"x{n:02d}.png", rng.integers(0, 255, (300, 400, 3), np.uint8))
     doc = win.state.doc
     before = len(doc.media())
-    gaps, last = [], [time.monotonic()]
+    threads = []
+    real_plan = ingest.plan_media
 
-    def tick() -> None:
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    def plan(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "plan_media", plan)
     win.drop_paths([str(folder)])
     qtbot.waitUntil(lambda: len(doc.media()) == before + 40, timeout=20000)
-    timer.stop()
-    assert max(gaps) < 0.1, f"UI thread blocked for {max(gaps) * 1000:.0f} ms"
+    assert threads and threads[0] is not threading.main_thread()
     assert win.media.proxy.rowCount() == before + 40
 
 

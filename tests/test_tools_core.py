@@ -20,7 +20,7 @@ from app.tools.geometry import (delete_vertex, hit, insert_vertex, nearest_edge,
 from app.tools.rotated_box import box_from
 from app.tools.select import resized
 from app.tools.state import EditorState
-from test_tools_scene import make_schema
+from tools_scene import make_schema
 
 
 def ev(kind: str, x: float, y: float, scale: float = 1.0) -> PointerEvent:

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.shapes import Box, Keypoints, Polyline, RotatedBox
-from test_tools_scene import SHIFT, near, scene  # noqa: F401  (fixture)
+from tools_scene import SHIFT, near, scene  # noqa: F401  (fixture)
 
 pytest.importorskip("pytestqt")
 

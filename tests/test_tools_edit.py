@@ -10,7 +10,7 @@ from app.core.commands import AddAnnotations, AddMedia
 from app.core.media import MediaItem, MediaKind
 from app.core.shapes import Box, Keypoints, Polygon, Polyline, RotatedBox
 from app.tools import clipboard
-from test_tools_scene import H, RIGHT, SHIFT, W, near, scene  # noqa: F401
+from tools_scene import H, RIGHT, SHIFT, W, near, scene  # noqa: F401
 
 pytest.importorskip("pytestqt")
 

@@ -11,7 +11,7 @@ from app.core.commands import AddAnnotations
 from app.core.rle import decode, encode
 from app.core.shapes import Box, Mask
 from app.tools.paint import fill_holes, stamp_segment
-from test_tools_scene import H, W, scene  # noqa: F401
+from tools_scene import H, W, scene  # noqa: F401
 
 pytest.importorskip("pytestqt")
 
@@ -190,63 +190,3 @@ def test_a_stroke_is_encoded_once_and_never_decoded_again(scene, monkeypatch):
     scene.canvas.grab()  # repaint with the new mask
     assert calls == {"encode": 1, "decode": 0}
     assert len(scene.anns("mask")) == 1
-
-
-def test_releasing_a_stroke_on_an_8000_pixel_mask_repaints_within_100_ms(qtbot, tmp_path):
-    """The brief's budget: the UI never freezes for more than 100 ms."""
-    from PySide6.QtCore import QElapsedTimer
-    from PySide6.QtGui import QImage, QPainter
-
-    from app.core.commands import AddMedia, SetSchema
-    from app.core.document import Document
-    from app.core.media import MediaItem, MediaKind
-    from app.core.schema import LabelClass, LabelSchema
-    from app.tools.base import Button, EventType, PointerEvent
-    from app.tools.brush import BrushTool
-    from app.tools.state import EditorState
-    from app.widgets.canvas import Canvas
-
-    n = 8000
-    doc = Document.create(tmp_path / "big")
-    item = MediaItem(kind=MediaKind.IMAGE, path="big.png", fingerprint="big", size_bytes=0,
-                     width=n, height=n)
-    doc.execute(AddMedia((item,)))
-    doc.execute(SetSchema(doc.schema, LabelSchema((LabelClass("c", "#ff0000", id="c"),))))
-    state = EditorState(doc, media_id=item.id, class_id="c", brush_radius=40.0)
-    base = np.zeros((n, n), bool)
-    base[1000:5000, 1500:6000] = True
-    ann = state.new_annotation(Mask(encode(base)))
-    doc.execute(AddAnnotations((ann,)))
-    state.select((ann.id,))
-    canvas = Canvas(state)
-    qtbot.addWidget(canvas)
-    canvas.resize(1200, 800)
-    canvas.show_image(np.full((500, 500, 3), 90, np.uint8))
-    state.set(image_size=(n, n))
-    canvas.fit()
-    tool = BrushTool(state)
-    canvas.set_tool(tool)
-    target = QImage(1200, 800, QImage.Format.Format_ARGB32_Premultiplied)
-
-    def render() -> None:
-        p = QPainter(target)
-        canvas.render_frame(p)
-        p.end()
-
-    z = canvas.zoom()
-    times = []
-    for k in range(3):
-        path = [(300.0 + 120 * i, 7000.0 - 300 * k) for i in range(60)]
-        tool.press(PointerEvent(EventType.PRESS, *path[0], Button.LEFT, Button.LEFT, scale=z))
-        for p in path[1:]:
-            tool.move(PointerEvent(EventType.MOVE, *p, buttons=Button.LEFT, scale=z))
-        render()
-        timer = QElapsedTimer()
-        timer.start()
-        tool.release(PointerEvent(EventType.RELEASE, *path[-1], Button.LEFT, scale=z))
-        render()
-        times.append(timer.nsecsElapsed() / 1e6)
-    painted = decode(state.annotations()[0].shape.rle)
-    assert painted[7000, 300:7300].all() and painted[2000, 2000]
-    doc.close()
-    assert max(times) < 100, f"release to repaint took {times} ms"
