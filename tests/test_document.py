@@ -192,3 +192,21 @@ def test_the_audit_trail_records_the_chosen_author(tmp_path, monkeypatch):
     assert a.creator == "Dr. Ada"
     assert [h["author"] for h in doc.store.history(2)] == ["B. Reviewer", "Dr. Ada"]
     doc.close()
+
+
+def test_annotations_are_found_by_frame_after_moves_between_frames(tmp_path):
+    doc = Document.create(tmp_path / "v")
+    video = MediaItem(kind=MediaKind.VIDEO, path="clip.mp4", fingerprint="f", size_bytes=1,
+                      width=64, height=48, frames=10)
+    doc.execute(AddMedia((video,)))
+    a = Annotation(media_id=video.id, frame=3, shape=Box(0, 0, 1, 1))
+    doc.execute(AddAnnotations((a,)))
+    assert [x.id for x in doc.annotations(video.id, 3)] == [a.id]
+    doc.execute(UpdateAnnotations((a,), (doc.edited(a, frame=7),)))
+    assert doc.annotations(video.id, 3) == [] and len(doc.annotations(video.id, 7)) == 1
+    assert doc.labelled_frames(video.id) == [7]
+    doc.undo()
+    assert doc.labelled_frames(video.id) == [3]
+    doc.execute(RemoveAnnotations((a,)))
+    assert doc.annotations(video.id, all_frames=True) == [] and doc.labelled_frames(video.id) == []
+    doc.close()

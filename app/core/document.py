@@ -43,6 +43,30 @@ class Change:
 Listener = Callable[[list[Change]], None]
 
 
+class _MediaAnnotations:
+    """The loaded annotations of one media item, by id and by place (frame, plane), so that
+    showing one video frame does not scan every annotation of the video."""
+
+    def __init__(self, anns: Iterable[Annotation]) -> None:
+        self.by_id: dict[str, Annotation] = {}
+        self.by_place: dict[tuple[int | None, str | None], dict[str, Annotation]] = {}
+        for a in anns:
+            self.put(a)
+
+    def put(self, a: Annotation) -> None:
+        self.pop(a.id)
+        self.by_id[a.id] = a
+        self.by_place.setdefault((a.frame, a.plane), {})[a.id] = a
+
+    def pop(self, annotation_id: str) -> None:
+        old = self.by_id.pop(annotation_id, None)
+        if old is not None:
+            place = self.by_place[(old.frame, old.plane)]
+            del place[annotation_id]
+            if not place:
+                del self.by_place[(old.frame, old.plane)]
+
+
 class Document:
     """An open project. Create with :meth:`create` or :meth:`open`; close when done."""
 
@@ -50,7 +74,7 @@ class Document:
         self._store = store
         self._schema = store.load_schema()
         self._media: dict[str, MediaItem] = {m.id: m for m in store.load_media(True)}
-        self._anns: dict[str, dict[str, Annotation]] = {}
+        self._anns: dict[str, _MediaAnnotations] = {}
         self._slices: dict[tuple[str, int], np.ndarray] = {}
         self._labelmaps: dict[str, LabelMapInfo] = {i.id: i for i in store.load_labelmaps()}
         self._undo: list[Command] = []
@@ -122,22 +146,26 @@ class Document:
     def next_position(self) -> int:
         return max((m.position for m in self._media.values()), default=-1) + 1
 
-    def _loaded(self, media_id: str) -> dict[str, Annotation]:
+    def _loaded(self, media_id: str) -> _MediaAnnotations:
         if media_id not in self._anns:
-            self._anns[media_id] = {a.id: a for a in self._store.load_annotations(media_id)}
+            self._anns[media_id] = _MediaAnnotations(self._store.load_annotations(media_id))
         return self._anns[media_id]
 
     def annotations(self, media_id: str, frame: int | None = None, plane: str | None = None,
                     *, all_frames: bool = False) -> list[Annotation]:
         """Annotations on one media item, in z order. By default those at ``frame``/``plane``
         (``None``: a still image, or media-level tags and events); ``all_frames`` gives all."""
-        anns = self._loaded(media_id).values()
-        if not all_frames:
-            anns = [a for a in anns if a.frame == frame and a.plane == plane]
-        return sorted(anns, key=lambda a: (a.z, a.created))
+        loaded = self._loaded(media_id)
+        anns = loaded.by_id if all_frames else loaded.by_place.get((frame, plane), {})
+        return sorted(anns.values(), key=lambda a: (a.z, a.created))
 
     def annotation(self, media_id: str, annotation_id: str) -> Annotation | None:
-        return self._loaded(media_id).get(annotation_id)
+        return self._loaded(media_id).by_id.get(annotation_id)
+
+    def labelled_frames(self, media_id: str, plane: str | None = None) -> list[int]:
+        """Frame (or slice) indices that carry annotations, sorted."""
+        return sorted(f for f, p in self._loaded(media_id).by_place if f is not None and
+                      p == plane)
 
     def tracks(self, media_id: str) -> list[Track]:
         return self._store.load_tracks(media_id)
@@ -270,14 +298,15 @@ class Document:
         for a in anns:
             media_ids.add(a.media_id)
             if a.media_id in self._anns:
-                self._anns[a.media_id][a.id] = a
+                self._anns[a.media_id].put(a)
         return [Change("annotations", frozenset(media_ids), tuple(a.id for a in anns))]
 
     def erase_annotations(self, anns: Iterable[Annotation]) -> list[Change]:
         anns = tuple(anns)
         self._store.delete_annotations(a.id for a in anns)
         for a in anns:
-            self._anns.get(a.media_id, {}).pop(a.id, None)
+            if a.media_id in self._anns:
+                self._anns[a.media_id].pop(a.id)
         return [Change("annotations", frozenset(a.media_id for a in anns),
                        tuple(a.id for a in anns))]
 
