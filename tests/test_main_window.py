@@ -417,3 +417,21 @@ def test_display_pyramid_is_built_off_the_ui_thread(win):
     assert picture is not None
     assert len(picture._levels) == picture.max_level() + 1
     assert picture.image is win._image
+
+
+def test_brush_options_bar_sets_size_inside_only_and_fills_holes(win, qtbot):
+    opts = win.tool_options
+    win.set_tool("select")
+    assert not opts.spin.isEnabled() and "Select" in opts.hint.text()
+    win.set_tool("brush")
+    assert opts.spin.isEnabled()
+    opts.spin.setValue(25)
+    assert win.state.brush_radius == 25.0
+    opts.slider.setValue(100)
+    assert win.state.brush_radius == 500.0 and opts.spin.value() == 500
+    win.state.set(brush_radius=12.0)  # e.g. the [ ] keys: the bar follows
+    assert opts.spin.value() == 12
+    opts.inside.setChecked(True)
+    assert win.state.paint_inside is True
+    win.set_tool("eraser")
+    assert opts.inside.isEnabled() and opts.inside.isChecked()

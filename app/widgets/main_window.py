@@ -34,6 +34,7 @@ from app.widgets.shortcuts import ShortcutSheet, action_rows
 from app.inference.providers import compute_device
 from app.widgets.status_bar import StatusFields
 from app.widgets.tiles import ImagePyramid
+from app.widgets.tool_options import ToolOptions
 from app.widgets.watch import StateWatcher
 from app.widgets.welcome import Welcome
 
@@ -72,6 +73,8 @@ class MainWindow(QMainWindow, StateWatcher):
         self.resizeDocks(self.docks[1:], [300, 360, 200], Qt.Vertical)
         self.status = StatusFields(self.statusBar(), self.jobs)
         self.sections = menus.install(self)
+        self.tool_options = ToolOptions(self.state)
+        self.addToolBar(Qt.TopToolBarArea, self.tool_options)
         self._image: np.ndarray | None = None
         self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
         self.previous_media_id: str | None = None
@@ -146,7 +149,7 @@ class MainWindow(QMainWindow, StateWatcher):
             self.restoreState(self._layout)
         else:
             self._layout = self.saveState()
-            for w in self.docks + [self.tool_bar]:
+            for w in self.docks + [self.tool_bar, self.tool_options]:
                 w.hide()
         self._panels_shown = show
 
@@ -264,6 +267,7 @@ class MainWindow(QMainWindow, StateWatcher):
         if tool is None:
             return
         self.canvas.set_tool(tool)
+        self.tool_options.show_for(name, tool.tooltip)
         act = getattr(self, "tool_actions", {}).get(name)
         if act is not None:
             act.setChecked(True)
