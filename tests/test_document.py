@@ -210,3 +210,17 @@ def test_annotations_are_found_by_frame_after_moves_between_frames(tmp_path):
     doc.execute(RemoveAnnotations((a,)))
     assert doc.annotations(video.id, all_frames=True) == [] and doc.labelled_frames(video.id) == []
     doc.close()
+
+
+def test_a_class_in_use_cannot_be_removed(tmp_path):
+    doc, _ = project_with_every_shape(tmp_path)
+    car = doc.schema.class_by_name("car")
+    assert doc.class_usage(car.id) == 2
+    with pytest.raises(ValueError, match="used by 2 annotation"):
+        doc.execute(SetSchema(doc.schema, doc.schema.without_class(car.id)))
+    assert doc.schema.class_by_name("car") is not None
+    unused = doc.schema.with_class(replace(car, id="spare", name="spare", hotkey=None))
+    doc.execute(SetSchema(doc.schema, unused))
+    doc.execute(SetSchema(doc.schema, doc.schema.without_class("spare")))
+    assert doc.schema.class_by_name("spare") is None
+    doc.close()

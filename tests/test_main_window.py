@@ -435,3 +435,24 @@ def test_brush_options_bar_sets_size_inside_only_and_fills_holes(win, qtbot):
     assert win.state.paint_inside is True
     win.set_tool("eraser")
     assert opts.inside.isEnabled() and opts.inside.isChecked()
+
+
+def test_delete_class_only_when_unused(win, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.core.commands import SetSchema
+    from app.core.schema import LabelClass
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
+    doc = win.state.doc
+    used = next(c for c in doc.schema.classes if doc.class_usage(c.id))
+    win.labels.choose(used.id)
+    win.labels.delete_class()
+    assert shown and "used by" in shown[0] and doc.schema.class_by_id(used.id)
+    doc.execute(SetSchema(doc.schema, doc.schema.with_class(LabelClass("unused", id="u"))))
+    win.labels.choose("u")
+    win.labels.delete_class()
+    assert doc.schema.class_by_id("u") is None
+    doc.undo()
+    assert doc.schema.class_by_id("u") is not None

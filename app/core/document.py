@@ -342,7 +342,16 @@ class Document:
             self._anns.pop(i, None)
         return [Change("media", frozenset(ids), tuple(ids))]
 
+    def class_usage(self, class_id: str) -> int:
+        """How many annotations and tracks use a class (a class in use cannot be removed)."""
+        return self._store.class_usage(class_id)
+
     def write_schema(self, schema: LabelSchema) -> list[Change]:
+        kept = {c.id for c in schema.classes}
+        for cls in self._schema.classes:
+            if cls.id not in kept and (n := self.class_usage(cls.id)):
+                raise ValueError(f"class {cls.name!r} is used by {n} annotation(s); relabel or "
+                                 "delete them before removing the class")
         self._store.save_schema(schema)
         self._schema = schema
         return [Change("schema")]

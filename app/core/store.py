@@ -345,6 +345,11 @@ class Store:
             raise ValueError(table)
         return int(self._read(f"SELECT count(*) FROM {table}")[0][0])
 
+    def class_usage(self, class_id: str) -> int:
+        """How many annotations and tracks carry ``class_id``."""
+        return sum(int(self._read(f"SELECT count(*) FROM {t} WHERE class_id = ?",
+                                  (class_id,))[0][0]) for t in ("annotations", "tracks"))
+
     def annotation_counts(self) -> dict[str, int]:
         """Number of annotations per media id."""
         return dict(self._read("SELECT media_id, count(*) FROM annotations GROUP BY media_id"))

@@ -12,7 +12,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit,
-                               QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from app.core.commands import SetSchema, UpdateAnnotations
 from app.core.document import Change
@@ -62,9 +63,13 @@ class LabelPanel(QWidget, StateWatcher):
         self.add_button.clicked.connect(self.add_class)
         self.edit_button = QPushButton("Edit…")
         self.edit_button.clicked.connect(self.edit_class)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the chosen class (only while nothing uses it)")
+        self.delete_button.clicked.connect(self.delete_class)
         row = QHBoxLayout()
         row.addWidget(self.add_button)
         row.addWidget(self.edit_button)
+        row.addWidget(self.delete_button)
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -172,6 +177,25 @@ class LabelPanel(QWidget, StateWatcher):
         cls = self.current_class()
         if cls is not None:
             self._edit(cls)
+
+    def delete_class(self) -> None:
+        """Remove the chosen class, as one undoable step; refused while annotations use it."""
+        doc, cls = self.state.doc, self.current_class()
+        if doc is None or cls is None:
+            return
+        used = doc.class_usage(cls.id)
+        if used:
+            QMessageBox.information(self, "Class in use", f"{cls.name!r} is used by {used} "
+                                    "annotation(s). Relabel or delete them first.")
+            return
+        if any(c.parent_id == cls.id for c in doc.schema.classes):
+            QMessageBox.information(self, "Class has sub-classes",
+                                    f"Move or delete the classes nested under {cls.name!r} first.")
+            return
+        self.state.execute(SetSchema(doc.schema, doc.schema.without_class(cls.id),
+                                     label=f"Delete class {cls.name}"))
+        rest = doc.schema.classes
+        self.state.set(class_id=rest[0].id if rest else None)
 
     def _edit(self, cls: LabelClass | None) -> None:
         doc = self.state.doc
