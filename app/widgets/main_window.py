@@ -289,8 +289,8 @@ class MainWindow(QMainWindow, StateWatcher):
         label = doc.undo_label if which == "undo" else doc.redo_label
         try:
             done = doc.undo() if which == "undo" else doc.redo()
-        except VellumError as exc:
-            self.error(str(exc))
+        except (VellumError, ValueError) as exc:  # e.g. the class to drop is now in use
+            self.error(f"Cannot {which} {label!r}: {exc}")
             return
         if done:
             self.statusBar().showMessage(f"{which.capitalize()}: {label}", 3000)
