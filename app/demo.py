@@ -33,8 +33,8 @@ SKELETON = Skeleton(("head", "neck", "left hand", "right hand", "pelvis", "left 
                      "right foot"), ((0, 1), (1, 2), (1, 3), (1, 4), (4, 5), (4, 6)))
 
 
-def demo_folder() -> Path:
-    """``<user data>/vellum/demo``: XDG_DATA_HOME on Linux, %LOCALAPPDATA% on Windows,
+def user_data_folder() -> Path:
+    """``<user data>/vellum``: XDG_DATA_HOME on Linux, %LOCALAPPDATA% on Windows,
     ~/Library/Application Support on macOS."""
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
@@ -42,7 +42,12 @@ def demo_folder() -> Path:
         base = Path.home() / "Library" / "Application Support"
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "vellum" / "demo"
+    return base / "vellum"
+
+
+def demo_folder() -> Path:
+    """``<user data>/vellum/demo``."""
+    return user_data_folder() / "demo"
 
 
 def demo_schema() -> LabelSchema:

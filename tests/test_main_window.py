@@ -456,3 +456,25 @@ def test_delete_class_only_when_unused(win, monkeypatch):
     assert doc.schema.class_by_id("u") is None
     doc.undo()
     assert doc.schema.class_by_id("u") is not None
+
+
+def test_unexpected_errors_go_to_a_log_and_a_plain_message(qapp, tmp_path, monkeypatch):
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.widgets.app import install_error_hook
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    old = sys.excepthook
+    try:
+        log = install_error_hook(tmp_path / "vellum.log")
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            sys.excepthook(*sys.exc_info())
+    finally:
+        sys.excepthook = old
+    assert "Traceback" in log.read_text() and "boom" in log.read_text()
+    assert shown and "boom" in shown[0] and "Traceback" not in shown[0]

@@ -33,9 +33,39 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def install_error_hook(log: Path | None = None) -> Path:
+    """Route unexpected exceptions to a log file and a one-sentence message (never a traceback
+    dialog); every committed edit is already on disk. Returns the log path."""
+    import traceback
+
+    from app.demo import user_data_folder
+
+    log = log or user_data_folder() / "vellum.log"
+
+    def hook(kind: type[BaseException], exc: BaseException, tb) -> None:  # noqa: ANN001
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as f:
+                f.write("".join(traceback.format_exception(kind, exc, tb)) + "\n")
+        except OSError:
+            pass
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.warning(QApplication.activeWindow(), "Something went wrong",
+                            f"{exc}\n\nYour saved work is safe (every edit is on disk). "
+                            f"Details were written to {log}.")
+
+    sys.excepthook = hook
+    return log
+
+
 def run_gui(project: str | None = None, demo: bool = False) -> int:
     """Open the main window (on ``project`` or the demo project) and run until it closes."""
     app = make_app()
+    install_error_hook()
     from app.widgets.main_window import MainWindow
 
     win = MainWindow(None)
