@@ -44,7 +44,7 @@ class ToolOptions(QToolBar):
         self.slider.setFixedWidth(160)
         self.slider.setToolTip("Brush radius in image pixels ([ and ] change it too)")
         self.spin = QSpinBox()
-        self.spin.setRange(1, 10000)
+        self.spin.setRange(1, 1000)  # EditorState keeps the radius within 0.5..1000
         self.spin.setSuffix(" px")
         self.spin.setFixedWidth(90)
         self.spin.setToolTip(self.slider.toolTip())
