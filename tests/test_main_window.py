@@ -478,3 +478,32 @@ def test_unexpected_errors_go_to_a_log_and_a_plain_message(qapp, tmp_path, monke
         sys.excepthook = old
     assert "Traceback" in log.read_text() and "boom" in log.read_text()
     assert shown and "boom" in shown[0] and "Traceback" not in shown[0]
+
+
+def test_export_and_import_coco_from_the_window(win, qtbot, tmp_path, monkeypatch):
+    import json
+
+    from app.widgets import exchange
+
+    errors = []
+    monkeypatch.setattr(win, "error", errors.append)
+    doc = win.state.doc
+    out = tmp_path / "demo_coco.json"
+    exchange.export_coco(win, out)
+    qtbot.waitUntil(out.exists, timeout=20000)
+    data = json.loads(out.read_text())
+    assert len(data["annotations"]) > 20 and len(data["images"]) == len(doc.media())
+    first = {k: v for k, v in data["images"][0].items() if k != "tags"}
+    foreign = {"images": [first], "categories": [{"id": 1, "name": "imported"}],
+               "annotations": [{"id": 1, "image_id": first["id"], "category_id": 1,
+                                "bbox": [5, 6, 20, 10], "segmentation": [], "iscrowd": 0}]}
+    path = tmp_path / "foreign.json"
+    path.write_text(json.dumps(foreign))
+    exchange.import_coco(win, path, doc.folder)
+    qtbot.waitUntil(lambda: bool(errors or doc.schema.class_by_name("imported")),
+                    timeout=20000)
+    assert errors == []
+    media = next(m for m in doc.media() if m.path == first["file_name"])
+    assert any(a.shape.bbox() == (5, 6, 20, 10) for a in doc.annotations(media.id))
+    doc.undo()
+    assert doc.schema.class_by_name("imported") is None

@@ -15,6 +15,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QToolBar
 
+from app.widgets import exchange
+
 from app.widgets.icons import tool_icon
 
 if TYPE_CHECKING:
@@ -77,7 +79,9 @@ def install(win: MainWindow) -> dict[str, list[QAction]]:
     m.addAction(_act(win, "Set a&uthor name…", None, win.author_dialog))
     m.addSeparator()
     add = [_act(win, "&Add images or videos…", "Ctrl+I", win.add_files_dialog),
-           _act(win, "Add &folder…", "Ctrl+Shift+I", win.add_folder_dialog)]
+           _act(win, "Add &folder…", "Ctrl+Shift+I", win.add_folder_dialog),
+           _act(win, "&Import COCO JSON…", None, lambda: exchange.import_coco(win)),
+           _act(win, "&Export COCO JSON…", "Ctrl+E", lambda: exchange.export_coco(win))]
     for a in add:
         m.addAction(a)
     m.addSeparator()

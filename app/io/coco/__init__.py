@@ -14,6 +14,6 @@ events to ``videos[].events``; video frames become images with ``video_id``/``fr
 """
 
 from app.io.coco.export import export_coco, frame_file_name
-from app.io.coco.reader import import_coco
+from app.io.coco.reader import import_coco, plan_import
 
-__all__ = ["export_coco", "frame_file_name", "import_coco"]
+__all__ = ["export_coco", "frame_file_name", "import_coco", "plan_import"]

@@ -364,6 +364,15 @@ class _Reader:
 
 
 
+def plan_import(doc: Document, path: str | Path, images_dir: str | Path | None = None
+                ) -> tuple[Command, dict[str, int]]:
+    """Read and check a COCO file against ``doc`` without writing anything: the one command
+    that would import it, and counts of what it adds. Only reads ``doc`` (a worker thread may
+    call it on its own connection to the project)."""
+    p = Path(path)
+    return _Reader(doc, p, Path(images_dir) if images_dir else p.parent).read()
+
+
 def import_coco(doc: Document, path: str | Path, images_dir: str | Path | None = None
                 ) -> dict[str, int]:
     """Import a COCO JSON file (from Vellum or another tool) into ``doc`` as one undoable step.
@@ -373,8 +382,7 @@ def import_coco(doc: Document, path: str | Path, images_dir: str | Path | None =
     :class:`BadInputError` names the file and the problem, and the project is unchanged.
     """
     p = Path(path)
-    reader = _Reader(doc, p, Path(images_dir) if images_dir else p.parent)
-    command, counts = reader.read()
+    command, counts = plan_import(doc, p, images_dir)
     try:
         doc.execute(command)
     except ValueError as exc:
