@@ -6,6 +6,7 @@ to the tools and to app/core commands; there is no Save: every edit is committed
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -155,17 +156,14 @@ class MainWindow(QMainWindow, StateWatcher):
 
     def open_project(self, path: str | Path) -> bool:
         """Open the project at ``path``; show the error (and keep the current one) on failure."""
-        try:
-            doc = Document.open(path)
-        except VellumError as exc:
-            self.error(str(exc))
-            return False
-        self.set_document(doc)
-        return True
+        return self._show_project(Document.open, path)
 
     def create_project(self, path: str | Path) -> bool:
+        return self._show_project(Document.create, path)
+
+    def _show_project(self, load: Callable[[str | Path], Document], path: str | Path) -> bool:
         try:
-            doc = Document.create(path)
+            doc = load(path)
         except VellumError as exc:
             self.error(str(exc))
             return False

@@ -134,8 +134,10 @@ class _Reader:
         return schema, by_cat
 
     # ---------------------------------------------------------------- media
-    def media(self, data: dict[str, Any]) -> tuple[list[MediaItem], dict[Any, tuple]]:
-        """New media items, and image id -> (media item, frame index or None, timestamp)."""
+    def media(self, data: dict[str, Any]
+              ) -> tuple[list[MediaItem], dict[Any, tuple], dict[Any, MediaItem]]:
+        """New media items, image id -> (media item, frame index or None, timestamp), and
+        video id -> media item."""
         known = {m.fingerprint: m for m in self.doc.media(include_removed=True)}
         new: list[MediaItem] = []
         position = self.doc.next_position()
@@ -187,7 +189,7 @@ class _Reader:
                     self.need(im[key] == real, f"{where} ({im.get('file_name')}) says {key} "
                               f"{im[key]}, but the file is {item.width}x{item.height}")
             images[im["id"]] = (item, None, None)
-        return new, images
+        return new, images, videos
 
     # ---------------------------------------------------------------- annotations
     def shapes(self, ann: dict[str, Any], cls: LabelClass | None, item: MediaItem,
@@ -266,9 +268,7 @@ class _Reader:
     def read(self) -> tuple[Command, dict[str, int]]:
         data = self.load()
         schema, by_cat = self.classes(data)
-        new_media, images = self.media(data)
-        media_by_id = {m.id: m for m in self.doc.media(include_removed=True)}
-        media_by_id.update((m.id, m) for m in new_media)
+        new_media, images, videos = self.media(data)
         anns: list[Annotation] = []
         seen_ids: set[Any] = set()
         used: set[str] = set()
@@ -313,7 +313,7 @@ class _Reader:
                 anns.append(self.labels(by_cat[t["category_id"]], t, item, frame, Tag(), ts,
                                         ann_id=stable_id(t.get("attributes"))))
         for v in data.get("videos") or []:
-            item = self._video_item(v, media_by_id, new_media)
+            item = videos[v["id"]]
             for t in v.get("tags") or []:
                 self.need(isinstance(t, dict) and t.get("category_id") in by_cat,
                           f"video {v['id']} has a tag with an unknown category")
@@ -332,11 +332,6 @@ class _Reader:
             "media": len(new_media), "annotations": len(anns), "tracks": len(tracks),
             "classes": len(schema.classes) - len(self.doc.schema.classes)}
 
-    def _video_item(self, v: dict, media_by_id: dict, new_media: list) -> MediaItem:
-        path = self.media_file(v.get("file_name"), f"video {v['id']}")
-        fp = fingerprint(path)
-        return next(m for m in list(media_by_id.values()) + new_media if m.fingerprint == fp)
-
     def command(self, schema: LabelSchema, media: list[MediaItem], tracks: list[Track],
                 anns: list[Annotation]) -> Command:
         steps: list[Command] = []
@@ -350,9 +345,9 @@ class _Reader:
         if new_tracks:
             steps.append(AddTracks(new_tracks))
         old, new = [], []
+        known_media = {m.id for m in self.doc.media(include_removed=True)}
         for a in anns:
-            prev = self.doc.annotation(a.media_id, a.id) if a.media_id in {
-                m.id for m in self.doc.media(include_removed=True)} else None
+            prev = self.doc.annotation(a.media_id, a.id) if a.media_id in known_media else None
             (old if prev else new).append((prev, a))
         if new:
             steps.append(AddAnnotations(tuple(a for _, a in new), label="Import"))
