@@ -5,14 +5,23 @@ shows the traceback too)."""
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
 
 from app import __version__
+from app.cli_registry import CommandRegistry
+from app.progress import terminal_progress
 from app.core.errors import VellumError
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
+
+# Modules that add their own subcommands (each has ``register(cli: CommandRegistry)``). A module
+# not yet present in this build is skipped.
+AREAS = ("app.io.video.commands", "app.io.volume.commands", "app.io.mot_commands",
+         "app.inference.commands")
 
 DESCRIPTION = """\
 Vellum: offline annotation of images, video and medical volumes.
@@ -28,14 +37,6 @@ examples:
   vellum import coco ~/labels/street instances.json --images ~/photos
   vellum export coco ~/labels/street street_coco.json
   vellum validate ~/labels/street"""
-
-
-def _progress(done: int, total: int, what: str = "") -> None:
-    if sys.stderr.isatty() and total:
-        sys.stderr.write(f"\r{done}/{total} {what[-60:]:<60}")
-        sys.stderr.flush()
-        if done == total:
-            sys.stderr.write("\n")
 
 
 def _open(path: str):
@@ -56,7 +57,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     from app.io.ingest import add_media
 
     with _open(args.project) as doc:
-        report = add_media(doc, args.paths, progress=_progress)
+        with terminal_progress("Adding media", unit="file") as progress:
+            report = add_media(doc, args.paths, progress=progress)
     for err in report.errors:
         print(f"skipped: {err}", file=sys.stderr)
     kinds = Counter(m.kind.value for m in report.added)
@@ -80,7 +82,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from app.io.coco import export_coco
 
     with _open(args.project) as doc:
-        counts = export_coco(doc, args.out, progress=lambda d, t: _progress(d, t, "annotations"))
+        with terminal_progress("Exporting", unit="annotation") as progress:
+            counts = export_coco(doc, args.out, progress=progress)
     print(f"Wrote {args.out}: {counts['images']} images, {counts['annotations']} annotations, "
           f"{counts['categories']} categories")
     return EXIT_OK
@@ -168,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("import", help="import labels from another format")
-    fmt_sub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    q = fmt_sub.add_parser("coco", help="COCO JSON (from Vellum, CVAT, labelme, ...)",
+    importers = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    q = importers.add_parser("coco", help="COCO JSON (from Vellum, CVAT, labelme, ...)",
                            description="Import COCO JSON as one undoable step. Images are "
                            "found under --images and added if new. Nothing is written unless "
                            "the whole file is valid.")
@@ -180,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="export labels to another format")
-    fmt_sub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    q = fmt_sub.add_parser("coco", help="COCO JSON", description="Write boxes, polygons, "
+    exporters = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    q = exporters.add_parser("coco", help="COCO JSON", description="Write boxes, polygons, "
                            "masks (RLE), keypoints and tags as COCO JSON, atomically.")
     q.add_argument("project", metavar="PROJECT")
     q.add_argument("out", metavar="OUT.json")
@@ -209,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("open", help="open a project in the annotation window")
     p.add_argument("project", metavar="PROJECT")
     p.set_defaults(func=cmd_open)
+
+    registry = CommandRegistry(sub, importers, exporters)
+    for module in AREAS:
+        try:
+            area = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (module + ".").startswith(exc.name + "."):
+                raise
+            continue
+        area.register(registry)
     return parser
 
 
@@ -224,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.widgets.app import run_gui
 
             return run_gui(None, demo=args.demo)
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
     except VellumError as exc:
         if args.debug:
             raise
@@ -233,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vellum: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``vellum info P | head``): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

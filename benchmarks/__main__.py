@@ -7,10 +7,12 @@ import importlib
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from benchmarks.report import print_table
 
-BENCHMARKS = ("rle_bench", "scale_bench", "canvas_bench")
+# Every ``benchmarks/*_bench.py`` module with a ``run()`` returning table rows.
+BENCHMARKS = tuple(sorted(p.stem for p in Path(__file__).parent.glob("*_bench.py")))
 
 
 def main(names: list[str]) -> int:
