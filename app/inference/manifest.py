@@ -1,0 +1,160 @@
+"""Model-pack manifests: what a pack's files are, their SHA-256 and graph layout, how to feed it.
+
+The bundled manifests live in the repository's ``models/`` folder (one JSON file per pack or
+family); a pack imported from an archive may bring its own manifest for a known family
+(``"extends": "sam-vit-onnx"``). See ``models/README.md`` for the fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import ModelError
+
+FAMILIES = {"litemedsam": "segment", "sam-vit-onnx": "segment", "nanotrack": "track"}
+MANIFEST_VERSION = 1
+
+
+def bundled_folder() -> Path:
+    """The folder of the manifests shipped with Vellum (``models/`` beside ``app/``; inside a
+    frozen build, ``models/`` next to the bundled files)."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
+    return base / "models"
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a pack: its role (``encoder``, ``decoder``, ``backbone``, ``head``), file name,
+    SHA-256 and size of the verified original, and the graph's declared inputs and outputs
+    (shape lists; strings are free dimensions)."""
+
+    role: str
+    name: str | None
+    sha256: str | None
+    bytes: int | None = None
+    inputs: dict[str, list[Any]] = field(default_factory=dict)
+    outputs: dict[str, list[Any]] = field(default_factory=dict)
+    edit: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest. ``raw`` keeps every key (unknown ones too) for writing it back."""
+
+    id: str
+    name: str
+    task: str
+    family: str
+    licence: str
+    source: str
+    files: dict[str, FileSpec]
+    raw: dict[str, Any]
+    kind: str = "pack"
+    origin: str = "vellum"  # where the hashes come from: "vellum" (bundled) or "pack"
+
+    @property
+    def input_size(self) -> int:
+        return int(self.raw.get("input_size") or 0)
+
+    @property
+    def prompt(self) -> dict[str, Any]:
+        return dict(self.raw.get("prompt") or {})
+
+    @property
+    def tracking(self) -> dict[str, Any]:
+        return dict(self.raw.get("tracking") or {})
+
+    def file_by_hash(self, sha256: str) -> FileSpec | None:
+        return next((f for f in self.files.values() if f.sha256 == sha256), None)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_manifest(raw: dict[str, Any], where: str, families: dict[str, Manifest] | None = None,
+                   origin: str = "vellum") -> Manifest:
+    """Check and parse a manifest dict; ``ModelError`` naming ``where`` when it is wrong."""
+    if not isinstance(raw, dict):
+        raise ModelError(f"{where} is not a model manifest (expected a JSON object).", where)
+    extends = raw.get("extends")
+    if extends:
+        family = (families or bundled_families()).get(extends)
+        if family is None:
+            raise ModelError(f"{where} extends the unknown model family {extends!r}.", where)
+        raw = _merge({k: v for k, v in family.raw.items() if k not in ("kind", "id", "name")},
+                     {k: v for k, v in raw.items() if k != "extends"})
+    missing = [k for k in ("id", "task", "family", "files") if not raw.get(k)]
+    if missing:
+        raise ModelError(f"{where} is not a model manifest (no {', '.join(missing)}).", where)
+    if raw["family"] not in FAMILIES or FAMILIES[raw["family"]] != raw["task"]:
+        raise ModelError(f"{where} names a model family Vellum cannot run "
+                         f"({raw['family']!r} for {raw['task']!r}).", where)
+    kind = str(raw.get("kind") or "pack")
+    files: dict[str, FileSpec] = {}
+    for role, spec in dict(raw["files"]).items():
+        spec = spec or {}
+        sha = spec.get("sha256")
+        if kind == "pack" and (not spec.get("name") or not _is_sha256(sha)):
+            raise ModelError(f"{where} gives no file name or no valid SHA-256 for its {role} "
+                             "file.", where)
+        files[role] = FileSpec(role, spec.get("name"), sha.lower() if sha else None,
+                               spec.get("bytes"), dict(spec.get("inputs") or {}),
+                               dict(spec.get("outputs") or {}), spec.get("edit"))
+    model_id = str(raw["id"])
+    if not model_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ModelError(f"{where} has an id Vellum cannot use as a folder name "
+                         f"({model_id!r}).", where)
+    return Manifest(model_id, str(raw.get("name") or model_id), raw["task"], raw["family"],
+                    str(raw.get("licence") or "unknown"), str(raw.get("source") or "unknown"),
+                    files, raw, kind, origin)
+
+
+def _is_sha256(value: Any) -> bool:
+    return (isinstance(value, str) and len(value) == 64
+            and all(c in "0123456789abcdef" for c in value.lower()))
+
+
+def read_manifest(path: str | Path, origin: str = "vellum",
+                  families: dict[str, Manifest] | None = None) -> Manifest:
+    """Read and parse one manifest file."""
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{p} is not a readable model manifest ({exc}).", p) from exc
+    return parse_manifest(raw, str(p), families, origin)
+
+
+def _bundled() -> list[Manifest]:
+    found = []
+    folder = bundled_folder()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(raw, dict) and raw.get("manifest") == MANIFEST_VERSION:
+            found.append(parse_manifest(raw, str(path), families={}))
+    return found
+
+
+def bundled_families() -> dict[str, Manifest]:
+    """Family manifests (layouts without weights), by id."""
+    return {m.id: m for m in _bundled() if m.kind == "family"}
+
+
+def bundled_manifests() -> dict[str, Manifest]:
+    """The packs Vellum knows the hashes of, by id."""
+    return {m.id: m for m in _bundled() if m.kind == "pack"}

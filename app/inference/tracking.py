@@ -1,0 +1,182 @@
+"""Single-object tracking over a frame range: a box forward or backward, per frame a box, a
+score and a ``lost`` flag.
+
+The tracker is NanoTrack (an installed ``nanotrack-*`` pack) or, when no model is installed or
+asked for, a classical template matcher on OpenCV (normalised cross-correlation over a search
+window at three scales). Frames are RGB uint8; frame indices are 0-based in presentation order
+(the project's video decoder, ``app.io.video.open_video``); boxes ``(x, y, w, h)`` in continuous
+pixel coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from app.inference.runtime import Runtime
+
+Box = tuple[float, float, float, float]
+CLASSICAL = "classical"
+
+
+class Tracker(Protocol):
+    model_id: str
+    device: str
+
+    def init(self, frame: np.ndarray, box: Box) -> None: ...
+
+    def update(self, frame: np.ndarray) -> tuple[Box, float, bool]: ...
+
+
+@dataclass(frozen=True)
+class TrackedBox:
+    """The target on one frame: ``box`` (x, y, w, h), tracker confidence ``score`` in [0, 1],
+    ``lost`` when the confidence fell below the tracker's threshold (the box is then where the
+    target was last seen)."""
+
+    frame: int
+    box: Box
+    score: float
+    lost: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"frame": self.frame, "box": [round(v, 3) for v in self.box],
+                "score": round(self.score, 4), "lost": self.lost}
+
+
+class TemplateTracker:
+    """Classical fallback: normalised cross-correlation of the first box's grey template over a
+    window twice its size around the last position, at 0.95 / 1 / 1.05 scale; the template
+    adapts slowly on confident frames. No model file needed."""
+
+    model_id = CLASSICAL
+    device = "CPU (OpenCV)"
+
+    def __init__(self, lost_below: float = 0.5, search: float = 1.0, adapt: float = 0.1) -> None:
+        self.lost_below, self.search, self.adapt = lost_below, search, adapt
+        self.template = np.zeros((1, 1), np.float32)
+        self.box_: Box = (0.0, 0.0, 1.0, 1.0)
+
+    @staticmethod
+    def _grey(frame: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+    @staticmethod
+    def _cut(grey: np.ndarray, box: Box) -> np.ndarray:
+        h, w = grey.shape
+        x, y, bw, bh = box
+        x0, y0 = int(np.clip(round(x), 0, w - 1)), int(np.clip(round(y), 0, h - 1))
+        x1, y1 = int(np.clip(round(x + bw), x0 + 1, w)), int(np.clip(round(y + bh), y0 + 1, h))
+        return grey[y0:y1, x0:x1]
+
+    def init(self, frame: np.ndarray, box: Box) -> None:
+        self.box_ = tuple(float(v) for v in box)  # type: ignore[assignment]
+        self.template = self._cut(self._grey(frame), self.box_).copy()
+
+    def update(self, frame: np.ndarray) -> tuple[Box, float, bool]:
+        grey = self._grey(frame)
+        h, w = grey.shape
+        x, y, bw, bh = self.box_
+        best = (-1.0, self.box_)
+        for s in (0.95, 1.0, 1.05):
+            tw, th = max(4, int(round(bw * s))), max(4, int(round(bh * s)))
+            mx, my = self.search * tw, self.search * th
+            sx0, sy0 = int(max(0, x - mx)), int(max(0, y - my))
+            sx1, sy1 = int(min(w, x + bw + mx)), int(min(h, y + bh + my))
+            if sx1 - sx0 < tw or sy1 - sy0 < th:
+                continue
+            templ = cv2.resize(self.template, (tw, th))
+            if float(templ.std()) < 1e-3:
+                continue
+            res = cv2.matchTemplate(grey[sy0:sy1, sx0:sx1], templ, cv2.TM_CCOEFF_NORMED)
+            _, score, _, loc = cv2.minMaxLoc(res)
+            if score > best[0]:
+                best = (float(score), (float(sx0 + loc[0]), float(sy0 + loc[1]), float(tw),
+                                       float(th)))
+        score = float(np.clip(best[0], 0.0, 1.0))
+        if score < self.lost_below:
+            return self.box_, score, True
+        self.box_ = best[1]
+        patch = cv2.resize(self._cut(grey, self.box_), self.template.shape[::-1])
+        self.template = (1 - self.adapt) * self.template + self.adapt * patch
+        return self.box_, score, False
+
+
+def open_tracker(model: str | None = None, runtime: Runtime | None = None,
+                 models_root: Path | None = None) -> Tracker:
+    """NanoTrack for a ``nanotrack-*`` id, the classical tracker for None / ``"classical"``;
+    :class:`ModelError` when the model is not installed or cannot be loaded."""
+    if model in (None, "", CLASSICAL, "opencv"):
+        return TemplateTracker()
+    from app.inference.nanotrack import NanoTracker
+
+    return NanoTracker(model, runtime, models_root)
+
+
+def installed_tracker_id(models_root: Path | None = None) -> str:
+    """The best tracker available: an installed complete NanoTrack pack, else classical."""
+    from app.inference.packs import installed_packs
+
+    packs = {p.id: p for p in installed_packs(models_root)[0] if p.complete}
+    for model_id in ("nanotrack-v2", "nanotrack-v3"):
+        if model_id in packs:
+            return model_id
+    return next((i for i, p in packs.items() if p.manifest.family == "nanotrack"), CLASSICAL)
+
+
+def track_frames(frames: Iterable[tuple[int, np.ndarray]], box: Box, tracker: Tracker,
+                 progress: Callable[..., None] | None = None, total: int | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> list[TrackedBox]:
+    """Track through ``frames`` (``(index, rgb)`` in tracking order); the first frame holds
+    ``box`` (score 1). Stops early when ``cancelled()`` turns true."""
+    out: list[TrackedBox] = []
+    for n, (index, rgb) in enumerate(frames):
+        if cancelled and cancelled():
+            break
+        if not out:
+            tracker.init(rgb, box)
+            out.append(TrackedBox(index, tuple(float(v) for v in box), 1.0, False))
+        else:
+            found, score, lost = tracker.update(rgb)
+            out.append(TrackedBox(index, found, score, lost))
+        if progress:
+            progress(n + 1, total)
+    return out
+
+
+def _backward(reader: Any, start: int, end: int, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames ``start, start - 1, ..., end``, decoded forward in chunks (decoders seek to key
+    frames: one seek per chunk, not per frame)."""
+    hi = start + 1
+    while hi > end:
+        lo = max(end, hi - chunk)
+        block = list(reader.frames(lo, hi, 1))
+        yield from reversed(block)
+        hi = lo
+
+
+def track_video(reader: Any, box: Box, start: int, end: int | None = None,
+                backward: bool = False, tracker: Tracker | None = None,
+                progress: Callable[..., None] | None = None,
+                cancelled: Callable[[], bool] | None = None, chunk: int = 48
+                ) -> list[TrackedBox]:
+    """Track ``box`` from frame ``start`` to ``end`` (inclusive; default the last frame, or 0
+    going ``backward``) on a video reader (``.frame_count``, ``.frames(start, stop, step)``
+    yielding ``(index, rgb)``, stop exclusive). Returns boxes in ascending frame order."""
+    count = int(reader.frame_count)
+    if not 0 <= start < count:
+        raise ValueError(f"start frame {start} is outside the video (0..{count - 1})")
+    end = (0 if backward else count - 1) if end is None else int(end)
+    end = min(max(end, 0), count - 1)
+    if backward and end > start or not backward and end < start:
+        raise ValueError(f"end frame {end} is on the wrong side of start frame {start}")
+    tracker = tracker or open_tracker(None)
+    frames = _backward(reader, start, end, chunk) if backward else iter(
+        reader.frames(start, end + 1, 1))
+    found = track_frames(frames, box, tracker, progress, abs(end - start) + 1, cancelled)
+    return sorted(found, key=lambda t: t.frame)
