@@ -115,8 +115,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"Created   {meta.get('created')}   format {SCHEMA_VERSION}")
         print(f"Media     {len(media)}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
         print("Status    " + ", ".join(f"{n} {k}" for k, n in sorted(status.items())))
+        segments = sum(len(lm.segments) for m in media for lm in doc.labelmaps(m.id))
         print(f"Labels    {sum(counts.values())} annotations, {len(doc.schema.classes)} classes, "
-              f"{len(doc.schema.segments)} segments")
+              f"{segments} segments, {sum(len(doc.tracks(m.id)) for m in media)} tracks")
         if shapes:
             print("Shapes    " + ", ".join(f"{n} {k}" for k, n in sorted(shapes.items())))
         for cls in doc.schema.classes:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.annotations import Annotation
-from app.core.commands import AddAnnotations, SetSchema, UpdateMedia
+from app.core.places import Place
+from app.core.commands import Put, SetSchema
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.media import MediaStatus
@@ -125,7 +126,7 @@ def build_demo(folder: str | Path | None = None, progress: Progress | None = Non
             progress(n + 1, total)
     with Document.create(tmp / PROJECT_FILE, name="Vellum demo") as doc:
         schema = demo_schema()
-        doc.execute(SetSchema(doc.schema, schema, label="Demo classes"))
+        doc.execute(SetSchema(schema, label="Demo classes"))
         report = add_media(doc, [tmp / "images"])
         if report.errors:
             raise report.errors[0]
@@ -135,12 +136,11 @@ def build_demo(folder: str | Path | None = None, progress: Progress | None = Non
             item = by_name[name]
             for z, (cls_name, kind, geometry, attrs) in enumerate(scene.objects):
                 cls = schema.class_by_name(cls_name)
-                anns.append(Annotation(item.id, _shape(kind, geometry), cls.id, z=z,
+                anns.append(Annotation(Place(item.id), _shape(kind, geometry), cls.id, z=z,
                                        attributes={**cls.default_attributes(), **attrs}))
-        doc.execute(AddAnnotations(tuple(anns), label="Demo annotations"))
-        before = tuple(by_name[name] for name, _s, _st in scenes)
+        doc.execute(Put(tuple(anns), label="Demo annotations"))
         after = tuple(replace(by_name[name], status=st) for name, _s, st in scenes)
-        doc.execute(UpdateMedia(before, after, label="Demo statuses"))
+        doc.execute(Put(after, label="Demo statuses"))
     if progress:
         progress(total - 1, total)
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from PySide6.QtCore import QElapsedTimer, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPolygonF  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.core.commands import AddAnnotations, AddMedia, SetSchema  # noqa: E402
+from app.core.commands import Put, SetSchema  # noqa: E402
 from app.core.document import Document  # noqa: E402
 from app.core.media import MediaItem, MediaKind  # noqa: E402
 from app.core.rle import decode, encode  # noqa: E402
@@ -73,9 +73,9 @@ def _project(folder: Path, w: int, h: int, n_classes: int = 8):
     doc = Document.create(folder / "bench")
     item = MediaItem(kind=MediaKind.IMAGE, path="big.png", fingerprint="bench", size_bytes=0,
                      width=w, height=h)
-    doc.execute(AddMedia((item,)))
+    doc.execute(Put((item,)))
     classes = tuple(LabelClass(f"class {i}", PALETTE[i], id=f"c{i}") for i in range(n_classes))
-    doc.execute(SetSchema(doc.schema, LabelSchema(classes)))
+    doc.execute(SetSchema(LabelSchema(classes)))
     return doc, item
 
 
@@ -136,7 +136,7 @@ def bench_polygons(folder: Path) -> list[dict]:
     state = EditorState(doc, media_id=item.id, class_id="c0")
     anns = tuple(state.new_annotation(p, class_id=f"c{i % 8}")
                  for i, p in enumerate(_polygons(5000, w, h)))
-    doc.execute(AddAnnotations(anns))
+    doc.execute(Put(anns))
     canvas = Canvas(state)
     canvas.resize(VIEW_W, VIEW_H)
     image = np.random.default_rng(2).integers(0, 255, (h, w, 3), dtype=np.uint8)
@@ -192,7 +192,7 @@ def bench_brush(folder: Path) -> list[dict]:
     base = np.zeros((h, w), bool)
     base[1000:5000, 1500:6000] = True
     ann = state.new_annotation(Mask(encode(base)))
-    doc.execute(AddAnnotations((ann,)))
+    doc.execute(Put((ann,)))
     state.select((ann.id,))
     canvas = Canvas(state)
     canvas.resize(VIEW_W, VIEW_H)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core import rle as R
+from app.core import polygon_raster as P, rle as R
 
 PEER = "pycocotools"
 
@@ -109,14 +109,14 @@ def _polygon_rows() -> list[dict[str, Any]]:
 
     h, w = 1080, 1920
     poly = [_polygon(200, h, w, seed=11)]
-    ours = R.rasterize_polygons(poly, h, w)
+    ours = P.rasterize_polygons(poly, h, w)
     theirs = coco.decode(coco.merge(coco.frPyObjects(poly, h, w)))
     assert np.array_equal(ours, theirs.astype(bool)), "polygon pixels differ from pycocotools"
     rle_only = _best_ms(lambda: coco.merge(coco.frPyObjects(poly, h, w)))
     return [
         {
             "name": "rasterize 200-gon 1080x1920",
-            "ours_ms": _best_ms(lambda: R.rasterize_polygons(poly, h, w)),
+            "ours_ms": _best_ms(lambda: P.rasterize_polygons(poly, h, w)),
             "peer_ms": _best_ms(lambda: coco.decode(coco.merge(coco.frPyObjects(poly, h, w)))),
             "notes": "mask out; peer decode(merge(frPyObjects)), "
             f"its RLE step alone {rle_only:.2f} ms",
@@ -149,14 +149,14 @@ def _area_rows() -> list[dict[str, Any]]:
             [coco.area(coco.frPyObjects(polys[i : i + 255], h, w)) for i in range(0, 10_000, 255)]
         )
 
-    ours = R.polygon_areas(polys, h, w)
+    ours = P.polygon_areas(polys, h, w)
     assert np.array_equal(ours, peer()), "polygon areas differ from pycocotools"
     few = polys[:500]
-    per_call = _best_ms(lambda: [R.rasterize_polygons([p], h, w).sum() for p in few], 1.0, 3)
+    per_call = _best_ms(lambda: [P.rasterize_polygons([p], h, w).sum() for p in few], 1.0, 3)
     return [
         {
             "name": "area 10k 8-gons 640x480",
-            "ours_ms": _best_ms(lambda: R.polygon_areas(polys, h, w)),
+            "ours_ms": _best_ms(lambda: P.polygon_areas(polys, h, w)),
             "peer_ms": _best_ms(peer),
             "notes": "ours one polygon_areas call; peer area(frPyObjects) in slices of 255; "
             f"one rasterize_polygons([p]).sum() per polygon: {per_call / len(few) * 1e3:.0f} us",

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.places import Place
 from app.core.annotations import Annotation
-from app.core.commands import AddAnnotations, AddMedia, Batch, SetSchema
+from app.core.commands import Batch, Put, SetSchema
 from app.core.document import Document
 from app.core.media import MediaItem, MediaKind
 from app.core.rle import encode
@@ -46,18 +47,18 @@ def build(folder: Path) -> Path:
         for k in range(PER_IMAGE):
             x, y = rng.uniform(0, W - 60), rng.uniform(0, H - 60)
             if k < 4:
-                anns.append(Annotation(media_id=item.id, class_id=car, shape=Box(x, y, 50, 40)))
+                anns.append(Annotation(place=Place(item.id), class_id=car, shape=Box(x, y, 50, 40)))
             elif k < 8:
                 ang = np.linspace(0, 2 * np.pi, 9)[:-1]
                 ring = tuple(zip(x + 25 + 20 * np.cos(ang), y + 25 + 15 * np.sin(ang)))
-                anns.append(Annotation(media_id=item.id, class_id=road, shape=Polygon(ring)))
+                anns.append(Annotation(place=Place(item.id), class_id=road, shape=Polygon(ring)))
             elif k == 8:
-                anns.append(Annotation(media_id=item.id, class_id=person, shape=Keypoints(
+                anns.append(Annotation(place=Place(item.id), class_id=person, shape=Keypoints(
                     ((x, y, 2), (x + 5, y + 9, 1), (0, 0, 0)))))
             else:
-                anns.append(Annotation(media_id=item.id, class_id=road, shape=mask))
-    doc.execute(Batch((SetSchema(doc.schema, schema), AddMedia(items),
-                       AddAnnotations(tuple(anns)))))
+                anns.append(Annotation(place=Place(item.id), class_id=road, shape=mask))
+    doc.execute(Batch((SetSchema(schema), Put(items),
+                       Put(tuple(anns)))))
     path = doc.path
     doc.close()
     return path

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.places import Place
 from app.core.annotations import Annotation
-from app.core.commands import AddAnnotations, AddMedia, SetSchema
+from app.core.commands import Put, SetSchema
 from app.core.document import Document
 from app.core.media import MediaItem, MediaKind, fingerprint
 from app.core.rle import encode
@@ -54,7 +55,7 @@ def every_shape(media_id: str, schema: LabelSchema, w: int, h: int) -> list[Anno
     mask = np.zeros((h, w), bool)
     mask[10:30, 40:47] = True
     mask[12:14, 50:90] = True
-    mk = lambda cls, shape, **kw: Annotation(media_id=media_id, class_id=cls.id, shape=shape,  # noqa
+    mk = lambda cls, shape, **kw: Annotation(place=Place(media_id), class_id=cls.id, shape=shape,  # noqa
                                              **kw)
     return [
         mk(car, Box(3.5, 4.25, 20.0, 11.5),
@@ -79,7 +80,7 @@ def project_with_every_shape(tmp: Path, w: int = 100, h: int = 100) -> tuple[Doc
     img_dir.mkdir()
     items = [image_item(write_image(img_dir / f"img{n}.png", w, h, seed=n), doc, n)
              for n in range(2)]
-    doc.execute(AddMedia(tuple(items)))
-    doc.execute(SetSchema(doc.schema, make_schema()))
-    doc.execute(AddAnnotations(tuple(every_shape(items[0].id, doc.schema, w, h))))
+    doc.execute(Put(tuple(items)))
+    doc.execute(SetSchema(make_schema()))
+    doc.execute(Put(tuple(every_shape(items[0].id, doc.schema, w, h))))
     return doc, img_dir

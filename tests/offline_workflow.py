@@ -27,14 +27,15 @@ def main() -> None:
     proj = str(work / "proj")
     assert vellum(["new", proj]) == 0
     assert vellum(["add", proj, images]) == 0
+    from app.core.places import Place
     from app.core.annotations import Annotation
-    from app.core.commands import AddAnnotations
+    from app.core.commands import Put
     from app.core.document import Document
     from app.core.shapes import Box
 
     with Document.open(proj) as doc:
         m = doc.media()[0]
-        doc.execute(AddAnnotations((Annotation(media_id=m.id, shape=Box(1, 2, 3, 4)),)))
+        doc.execute(Put((Annotation(place=Place(m.id), shape=Box(1, 2, 3, 4)),)))
     assert vellum(["export", "coco", proj, str(work / "out.json")]) == 0
     assert vellum(["new", str(work / "again")]) == 0
     assert vellum(["import", "coco", str(work / "again"), str(work / "out.json"),

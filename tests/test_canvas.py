@@ -11,7 +11,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 
 from app.core.annotations import Annotation
-from app.core.commands import AddAnnotations
+from app.core.commands import Put
 from app.core.rle import encode
 from app.core.shapes import Box, Keypoints, Mask, Polygon
 from app.tools.state import EditorState
@@ -172,7 +172,7 @@ def test_big_image_fit_renders_both_halves(qtbot, tmp_path):
 
 # ---------------------------------------------------------------------- annotations
 def _add(scene, *anns: Annotation) -> None:
-    scene.doc.execute(AddAnnotations(anns))
+    scene.doc.execute(Put(anns))
 
 
 def test_annotations_use_class_colours_selection_and_hiding(scene):
@@ -188,7 +188,7 @@ def test_annotations_use_class_colours_selection_and_hiding(scene):
     scene.state.set(hidden={road.id})
     assert scene.pixel(125, 35) == (0, 0, 0)
     scene.state.set(hidden=set())
-    scene.doc.execute(AddAnnotations((scene.state.new_annotation(
+    scene.doc.execute(Put((scene.state.new_annotation(
         Box(150, 100, 20, 20), hidden=True),)))
     assert scene.pixel(160, 110) == (0, 0, 0)  # the hidden flag hides it too
 

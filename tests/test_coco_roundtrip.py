@@ -164,8 +164,9 @@ def test_import_of_another_tools_coco(tmp_path, shared_data):
 
 def test_awkward_float_geometry_matches_pycocotools_after_export(tmp_path):
     """Random polygons, boxes and lines with many decimals, partly outside the image."""
+    from app.core.places import Place
     from app.core.annotations import Annotation
-    from app.core.commands import AddAnnotations
+    from app.core.commands import Put
     from app.core.shapes import Box, Polygon, Polyline, RotatedBox
 
     doc, _ = project_with_every_shape(tmp_path, w=73, h=51)
@@ -177,8 +178,8 @@ def test_awkward_float_geometry_matches_pycocotools_after_export(tmp_path):
         shape = [Polygon(pts), Polyline(pts), Box(*rng.uniform(-3, 40, 2), *rng.uniform(0, 30, 2)),
                  RotatedBox(*rng.uniform(0, 60, 2), *rng.uniform(1, 30, 2),
                             rng.uniform(-180, 180))][n % 4]
-        anns.append(Annotation(media_id=media.id, shape=shape))
-    doc.execute(AddAnnotations(tuple(anns)))
+        anns.append(Annotation(place=Place(media.id), shape=shape))
+    doc.execute(Put(tuple(anns)))
     out = tmp_path / "awkward.json"
     export_coco(doc, out)
     coco = _quiet(COCO, str(out))
@@ -218,12 +219,13 @@ def test_cvat_rotated_boxes_import_as_rotated_boxes(tmp_path, shared_data):
 
 def test_annotations_without_a_class_round_trip_without_one(tmp_path):
     from app.core.annotations import Annotation
-    from app.core.commands import AddAnnotations
+    from app.core.places import Place
+    from app.core.commands import Put
     from app.core.shapes import Box
 
     doc, img_dir = project_with_every_shape(tmp_path)
     media = doc.media()[1]
-    doc.execute(AddAnnotations((Annotation(media_id=media.id, shape=Box(1, 1, 5, 5)),)))
+    doc.execute(Put((Annotation(place=Place(media.id), shape=Box(1, 1, 5, 5)),)))
     out = tmp_path / "u.json"
     export_coco(doc, out)
     fresh = Document.create(tmp_path / "fresh")

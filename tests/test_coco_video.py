@@ -7,8 +7,9 @@ import shutil
 
 from factories import make_schema
 
+from app.core.places import Place
 from app.core.annotations import Annotation, Track
-from app.core.commands import AddAnnotations, AddTracks, SetSchema
+from app.core.commands import Put, SetSchema
 from app.core.document import Document
 from app.core.shapes import Box, Event, Tag
 from app.io.coco import export_coco, import_coco
@@ -22,18 +23,18 @@ def test_video_export_and_reimport(tmp_path, shared_data):
     add_media(doc, [proj / "bikes.mp4"])
     video = doc.media()[0]
     assert video.frames == 250
-    doc.execute(SetSchema(doc.schema, make_schema()))
+    doc.execute(SetSchema(make_schema()))
     car = doc.schema.class_by_name("car")
     weather = doc.schema.class_by_name("weather")
     track = Track(media_id=video.id, class_id=car.id)
-    keys = tuple(Annotation(media_id=video.id, class_id=car.id, track_id=track.id, frame=f,
+    keys = tuple(Annotation(place=Place(video.id, f), class_id=car.id, track_id=track.id,
                             shape=Box(10 + f, 20, 30, 40), timestamp=f / 25, outside=f == 249)
                  for f in (0, 100, 249))
-    doc.execute(AddTracks((track,), keys))
-    doc.execute(AddAnnotations((
-        Annotation(media_id=video.id, class_id=weather.id, shape=Tag(), frame=100),
-        Annotation(media_id=video.id, class_id=weather.id, shape=Tag()),
-        Annotation(media_id=video.id, class_id=car.id, shape=Event(5, 60)))))
+    doc.execute(Put((track, *keys)))
+    doc.execute(Put((
+        Annotation(place=Place(video.id, 100), class_id=weather.id, shape=Tag()),
+        Annotation(place=Place(video.id), class_id=weather.id, shape=Tag()),
+        Annotation(place=Place(video.id), class_id=car.id, shape=Event(5, 60)))))
     out = tmp_path / "video.json"
     export_coco(doc, out)
     data = json.loads(out.read_text())

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from crash_plan import DEPTH, SIZE, simulate, steps
 
-from app.core.commands import AddMedia, CreateLabelMap
+from app.core.commands import Put
 from app.core.document import Document
-from app.core.labelmap import LabelMapInfo
+from app.core.labelmap import LabelMapInfo, Segment
 from app.core.media import MediaItem, MediaKind
+from app.core.places import Place
 
 KILLS = 60
 WORKER = Path(__file__).with_name("crash_worker.py")
@@ -26,11 +27,11 @@ def _disk_state(path: Path) -> tuple[list[str], dict]:
     try:
         problems = doc.store.integrity_problems()
         media_id = doc.media()[0].id
-        anns = {a.id: a.shape.x for a in doc.annotations(media_id)}
+        anns = {a.id: a.shape.x for a in doc.annotations(Place(media_id, axis="k", index=0))}
         lm = doc.labelmaps(media_id)[0]
         paint = {}
         for k in range(DEPTH):
-            s = doc.labelmap_slice(lm.id, k)
+            s = doc.labelmap_plane(lm.id, "k", k)
             assert (s == s[0, 0]).all(), "a paint was half-applied"
             if s[0, 0]:
                 paint[k] = int(s[0, 0])
@@ -44,8 +45,9 @@ def test_sigkill_at_random_points_loses_no_committed_command(tmp_path):
     doc = Document.create(tmp_path / "p")
     item = MediaItem(kind=MediaKind.VOLUME, path="vol.nii", fingerprint="x", size_bytes=0,
                      width=SIZE, height=SIZE, frames=DEPTH)
-    doc.execute(AddMedia((item,)))
-    doc.execute(CreateLabelMap(LabelMapInfo(item.id, DEPTH, SIZE, SIZE, "uint8")))
+    doc.execute(Put((item,)))
+    segments = tuple(Segment(v, f"s{v}") for v in range(1, 251))
+    doc.execute(Put((LabelMapInfo(item.id, DEPTH, SIZE, SIZE, "uint8", segments=segments),)))
     doc.close()
     model = {"anns": {}, "paint": {}}
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from factories import image_item, make_schema, write_image
 
-from app.core.commands import AddMedia, SetSchema
+from app.core.commands import Put, SetSchema
 from app.core.document import Document
 
 DRIVER = Path(__file__).with_name("gui_kill_driver.py")
@@ -19,8 +19,8 @@ def test_shapes_drawn_in_the_window_survive_sigkill(tmp_path):
     doc = Document.create(tmp_path / "proj")
     (doc.folder / "images").mkdir()
     item = image_item(write_image(doc.folder / "images" / "a.png", 640, 480), doc)
-    doc.execute(AddMedia((item,)))
-    doc.execute(SetSchema(doc.schema, make_schema()))
+    doc.execute(Put((item,)))
+    doc.execute(SetSchema(make_schema()))
     path = doc.path
     doc.close()
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",

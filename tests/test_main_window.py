@@ -450,7 +450,7 @@ def test_delete_class_only_when_unused(win, monkeypatch):
     win.labels.choose(used.id)
     win.labels.delete_class()
     assert shown and "used by" in shown[0] and doc.schema.class_by_id(used.id)
-    doc.execute(SetSchema(doc.schema, doc.schema.with_class(LabelClass("unused", id="u"))))
+    doc.execute(SetSchema(doc.schema.with_class(LabelClass("unused", id="u"))))
     win.labels.choose("u")
     win.labels.delete_class()
     assert doc.schema.class_by_id("u") is None

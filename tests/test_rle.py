@@ -7,7 +7,7 @@ import pytest
 from pycocotools import _mask as coco_mask_c
 from pycocotools import mask as coco_mask
 
-from app.core import rle as R
+from app.core import polygon_raster as P, rle as R
 
 # pycocotools' decode still uses the pre-numpy-2 __array__ signature; not our concern here.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -39,7 +39,7 @@ def ref_rasterize(polygons: list[list[float]], h: int, w: int) -> np.ndarray:
 
 
 def assert_same_pixels(polygons: list[list[float]], h: int, w: int) -> None:
-    ours = R.rasterize_polygons(polygons, h, w)
+    ours = P.rasterize_polygons(polygons, h, w)
     ref = ref_rasterize(polygons, h, w)
     assert ours.shape == (h, w) and ours.dtype == np.bool_
     diff = np.argwhere(ours != ref)
@@ -384,42 +384,42 @@ def test_sparse_crossing_search_agrees_with_step_by_step_walk() -> None:
         flip = rng.random(n) < 0.5
         x0, x1 = np.where(flip, x1, x0), np.where(flip, x0, x1)
         y0, y1 = np.where(flip, y1, y0), np.where(flip, y0, y1)
-        col, y = R._y_major_points(x0, y0, x1, y1, 97)
+        col, y = P._y_major_points(x0, y0, x1, y1, 97)
         swap = y0 > y1
         xs, xe = np.where(swap, x1, x0), np.where(swap, x0, x1)
         ys, ye = np.where(swap, y1, y0), np.where(swap, y0, y1)
-        col_d, y_d = R._y_major_points_dense(xs, ys, ye - ys, (xe - xs) / (ye - ys), 97)
+        col_d, y_d = P._y_major_points_dense(xs, ys, ye - ys, (xe - xs) / (ye - ys), 97)
         assert sorted(zip(col.tolist(), y.tolist())) == sorted(zip(col_d.tolist(), y_d.tolist()))
 
 
 def test_rasterize_polygon_with_holes() -> None:
     exterior = [4.0, 4.0, 60.0, 4.0, 60.0, 44.0, 4.0, 44.0]
     holes = [[10, 10, 25, 10, 25, 30, 10, 30], [30.5, 12.2, 50.1, 15.7, 41.0, 38.3]]
-    got = R.rasterize_polygon_with_holes(exterior, holes, H, W)
+    got = P.rasterize_polygon_with_holes(exterior, holes, H, W)
     expected = ref_rasterize([exterior], H, W) & ~ref_rasterize(holes, H, W)
     assert np.array_equal(got, expected)
     assert np.array_equal(
-        R.rasterize_polygon_with_holes(exterior, [], H, W), ref_rasterize([exterior], H, W)
+        P.rasterize_polygon_with_holes(exterior, [], H, W), ref_rasterize([exterior], H, W)
     )
 
 
 def test_rasterize_edge_cases_and_errors() -> None:
-    assert R.rasterize_polygons([], 4, 5).shape == (4, 5)
-    assert not R.rasterize_polygons([], 4, 5).any()
-    assert R.rasterize_polygons([[0, 0, 5, 0, 5, 5]], 0, 5).shape == (0, 5)
-    out = R.rasterize_polygons([np.array([1.0, 1.0, 9.0, 1.0, 9.0, 9.0])], 12, 12)
+    assert P.rasterize_polygons([], 4, 5).shape == (4, 5)
+    assert not P.rasterize_polygons([], 4, 5).any()
+    assert P.rasterize_polygons([[0, 0, 5, 0, 5, 5]], 0, 5).shape == (0, 5)
+    out = P.rasterize_polygons([np.array([1.0, 1.0, 9.0, 1.0, 9.0, 9.0])], 12, 12)
     assert np.array_equal(out, ref_rasterize([[1.0, 1.0, 9.0, 1.0, 9.0, 9.0]], 12, 12))
     for bad in ([[1, 2, 3]], [[0, 0, float("nan"), 1, 2, 2]], [[0, 0, 1e12, 0, 5, 5]], [["a"]]):
         with pytest.raises(ValueError):
-            R.rasterize_polygons(bad, 10, 10)  # type: ignore[arg-type]
+            P.rasterize_polygons(bad, 10, 10)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        R.rasterize_polygons([[0, 0, 5, 0, 5, 5]], -1, 5)
+        P.rasterize_polygons([[0, 0, 5, 0, 5, 5]], -1, 5)
 
 
 def test_polygon_rle_encodes_like_pycocotools() -> None:
     poly = [[3.3, 2.1, 40.7, 9.9, 55.5, 40.2, 12.0, 44.4, 20.0, 20.0]]
     theirs = coco_mask.merge(coco_mask.frPyObjects(poly, H, W))
-    assert R.encode(R.rasterize_polygons(poly, H, W)).counts == theirs["counts"].decode()
+    assert R.encode(P.rasterize_polygons(poly, H, W)).counts == theirs["counts"].decode()
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,18 +467,18 @@ def random_polygon(rng: np.random.Generator, h: int, w: int, kind: int) -> list[
 
 def test_polygon_areas_match_pycocotools_on_awkward_shapes() -> None:
     polygons = [p for group in POLYGONS.values() for p in group]
-    got = R.polygon_areas(polygons, H, W)
+    got = P.polygon_areas(polygons, H, W)
     assert got.dtype == np.int64 and got.shape == (len(polygons),)
     expected = [ref_area(p, H, W) for p in polygons]
     assert got.tolist() == expected
-    assert got.tolist() == [int(R.rasterize_polygons([p], H, W).sum()) for p in polygons]
+    assert got.tolist() == [int(P.rasterize_polygons([p], H, W).sum()) for p in polygons]
 
 
 @pytest.mark.parametrize("h,w", [(480, 640), (48, 64), (1, 1), (3, 200), (200, 3), (7, 5)])
 def test_polygon_areas_of_a_random_batch_match_pycocotools(h: int, w: int) -> None:
     rng = np.random.default_rng(h * 1000 + w)
     polygons = [random_polygon(rng, h, w, i % 6) for i in range(500)]
-    got = R.polygon_areas(polygons, h, w)  # one call for the whole batch
+    got = P.polygon_areas(polygons, h, w)  # one call for the whole batch
     assert got.tolist() == [ref_area(p, h, w) for p in polygons]
     if h * w > 100:
         assert got.any() and (got == 0).any()  # the batch has both empty and filled polygons
@@ -488,26 +488,26 @@ def test_polygon_areas_batches_and_inputs(monkeypatch: pytest.MonkeyPatch) -> No
     rng = np.random.default_rng(42)
     polygons = [random_polygon(rng, 480, 640, i % 6) for i in range(300)]
     expected = [ref_area(p, 480, 640) for p in polygons]
-    monkeypatch.setattr(R, "_BATCH_EDGES", 16)  # many small batches, polygons never split
-    assert R.polygon_areas(polygons, 480, 640).tolist() == expected
-    assert R.polygon_areas(tuple(np.array(p) for p in polygons), 480, 640).tolist() == expected
+    monkeypatch.setattr(P, "_BATCH_EDGES", 16)  # many small batches, polygons never split
+    assert P.polygon_areas(polygons, 480, 640).tolist() == expected
+    assert P.polygon_areas(tuple(np.array(p) for p in polygons), 480, 640).tolist() == expected
     pairs = [np.array(p).reshape(-1, 2) for p in polygons]  # (k, 2) arrays: read flat
-    assert R.polygon_areas(pairs, 480, 640).tolist() == expected
-    assert R.polygon_areas(iter(polygons), 480, 640).tolist() == expected
+    assert P.polygon_areas(pairs, 480, 640).tolist() == expected
+    assert P.polygon_areas(iter(polygons), 480, 640).tolist() == expected
 
 
 def test_polygon_areas_edge_cases_and_errors() -> None:
-    assert R.polygon_areas([], 10, 10).shape == (0,)
-    assert R.polygon_areas([[0, 0, 5, 0, 5, 5]], 0, 5).tolist() == [0]
-    assert R.polygon_areas([[], [1.0, 1.0], [0, 0, 9, 0, 9, 9, 0, 9]], 10, 10).tolist() == [
+    assert P.polygon_areas([], 10, 10).shape == (0,)
+    assert P.polygon_areas([[0, 0, 5, 0, 5, 5]], 0, 5).tolist() == [0]
+    assert P.polygon_areas([[], [1.0, 1.0], [0, 0, 9, 0, 9, 9, 0, 9]], 10, 10).tolist() == [
         0, 0, 81,
     ]
     for bad in ([[1, 2, 3]], [[0, 0, float("nan"), 1, 2, 2]], [[0, 0, 1e12, 0, 5, 5]], [["a"]],
                 ["abcd"], [[[0, 0], [1]]]):
         with pytest.raises(ValueError):
-            R.polygon_areas(bad, 10, 10)  # type: ignore[arg-type]
+            P.polygon_areas(bad, 10, 10)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        R.polygon_areas([[0, 0, 5, 0, 5, 5]], 10, -1)
+        P.polygon_areas([[0, 0, 5, 0, 5, 5]], 10, -1)
 
 
 def test_steep_edge_crossings_survive_a_bad_estimate() -> None:
@@ -517,12 +517,12 @@ def test_steep_edge_crossings_survive_a_bad_estimate() -> None:
     x0, x1 = rng.integers(-50, 600, n), rng.integers(-50, 600, n)
     y0 = rng.integers(-50, 600, n)
     y1 = y0 + np.abs(x1 - x0) + rng.integers(1, 400, n)
-    edges = R._y_edges(x0, y0, x1, y1, np.zeros(n, np.int64), 97)
+    edges = P._y_edges(x0, y0, x1, y1, np.zeros(n, np.int64), 97)
     five = 5.0 * np.arange(int(edges.count.sum()))
-    exact = R._y_steps(edges, five)
+    exact = P._y_steps(edges, five)
     for shift in (0.7, -1.5, 3.0, 250.0):
         edges.q0 += shift
-        assert np.array_equal(R._y_steps(edges, five), exact)
+        assert np.array_equal(P._y_steps(edges, five), exact)
         edges.q0 -= shift
 
 
@@ -530,18 +530,18 @@ def test_polygon_rle_matches_pycocotools_merge() -> None:
     # frPoly: what frPyObjects calls for polygons, without its reading 4-number lists as boxes
     for polygons in POLYGONS.values():
         theirs = coco_mask.merge(coco_mask_c.frPoly(polygons, H, W))
-        assert R.polygon_rle(polygons, H, W).counts == theirs["counts"].decode()
+        assert P.polygon_rle(polygons, H, W).counts == theirs["counts"].decode()
     rng = np.random.default_rng(11)
     for _ in range(30):
         h, w = int(rng.integers(1, 120)), int(rng.integers(1, 160))
         polygons = [random_polygon(rng, h, w, i % 6) for i in range(int(rng.integers(1, 40)))]
         theirs = coco_mask.merge(coco_mask_c.frPoly(polygons, h, w))
-        ours = R.polygon_rle(polygons, h, w)
+        ours = P.polygon_rle(polygons, h, w)
         assert (ours.height, ours.width) == (h, w)
         assert ours.counts == theirs["counts"].decode()
-        assert np.array_equal(R.rasterize_polygons(polygons, h, w), R.decode(ours))
-    assert R.polygon_rle([], 4, 5) == R.encode(np.zeros((4, 5), bool))
-    assert R.polygon_rle([[0, 0, 5, 0, 5, 5]], 0, 5) == R.Rle(0, 5, "0")
+        assert np.array_equal(P.rasterize_polygons(polygons, h, w), R.decode(ours))
+    assert P.polygon_rle([], 4, 5) == R.encode(np.zeros((4, 5), bool))
+    assert P.polygon_rle([[0, 0, 5, 0, 5, 5]], 0, 5) == R.Rle(0, 5, "0")
 
 
 def test_raster_pixel_area_uses_polygon_areas_and_agrees_with_rasterize() -> None:

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from app.core.commands import AddMedia, SetSchema
+from app.core.commands import Put, SetSchema
 from app.core.document import Document
 from app.core.media import MediaItem, MediaKind
+from app.core.places import Place
 from app.core.shapes import Box, Keypoints, Polygon, Polyline, RotatedBox
 from app.tools import TOOLS, tool_by_name
 from app.tools.base import Button, EventType, KeyEvent, PointerEvent, Tool
@@ -32,9 +33,9 @@ def state(tmp_path):
     doc = Document.create(tmp_path / "p")
     item = MediaItem(kind=MediaKind.IMAGE, path="a.png", fingerprint="x", size_bytes=0,
                      width=100, height=80)
-    doc.execute(AddMedia((item,)))
-    doc.execute(SetSchema(doc.schema, make_schema()))
-    st = EditorState(doc, media_id=item.id, class_id="car", image_size=(100, 80))
+    doc.execute(Put((item,)))
+    doc.execute(SetSchema(make_schema()))
+    st = EditorState(doc, place=Place(item.id), class_id="car", image_size=(100, 80))
     yield st
     doc.close()
 
@@ -76,7 +77,7 @@ def test_state_notifies_changed_fields_only(state):
 def test_new_annotation_takes_place_class_and_z(state):
     a = state.new_annotation(Box(1, 2, 3, 4))
     assert (a.media_id, a.class_id, a.frame, a.z) == (state.media_id, "car", None, 0)
-    state.set(frame=7)
+    state.set(place=state.place.at_frame(7))
     assert state.new_annotation(Box(1, 2, 3, 4)).frame == 7
 
 
@@ -125,9 +126,10 @@ def test_hit_testing_and_topmost():
     rb = RotatedBox(50, 50, 20, 10, 90)
     assert hit(rb, 50, 58, 0.1) and not hit(rb, 58, 50, 0.1)
     from app.core.annotations import Annotation
+    from app.core.places import Place
 
-    lower = Annotation("m", Box(0, 0, 10, 10), z=0)
-    upper = Annotation("m", Box(5, 5, 10, 10), z=1)
+    lower = Annotation(Place("m"), Box(0, 0, 10, 10), z=0)
+    upper = Annotation(Place("m"), Box(5, 5, 10, 10), z=1)
     assert topmost_at([lower, upper], 7, 7, 0).id == upper.id
     assert topmost_at([lower, upper], 7, 7, 0, prefer=(lower.id,)).id == lower.id
 

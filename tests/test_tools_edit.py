@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.commands import AddAnnotations, AddMedia
+from app.core.places import Place
+from app.core.commands import Put
 from app.core.media import MediaItem, MediaKind
 from app.core.shapes import Box, Keypoints, Polygon, Polyline, RotatedBox
 from app.tools import clipboard
@@ -17,7 +18,7 @@ pytest.importorskip("pytestqt")
 
 def add(scene, *shapes, **kw):
     anns = tuple(scene.state.new_annotation(s, **kw) for s in shapes)
-    scene.doc.execute(AddAnnotations(anns))
+    scene.doc.execute(Put(anns))
     return anns
 
 
@@ -162,9 +163,9 @@ def test_copy_paste_and_repeat_previous(scene):
     assert len(scene.anns()) == 2
     second = MediaItem(kind=MediaKind.IMAGE, path="b.png", fingerprint="y", size_bytes=0,
                        width=W, height=H)
-    scene.doc.execute(AddMedia((second,)))
+    scene.doc.execute(Put((second,)))
     first_id = scene.media.id
-    scene.state.set(media_id=second.id, selection=())
+    scene.state.set(place=Place(second.id), selection=())
     ids = clipboard.repeat_previous(scene.state, first_id)
     got = scene.doc.annotations(second.id)
     assert len(ids) == 2 and sorted(x.kind for x in got) == ["box", "polygon"]

@@ -1,9 +1,11 @@
-"""Annotations and tracks: what users label, keyed to a place in a media item.
+"""Annotations and tracks: what users label, each at a :class:`~app.core.places.Place`.
 
-Where an annotation sits: ``media_id`` plus ``frame`` (0-based frame index in presentation
-order for video; slice index for a volume, with ``plane`` naming the patient-space orientation
-'axial' | 'coronal' | 'sagittal'; ``None`` for a still image or a media-level tag/event).
-An annotation with a ``track_id`` is that track's keyframe at ``frame``.
+An annotation sits at one place (an image, a video frame, a volume slice by array axis, or a
+whole media item for tags and events). On video, an annotation with a ``track_id`` is that
+track's shape at its frame: a **keyframe** when a person set it (``keyframe=True``), or a shape
+a tracker or propagation wrote (``keyframe=False``, with its ``source`` and ``score``). A track
+has at most one annotation per frame; shapes between them are computed by
+:func:`app.core.interpolate.interpolate`, never stored.
 """
 
 from __future__ import annotations
@@ -12,42 +14,69 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.identity import author, new_id, utc_now
+from app.core.places import Place
 from app.core.shapes import Shape, shape_from_json
 
-PLANES = ("axial", "coronal", "sagittal")
+MANUAL = "manual"
+INTERPOLATED = "interpolated"
 
-_HIDDEN, _LOCKED, _CROWD, _OUTSIDE = 1, 2, 4, 8
+_HIDDEN, _LOCKED, _CROWD, _OUTSIDE, _OCCLUDED = 1, 2, 4, 8, 16
 
 
 @dataclass(frozen=True)
 class Annotation:
-    """One labelled shape (or tag/event). Immutable: edits make a new value with the same id."""
+    """One labelled shape (or tag/event). Immutable: edits make a new value with the same id.
 
-    media_id: str
+    ``source`` says who made it: ``"manual"``, ``"interpolated"`` or a model id (e.g.
+    ``"litemedsam"``), with that model's confidence in ``score`` (0..1). ``outside`` marks a
+    track's object as out of view from this frame on; ``occluded`` as hidden behind something.
+    ``foreign`` keeps, per file format, the fields another tool wrote that Vellum does not
+    interpret (``{"coco": {...}}``), so a round trip gives them back (labelme's other_data).
+    ``timestamp`` (seconds) is the frame's presentation time on video, filled by the document.
+    """
+
+    place: Place
     shape: Shape
     class_id: str | None = None
-    frame: int | None = None
-    plane: str | None = None
     track_id: str | None = None
+    keyframe: bool = True
     attributes: dict[str, Any] = field(default_factory=dict)
     z: int = 0
     hidden: bool = False
     locked: bool = False
     iscrowd: bool = False
     outside: bool = False
+    occluded: bool = False
+    source: str = MANUAL
+    score: float | None = None
     timestamp: float | None = None
+    foreign: dict[str, Any] = field(default_factory=dict)
     creator: str = field(default_factory=author)
     created: str = field(default_factory=utc_now)
     modified: str = ""
     id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.place, Place):
+            raise ValueError(f"an annotation's place must be a Place, got {self.place!r}")
         if not self.modified:
             object.__setattr__(self, "modified", self.created)
-        if self.plane is not None and self.plane not in PLANES:
-            raise ValueError(f"plane must be one of {PLANES}, got {self.plane!r}")
-        if self.frame is not None and int(self.frame) < 0:
-            raise ValueError(f"frame index must be >= 0, got {self.frame}")
+        if not self.source:
+            raise ValueError("an annotation needs a source (manual, interpolated or a model)")
+        if self.score is not None:
+            s = float(self.score)
+            if not 0.0 <= s <= 1.0:
+                raise ValueError(f"an annotation score must lie in [0, 1], got {self.score}")
+            object.__setattr__(self, "score", s)
+
+    @property
+    def media_id(self) -> str:
+        return self.place.media_id
+
+    @property
+    def frame(self) -> int | None:
+        """Video frame index (None off video)."""
+        return self.place.frame
 
     @property
     def kind(self) -> str:
@@ -55,28 +84,32 @@ class Annotation:
 
     @property
     def flags(self) -> int:
-        """Bit set of hidden/locked/iscrowd/outside as stored on disk."""
-        return (_HIDDEN * self.hidden) | (_LOCKED * self.locked) | (_CROWD * self.iscrowd) | (
-            _OUTSIDE * self.outside)
+        """Bit set of hidden/locked/iscrowd/outside/occluded as stored on disk."""
+        return ((_HIDDEN * self.hidden) | (_LOCKED * self.locked) | (_CROWD * self.iscrowd)
+                | (_OUTSIDE * self.outside) | (_OCCLUDED * self.occluded))
 
     @staticmethod
     def flag_values(flags: int) -> dict[str, bool]:
         return {"hidden": bool(flags & _HIDDEN), "locked": bool(flags & _LOCKED),
-                "iscrowd": bool(flags & _CROWD), "outside": bool(flags & _OUTSIDE)}
+                "iscrowd": bool(flags & _CROWD), "outside": bool(flags & _OUTSIDE),
+                "occluded": bool(flags & _OCCLUDED)}
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "media_id": self.media_id, "class_id": self.class_id,
-                "frame": self.frame, "plane": self.plane, "track_id": self.track_id,
+        return {"id": self.id, "place": self.place.to_json(), "class_id": self.class_id,
+                "track_id": self.track_id, "keyframe": self.keyframe,
                 "shape": self.shape.to_json(), "attributes": self.attributes, "z": self.z,
-                "flags": self.flags, "timestamp": self.timestamp, "creator": self.creator,
+                "flags": self.flags, "source": self.source, "score": self.score,
+                "timestamp": self.timestamp, "foreign": self.foreign, "creator": self.creator,
                 "created": self.created, "modified": self.modified}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Annotation:
-        return cls(media_id=obj["media_id"], shape=shape_from_json(obj["shape"]),
-                   class_id=obj.get("class_id"), frame=obj.get("frame"), plane=obj.get("plane"),
-                   track_id=obj.get("track_id"), attributes=dict(obj.get("attributes") or {}),
-                   z=int(obj.get("z", 0)), timestamp=obj.get("timestamp"),
+        return cls(place=Place.from_json(obj["place"]), shape=shape_from_json(obj["shape"]),
+                   class_id=obj.get("class_id"), track_id=obj.get("track_id"),
+                   keyframe=bool(obj.get("keyframe", True)),
+                   attributes=dict(obj.get("attributes") or {}), z=int(obj.get("z", 0)),
+                   source=str(obj.get("source") or MANUAL), score=obj.get("score"),
+                   timestamp=obj.get("timestamp"), foreign=dict(obj.get("foreign") or {}),
                    creator=obj.get("creator", ""), created=obj.get("created", ""),
                    modified=obj.get("modified", ""), id=obj["id"],
                    **cls.flag_values(int(obj.get("flags", 0))))
@@ -84,12 +117,14 @@ class Annotation:
 
 @dataclass(frozen=True)
 class Track:
-    """An object's identity across video frames; its keyframes are annotations with its id.
-    Interpolation between keyframes is computed, never stored."""
+    """An object's identity across the frames of one video. ``attributes`` holds its static
+    attributes (one value for the whole object); per-frame ("dynamic") attributes live on its
+    annotations."""
 
     media_id: str
     class_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    foreign: dict[str, Any] = field(default_factory=dict)
     creator: str = field(default_factory=author)
     created: str = field(default_factory=utc_now)
     modified: str = ""
@@ -101,12 +136,13 @@ class Track:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "media_id": self.media_id, "class_id": self.class_id,
-                "attributes": self.attributes, "creator": self.creator, "created": self.created,
-                "modified": self.modified}
+                "attributes": self.attributes, "foreign": self.foreign,
+                "creator": self.creator, "created": self.created, "modified": self.modified}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Track:
         return cls(media_id=obj["media_id"], class_id=obj.get("class_id"),
-                   attributes=dict(obj.get("attributes") or {}), creator=obj.get("creator", ""),
+                   attributes=dict(obj.get("attributes") or {}),
+                   foreign=dict(obj.get("foreign") or {}), creator=obj.get("creator", ""),
                    created=obj.get("created", ""), modified=obj.get("modified", ""),
                    id=obj["id"])

@@ -1,30 +1,51 @@
 """Reversible edits of the document. Every change a user makes is one of these.
 
-A command applies itself to a :class:`~app.core.document.Document` through its ``write_*``
-methods and knows its inverse; the document runs it in one store transaction, logs it to the
-audit trail and keeps it for undo. Label-map paints keep only the changed region, never a copy
-of the volume.
+Four commands cover everything:
+
+- :class:`Put` stores records (annotations, tracks, media items, label maps, frame times):
+  new ones are added, ones with a stored id are replaced;
+- :class:`Remove` deletes records;
+- :class:`SetSchema` replaces the label schema;
+- :class:`ModifyLabelMap` changes label-map voxels through the one ``modify`` entry point.
+
+A command reads the values it replaces *itself*, inside the document's transaction, and keeps
+them for its inverse - it never trusts a caller's copy of "before". The document runs each
+command in one store transaction, validates it at the door (:mod:`app.core.rules`), logs it to
+the audit trail and keeps it for undo. :class:`Batch` makes several commands one undo step.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.core.annotations import Annotation, Track
-from app.core.labelmap import LabelMapInfo
-from app.core.media import MediaItem
+from app.core.labelmap import Mode
 from app.core.schema import LabelSchema
 
 if TYPE_CHECKING:
-    from app.core.document import Change, Document
+    from app.core.document import Change, Document, Record
+
+
+_NOUNS = {"Annotation": "shape", "Track": "track", "MediaItem": "media",
+          "LabelMapInfo": "segmentation", "FrameTimes": "frame times"}
+
+
+def _default_label(verb: str, records: tuple[Any, ...]) -> str:
+    """'Add shape', 'Edit 3 shapes', 'Delete track'... for commands given no label."""
+    nouns = {_NOUNS.get(type(r).__name__, "object") for r in records}
+    noun = nouns.pop() if len(nouns) == 1 else "object"
+    n = len(records)
+    if n == 1 or noun in ("media", "frame times"):
+        return f"{verb} {noun}"
+    return f"{verb} {n} {noun}s"
 
 
 def _ids(objs: tuple[Any, ...], limit: int = 20) -> dict[str, Any]:
-    return {"count": len(objs), "ids": [o.id for o in objs[:limit]]}
+    return {"count": len(objs), "ids": [o.id for o in objs[:limit]],
+            "kinds": sorted({type(o).__name__ for o in objs})}
 
 
 class Command(ABC):
@@ -38,7 +59,7 @@ class Command(ABC):
 
     @abstractmethod
     def inverse(self) -> Command:
-        """The command that undoes this one."""
+        """The command that undoes this one (valid after :meth:`apply` ran)."""
 
     def detail(self) -> dict[str, Any]:
         """Short JSON-able description for the history table."""
@@ -49,230 +70,198 @@ class Command(ABC):
         return type(self).__name__
 
 
-@dataclass(frozen=True)
-class AddAnnotations(Command):
-    annotations: tuple[Annotation, ...]
-    label: str = "Add shape"
+@dataclass(frozen=True, eq=False)
+class Put(Command):
+    """Store ``records`` (any mix of kinds): add new ones, replace stored ones with the same id.
+    What was stored before is read by :meth:`apply` and restored by the inverse."""
 
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.write_annotations(self.annotations, check=True)
-
-    def inverse(self) -> Command:
-        return RemoveAnnotations(self.annotations, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.annotations)
-
-
-@dataclass(frozen=True)
-class RemoveAnnotations(Command):
-    annotations: tuple[Annotation, ...]
-    label: str = "Delete shape"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.erase_annotations(self.annotations)
-
-    def inverse(self) -> Command:
-        return AddAnnotations(self.annotations, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.annotations)
-
-
-@dataclass(frozen=True)
-class UpdateAnnotations(Command):
-    """Replace annotations by new values with the same ids (move, reshape, relabel, ...)."""
-
-    before: tuple[Annotation, ...]
-    after: tuple[Annotation, ...]
-    label: str = "Edit shape"
+    records: tuple[Record, ...]
+    label: str = ""
+    _replaced: list[Record] = field(default_factory=list, repr=False, compare=False)
+    _added: list[Record] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if [a.id for a in self.before] != [a.id for a in self.after]:
-            raise ValueError("an update must keep the same annotation ids in the same order")
+        object.__setattr__(self, "records", tuple(self.records))
+        ids = [(type(r), r.id) for r in self.records]
+        if len(ids) != len(set(ids)):
+            raise ValueError("one edit cannot store the same object twice")
 
     def apply(self, doc: Document) -> list[Change]:
-        return doc.write_annotations(self.after, check=True)
+        replaced, changes = doc.put(self.records)
+        self._replaced[:] = replaced
+        replaced_ids = {(type(r), r.id) for r in replaced}
+        self._added[:] = [r for r in self.records if (type(r), r.id) not in replaced_ids]
+        if not self.label:
+            object.__setattr__(self, "label", _default_label(
+                "Edit" if replaced else "Add", self.records))
+        return changes
 
     def inverse(self) -> Command:
-        return UpdateAnnotations(self.after, self.before, label=self.label)
+        steps: list[Command] = []
+        if self._added:
+            steps.append(Remove(tuple(self._added), label=self.label))
+        if self._replaced:
+            steps.append(Put(tuple(self._replaced), label=self.label))
+        return steps[0] if len(steps) == 1 else Batch(tuple(steps), label=self.label)
 
     def detail(self) -> dict[str, Any]:
-        return _ids(self.after)
-
-
-@dataclass(frozen=True)
-class AddTracks(Command):
-    tracks: tuple[Track, ...]
-    keyframes: tuple[Annotation, ...] = ()
-    label: str = "Add track"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.write_tracks(self.tracks) + doc.write_annotations(self.keyframes, check=True)
-
-    def inverse(self) -> Command:
-        return RemoveTracks(self.tracks, self.keyframes, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.tracks)
-
-
-@dataclass(frozen=True)
-class RemoveTracks(Command):
-    tracks: tuple[Track, ...]
-    keyframes: tuple[Annotation, ...] = ()
-    label: str = "Delete track"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.erase_annotations(self.keyframes) + doc.erase_tracks(self.tracks)
-
-    def inverse(self) -> Command:
-        return AddTracks(self.tracks, self.keyframes, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.tracks)
-
-
-@dataclass(frozen=True)
-class UpdateTracks(Command):
-    before: tuple[Track, ...]
-    after: tuple[Track, ...]
-    label: str = "Edit track"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.write_tracks(self.after)
-
-    def inverse(self) -> Command:
-        return UpdateTracks(self.after, self.before, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.after)
-
-
-@dataclass(frozen=True)
-class AddMedia(Command):
-    items: tuple[MediaItem, ...]
-    label: str = "Add media"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.write_media(self.items)
-
-    def inverse(self) -> Command:
-        return _DeleteMedia(self.items, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return {**_ids(self.items), "paths": [m.path for m in self.items[:20]]}
-
-
-@dataclass(frozen=True)
-class _DeleteMedia(Command):
-    """Undo of :class:`AddMedia` only (users remove media with UpdateMedia(removed=True))."""
-
-    items: tuple[MediaItem, ...]
-    label: str = "Add media"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.erase_media(self.items)
-
-    def inverse(self) -> Command:
-        return AddMedia(self.items, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.items)
-
-
-@dataclass(frozen=True)
-class UpdateMedia(Command):
-    """Change media items: status, path (relink), order, or ``removed`` (labels are kept)."""
-
-    before: tuple[MediaItem, ...]
-    after: tuple[MediaItem, ...]
-    label: str = "Edit media"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.write_media(self.after)
-
-    def inverse(self) -> Command:
-        return UpdateMedia(self.after, self.before, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return {**_ids(self.after), "status": [m.status.value for m in self.after[:20]]}
-
-
-@dataclass(frozen=True)
-class SetSchema(Command):
-    before: LabelSchema
-    after: LabelSchema
-    label: str = "Edit labels"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.write_schema(self.after)
-
-    def inverse(self) -> Command:
-        return SetSchema(self.after, self.before, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return {"classes": [c.name for c in self.after.classes][:50],
-                "segments": [s.name for s in self.after.segments][:50]}
-
-
-@dataclass(frozen=True)
-class CreateLabelMap(Command):
-    info: LabelMapInfo
-    label: str = "New segmentation"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.write_labelmap_info(self.info)
-
-    def inverse(self) -> Command:
-        return _DeleteLabelMap(self.info, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return {"id": self.info.id, "media_id": self.info.media_id, "shape": self.info.shape}
-
-
-@dataclass(frozen=True)
-class _DeleteLabelMap(Command):
-    """Undo of :class:`CreateLabelMap` (runs after every paint on it was undone)."""
-
-    info: LabelMapInfo
-    label: str = "New segmentation"
-
-    def apply(self, doc: Document) -> list[Change]:
-        return doc.erase_labelmap(self.info)
-
-    def inverse(self) -> Command:
-        return CreateLabelMap(self.info, label=self.label)
+        return _ids(self.records)
 
 
 @dataclass(frozen=True, eq=False)
-class PaintLabelMap(Command):
-    """Set the voxels of a box-shaped region ``start=(k, j, i)`` from ``before`` to ``after``
-    (two arrays of the region's shape). Memory held is the region only."""
+class Remove(Command):
+    """Delete ``records``. The stored values (and, for a label map, its voxels) are read by
+    :meth:`apply`, so the inverse restores exactly what was on disk."""
+
+    records: tuple[Record, ...]
+    label: str = ""
+    _removed: list[Record] = field(default_factory=list, repr=False, compare=False)
+    _voxels: dict[str, dict[Any, bytes]] = field(default_factory=dict, repr=False,
+                                                 compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "records", tuple(self.records))
+        if not self.label:
+            object.__setattr__(self, "label", _default_label("Delete", self.records))
+
+    def apply(self, doc: Document) -> list[Change]:
+        removed, voxels, changes = doc.remove(self.records)
+        self._removed[:] = removed
+        self._voxels.clear()
+        self._voxels.update(voxels)
+        return changes
+
+    def inverse(self) -> Command:
+        return _Restore(tuple(self._removed), dict(self._voxels), label=self.label)
+
+    def detail(self) -> dict[str, Any]:
+        return _ids(self.records)
+
+
+@dataclass(frozen=True, eq=False)
+class _Restore(Command):
+    """Undo of :class:`Remove`: put the removed records back, label-map bricks included."""
+
+    records: tuple[Record, ...]
+    voxels: dict[str, dict[Any, bytes]]
+    label: str = "Delete"
+
+    def apply(self, doc: Document) -> list[Change]:
+        _, changes = doc.put(self.records)
+        for labelmap_id, bricks in self.voxels.items():
+            doc.restore_bricks(labelmap_id, bricks)
+        return changes
+
+    def inverse(self) -> Command:
+        return Remove(self.records, label=self.label)
+
+    def detail(self) -> dict[str, Any]:
+        return _ids(self.records)
+
+    @property
+    def action(self) -> str:
+        return "Restore"
+
+
+@dataclass(frozen=True, eq=False)
+class SetSchema(Command):
+    """Replace the label schema; the one it replaces is read by :meth:`apply`."""
+
+    schema: LabelSchema
+    label: str = "Edit labels"
+    _before: list[LabelSchema] = field(default_factory=list, repr=False, compare=False)
+
+    def apply(self, doc: Document) -> list[Change]:
+        self._before[:] = [doc.schema]
+        return doc.write_schema(self.schema)
+
+    def inverse(self) -> Command:
+        return SetSchema(self._before[0], label=self.label)
+
+    def detail(self) -> dict[str, Any]:
+        return {"classes": [c.name for c in self.schema.classes][:50]}
+
+
+@dataclass(frozen=True, eq=False)
+class ModifyLabelMap(Command):
+    """Change the voxels of label map ``labelmap_id`` in the box starting at ``start``
+    ``(k, j, i)`` with the boolean ``modifier`` (its shape is the box's): ``mode`` ADD paints
+    segment ``value`` where the modifier is set, SET makes the segment equal the modifier inside
+    the box, ERASE clears it (``value`` 0: any segment). ``where`` (optional, the box's shape)
+    limits every change to its voxels ("paint only where", e.g. an intensity range).
+
+    :meth:`apply` reads the old voxels itself, in the same transaction, and keeps those of the
+    changed bricks' bounding box for undo."""
 
     labelmap_id: str
     start: tuple[int, int, int]
-    before: np.ndarray
-    after: np.ndarray
+    modifier: np.ndarray
+    mode: Mode = Mode.ADD
+    value: int = 1
+    where: np.ndarray | None = None
     label: str = "Paint"
+    _undo: list[tuple[tuple[int, int, int], np.ndarray, int]] = field(
+        default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.before.shape != self.after.shape or self.before.ndim != 3:
-            raise ValueError("paint before/after must be 3-D arrays of one shape")
+        object.__setattr__(self, "start", tuple(int(v) for v in self.start))
+        object.__setattr__(self, "mode", Mode(self.mode))
+        if self.modifier.ndim != 3:
+            raise ValueError("a label-map modifier must be a 3-D array (k, j, i)")
+        if self.where is not None and self.where.shape != self.modifier.shape:
+            raise ValueError("the 'paint only where' mask must have the modifier's shape")
 
     def apply(self, doc: Document) -> list[Change]:
-        return doc.write_labelmap_region(self.labelmap_id, self.start, self.after)
+        start, before, changed, changes = doc.modify_labelmap(
+            self.labelmap_id, self.start, self.modifier, self.mode, self.value, self.where)
+        self._undo[:] = [(start, before, changed)]
+        return changes
 
     def inverse(self) -> Command:
-        return PaintLabelMap(self.labelmap_id, self.start, self.after, self.before, self.label)
+        start, before, _ = self._undo[0]
+        return _WriteVoxels(self.labelmap_id, start, before, label=self.label)
+
+    @property
+    def voxels_changed(self) -> int:
+        """How many voxels the last :meth:`apply` changed."""
+        return self._undo[0][2] if self._undo else 0
 
     def detail(self) -> dict[str, Any]:
         return {"labelmap_id": self.labelmap_id, "start": list(self.start),
-                "shape": list(self.after.shape),
-                "voxels_changed": int(np.count_nonzero(self.before != self.after))}
+                "shape": list(self.modifier.shape), "mode": self.mode.value,
+                "value": int(self.value), "voxels_changed": self.voxels_changed}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class _WriteVoxels(Command):
+    """Undo/redo of :class:`ModifyLabelMap`: put stored voxel values back into a box."""
+
+    labelmap_id: str
+    start: tuple[int, int, int]
+    values: np.ndarray
+    label: str = "Paint"
+    _undo: list[tuple[tuple[int, int, int], np.ndarray]] = field(
+        default_factory=list, repr=False, compare=False)
+
+    def apply(self, doc: Document) -> list[Change]:
+        before, changes = doc.write_voxels(self.labelmap_id, self.start, self.values)
+        self._undo[:] = [(self.start, before)]
+        return changes
+
+    def inverse(self) -> Command:
+        start, before = self._undo[0]
+        return _WriteVoxels(self.labelmap_id, start, before, label=self.label)
+
+    def detail(self) -> dict[str, Any]:
+        return {"labelmap_id": self.labelmap_id, "start": list(self.start),
+                "shape": list(self.values.shape)}
+
+    @property
+    def action(self) -> str:
+        return "WriteVoxels"
+
+
+@dataclass(frozen=True, eq=False)
 class Batch(Command):
     """Several commands as one undo step (e.g. paste, import)."""
 

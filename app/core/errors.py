@@ -31,3 +31,9 @@ class ModelError(VellumError):
 
 class StoreError(VellumError):
     """The project file cannot be opened, read or written."""
+
+
+class RefusedEdit(VellumError, ValueError):
+    """A command that does not fit the document (a frame past the end of a video, a mask of
+    the wrong size, a second shape of one track on one frame...). Nothing was changed. It is
+    also a ``ValueError``, so code that guards edits with ``except ValueError`` still works."""

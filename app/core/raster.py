@@ -11,13 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.core.rle import (
-    area as rle_area,
-    decode,
+from app.core.polygon_raster import (
     polygon_areas,
     rasterize_polygon_with_holes,
     rasterize_polygons,
 )
+from app.core.rle import area as rle_area, decode
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape
 
 
@@ -71,7 +70,7 @@ def pixel_area(shape: Shape, height: int, width: int) -> int:
 
 def pixel_areas(shapes: Sequence[Shape], height: int, width: int) -> list[int]:
     """:func:`pixel_area` of each shape on one ``height`` x ``width`` image, single polygons
-    computed together in one :func:`app.core.rle.polygon_areas` batch."""
+    computed together in one :func:`app.core.polygon_raster.polygon_areas` batch."""
     out: list[int] = [0] * len(shapes)
     batch: list[int] = []
     polys: list[list[float]] = []

@@ -1,4 +1,5 @@
-"""The label schema: classes, their attributes and skeletons, and label-map segments.
+"""The label schema: classes, their attributes and skeletons: one ontology for photos, video
+and volumes (label-map segments link to these classes; see :mod:`app.core.labelmap`).
 
 A schema is an immutable value; editing it makes a new one (so undo is a swap). Ids are stable
 strings; names are what users see and must be unique among classes.
@@ -109,7 +110,9 @@ class Skeleton:
 @dataclass(frozen=True)
 class LabelClass:
     """A class users label with. ``kinds`` lists the allowed shape kinds (empty: any);
-    ``parent_id`` nests classification classes (e.g. weather > rain)."""
+    ``parent_id`` nests classification classes (e.g. weather > rain). ``foreign`` keeps, per
+    file format, what another tool wrote for this class (a COCO category's id, name,
+    supercategory...) so that export gives it back."""
 
     name: str
     color: str = "#e6194b"
@@ -118,6 +121,7 @@ class LabelClass:
     attributes: tuple[AttributeSpec, ...] = ()
     skeleton: Skeleton | None = None
     parent_id: str | None = None
+    foreign: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -144,7 +148,7 @@ class LabelClass:
         return {"id": self.id, "name": self.name, "color": self.color, "kinds": list(self.kinds),
                 "hotkey": self.hotkey, "attributes": [a.to_json() for a in self.attributes],
                 "skeleton": self.skeleton.to_json() if self.skeleton else None,
-                "parent_id": self.parent_id}
+                "parent_id": self.parent_id, "foreign": self.foreign}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LabelClass:
@@ -152,39 +156,15 @@ class LabelClass:
                    kinds=tuple(obj.get("kinds") or ()), hotkey=obj.get("hotkey"),
                    attributes=tuple(AttributeSpec.from_json(a) for a in obj.get("attributes", [])),
                    skeleton=Skeleton.from_json(obj["skeleton"]) if obj.get("skeleton") else None,
-                   parent_id=obj.get("parent_id"), id=str(obj.get("id") or new_id()))
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A label-map value (1..65535; 0 is background) with its name and colour."""
-
-    value: int
-    name: str
-    color: str = "#3cb44b"
-    id: str = field(default_factory=new_id)
-
-    def __post_init__(self) -> None:
-        if not 1 <= int(self.value) <= 65535:
-            raise ValueError(f"segment {self.name!r} value must be 1..65535, got {self.value}")
-        if not _COLOR.match(self.color):
-            raise ValueError(f"segment {self.name!r} colour must look like #rrggbb")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "value": self.value, "name": self.name, "color": self.color}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Segment:
-        return cls(int(obj["value"]), str(obj["name"]), str(obj.get("color", "#3cb44b")),
-                   str(obj.get("id") or new_id()))
+                   parent_id=obj.get("parent_id"), foreign=dict(obj.get("foreign") or {}),
+                   id=str(obj.get("id") or new_id()))
 
 
 @dataclass(frozen=True)
 class LabelSchema:
-    """All classes and segments of a project, in display order."""
+    """All classes of a project, in display order."""
 
     classes: tuple[LabelClass, ...] = ()
-    segments: tuple[Segment, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.classes]
@@ -198,18 +178,12 @@ class LabelSchema:
         for c in self.classes:
             if c.parent_id is not None and c.parent_id not in ids:
                 raise ValueError(f"class {c.name!r} names a parent that does not exist")
-        values = [s.value for s in self.segments]
-        if len(values) != len(set(values)):
-            raise ValueError("two segments share a label value")
 
     def class_by_id(self, class_id: str | None) -> LabelClass | None:
         return next((c for c in self.classes if c.id == class_id), None)
 
     def class_by_name(self, name: str) -> LabelClass | None:
         return next((c for c in self.classes if c.name == name), None)
-
-    def segment_by_value(self, value: int) -> Segment | None:
-        return next((s for s in self.segments if s.value == value), None)
 
     def with_class(self, cls: LabelClass) -> LabelSchema:
         """Add ``cls``, or replace the class with the same id."""
@@ -220,18 +194,12 @@ class LabelSchema:
     def without_class(self, class_id: str) -> LabelSchema:
         return replace(self, classes=tuple(c for c in self.classes if c.id != class_id))
 
-    def with_segment(self, seg: Segment) -> LabelSchema:
-        kept = tuple(s for s in self.segments if s.id != seg.id)
-        return replace(self, segments=kept + (seg,))
-
     def to_json(self) -> dict[str, Any]:
-        return {"classes": [c.to_json() for c in self.classes],
-                "segments": [s.to_json() for s in self.segments]}
+        return {"classes": [c.to_json() for c in self.classes]}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LabelSchema:
-        return cls(tuple(LabelClass.from_json(c) for c in obj.get("classes", [])),
-                   tuple(Segment.from_json(s) for s in obj.get("segments", [])))
+        return cls(tuple(LabelClass.from_json(c) for c in obj.get("classes", [])))
 
 
 # Distinct, colour-blind-friendly-ish palette for new classes (Sasha Trubetskoy's 20 colours).

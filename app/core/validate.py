@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from app.core.document import Document
 from app.core.errors import VellumError
-from app.core.labelmap import unpack_slice
+from app.core.labelmap import brick_count, unpack_brick
 from app.core.media import fingerprint
 from app.core.shapes import shape_from_json
 
@@ -19,6 +21,7 @@ def problems(doc: Document, check_files: bool = True) -> list[str]:
     media = {m.id: m for m in doc.media(include_removed=True)}
     schema = doc.schema
     track_ids = {t.id for m in media for t in doc.tracks(m)}
+
     for ann_id, media_id, class_id, kind, shape_json, track_id, attrs in (
             doc.store.annotation_rows()):
         where = f"Annotation {ann_id}"
@@ -46,16 +49,26 @@ def problems(doc: Document, check_files: bool = True) -> list[str]:
                        "exist.")
     for m in media.values():
         for info in doc.labelmaps(m.id):
-            for k in doc.store.stored_slices(info.id):
-                if not 0 <= k < info.depth:
-                    out.append(f"Segmentation {info.name!r} of {m.name} has a slice {k} outside "
-                               f"its {info.depth} slices.")
+            if info.shape != m.volume_shape:
+                out.append(f"Segmentation {info.name!r} of {m.name} is "
+                           f"{'x'.join(map(str, info.shape))} voxels but its volume is "
+                           f"{'x'.join(map(str, m.volume_shape))}.")
+            counts = brick_count(info)
+            values = {s.value for s in info.segments}
+            for key in doc.store.brick_keys(info.id):
+                if not all(0 <= b < n for b, n in zip(key, counts)):
+                    out.append(f"Segmentation {info.name!r} of {m.name} has a brick {key} "
+                               "outside its volume.")
                     continue
                 try:
-                    unpack_slice(doc.store.load_slice_blob(info.id, k) or b"", info)
-                except Exception as exc:  # zlib.error, ValueError
-                    out.append(f"Segmentation {info.name!r} of {m.name}: slice {k} is damaged "
-                               f"({exc}).")
+                    brick = unpack_brick(doc.store.load_brick(info.id, key) or b"", info, key)
+                except ValueError as exc:
+                    out.append(f"Segmentation {info.name!r} of {m.name}: {exc}.")
+                    continue
+                stray = set(np.unique(brick).tolist()) - values - {0}
+                if stray:
+                    out.append(f"Segmentation {info.name!r} of {m.name} holds value(s) "
+                               f"{sorted(stray)} that no segment names.")
     if check_files:
         for m in media.values():
             if m.removed:

@@ -1,8 +1,8 @@
 """Adding media files and folders to a project (used by ``vellum add`` and the GUI).
 
-Each path is probed (header only), fingerprinted and added as one undoable command. Files
-already in the project (same fingerprint) are skipped; unreadable files are reported, by name,
-without stopping the rest.
+Each path is probed (header only), fingerprinted and added as one undoable command. Paths
+already in the project are skipped (identity is the path: two files with the same bytes are two
+items); unreadable files are reported, by name, without stopping the rest.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.commands import AddMedia
+from app.core.commands import Put
 from app.core.document import Document
 from app.core.errors import VellumError
-from app.core.media import MediaItem, fingerprint, relative_path
-from app.io.probe import discover, probe
+from app.core.geometry import VideoGeometry
+from app.core.media import MediaItem, MediaKind, VolumeSource, fingerprint, relative_path
+from app.io.probe import Probe, discover, probe
 
 Progress = Callable[[int, int, str], None]  # done, total, current path
 
@@ -27,12 +28,32 @@ class AddReport:
     errors: list[VellumError] = field(default_factory=list)
 
 
+def media_item(info: Probe, path: str, fp: str, size: int, position: int) -> MediaItem:
+    """The media item for a probed file: typed video/volume geometry where the probe has it."""
+    video = info.video
+    if video is None and info.kind is MediaKind.VIDEO:
+        video = VideoGeometry(frame_count=info.frames, width=info.width, height=info.height,
+                              avg_fps=float(info.meta.get("fps") or 0.0),
+                              codec=str(info.meta.get("codec", "")))
+    source = info.source
+    if source is None and info.kind is MediaKind.VOLUME:
+        source = VolumeSource(str(info.meta.get("format", "")),
+                              str(info.meta.get("series_uid", "")),
+                              str(info.meta.get("modality", "")),
+                              str(info.meta.get("description", "")))
+    return MediaItem(kind=info.kind, path=path, fingerprint=fp, size_bytes=size,
+                     width=info.width, height=info.height, frames=info.frames, video=video,
+                     volume=info.volume, source=source, position=position)
+
+
 def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], position: int,
                progress: Progress | None = None,
                cancelled: Callable[[], bool] | None = None) -> AddReport:
     """Probe and fingerprint everything under ``paths`` without touching a project: the media
-    items to add (paths relative to ``folder``, positions from ``position``), skipping
-    fingerprints in ``known``. Safe to run on a worker thread."""
+    items to add (paths relative to ``folder``, positions from ``position``), skipping paths
+    in ``known`` (project-relative, as :func:`relative_path` gives). Two files with the same
+    bytes are two items: identity is the path; the fingerprint is only for relinking.
+    Safe to run on a worker thread."""
     report = AddReport()
     found: list[Path] = []
     for entry in discover([Path(p) for p in paths]):
@@ -55,33 +76,36 @@ def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], posit
         except OSError as exc:
             report.errors.append(VellumError(f"{path} cannot be read ({exc.strerror}).", path))
             continue
-        if fp in known:
+        rel = relative_path(path, folder)
+        if rel in known:
             report.duplicates.append(path)
             continue
-        known.add(fp)
+        known.add(rel)
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
             else path.stat().st_size
-        report.added.append(MediaItem(kind=info.kind, path=relative_path(path, folder),
-                                      fingerprint=fp, size_bytes=size, width=info.width,
-                                      height=info.height, frames=info.frames, meta=info.meta,
-                                      position=position))
+        report.added.append(media_item(info, relative_path(path, folder), fp, size, position))
         position += 1
     if progress:
         progress(len(found), len(found), "")
     return report
 
 
-def add_command(report: AddReport) -> AddMedia | None:
+def add_command(report: AddReport) -> Put | None:
     """The one undoable command that adds a plan's media (None when there is nothing)."""
     n = len(report.added)
-    return AddMedia(tuple(report.added), label=f"Add {n} media") if n else None
+    return Put(tuple(report.added), label=f"Add {n} media") if n else None
+
+
+def known_paths(doc: Document) -> set[str]:
+    """Project-relative paths already in the project (removed items included)."""
+    return {m.path for m in doc.media(True)}
 
 
 def add_media(doc: Document, paths: Iterable[str | Path], progress: Progress | None = None,
               cancelled: Callable[[], bool] | None = None) -> AddReport:
     """Add every image, video and volume found under ``paths`` to ``doc`` as one command."""
-    report = plan_media(paths, doc.folder, {m.fingerprint for m in doc.media(True)},
-                        doc.next_position(), progress, cancelled)
+    report = plan_media(paths, doc.folder, known_paths(doc), doc.next_position(), progress,
+                        cancelled)
     command = add_command(report)
     if command:
         doc.execute(command)
@@ -93,7 +117,7 @@ def relink(doc: Document, folder: str | Path) -> list[tuple[MediaItem, Path]]:
     them (one undoable command). Returns the (item, new path) pairs that were relinked."""
     from dataclasses import replace
 
-    from app.core.commands import UpdateMedia
+    from app.core.commands import Put
 
     missing = {m.fingerprint: m for m in doc.media() if not doc.media_path(m).exists()}
     found: list[tuple[MediaItem, Path]] = []
@@ -107,7 +131,6 @@ def relink(doc: Document, folder: str | Path) -> list[tuple[MediaItem, Path]]:
         if fp in missing:
             found.append((missing.pop(fp), entry))
     if found:
-        doc.execute(UpdateMedia(tuple(m for m, _ in found),
-                                tuple(replace(m, path=relative_path(p, doc.folder))
+        doc.execute(Put(tuple(replace(m, path=relative_path(p, doc.folder))
                                       for m, p in found), label="Relink media"))
     return found

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import BadInputError, UnsupportedFormatError, VellumError
-from app.core.media import MediaKind
+from app.core.geometry import VideoGeometry, VolumeGeometry
+from app.core.media import MediaKind, VolumeSource
 from app.io.images import IMAGE_SUFFIXES, image_size
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg",
@@ -23,12 +24,18 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 @dataclass(frozen=True)
 class Probe:
+    """What a path holds: kind, displayed size in pixels, frames (video) or k-slices (volume),
+    and the typed geometry where the reader knows it."""
+
     kind: MediaKind
     path: Path
     width: int
     height: int
     frames: int = 1
     meta: dict[str, Any] = field(default_factory=dict)
+    video: VideoGeometry | None = None
+    volume: VolumeGeometry | None = None
+    source: VolumeSource | None = None
 
 
 def _is_nifti(p: Path) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.commands import AddAnnotations
+from app.core.commands import Put
 from app.core.shapes import Box
 from app.tools.base import Button, EventType, Gesture, OverlayItem, PointerEvent, Tool
 
@@ -38,7 +38,7 @@ class BoxTool(Tool):
         if min(box.w, box.h) * e.scale < MIN_SCREEN_SIZE:
             return
         ann = self.state.new_annotation(box)
-        if self.state.execute(AddAnnotations((ann,), label="Draw box")):
+        if self.state.execute(Put((ann,), label="Draw box")):
             self.state.select((ann.id,))
 
     def overlay(self) -> list[OverlayItem]:

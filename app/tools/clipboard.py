@@ -1,14 +1,15 @@
 """Copy, paste and "repeat last shapes from the previous image" (functions the window calls).
 
-Pasted shapes keep their image coordinates (pixels); they get new ids, the current media item /
-frame / plane and a z above what is there. Masks whose size differs from the current image are
+Pasted shapes keep their image coordinates (pixels); they get new ids, the current place
+and a z above what is there. Masks whose size differs from the current image are
 skipped. Each paste is one undo step.
 """
 
 from __future__ import annotations
 
 from app.core.annotations import Annotation
-from app.core.commands import AddAnnotations
+from app.core.commands import Put
+from app.core.places import Place
 from app.core.shapes import Event, Mask, Tag
 from app.tools.state import EditorState, copied
 
@@ -31,11 +32,10 @@ def _place(state: EditorState, anns: tuple[Annotation, ...] | list[Annotation],
         if isinstance(a.shape, Mask) and (a.shape.rle.width, a.shape.rle.height) != (w, h):
             skipped += 1
             continue
-        out.append(copied(a, media_id=state.media_id, frame=state.frame, plane=state.plane,
-                          z=z + len(out), hidden=False, locked=False))
+        out.append(copied(a, place=state.place, z=z + len(out), hidden=False, locked=False))
     if skipped:
         state.message(f"{skipped} mask{'s' * (skipped != 1)} of another image size skipped.")
-    if not out or not state.execute(AddAnnotations(tuple(out), label=label)):
+    if not out or not state.execute(Put(tuple(out), label=label)):
         return []
     state.select([a.id for a in out])
     return [a.id for a in out]
@@ -49,12 +49,11 @@ def paste(state: EditorState) -> list[str]:
     return _place(state, state.clipboard, "Paste shapes")
 
 
-def repeat_previous(state: EditorState, previous_media_id: str,
-                    previous_frame: int | None = None) -> list[str]:
-    """Copy every shape of the previous image (or frame) onto the current one."""
+def repeat_previous(state: EditorState, previous: Place) -> list[str]:
+    """Copy every shape of the previous image (or frame, or slice) onto the current one."""
     if state.doc is None or state.media_id is None:
         return []
-    prev = [a for a in state.doc.annotations(previous_media_id, previous_frame, state.plane)
+    prev = [a for a in state.doc.annotations(previous)
             if not isinstance(a.shape, (Tag, Event))]
     if not prev:
         state.message("The previous image has no shapes to repeat.")

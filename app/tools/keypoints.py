@@ -8,7 +8,7 @@ placed. Coordinates are image pixels (a click on pixel (c, r)'s centre gives (c+
 
 from __future__ import annotations
 
-from app.core.commands import AddAnnotations
+from app.core.commands import Put
 from app.core.schema import Skeleton
 from app.core.shapes import Keypoints
 from app.tools.base import Button, Gesture, KeyEvent, Mod, OverlayItem, PointerEvent, Tool
@@ -101,7 +101,7 @@ class KeypointsTool(Tool):
             return
         pts = placed + [(0.0, 0.0, 0)] * (len(sk.points) - len(placed))
         ann = self.state.new_annotation(Keypoints(tuple(pts)))
-        if self.state.execute(AddAnnotations((ann,), label="Place keypoints")):
+        if self.state.execute(Put((ann,), label="Place keypoints")):
             self.state.select((ann.id,))
         self._prompt()
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from app.core.annotations import Annotation
-from app.core.commands import AddAnnotations, RemoveAnnotations, UpdateAnnotations
+from app.core.commands import Put, Remove
 from app.core.raster import rasterize
 from app.core.rle import area, encode
 from app.core.shapes import Box, Mask, Polygon, RotatedBox
@@ -89,7 +89,7 @@ def fill_selected_holes(state: EditorState) -> bool:
     if not before:
         state.message("The selected masks have no holes to fill.")
         return False
-    return state.execute(UpdateAnnotations(tuple(before), tuple(after), label="Fill holes"))
+    return state.execute(Put(tuple(after), label="Fill holes"))
 
 
 def region_of(a: Annotation, h: int, w: int) -> np.ndarray | None:
@@ -183,19 +183,18 @@ class PaintTool(Tool):
         rle = encode(buf.view(bool))
         if area(rle) == 0:
             if target is not None:
-                self.state.execute(RemoveAnnotations((target,), label="Erase mask"))
+                self.state.execute(Remove((target,), label="Erase mask"))
             return
         MASKS.put(rle, buf)
         if target is None:
             ann = self.state.new_annotation(Mask(rle))
-            if self.state.execute(AddAnnotations((ann,), label="Paint mask")):
+            if self.state.execute(Put((ann,), label="Paint mask")):
                 # keep the clipping object selected so the next stroke stays inside it
                 keep = (self._clip_id,) if self._clip_id else ()
                 self.state.select(keep + (ann.id,))
         else:
             label = "Erase" if self.erase else "Paint"
-            self.state.execute(UpdateAnnotations(
-                (target,), (self.state.doc.edited(target, shape=Mask(rle)),), label=label))
+            self.state.execute(Put((self.state.doc.edited(target, shape=Mask(rle)),), label=label))
 
     # ------------------------------------------------------------------ keys
     def resize_brush(self, factor: float) -> None:

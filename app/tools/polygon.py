@@ -6,7 +6,7 @@ Backspace removes the last vertex, Escape cancels. Coordinates are image pixels.
 
 from __future__ import annotations
 
-from app.core.commands import AddAnnotations, UpdateAnnotations
+from app.core.commands import Put
 from app.core.shapes import Polygon
 from app.tools.base import Mod, PointerEvent
 from app.tools.pathdraw import PathTool, Point
@@ -44,7 +44,7 @@ class PolygonTool(PathTool):
             self._add_hole(self.hole_of, points)
             return
         ann = self.state.new_annotation(Polygon(tuple(points)))
-        if self.state.execute(AddAnnotations((ann,), label="Draw polygon")):
+        if self.state.execute(Put((ann,), label="Draw polygon")):
             self.state.select((ann.id,))
 
     def _add_hole(self, target_id: str, points: list[Point]) -> None:
@@ -54,7 +54,7 @@ class PolygonTool(PathTool):
             return
         shape = before.shape
         after = doc.edited(before, shape=Polygon(shape.exterior, shape.holes + (tuple(points),)))
-        self.state.execute(UpdateAnnotations((before,), (after,), label="Add hole"))
+        self.state.execute(Put((after,), label="Add hole"))
 
     def path_color(self) -> str:
         if self.hole_of is not None:

@@ -5,7 +5,7 @@ Backspace removes the last vertex, Escape cancels. Coordinates are image pixels.
 
 from __future__ import annotations
 
-from app.core.commands import AddAnnotations
+from app.core.commands import Put
 from app.core.shapes import Polyline
 from app.tools.pathdraw import PathTool, Point
 
@@ -20,5 +20,5 @@ class PolylineTool(PathTool):
 
     def commit(self, points: list[Point]) -> None:
         ann = self.state.new_annotation(Polyline(tuple(points)))
-        if self.state.execute(AddAnnotations((ann,), label="Draw polyline")):
+        if self.state.execute(Put((ann,), label="Draw polyline")):
             self.state.select((ann.id,))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from app.core.commands import AddAnnotations
+from app.core.commands import Put
 from app.core.shapes import RotatedBox
 from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
                             PointerEvent)
@@ -64,7 +64,7 @@ class RotatedBoxTool(ClickTool):
             self.message("The rotated box is too small; it was not added.")
             return
         ann = self.state.new_annotation(box)
-        if self.state.execute(AddAnnotations((ann,), label="Draw rotated box")):
+        if self.state.execute(Put((ann,), label="Draw rotated box")):
             self.state.select((ann.id,))
 
     def key(self, e: KeyEvent) -> bool:

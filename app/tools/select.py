@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from app.core.annotations import Annotation
-from app.core.commands import RemoveAnnotations, UpdateAnnotations
+from app.core.commands import Put, Remove
 from app.core.shapes import Box, Mask, RotatedBox, Shape
 from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem,
                             PointerEvent, Tool)
@@ -160,7 +160,7 @@ class SelectTool(Tool):
     def _translate(self, anns: list[Annotation], dx: float, dy: float, label: str) -> None:
         doc = self.state.doc
         after = tuple(doc.edited(a, shape=a.shape.translated(dx, dy)) for a in anns)
-        self.state.execute(UpdateAnnotations(tuple(anns), after, label=label))
+        self.state.execute(Put(after, label=label))
 
     def _resize(self, press: PointerEvent, ann: Annotation, handle: int) -> Gesture:
         self._moving = [ann]
@@ -180,7 +180,7 @@ class SelectTool(Tool):
             self.message("A box needs a width and a height.")
             return
         label = "Rotate box" if isinstance(shape, RotatedBox) and handle == 4 else "Resize box"
-        self.state.execute(UpdateAnnotations((ann,), (self.state.doc.edited(ann, shape=shape),),
+        self.state.execute(Put((self.state.doc.edited(ann, shape=shape),),
                                              label=label))
 
     def _rubber_band(self, press: PointerEvent, keep: bool) -> Gesture:
@@ -217,7 +217,7 @@ class SelectTool(Tool):
         editable = [a for a in sel if not a.locked]
         if e.key in ("Delete", "Backspace"):
             if editable:
-                self.state.execute(RemoveAnnotations(tuple(editable), label="Delete shape"))
+                self.state.execute(Remove(tuple(editable), label="Delete shape"))
                 self.state.select([a.id for a in sel if a.locked])
             else:
                 self.message("The selected shapes are locked.")
@@ -260,7 +260,7 @@ class SelectTool(Tool):
             bottom = min(zs)
             n = len(ordered)
             after = tuple(self.state.doc.edited(a, z=bottom - n + i) for i, a in enumerate(ordered))
-        self.state.execute(UpdateAnnotations(tuple(ordered), after,
+        self.state.execute(Put(after,
                                              label="Bring to front" if front else "Send to back"))
 
     # ------------------------------------------------------------------ drawing

@@ -1,6 +1,6 @@
 """Editor state shared by the canvas, the tools and the panels; observable and free of Qt.
 
-Holds *where* the user is (document, media item, frame, plane, image size in pixels) and *what*
+Holds *where* the user is (document, :class:`~app.core.places.Place`, picture size in pixels) and *what*
 they work with (active class, selection, brush radius in image pixels, clipboard, hidden ids).
 Listeners get the name of each field that changed; ``'status'`` carries one-line messages.
 """
@@ -16,6 +16,7 @@ from app.core.commands import Command
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.identity import author, new_id, utc_now
+from app.core.places import Place
 from app.core.schema import LabelClass
 from app.core.shapes import Shape
 
@@ -23,9 +24,7 @@ StateListener = Callable[[str], None]
 
 _FIELDS: dict[str, Any] = {
     "doc": None,
-    "media_id": None,
-    "frame": None,
-    "plane": None,
+    "place": None,
     "image_size": (0, 0),
     "class_id": None,
     "selection": (),
@@ -41,9 +40,7 @@ class EditorState:
     """Observable fields (see module doc); change them with :meth:`set`."""
 
     doc: Document | None
-    media_id: str | None
-    frame: int | None
-    plane: str | None
+    place: Place | None  # the media item, video frame or volume slice on the canvas
     image_size: tuple[int, int]  # (width, height) in image pixels
     class_id: str | None
     selection: tuple[str, ...]
@@ -96,11 +93,20 @@ class EditorState:
         self.set(status=text)
 
     # ----------------------------------------------------------------- reading
+    @property
+    def media_id(self) -> str | None:
+        return self.place.media_id if self.place is not None else None
+
+    @property
+    def frame(self) -> int | None:
+        """Video frame index of the current place (None off video)."""
+        return self.place.frame if self.place is not None else None
+
     def annotations(self) -> list[Annotation]:
-        """Annotations at the current media item / frame / plane, in z order."""
-        if self.doc is None or self.media_id is None:
+        """Annotations at the current place, in z order."""
+        if self.doc is None or self.place is None:
             return []
-        return self.doc.annotations(self.media_id, self.frame, self.plane)
+        return self.doc.annotations(self.place)
 
     def visible_annotations(self) -> list[Annotation]:
         """:meth:`annotations` without hidden ones (flag or session-hidden)."""
@@ -135,9 +141,8 @@ class EditorState:
             raise VellumError("No image is open to annotate.")
         cls = self.active_class()
         z = max((a.z for a in self.annotations()), default=-1) + 1
-        values: dict[str, Any] = dict(media_id=self.media_id, shape=shape,
-                                      class_id=cls.id if cls else None, frame=self.frame,
-                                      plane=self.plane, z=z,
+        values: dict[str, Any] = dict(place=self.place, shape=shape,
+                                      class_id=cls.id if cls else None, z=z,
                                       attributes=cls.default_attributes() if cls else {})
         values.update(fields)
         return Annotation(**values)

@@ -9,7 +9,7 @@ the shape under the pointer.
 from __future__ import annotations
 
 from app.core.annotations import Annotation
-from app.core.commands import UpdateAnnotations
+from app.core.commands import Put
 from app.core.shapes import Keypoints, Polygon, Polyline, Shape
 from app.tools.base import Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent, Tool
 from app.tools.geometry import (VertexRef, delete_vertex, insert_vertex, move_vertex,
@@ -104,7 +104,7 @@ class VertexTool(Tool):
             return
         label = "Insert vertex" if len(rings(shape)[ref[0]]) != len(rings(ann.shape)[ref[0]]) \
             else "Move vertex"
-        self.state.execute(UpdateAnnotations((ann,), (self.state.doc.edited(ann, shape=final),),
+        self.state.execute(Put((self.state.doc.edited(ann, shape=final),),
                                              label=label))
 
     def delete_hot(self) -> bool:
@@ -119,7 +119,7 @@ class VertexTool(Tool):
         if shape is None:
             self.message(f"A {ann.kind} cannot lose more vertices; delete the shape instead.")
             return True
-        self.state.execute(UpdateAnnotations((ann,), (self.state.doc.edited(ann, shape=shape),),
+        self.state.execute(Put((self.state.doc.edited(ann, shape=shape),),
                                              label="Delete vertex"))
         return True
 

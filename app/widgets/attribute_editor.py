@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLineEdit, QVBoxLayout, QWidget)
 
 from app.core.annotations import Annotation
-from app.core.commands import UpdateAnnotations
+from app.core.commands import Put
 from app.core.document import Change
 from app.core.schema import AttributeSpec, AttributeType, LabelClass
 from app.widgets.watch import StateWatcher
@@ -120,7 +120,7 @@ class AttributeEditor(QWidget, StateWatcher):
             self._loading = False
 
     def on_state(self, field: str) -> None:
-        if field in ("doc", "selection", "media_id", "frame", "plane"):
+        if field in ("doc", "selection", "place"):
             self.refresh()
 
     def on_changes(self, changes: list[Change]) -> None:
@@ -140,4 +140,4 @@ class AttributeEditor(QWidget, StateWatcher):
             return
         doc = self.state.doc
         after = tuple(doc.edited(a, attributes={**a.attributes, name: value}) for a in anns)
-        self.state.execute(UpdateAnnotations(tuple(anns), after, label=f"Set {name}"))
+        self.state.execute(Put(after, label=f"Set {name}"))

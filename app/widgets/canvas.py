@@ -29,7 +29,7 @@ MIN_ZOOM, MAX_ZOOM = 1 / 256, 64.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 units)
 REFINE_MS = 120  # after a pan/zoom gesture pauses this long, annotations are redrawn exactly
 BACKGROUND = QColor("#2b2b2b")
-_LAYER_FIELDS = {"doc", "media_id", "frame", "plane", "selection", "hidden", "image_size"}
+_LAYER_FIELDS = {"doc", "place", "selection", "hidden", "image_size"}
 
 
 class Canvas(QWidget):

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLin
                                QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from app.core.commands import SetSchema, UpdateAnnotations
+from app.core.commands import Put, SetSchema
 from app.core.document import Change
 from app.core.schema import LabelClass
 from app.widgets.class_dialog import KIND_NAMES, ClassDialog
@@ -156,7 +156,7 @@ class LabelPanel(QWidget, StateWatcher):
                 **cls.default_attributes(),
                 **{k: v for k, v in a.attributes.items() if cls.attribute(k)}})
                           for a in before)
-            self.state.execute(UpdateAnnotations(before, after, label=f"Set class {cls.name}"))
+            self.state.execute(Put(after, label=f"Set class {cls.name}"))
 
     def choose_hotkey(self, key: str) -> bool:
         """Activate the class bound to ``key`` ('1'..'9'); False when none is."""
@@ -192,7 +192,7 @@ class LabelPanel(QWidget, StateWatcher):
             QMessageBox.information(self, "Class has sub-classes",
                                     f"Move or delete the classes nested under {cls.name!r} first.")
             return
-        self.state.execute(SetSchema(doc.schema, doc.schema.without_class(cls.id),
+        self.state.execute(SetSchema(doc.schema.without_class(cls.id),
                                      label=f"Delete class {cls.name}"))
         rest = doc.schema.classes
         self.state.set(class_id=rest[0].id if rest else None)
@@ -204,5 +204,5 @@ class LabelPanel(QWidget, StateWatcher):
         dialog = ClassDialog(doc.schema, cls, self)
         if dialog.exec() and dialog.value is not None:
             label = f"Edit class {dialog.value.name}" if cls else f"Add class {dialog.value.name}"
-            self.state.execute(SetSchema(doc.schema, dialog.schema, label=label))
+            self.state.execute(SetSchema(dialog.schema, label=label))
             self.state.set(class_id=dialog.value.id)

@@ -17,6 +17,7 @@ import numpy as np
 from app.core.document import Document
 from app.core.errors import UnsupportedFormatError
 from app.core.media import MediaItem, MediaKind
+from app.io.ingest import known_paths
 from app.widgets.jobs import Job, Jobs
 from app.widgets.tiles import ImagePyramid
 
@@ -106,7 +107,7 @@ class AddMediaJob:
     def __init__(self, doc: Document, paths: list[str]) -> None:
         # read on the UI thread; the worker never touches the document
         self._folder = doc.folder
-        self._known = {m.fingerprint for m in doc.media(include_removed=True)}
+        self._known = known_paths(doc)
         self._position = doc.next_position()
         self._paths = [Path(p) for p in paths]
         self._report: Any = None

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QMainWin
 from app.core.document import Change, Document
 from app.core.errors import VellumError
 from app.core.identity import set_author
+from app.core.places import Place
 from app.core.media import MediaKind
 from app.core.store import PROJECT_FILE
 from app.tools import TOOLS
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow, StateWatcher):
         self.addToolBar(Qt.TopToolBarArea, self.tool_options)
         self._image: np.ndarray | None = None
         self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
-        self.previous_media_id: str | None = None
+        self.previous_place: Place | None = None
         self.media.media_chosen.connect(self.show_media)
         self.canvas.cursor_moved.connect(lambda x, y: self.status.show_cursor(x, y, self._image))
         self.canvas.zoom_changed.connect(self.status.show_zoom)
@@ -123,9 +124,9 @@ class MainWindow(QMainWindow, StateWatcher):
             old.close()
         self.frames.clear()
         self._image = None
-        self.previous_media_id = None
+        self.previous_place = None
         classes = doc.schema.classes if doc else ()
-        self.state.set(doc=doc, media_id=None, frame=None, plane=None, selection=(),
+        self.state.set(doc=doc, place=None, selection=(),
                        hidden=frozenset(), class_id=classes[0].id if classes else None)
         self.media.set_document(doc)
         self._show_panels(doc is not None)
@@ -186,10 +187,10 @@ class MainWindow(QMainWindow, StateWatcher):
             return
         if self.canvas.tool is not None:
             self.canvas.tool.cancel()
-        if self.state.media_id and self.state.media_id != media_id:
-            self.previous_media_id = self.state.media_id
-        self.state.set(media_id=media_id, frame=0 if item.kind is MediaKind.VIDEO else None,
-                       plane=None, selection=(), image_size=(item.width, item.height))
+        if self.state.place is not None and self.state.media_id != media_id:
+            self.previous_place = self.state.place
+        self.state.set(place=Place(media_id, 0 if item.kind is MediaKind.VIDEO else None),
+                       selection=(), image_size=(item.width, item.height))
         self.media.select(media_id)
         self._update_title()
         frame = self.state.frame or 0
@@ -306,10 +307,10 @@ class MainWindow(QMainWindow, StateWatcher):
     def repeat_previous(self) -> None:
         from app.tools import clipboard
 
-        if self.previous_media_id is None:
+        if self.previous_place is None:
             self.statusBar().showMessage("No previous image in this session.", 4000)
             return
-        clipboard.repeat_previous(self.state, self.previous_media_id)
+        clipboard.repeat_previous(self.state, self.previous_place)
 
     def select_all(self) -> None:
         self.state.set(selection=tuple(a.id for a in self.state.visible_annotations()))

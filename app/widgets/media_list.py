@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLineE
                                QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QVBoxLayout, QWidget)
 
-from app.core.commands import UpdateMedia
+from app.core.commands import Put
 from app.core.document import Change, Document
 from app.core.media import MediaItem, MediaKind, MediaStatus
 from app.widgets.jobs import Job, Jobs
@@ -354,7 +354,7 @@ class MediaList(QWidget):
         after = tuple(replace(m, status=status) for m in items)
         label = f"Mark {STATUS_NAMES[status].lower()}"
         keep = QPersistentModelIndex(self.view.currentIndex())
-        self._doc.execute(UpdateMedia(tuple(items), after, label=label))
+        self._doc.execute(Put(after, label=label))
         if keep.isValid():
             self.view.setCurrentIndex(self.proxy.index(keep.row(), 0))
 

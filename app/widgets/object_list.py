@@ -14,14 +14,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from app.core.annotations import Annotation
-from app.core.commands import RemoveAnnotations, UpdateAnnotations
+from app.core.commands import Put, Remove
 from app.core.document import Change
 from app.widgets.class_dialog import KIND_NAMES
 from app.widgets.label_panel import swatch
 from app.widgets.watch import StateWatcher
 
 COL_SHOW, COL_LOCK, COL_CLASS, COL_KIND, COL_ATTRS = range(5)
-_REFRESH_FIELDS = {"doc", "media_id", "frame", "plane", "hidden"}
+_REFRESH_FIELDS = {"doc", "place", "hidden"}
 
 
 def toggle_icon(kind: str, on: bool, color: QColor, dpr: float = 1.0) -> QIcon:
@@ -220,7 +220,7 @@ class ObjectList(QWidget, StateWatcher):
         if anns:
             doc = self.state.doc
             after = tuple(doc.edited(a, **changes) for a in anns)
-            self.state.execute(UpdateAnnotations(tuple(anns), after, label=label))
+            self.state.execute(Put(after, label=label))
 
     def toggle_hidden(self) -> None:
         """Hide or show the selection (or every object here when nothing is selected)."""
@@ -238,7 +238,7 @@ class ObjectList(QWidget, StateWatcher):
     def delete_selected(self) -> None:
         anns = tuple(a for a in self.selected() if not a.locked)
         if anns:
-            self.state.execute(RemoveAnnotations(anns, label=f"Delete {len(anns)} shape"
+            self.state.execute(Remove(anns, label=f"Delete {len(anns)} shape"
                                                  + ("s" if len(anns) > 1 else "")))
             self.state.set(selection=())
 
@@ -258,7 +258,7 @@ class ObjectList(QWidget, StateWatcher):
         after = tuple(doc.edited(a, z=order.index(a)) for a in before)
         if before:
             label = "Bring forward" if step > 0 else "Send backward"
-            self.state.execute(UpdateAnnotations(tuple(before), after, label=label))
+            self.state.execute(Put(after, label=label))
 
     def relabel(self, anns: list[Annotation], cls: Any) -> None:
         """Give ``anns`` class ``cls``, keeping attribute values the new class also has."""
@@ -268,7 +268,7 @@ class ObjectList(QWidget, StateWatcher):
             after = tuple(doc.edited(a, class_id=cls.id, attributes={
                 **cls.default_attributes(),
                 **{k: v for k, v in a.attributes.items() if cls.attribute(k)}}) for a in before)
-            self.state.execute(UpdateAnnotations(before, after, label=f"Set class {cls.name}"))
+            self.state.execute(Put(after, label=f"Set class {cls.name}"))
 
     def _context_menu(self, pos: Any) -> None:
         anns = self.selected()

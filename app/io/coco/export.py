@@ -17,7 +17,8 @@ from app.core.errors import VellumError
 from app.core.identity import utc_now
 from app.core.media import MediaItem, MediaKind
 from app.core.raster import flat, rasterize, shape_polygons
-from app.core.rle import area as rle_area, encode, polygon_areas
+from app.core.polygon_raster import polygon_areas
+from app.core.rle import area as rle_area, encode
 from app.core.shapes import (Box, Event, Keypoints, Polygon, RotatedBox, Tag)
 from app.io.atomic import atomic_write
 
@@ -108,7 +109,8 @@ class _Exporter:
         if item.id not in self.video_ids:
             self.videos.append({"id": len(self.videos) + 1, "file_name": item.path,
                                 "width": item.width, "height": item.height,
-                                "frame_count": item.frames, "fps": item.meta.get("fps"),
+                                "frame_count": item.frames,
+                                "fps": item.video.avg_fps if item.video else None,
                                 "tags": [], "events": [], "attributes": {"vellum_id": item.id}})
             self.video_ids[item.id] = len(self.videos)
         return self.video_ids[item.id]

@@ -12,16 +12,18 @@ from typing import Any
 import numpy as np
 
 from app.core.annotations import Annotation, Track
-from app.core.commands import (AddAnnotations, AddMedia, AddTracks, Batch, Command, SetSchema,
-                               UpdateAnnotations)
+from app.core.places import Place
+from app.core.commands import Batch, Command, Put, SetSchema
 from app.core.document import Document
 from app.core.errors import BadInputError, VellumError
 from app.core.media import MediaItem, MediaKind, fingerprint, relative_path
-from app.core.rle import Rle, area as rle_area, encode, rasterize_polygons
+from app.core.polygon_raster import rasterize_polygons
+from app.core.rle import Rle, area as rle_area, encode
 from app.core.schema import PALETTE, LabelClass, LabelSchema, Skeleton
 from app.core.shapes import (Box, Event, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape,
                              Tag)
 from app.io.coco.export import EXPORT_KEYS
+from app.io.ingest import media_item
 from app.io.probe import probe
 
 
@@ -138,27 +140,25 @@ class _Reader:
               ) -> tuple[list[MediaItem], dict[Any, tuple], dict[Any, MediaItem]]:
         """New media items, image id -> (media item, frame index or None, timestamp), and
         video id -> media item."""
-        known = {m.fingerprint: m for m in self.doc.media(include_removed=True)}
+        known = {m.path: m for m in self.doc.media(include_removed=True)}
         new: list[MediaItem] = []
         position = self.doc.next_position()
 
         def item_for(path: Path, vellum_id: Any) -> MediaItem:
             nonlocal position
-            fp = fingerprint(path)
-            if fp in known:
-                return known[fp]
+            rel = relative_path(path, self.doc.folder)
+            if rel in known:  # identity is the path (same bytes under two names: two items)
+                return known[rel]
             try:
                 info = probe(path)
             except VellumError as exc:
                 self.fail(f"its media {path} cannot be read ({exc})")
             kw = {"id": vellum_id} if isinstance(vellum_id, str) and not any(
                 m.id == vellum_id for m in known.values()) else {}
-            item = MediaItem(kind=info.kind, path=relative_path(path, self.doc.folder),
-                             fingerprint=fp, size_bytes=path.stat().st_size, width=info.width,
-                             height=info.height, frames=info.frames, meta=info.meta,
-                             position=position, **kw)
+            item = replace(media_item(info, rel, fingerprint(path), path.stat().st_size, position),
+                           **kw)
             position += 1
-            known[fp] = item
+            known[rel] = item
             new.append(item)
             return item
 
@@ -258,9 +258,8 @@ class _Reader:
         attrs = obj.get("attributes") if isinstance(obj.get("attributes"), dict) else {}
         user = {k: v for k, v in attrs.items() if k not in EXPORT_KEYS}
         kw = {"id": ann_id} if ann_id else {}
-        return Annotation(media_id=item.id, shape=shape, class_id=cls.id if cls else None,
-                          frame=frame,
-                          track_id=track_id, attributes=user, iscrowd=bool(obj.get("iscrowd")),
+        return Annotation(place=Place(item.id, frame), shape=shape,
+                          class_id=cls.id if cls else None, track_id=track_id, attributes=user, iscrowd=bool(obj.get("iscrowd")),
                           outside=bool(attrs.get("outside", False)),
                           timestamp=timestamp if isinstance(timestamp, (int, float)) else None,
                           creator=self.doc.author, **kw)
@@ -336,24 +335,15 @@ class _Reader:
                 anns: list[Annotation]) -> Command:
         steps: list[Command] = []
         if schema != self.doc.schema:
-            steps.append(SetSchema(self.doc.schema, schema))
+            steps.append(SetSchema(schema))
         if media:
-            steps.append(AddMedia(tuple(media)))
+            steps.append(Put(tuple(media)))
         existing_tracks = {t.id for m in {t.media_id for t in tracks} for t in
                            self.doc.tracks(m)}
-        new_tracks = tuple(t for t in tracks if t.id not in existing_tracks)
-        if new_tracks:
-            steps.append(AddTracks(new_tracks))
-        old, new = [], []
-        known_media = {m.id for m in self.doc.media(include_removed=True)}
-        for a in anns:
-            prev = self.doc.annotation(a.media_id, a.id) if a.media_id in known_media else None
-            (old if prev else new).append((prev, a))
-        if new:
-            steps.append(AddAnnotations(tuple(a for _, a in new), label="Import"))
-        if old:
-            steps.append(UpdateAnnotations(tuple(p for p, _ in old), tuple(a for _, a in old),
-                                           label="Import"))
+        new_tracks = [t for t in tracks if t.id not in existing_tracks]
+        records = [*new_tracks, *anns]
+        if records:
+            steps.append(Put(tuple(records), label="Import"))
         return Batch(tuple(steps), label=f"Import {self.path.name}")
 
 
