@@ -325,6 +325,49 @@ class Document:
     def redo_command(self) -> Command | None:
         return self._redo[-1] if self._redo else None
 
+    def media_of(self, command: Command) -> set[str]:
+        """The media items a command touches (so that a view can show an item before undoing
+        an edit made on it, as CVAT and Slicer do)."""
+        from app.core import commands as c
+
+        if isinstance(command, c.Batch):
+            return set().union(*(self.media_of(x) for x in command.commands))
+        if isinstance(command, (c.Put, c.Remove, c._Restore)):
+            out = set()
+            for r in command.records:
+                out.add(r.id if isinstance(r, MediaItem) else r.media_id)
+            return out
+        if isinstance(command, (c.ModifyLabelMap, c._WriteVoxels)):
+            info = self._labelmaps.get(command.labelmap_id)
+            return {info.media_id} if info else set()
+        return set()
+
+    def view_state(self) -> dict[str, Any]:
+        """What the window last showed (media item, place, zoom...), kept in the project so
+        that reopening starts where the user left. Not an edit: no undo, no audit entry."""
+        import json
+
+        try:
+            return json.loads(self._store.meta().get("view_state", "{}"))
+        except ValueError:
+            return {}
+
+    def save_view_state(self, state: dict[str, Any]) -> None:
+        import json
+
+        with self._store.transaction():
+            self._store.set_meta("view_state", json.dumps(state))
+
+    def refresh_if_changed(self) -> bool:
+        """Reload from disk if another process committed since we last looked (a read-only
+        window beside a CLI job); returns whether anything was reloaded."""
+        if self._store.changed_elsewhere():
+            self._reload_caches()
+            for listener in list(self._listeners):
+                listener([Change("reset")])
+            return True
+        return False
+
     def _run(self, command: Command, action: str) -> None:
         try:
             with self._store.transaction():

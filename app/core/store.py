@@ -24,6 +24,7 @@ from app.core.annotations import Annotation, Track
 from app.core.errors import StoreError
 from app.core.geometry import VideoGeometry, VolumeGeometry
 from app.core.identity import author as current_author, new_id, utc_now
+from app.core.lock import EditLock
 from app.core.labelmap import BRICK, BrickKey, LabelMapInfo, Segment, pack_brick
 from app.core.media import FrameTimes, MediaItem, MediaKind, MediaStatus, VolumeSource
 from app.core.places import Place
@@ -222,6 +223,8 @@ class Store:
         self.path = path
         self._conn = conn
         self._depth = 0
+        self.lock = EditLock(path)
+        self._data_version = 0
 
     # ---------------------------------------------------------------- opening
     @classmethod
@@ -331,11 +334,21 @@ class Store:
             self._conn.close()
         except sqlite3.Error:
             pass
+        self.lock.release()
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection committed since this one last looked (SQLite's
+        ``data_version``); a reader that gets True reloads what it shows."""
+        version = self._read("PRAGMA data_version")[0][0]
+        changed = bool(self._data_version) and version != self._data_version
+        self._data_version = version
+        return changed
 
     # ---------------------------------------------------------------- transactions
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside commit together or not at all (nested uses join the outer one)."""
+        """All writes inside commit together or not at all (nested uses join the outer one).
+        The first write takes the project's edit lock (:mod:`app.core.lock`)."""
         if self._depth:
             self._depth += 1
             try:
@@ -343,6 +356,8 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if not self.path.name.endswith(".creating"):
+            self.lock.acquire()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
