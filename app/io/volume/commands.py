@@ -1,0 +1,130 @@
+"""``vellum volume info`` and ``vellum volume convert``: describe the series under a path and
+convert one to NIfTI. Nothing heavy is imported until a command runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli_registry import CommandRegistry, Group
+from app.core.errors import BadInputError
+
+INFO_HELP = """\
+Describe every series found under PATH (a DICOM file, a folder searched recursively, a
+DICOMDIR, or a NIfTI file), from headers only.
+
+--json prints a list with, for each series:
+  dims        [i, j, k] voxels: columns, rows, slices (ITK's / SimpleITK's GetSize() and
+              NIfTI's dim[1..3] order; the numpy array is [k, j, i])
+  spacing     [si, sj, sk] mm in the same i, j, k order (between columns, rows, slices)
+  origin      [x, y, z] mm, patient LPS, centre of voxel (0, 0, 0)
+  direction   3x3, rows x, y, z (LPS), columns the i, j, k axes (as SimpleITK's
+              GetDirection() read row by row); not orthogonal for a gantry-tilted CT
+  modality, series_uid, description, warnings (sentences), is_image, volumes, files
+Series that are not volumes (dose reports, segmentations, colour images...) are listed with
+is_image false and dims null; unreadable files are listed in one last entry (series_uid
+null)."""
+
+CONVERT_HELP = """\
+Convert one series under PATH to NIfTI (.nii or .nii.gz), in real units (Hounsfield units
+for CT: RescaleSlope/Intercept applied). The largest image series is converted unless
+--series names one (see 'vellum volume info'). The affine is RAS (NIfTI's convention), the
+voxel data is not resampled; the file is written atomically and never over an input."""
+
+
+def _series_json(s: Any) -> dict[str, Any]:
+    g = s.geometry
+    return {"dims": list(reversed(g.shape)) if g else None,
+            "spacing": list(g.spacing) if g else None,
+            "origin": list(g.origin) if g else None,
+            "direction": [list(r) for r in g.direction] if g else None,
+            "modality": s.modality or None, "series_uid": s.uid or None,
+            "description": s.description, "warnings": list(s.warnings),
+            "is_image": s.is_image, "volumes": s.volumes, "files": len(s.files),
+            "source": s.source}
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from app.io.volume import scan_series
+    from app.progress import terminal_progress
+
+    with terminal_progress("Reading headers", unit="file") as progress:
+        series = scan_series(args.path, progress=progress)
+    if args.json:
+        json.dump([_series_json(s) for s in series], sys.stdout, indent=2)
+        print()
+        return 0
+    for s in series:
+        if s.geometry is not None:
+            g = s.geometry
+            dims = "x".join(str(n) for n in reversed(g.shape))
+            spacing = " x ".join(f"{v:.4g}" for v in g.spacing)
+            print(f"{s.modality or s.source.upper():<4} {s.description or '(no description)'}"
+                  f"  {dims} voxels, {spacing} mm"
+                  + (f", {s.volumes} volumes" if s.volumes > 1 else ""))
+            print(f"     series {s.uid or '-'}; origin (LPS) "
+                  + ", ".join(f"{v:.2f}" for v in g.origin))
+            panes = g.panes()
+            oblique = [f"{p.pane} {p.angle_deg:.1f}°" for p in panes.values() if p.oblique]
+            if oblique:
+                print("     oblique: " + ", ".join(oblique))
+        else:
+            print(f"---- {s.description or s.uid or 'not an image'}: not a volume")
+        for w in s.warnings:
+            print(f"     ! {w}")
+    return 0
+
+
+def _inputs(series: list[Any]) -> set[Path]:
+    return {f.resolve() for s in series for f in s.files}
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from app.io.volume import load_series, pick_series, scan_series, write_nifti
+    from app.progress import terminal_progress
+
+    path, out = Path(args.path), Path(args.out)
+    if not out.name.lower().endswith((".nii", ".nii.gz")):
+        raise BadInputError(f"{out} must end in .nii or .nii.gz.", out)
+    series = scan_series(path)
+    if out.resolve() in _inputs(series) or out.resolve() == path.resolve():
+        raise BadInputError(f"{out} is one of the input files; choose another output name.",
+                            out)
+    chosen = pick_series(series, path, args.series)
+    if not chosen.is_image:
+        raise BadInputError(chosen.warnings[0] if chosen.warnings
+                            else f"{path} series {args.series} is not an image.", path)
+    with terminal_progress("Decoding", unit="slice") as progress:
+        volume = load_series(chosen, args.volume, progress=progress)
+    write_nifti(out, volume.array, volume.geometry)
+    others = sum(1 for s in series if s.is_image and s is not chosen)
+    for w in volume.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    dims = "x".join(str(n) for n in reversed(volume.geometry.shape))
+    print(f"Wrote {out}: {chosen.description or chosen.uid or path.name}, {dims} voxels"
+          + (f" (volume {args.volume} of {volume.volumes})" if volume.volumes > 1 else "")
+          + (f"; {others} other image series not converted (--series UID)" if others else ""))
+    return 0
+
+
+def register(cli: CommandRegistry) -> None:
+    parser = cli.command("volume", None, "describe DICOM series / NIfTI volumes, convert to "
+                         "NIfTI", description="Read DICOM series (files, folders, DICOMDIR) "
+                         "and NIfTI volumes.")
+    group = Group(parser, "volume_command")
+    p = group.add("info", cmd_info, "describe the series found under PATH",
+                  description=INFO_HELP)
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print JSON (see above) instead of a "
+                   "summary")
+    p = group.add("convert", cmd_convert, "convert a series to NIfTI in real units",
+                  description=CONVERT_HELP)
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("out", metavar="OUT.nii.gz")
+    p.add_argument("--series", metavar="UID", help="SeriesInstanceUID to convert (default: "
+                   "the largest image series)")
+    p.add_argument("--volume", metavar="N", type=int, default=0,
+                   help="which volume of a 4D series or file, from 0 (default 0)")

@@ -1,0 +1,91 @@
+"""What a volume source holds: series found by a scan, and a loaded volume.
+
+Conventions (``../shared/CONVENTIONS.md``): arrays are indexed ``[k, j, i]`` (slice, row,
+column); geometry is a :class:`~app.core.geometry.VolumeGeometry` in patient LPS (mm);
+intensities are real units (HU for CT: RescaleSlope/Intercept applied; NIfTI scl_slope/inter
+applied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.core.geometry import VolumeGeometry
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """One 2D image of a DICOM series: ``index`` is the 0-based frame inside ``path`` (0 for
+    a single-frame file). ``position`` is ImagePositionPatient (LPS mm, centre of the first
+    pixel), ``orientation`` ImageOrientationPatient (row direction then column direction),
+    ``pixel_spacing`` (between rows, between columns) in mm, as DICOM orders it."""
+
+    path: Path
+    index: int
+    rows: int
+    columns: int
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None
+    pixel_spacing: tuple[float, float] | None
+    slope: float = 1.0
+    intercept: float = 0.0
+    bits_stored: int = 16
+    signed: bool = False
+    order: tuple = ()  # orders images sharing one position (time, echo, instance)
+    slice_step: float | None = None  # SpacingBetweenSlices or SliceThickness (mm)
+    stacked: bool = False  # position made up from the frame number (legacy multi-frame)
+
+
+@dataclass
+class SeriesInfo:
+    """One series found under a path, described from headers only (nothing decoded).
+
+    ``geometry`` is the grid the volume will have (None when not an image); ``frames`` counts
+    its 2D images, ``volumes`` its 3D volumes (> 1 for a 4D series or file). ``warnings`` are
+    sentences naming what is odd; when ``is_image`` is False the first says why it is not a
+    volume (dose report, segmentation, colour image, unreadable file...)."""
+
+    uid: str
+    description: str
+    modality: str
+    geometry: VolumeGeometry | None
+    files: list[Path]
+    warnings: list[str] = field(default_factory=list)
+    is_image: bool = True
+    frames: int = 0
+    volumes: int = 1
+    source: str = "dicom"  # "dicom" or "nifti"
+    number: int | None = None  # DICOM SeriesNumber
+    monochrome1: bool = False  # DICOM MONOCHROME1: low values display white
+    # Where each slice of each volume comes from ([volume][k]; None = a plane inserted for a
+    # missing slice). Filled by the DICOM scan; empty for NIfTI.
+    plan: list[list[FrameRef | None]] = field(default_factory=list, repr=False)
+
+    @property
+    def voxels(self) -> int:
+        return int(np.prod(self.geometry.shape)) if self.geometry is not None else 0
+
+
+@dataclass
+class Volume:
+    """A loaded volume: ``array[k, j, i]`` in real units, its LPS geometry, and what was odd
+    about the source (``warnings``, sentences)."""
+
+    array: np.ndarray
+    geometry: VolumeGeometry
+    modality: str = ""
+    description: str = ""
+    series_uid: str = ""
+    warnings: list[str] = field(default_factory=list)
+    volume_index: int = 0
+    volumes: int = 1
+    monochrome1: bool = False
+    source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if tuple(self.array.shape) != tuple(self.geometry.shape):
+            raise ValueError(f"volume array shape {self.array.shape} differs from its "
+                             f"geometry {self.geometry.shape}")
