@@ -90,11 +90,15 @@ def parse_manifest(raw: dict[str, Any], where: str, families: dict[str, Manifest
         raise ModelError(f"{where} is not a model manifest (expected a JSON object).", where)
     extends = raw.get("extends")
     if extends:
-        family = (families or bundled_families()).get(extends)
+        family = (families if families is not None else _bundled_by_id()).get(extends)
         if family is None:
             raise ModelError(f"{where} extends the unknown model family {extends!r}.", where)
-        raw = _merge({k: v for k, v in family.raw.items() if k not in ("kind", "id", "name")},
-                     {k: v for k, v in raw.items() if k != "extends"})
+        base = {k: v for k, v in family.raw.items() if k not in ("kind", "id", "name")}
+        # a new pack inherits each file's layout (inputs, outputs, edit), never its identity
+        base["files"] = {role: {k: v for k, v in (spec or {}).items()
+                                if k not in ("name", "sha256", "bytes")}
+                         for role, spec in dict(base.get("files") or {}).items()}
+        raw = _merge(base, {k: v for k, v in raw.items() if k != "extends"})
     missing = [k for k in ("id", "task", "family", "files") if not raw.get(k)]
     if missing:
         raise ModelError(f"{where} is not a model manifest (no {', '.join(missing)}).", where)
@@ -148,6 +152,10 @@ def _bundled() -> list[Manifest]:
         if isinstance(raw, dict) and raw.get("manifest") == MANIFEST_VERSION:
             found.append(parse_manifest(raw, str(path), families={}))
     return found
+
+
+def _bundled_by_id() -> dict[str, Manifest]:
+    return {m.id: m for m in _bundled()}
 
 
 def bundled_families() -> dict[str, Manifest]:

@@ -171,7 +171,7 @@ def probe_providers() -> list[ProviderStatus]:
             continue
         reason = ""
         if name in _GPU_LIBS:
-            reason = _cuda_reason() or _library_reason(ort, name)
+            reason = "; ".join(r for r in (_cuda_reason(), _library_reason(ort, name)) if r)
         if not reason:
             reason = _try_session(ort, name)
         found.append(ProviderStatus(name, device, not reason, reason))
@@ -277,14 +277,18 @@ class Runtime:
             raise ModelError(f"The model file {path} does not exist.", path)
         reasons: list[str] = []
         for provider in self.preferred():
-            try:
-                session = self._open(ort, path, sha256, provider)
-            except Exception as exc:  # noqa: BLE001
-                reasons.append(f"{DEVICE.get(provider, provider)}: {_first_line(exc)}")
-                continue
+            with _quiet(ort) as said:
+                try:
+                    session = self._open(ort, path, sha256, provider)
+                except Exception as exc:  # noqa: BLE001
+                    reasons.append(f"{DEVICE.get(provider, provider)}: {_first_line(exc)}")
+                    continue
             actual = session.get_providers()[0]
             if actual != provider:
-                reasons.append(f"{DEVICE.get(provider, provider)}: not used by onnxruntime")
+                notice = said.getvalue().strip().splitlines()
+                reasons.append(f"{DEVICE.get(provider, provider)}: onnxruntime fell back to "
+                               f"{DEVICE.get(actual, actual)}"
+                               + (f" ({notice[0][:160]})" if notice else ""))
             return ModelSession(
                 session, path, actual, "; ".join(reasons),
                 {i.name: (list(i.shape), i.type) for i in session.get_inputs()},

@@ -1,0 +1,227 @@
+"""``vellum segment``, ``vellum track`` and ``vellum models import|list|doctor``.
+
+Boxes are always ``X Y W H`` in continuous pixel coordinates (corners ``(X, Y)`` and
+``(X + W, Y + H)``); frame indices are 0-based in presentation order. Nothing here downloads:
+models come from ``vellum models import PATH``. Heavy libraries load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli_registry import CommandRegistry, Group
+from app.core.errors import BadInputError, ModelError
+
+EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
+
+
+def _box(values: list[float], what: str) -> tuple[float, float, float, float]:
+    x, y, w, h = (float(v) for v in values)
+    if w <= 0 or h <= 0:
+        raise BadInputError(f"The {what} box needs a positive width and height (got W={w:g}, "
+                            f"H={h:g}).")
+    return x, y, w, h
+
+
+def _write_mask_png(path: Path, mask: Any) -> None:
+    import cv2
+    import numpy as np
+
+    from app.io.atomic import atomic_write
+
+    ok, buf = cv2.imencode(".png", np.where(mask, 255, 0).astype(np.uint8))
+    if not ok:
+        raise BadInputError(f"Cannot encode {path} as PNG.", path)
+    with atomic_write(path, "wb") as f:
+        f.write(buf.tobytes())
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from app.inference.sam import SamSession
+    from app.io.images import read_image
+    from app.progress import terminal_progress
+
+    image = read_image(args.image)
+    out = Path(args.output)
+    if out.resolve() == Path(args.image).resolve():
+        raise BadInputError(f"{out} is the input image: choose another output file.", out)
+    box = _box(args.box, "segment") if args.box else None
+    points = [tuple(p) for p in args.point] + [tuple(p) for p in args.negative]
+    labels = [1] * len(args.point) + [0] * len(args.negative)
+    if box is None and not points:
+        raise BadInputError("Give a prompt: --box X Y W H and/or --point X Y.")
+    with SamSession(args.model) as sam:
+        with terminal_progress("Encoding", unit="image") as progress:
+            progress(0, 1, Path(args.image).name)
+            sam.set_image(image)
+            progress(1, 1)
+        answer = sam.predict(box=box, points=points, labels=labels).best()
+        _write_mask_png(out, answer.mask)
+        device = sam.device
+    if args.json:
+        print(json.dumps({"mask": str(out), "pixels": int(answer.mask.sum()),
+                          "score": round(answer.score, 4), "source": answer.source,
+                          "device": device}))
+    else:
+        print(f"Wrote {out}: {int(answer.mask.sum())} pixels inside, predicted IoU "
+              f"{answer.score:.3f} ({answer.source} on {device})")
+    return EXIT_OK
+
+
+def open_video(path: str) -> Any:
+    """The project's one video decoder (``app.io.video.open_video``)."""
+    try:
+        from app.io.video import open_video as opener
+    except ImportError as exc:
+        raise BadInputError(f"Cannot read {path}: this build has no video decoder "
+                            "(app.io.video).", path) from exc
+    return opener(path)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from app.inference.tracking import open_tracker, track_video
+    from app.progress import terminal_progress
+
+    box = _box(args.box, "track")
+    reader = open_video(args.video)
+    tracker = open_tracker(args.model)
+    count = int(reader.frame_count)
+    if not 0 <= args.start < count:
+        raise BadInputError(f"{args.video} has frames 0 to {count - 1}; --start {args.start} "
+                            "is outside them.", args.video)
+    if args.end is not None and (args.backward and args.end > args.start
+                                 or not args.backward and args.end < args.start):
+        direction = "backward" if args.backward else "forward"
+        raise BadInputError(f"--end {args.end} lies on the wrong side of --start {args.start} "
+                            f"for tracking {direction} in {args.video}.", args.video)
+    with terminal_progress("Tracking", unit="frame") as progress:
+        found = track_video(reader, box, args.start, args.end, args.backward, tracker,
+                            progress=progress)
+    close = getattr(reader, "close", None)
+    if callable(close):
+        close()
+    if args.json:
+        json.dump({"video": str(args.video), "model": tracker.model_id,
+                   "device": tracker.device, "frames": [t.to_json() for t in found]},
+                  sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        for t in found:
+            x, y, w, h = t.box
+            print(f"{t.frame:>6}  {x:9.2f} {y:9.2f} {w:8.2f} {h:8.2f}  {t.score:.3f}"
+                  + ("  lost" if t.lost else ""))
+        lost = sum(t.lost for t in found)
+        print(f"Tracked {len(found)} frames with {tracker.model_id} on {tracker.device}"
+              + (f"; {lost} lost" if lost else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_models_import(args: argparse.Namespace) -> int:
+    from app.inference.pack_import import import_models
+    from app.inference.packs import models_dir
+    from app.progress import terminal_progress
+
+    root = models_dir()
+    with terminal_progress("Importing", unit="file") as progress:
+        report = import_models(args.path, root, progress=progress)
+    for sentence in report.errors:
+        print(f"refused: {sentence}", file=sys.stderr)
+    for model_id, roles in sorted(report.installed.items()):
+        pack = report.packs[model_id]
+        state = "complete" if pack.complete else f"still missing {', '.join(pack.missing)}"
+        print(f"Installed {model_id} ({', '.join(sorted(roles))}) in {pack.folder}: {state}")
+    if not report.installed and not report.errors:
+        print(f"Nothing to import: {args.path} holds no model file Vellum knows.",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_ERROR if report.errors else EXIT_OK
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from app.inference.doctor import list_models
+
+    listing = list_models()
+    if args.json:
+        json.dump(listing, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    print(f"Model folder: {listing['models_dir']}")
+    if not listing["models"]:
+        print("No models installed (vellum models import PATH).")
+    for m in listing["models"]:
+        state = "" if m["complete"] else f"  (incomplete: missing {', '.join(m['missing'])})"
+        print(f"{m['id']:<16} {m['task']:<8} {m['licence']:<12} {m['device']:<14} "
+              f"{', '.join(f['name'] for f in m['files'])}{state}")
+    if listing["importable"]:
+        print(f"Known packs not installed: {', '.join(listing['importable'])}")
+    for e in listing["errors"]:
+        print(f"problem: {e}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_models_doctor(args: argparse.Namespace) -> int:
+    from app.inference.doctor import doctor, doctor_ok, format_doctor
+
+    report = doctor()
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join(format_doctor(report)))
+    return EXIT_OK if doctor_ok(report) else EXIT_PROBLEMS
+
+
+def register(cli: CommandRegistry) -> None:
+    box_help = "box in continuous pixel coordinates: corners (X, Y) and (X+W, Y+H)"
+    p = cli.command("segment", cmd_segment, "segment an object in an image with a SAM model",
+                    "Run a Segment Anything model on IMAGE with a box and/or points and write "
+                    "the mask as an 8-bit PNG of the image's size (255 inside, 0 outside).")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--model", required=True, metavar="ID", help="installed model id, e.g. "
+                   "litemedsam (see 'vellum models list')")
+    p.add_argument("--box", nargs=4, type=float, metavar=("X", "Y", "W", "H"), help=box_help)
+    p.add_argument("--point", nargs=2, type=float, action="append", default=[],
+                   metavar=("X", "Y"), help="a point inside the object (repeatable)")
+    p.add_argument("--negative", nargs=2, type=float, action="append", default=[],
+                   metavar=("X", "Y"), help="a point outside the object (repeatable)")
+    p.add_argument("-o", "--output", required=True, metavar="MASK.png")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = cli.command("track", cmd_track, "track a box through a video",
+                    "Track one object from frame N forward (or --backward) and print a box, "
+                    "a score and a lost flag per frame. Frame indices are 0-based in "
+                    "presentation order.")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--model", required=True, metavar="ID", help="installed tracker id "
+                   "(nanotrack-v2, nanotrack-v3) or 'classical' for OpenCV template matching")
+    p.add_argument("--box", nargs=4, type=float, required=True, metavar=("X", "Y", "W", "H"),
+                   help=box_help + ", on frame N")
+    p.add_argument("--start", type=int, required=True, metavar="N", help="frame holding the box")
+    p.add_argument("--end", type=int, metavar="M", help="last frame to track (inclusive; "
+                   "default: the video's last frame, or 0 with --backward)")
+    p.add_argument("--backward", action="store_true", help="track towards earlier frames")
+    p.add_argument("--json", action="store_true",
+                   help='print {"frames": [{"frame", "box", "score", "lost"}, ...]}')
+
+    models = cli.command("models", None, "install and check AI models (offline)",
+                         "Model packs live in $VELLUM_MODELS_DIR, else the user data folder "
+                         "(vellum/models). Nothing is ever downloaded.")
+    group = Group(models, "models_command")
+    q = group.add("import", cmd_models_import, "install model files from a file, folder or "
+                  ".vellum-models archive", "Verify each file's SHA-256 against the model "
+                  "manifests and copy it into the model folder; the source is never changed.")
+    q.add_argument("path", metavar="PATH")
+    q = group.add("list", cmd_models_list, "list installed models")
+    q.add_argument("--json", action="store_true")
+    q = group.add("doctor", cmd_models_doctor, "check the runtime, GPU providers and models",
+                  "Probe every execution provider, say why one is not used, detect shadowing "
+                  "onnxruntime packages and verify every installed pack. Exit status 3 if "
+                  "something is wrong.")
+    q.add_argument("--json", action="store_true")
+
+
+__all__ = ["register", "ModelError"]
