@@ -29,6 +29,7 @@ _NOT_IMAGES = (  # SOP class (or class family) -> what it is, in a user's words
     ("1.2.840.10008.5.1.4.1.1.68", "a surface object"),
     ("1.2.840.10008.5.1.4.1.1.77.1.6", "a whole-slide microscopy image"),
 )
+_IMAGE_ROOT = "1.2.840.10008.5.1.4.1.1."  # storage SOP classes (images, once _NOT_IMAGES are out)
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420",
            "PALETTE COLOR")
 
@@ -130,6 +131,11 @@ def describe(path: Path, ds: Any) -> FileHeader:
         header.reason = f"{what}, not an image volume"
         return header
     if "Rows" not in ds or "Columns" not in ds:
+        if sop.startswith(_IMAGE_ROOT):  # an image storage class: the file must be damaged
+            from pydicom.uid import UID
+
+            raise Unreadable(f"{path} is a {UID(sop).name} object without its image "
+                             "attributes (Rows, Columns): the file is damaged or cut short.")
         header.reason = "a DICOM object without pixel data"
         return header
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()

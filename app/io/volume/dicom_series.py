@@ -50,7 +50,7 @@ def _stacks(frames: list[FrameRef]) -> list[list[FrameRef]]:
 
 
 def build_series(headers: list[FileHeader]) -> list[SeriesInfo]:
-    """Series found in ``headers`` (images and not-images), images first, largest first."""
+    """Series found in ``headers``: image series (one per stack), then the others."""
     images: dict[str, list[FileHeader]] = defaultdict(list)
     others: dict[str, list[FileHeader]] = defaultdict(list)
     for h in headers:
@@ -61,7 +61,6 @@ def build_series(headers: list[FileHeader]) -> list[SeriesInfo]:
     out: list[SeriesInfo] = []
     for uid, hs in images.items():
         out.extend(_image_series(uid, hs, others.pop(uid, [])))
-    out.sort(key=lambda s: s.voxels * s.volumes, reverse=True)
     for uid, hs in others.items():
         h = hs[0]
         files = sorted(x.path for x in hs)

@@ -67,7 +67,7 @@ def scan_series(path: str | Path, progress: Progress | None = None) -> list[Seri
                 missing = []
                 for parts in h.references:
                     target = resolve_reference(f.parent, parts)
-                    if target is None:
+                    if target is None or target.resolve() == f.resolve():
                         missing.append("/".join(parts))
                     else:
                         queue.append((target, True))
@@ -77,12 +77,14 @@ def scan_series(path: str | Path, progress: Progress | None = None) -> list[Seri
             continue
         headers.append(h)
     series = build_series(headers) + niftis
-    series.sort(key=lambda s: (not s.is_image, -(s.voxels * s.volumes)))
+    series.sort(key=lambda s: (not s.is_image, -(s.voxels * s.volumes), s.description))
     for s in series:  # a damaged file beside a series may be one of its slices
         if s.is_image and s.source == "dicom":
             folders = {str(f.parent) for f in s.files}
             s.warnings.extend(m for m in damaged if any(m.startswith(d + "/") for d in folders))
-    problems = damaged + not_dicom[:MAX_LISTED]
+    problems = damaged[:MAX_LISTED] + not_dicom[:MAX_LISTED]
+    if len(damaged) > MAX_LISTED:
+        problems.append(f"{len(damaged) - MAX_LISTED} more files under {p} are damaged.")
     if len(not_dicom) > MAX_LISTED:
         problems.append(f"{len(not_dicom) - MAX_LISTED} more files under {p} are not DICOM "
                         "files.")
