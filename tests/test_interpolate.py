@@ -35,6 +35,7 @@ def test_before_the_first_after_outside_and_after_the_last():
     keys = [_key(5, Box(0, 0, 1, 1)), _key(10, Box(5, 0, 1, 1), outside=True),
             _key(20, Box(9, 9, 1, 1))]
     assert interpolate(keys, 4) is None
+    assert interpolate(keys, 10) is None  # out of view from the outside keyframe on
     assert interpolate(keys, 12) is None and interpolate(keys, 19) is None
     assert interpolate(keys, 20).shape == Box(9, 9, 1, 1)
     assert interpolate(keys, 500).shape == Box(9, 9, 1, 1)  # holds to the end (CVAT)

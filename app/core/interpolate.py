@@ -4,7 +4,8 @@
 trackers, so the same numbers come out everywhere. Frame indices are 0-based, presentation
 order. Rules (CVAT's):
 
-- on a frame with a stored shape (a keyframe, or a tracker's shape), that shape;
+- on a frame with a stored shape (a keyframe, or a tracker's shape), that shape - or nothing
+  when it is marked ``outside`` (the object has left the view on that frame);
 - before the first stored shape, nothing; after a stored shape marked ``outside``, nothing
   until the next stored shape; after the last one, it holds to the end of the video;
 - between two stored shapes, a blend at ``t = (frame - f0) / (f1 - f0)``: boxes linearly;
@@ -42,10 +43,10 @@ def interpolate(keyframes: Sequence[Annotation], frame: int) -> Annotation | Non
     if n == 0:
         return None
     prev = shapes[n - 1]
-    if prev.frame == frame:
-        return prev
     if prev.outside:
         return None
+    if prev.frame == frame:
+        return prev
     nxt = shapes[n] if n < len(shapes) else None
     if nxt is None:
         shape = None if prev.kind == "mask" else prev.shape
