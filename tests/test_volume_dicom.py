@@ -4,7 +4,6 @@ checked against dcm2niix and SimpleITK's ImageSeriesReader on files made here.""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -200,9 +200,14 @@ def _order(ds: Any) -> tuple:
 
 def _frames(path: Path, ds: Any) -> list[FrameRef]:
     rows, cols = int(ds.Rows), int(ds.Columns)
-    common = dict(rows=rows, columns=cols, bits_stored=int(ds.get("BitsStored", 16) or 16),
-                  signed=int(ds.get("PixelRepresentation", 0) or 0) == 1)
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
+    allocated = int(ds.get("BitsAllocated", 16) or 16)
+    common = dict(rows=rows, columns=cols, bits_allocated=allocated,
+                  bits_stored=int(ds.get("BitsStored", allocated) or allocated),
+                  signed=int(ds.get("PixelRepresentation", 0) or 0) == 1, syntax=syntax,
+                  file_frames=n_frames)
     shared = (ds.SharedFunctionalGroupsSequence[0]
               if ds.get("SharedFunctionalGroupsSequence") else None)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")

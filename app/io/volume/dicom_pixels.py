@@ -9,10 +9,14 @@ pylibjpeg-rle (or pydicom) for RLE; deflate and big endian are pydicom's own.
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
-from collections import defaultdict
-from collections.abc import Callable
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +24,8 @@ from app.core.errors import BadInputError
 from app.io.volume.model import FrameRef, SeriesInfo, Volume
 
 _INT_TYPES = (np.uint8, np.int16, np.uint16, np.int32)
+MAX_WORKERS = 4  # threads decoding compressed slices
+CHUNK_FRAMES = 16  # frames of a multi-frame file decoded together
 
 
 def _real_range(frames: list[FrameRef]) -> tuple[float, float]:
@@ -74,27 +80,102 @@ def _gdcm_frames(path: Path, indices: list[int]) -> list[np.ndarray]:
     return [data[i].copy() for i in indices]
 
 
-def _read_file(path: Path, indices: list[int], multi: bool) -> list[np.ndarray]:
-    """Decoded frames ``indices`` of ``path`` (stored values, before rescale)."""
+_NATIVE = {"1.2.840.10008.1.2": False, "1.2.840.10008.1.2.1": True}  # LE syntax: explicit VR?
+
+
+def _native_frames(path: Path, frames: list[FrameRef]) -> list[np.ndarray] | None:
+    """Frames of an uncompressed little-endian file read straight from disk, or None when
+    the file is not laid out as expected (then pydicom reads it). The Pixel Data element
+    is the file's last: its header sits just before the last ``frames x rows x columns``
+    samples. Unused high bits are cleared (or sign-extended), as pydicom does."""
+    f = frames[0]
+    explicit = _NATIVE.get(f.syntax)
+    if explicit is None or f.bits_allocated not in (8, 16, 32):
+        return None
+    itemsize = f.bits_allocated // 8
+    frame_bytes = f.rows * f.columns * itemsize
+    length = frame_bytes * f.file_frames
+    length += length % 2  # values have even length
+    header = 12 if explicit else 8
+    try:
+        size = path.stat().st_size
+        start = size - length
+        with open(path, "rb") as fh:
+            fh.seek(start - header)
+            head = fh.read(header)
+            if head[:4] != b"\xe0\x7f\x10\x00" or int.from_bytes(head[-4:], "little") != length:
+                return None
+            if explicit and head[4:6] not in (b"OW", b"OB"):
+                return None
+            dtype = np.dtype(f"<{'i' if f.signed else 'u'}{itemsize}")
+            out = []
+            for fr in frames:
+                fh.seek(start + fr.index * frame_bytes)
+                data = np.frombuffer(fh.read(frame_bytes), dtype)
+                if data.size != f.rows * f.columns:
+                    return None
+                out.append(_used_bits(data.reshape(f.rows, f.columns), f))
+    except OSError:
+        return None
+    return out
+
+
+def _used_bits(a: np.ndarray, f: FrameRef) -> np.ndarray:
+    """Only the BitsStored low bits of each sample count (higher ones may hold overlays)."""
+    unused = f.bits_allocated - f.bits_stored
+    if unused <= 0:
+        return a
+    if f.signed:
+        return (a << unused) >> unused  # arithmetic shift: sign-extends
+    return a & np.array((1 << f.bits_stored) - 1, a.dtype)
+
+
+class _SharedFile:
+    """A multi-frame file's dataset, parsed once and shared by the jobs decoding its chunks
+    (an enhanced header lists every frame: parsing it per chunk costs more than decoding);
+    dropped when its last chunk is done."""
+
+    def __init__(self, path: Path, chunks: int) -> None:
+        self.path, self._left, self._ds, self._lock = path, chunks, None, threading.Lock()
+
+    def dataset(self) -> Any:
+        import pydicom
+
+        with self._lock:
+            if self._ds is None:
+                self._ds = pydicom.dcmread(self.path, force=True)
+            return self._ds
+
+    def release(self) -> None:
+        with self._lock:
+            self._left -= 1
+            if self._left <= 0:
+                self._ds = None
+
+
+def _read_file(path: Path, frames: list[FrameRef], shared: _SharedFile | None
+               ) -> list[np.ndarray]:
+    """Decoded ``frames`` of ``path`` (stored values, before rescale); ``shared`` holds the
+    dataset of a multi-frame file."""
     import pydicom
     from pydicom.pixels import iter_pixels
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    native = _native_frames(path, frames)
+    if native is not None:
+        return native
+    indices = [f.index for f in frames]
+    try:
+        if shared is None:
+            return [pydicom.dcmread(path, force=True).pixel_array]
+        return list(iter_pixels(shared.dataset(), indices=indices))
+    except Exception:  # no plugin would, or could, decode it
+        if not _jpeg_extended_12bit(path):
+            raise
         try:
-            if not multi:
-                return [pydicom.dcmread(path, force=True).pixel_array]
-            try:
-                return list(iter_pixels(str(path), indices=indices))
-            except Exception:  # e.g. a file without preamble: read it whole instead
-                return list(iter_pixels(pydicom.dcmread(path, force=True), indices=indices))
-        except Exception as exc:  # no plugin would, or could, decode it
-            if not _jpeg_extended_12bit(path):
-                raise
-            try:
-                return _gdcm_frames(path, indices)
-            except Exception:
-                raise exc from None
+            return _gdcm_frames(path, indices)
+        except Exception:
+            pass
+        raise
 
 
 def _jpeg_extended_12bit(path: Path) -> bool:
@@ -127,23 +208,68 @@ def _reason(exc: Exception) -> str:
 
 
 def _store(out: np.ndarray, k: int, raw: np.ndarray, f: FrameRef) -> tuple[np.ndarray, float]:
-    """Put ``raw * slope + intercept`` into ``out[k]``; returns ``out`` (widened if a value
-    does not fit) and the slice's lowest value."""
+    """Put ``raw * slope + intercept`` into ``out[k]`` in one pass; returns ``out`` (widened
+    first if this slice's values do not fit it) and the slice's lowest real value."""
     if out.dtype.kind == "f":
         np.multiply(raw, f.slope, out=out[k], casting="unsafe")
         out[k] += out.dtype.type(f.intercept)
         return out, float(out[k].min())
-    value = raw
-    if f.slope != 1 or f.intercept != 0 or raw.dtype != out.dtype:
-        value = raw.astype(np.int64) * int(f.slope) + int(f.intercept)
+    slope, intercept = int(f.slope), int(f.intercept)
+    ends = (int(raw.min()) * slope + intercept, int(raw.max()) * slope + intercept)
+    lo, hi = min(ends), max(ends)
     info = np.iinfo(out.dtype)
-    lo, hi = int(value.min()), int(value.max())
     if lo < info.min or hi > info.max:
         wider = next((t for t in _INT_TYPES if np.iinfo(t).min <= min(lo, info.min)
                       and max(hi, info.max) <= np.iinfo(t).max), np.int64)
         out = out.astype(wider)
-    out[k] = value
+    work = np.int64 if max(abs(lo), abs(hi), int(raw.max())) > 2**31 - 1 else np.int32
+    if slope == 1:
+        np.add(raw, intercept, out=out[k], dtype=work, casting="unsafe")
+    else:  # (rare) through a temporary: raw * slope alone may not fit the output type
+        value = raw.astype(work)
+        value *= slope
+        value += intercept
+        out[k] = value
     return out, float(lo)
+
+
+Job = tuple[Path, list[tuple[int, FrameRef]], "_SharedFile | None"]  # file, (k, frame)s
+
+
+def _decoded(jobs: list[Job], shape: tuple[int, int], workers: int
+             ) -> Iterator[tuple[Job, list[np.ndarray] | Exception]]:
+    """Each job with its decoded frames (or the exception), in order. Compressed files are
+    decoded by ``workers`` threads (GDCM and OpenJPEG release the GIL); at most
+    2 x ``workers`` files wait decoded, so memory stays one volume plus a few slices."""
+    def decode(job: Job) -> list[np.ndarray] | Exception:
+        path, items, shared = job
+        try:
+            arrays = _read_file(path, [f for _, f in items], shared)
+            if len(arrays) != len(items) or any(a.shape != shape for a in arrays):
+                raise ValueError(f"decoded {len(arrays)} frame(s) of shape "
+                                 f"{arrays[0].shape if arrays else ()}, expected "
+                                 f"{len(items)} of {shape}")
+            return arrays
+        except Exception as exc:  # decoders raise many kinds for damaged data
+            return exc
+        finally:
+            if shared is not None:
+                shared.release()
+
+    if workers <= 1:
+        for job in jobs:
+            yield job, decode(job)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for job in jobs:
+            pending.append((job, pool.submit(decode, job)))
+            if len(pending) >= 2 * workers:
+                done_job, future = pending.popleft()
+                yield done_job, future.result()
+        while pending:
+            done_job, future = pending.popleft()
+            yield done_job, future.result()
 
 
 def load_dicom(info: SeriesInfo, volume_index: int = 0,
@@ -171,30 +297,32 @@ def load_dicom(info: SeriesInfo, volume_index: int = 0,
     filled = [k for k, f in enumerate(plan) if f is None]
     rows, cols = info.geometry.shape[1:]
     done, total, first_error, lowest = 0, len(frames), "", np.inf
+    jobs = []  # a multi-frame file is decoded a few frames at a time, so memory stays low
     for path, items in by_file.items():
         items.sort(key=lambda kf: kf[1].index)
-        try:
-            arrays = _read_file(path, [f.index for _, f in items], path in multi)
-            if len(arrays) != len(items) or any(a.shape != (rows, cols) for a in arrays):
-                raise ValueError(f"decoded {len(arrays)} frame(s) of shape "
-                                 f"{arrays[0].shape if arrays else ()}, expected "
-                                 f"{len(items)} of {(rows, cols)}")
-        except Exception as exc:  # decoders raise many kinds for damaged data
-            reason = _reason(exc)
-            first_error = first_error or f"{path}: {reason}"
-            ks = [k for k, _ in items]
-            filled.extend(ks)
-            where = f"slice k={ks[0]}" if len(ks) == 1 else f"{len(ks)} slices"
-            warnings_out.append(f"{path} could not be decoded ({reason}); its {where} "
-                                "holds the volume's lowest value.")
-            done += len(items)
-            continue
-        for (k, f), raw in zip(items, arrays):
-            out, low = _store(out, k, raw, f)
-            lowest = min(lowest, low)
-            done += 1
-            if progress is not None:
-                progress(done, total)
+        starts = range(0, len(items), CHUNK_FRAMES)
+        shared = _SharedFile(path, len(starts)) if path in multi else None
+        jobs.extend((path, items[n:n + CHUNK_FRAMES], shared) for n in starts)
+    workers = 1 if frames[0].syntax in _NATIVE else min(MAX_WORKERS, os.cpu_count() or 1)
+    with warnings.catch_warnings():  # pydicom's warnings on odd values: not for the user
+        warnings.simplefilter("ignore")
+        for (path, items, _), arrays in _decoded(jobs, (rows, cols), workers):
+            if isinstance(arrays, Exception):
+                reason = _reason(arrays)
+                first_error = first_error or f"{path}: {reason}"
+                ks = [k for k, _ in items]
+                filled.extend(ks)
+                where = f"slice k={ks[0]}" if len(ks) == 1 else f"{len(ks)} slices"
+                warnings_out.append(f"{path} could not be decoded ({reason}); its {where} "
+                                    "holds the volume's lowest value.")
+                done += len(items)
+                continue
+            for (k, f), raw in zip(items, arrays):
+                out, low = _store(out, k, raw, f)
+                lowest = min(lowest, low)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
     if len(filled) == len(plan):
         raise BadInputError(f"None of the {total} image(s) of {info.description or info.uid} "
                             f"could be decoded ({first_error}).", info.files[0])

@@ -33,7 +33,10 @@ class FrameRef:
     slope: float = 1.0
     intercept: float = 0.0
     bits_stored: int = 16
+    bits_allocated: int = 16
     signed: bool = False
+    syntax: str = ""  # transfer syntax UID of the file
+    file_frames: int = 1  # frames in the whole file
     order: tuple = ()  # orders images sharing one position (time, echo, instance)
     slice_step: float | None = None  # SpacingBetweenSlices or SliceThickness (mm)
     stacked: bool = False  # position made up from the frame number (legacy multi-frame)
