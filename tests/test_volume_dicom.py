@@ -12,7 +12,7 @@ from test_volume_support import (assert_matches_nifti, assert_matches_sitk, dcm2
                                  sheared_geometry_allowed, sitk_series, transcode_series)
 
 from app.cli import main
-from app.io.volume import load_volume, scan_series, write_nifti
+from app.io.volume import load_volume, read_nifti, scan_series, write_nifti
 
 
 def test_slices_sorted_by_position_values_in_hu_geometry_in_lps(tmp_path):
@@ -189,11 +189,21 @@ def test_gantry_tilt_keeps_the_acquired_grid(tmp_path, tilt):
     out = write_nifti(tmp_path / "tilt.nii.gz", volume.array, g)
     img = nib.load(str(out))
     np.testing.assert_allclose(img.affine, g.affine_ras(), atol=1e-4)
+    if sheared_geometry_allowed():  # (the geometry patch also lets from_affine_ras shear)
+        back = read_nifti(out)
+        np.testing.assert_allclose(back.geometry.affine_lps(), g.affine_lps(), atol=1e-4)
+        np.testing.assert_array_equal(back.array, volume.array)
     # SimpleITK keeps an orthogonal grid: same origin and in-plane axes, k along the normal.
+    # Our qform is that grid, so SimpleITK reads our export as it reads the DICOM files.
+    import SimpleITK as sitk
+
     image = sitk_series(tmp_path / "tilt")
     np.testing.assert_allclose(g.origin, image.GetOrigin(), atol=1e-3)
     np.testing.assert_allclose(np.asarray(g.direction)[:, :2],
                                np.asarray(image.GetDirection()).reshape(3, 3)[:, :2], atol=1e-6)
+    exported = sitk.ReadImage(str(out))
+    for attr in ("GetSpacing", "GetOrigin", "GetDirection"):
+        np.testing.assert_allclose(getattr(exported, attr)(), getattr(image, attr)(), atol=1e-4)
 
 
 def test_folder_with_mixed_series_lists_each_and_loads_the_largest(tmp_path):

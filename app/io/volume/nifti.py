@@ -10,8 +10,8 @@ Which affine wins on reading: nibabel's ``get_best_affine`` — the sform when i
 above 0, else the qform when its code is above 0, else the pixdim-only fallback (a warning
 says orientation is unknown). SimpleITK (ITK >= 5.3) also prefers a rigid sform; it falls
 back to the qform when the sform holds shear, which is why writing puts the exact affine in
-the sform and its nearest rigid transform in the qform (equal unless the grid is sheared,
-e.g. a gantry-tilted CT).
+the sform and a rigid one in the qform (equal unless the grid is sheared, e.g. a gantry-
+tilted CT: see :func:`rigid_affine_ras`).
 
 Intensities are real units: scl_slope/scl_inter are applied on reading; writing stores
 the array's values unchanged (no scaling).
@@ -127,6 +127,22 @@ def _stem(p: Path) -> str:
     return p.stem
 
 
+def rigid_affine_ras(geometry: VolumeGeometry) -> np.ndarray:
+    """The affine a qform can hold: equal to the geometry's unless its k axis is sheared
+    (gantry tilt); then k follows the slice normal (i x j) with the same spacing — the grid
+    ITK/SimpleITK build from such a DICOM series, so ITK-based tools reading the qform place
+    the voxels exactly as they do reading the DICOM files."""
+    d = np.asarray(geometry.direction, dtype=float)
+    normal = np.cross(d[:, 0], d[:, 1])
+    normal /= np.linalg.norm(normal)
+    if np.dot(normal, d[:, 2]) < 0:
+        normal = -normal
+    rigid = np.column_stack([d[:, 0], d[:, 1], normal]) * np.asarray(geometry.spacing)
+    out = np.eye(4)
+    out[:3, :3], out[:3, 3] = rigid, geometry.origin
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ out
+
+
 def nifti_image(array: np.ndarray, geometry: VolumeGeometry, intent: str = "") -> Any:
     """A nibabel image of ``array[k, j, i]`` on ``geometry`` (voxel data unchanged, RAS
     affine in sform and, rigid part, qform; no free-text fields filled)."""
@@ -145,7 +161,7 @@ def nifti_image(array: np.ndarray, geometry: VolumeGeometry, intent: str = "") -
     hdr = img.header
     hdr.set_data_dtype(data.dtype)
     hdr.set_sform(affine, code=XFORM_SCANNER)
-    hdr.set_qform(affine, code=XFORM_SCANNER, strip_shears=True)
+    hdr.set_qform(rigid_affine_ras(geometry), code=XFORM_SCANNER)
     hdr.set_xyzt_units("mm", "sec")
     hdr.set_slope_inter(1.0, 0.0)
     if intent:
