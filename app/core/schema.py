@@ -162,9 +162,13 @@ class LabelClass:
 
 @dataclass(frozen=True)
 class LabelSchema:
-    """All classes of a project, in display order."""
+    """All classes of a project, in display order. ``foreign`` keeps, per file format, what
+    other tools wrote at file level for the whole dataset (COCO's ``info``, ``licenses``,
+    ``videos`` of image sequences, unknown top-level keys, the files already imported), so that
+    export gives it back; it changes with the schema, so undoing an import undoes it too."""
 
     classes: tuple[LabelClass, ...] = ()
+    foreign: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.classes]
@@ -195,11 +199,15 @@ class LabelSchema:
         return replace(self, classes=tuple(c for c in self.classes if c.id != class_id))
 
     def to_json(self) -> dict[str, Any]:
-        return {"classes": [c.to_json() for c in self.classes]}
+        out: dict[str, Any] = {"classes": [c.to_json() for c in self.classes]}
+        if self.foreign:
+            out["foreign"] = self.foreign
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LabelSchema:
-        return cls(tuple(LabelClass.from_json(c) for c in obj.get("classes", [])))
+        return cls(tuple(LabelClass.from_json(c) for c in obj.get("classes", [])),
+                   dict(obj.get("foreign") or {}))
 
 
 # Distinct, colour-blind-friendly-ish palette for new classes (Sasha Trubetskoy's 20 colours).

@@ -3,40 +3,57 @@
 Origin at the top-left corner of the top-left pixel; ``(x, y)`` = (column, row); pixel (c, r)
 covers [c, c+1) x [r, r+1). Shapes are immutable values: editing one makes a new one.
 Each shape serialises to a small JSON dict with a ``"type"`` key (see :func:`shape_from_json`).
+Vertex lists are packed :class:`~app.core.rings.Ring` / :class:`~app.core.rings.Triples`
+sequences (16-17 bytes a point; they read like tuples of tuples). Shapes use ``__slots__``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Union
 
+import numpy as np
+
+from app.core.rings import Ring, Triples
 from app.core.rle import Rle, bbox as rle_bbox
 
 Point = tuple[float, float]
-Ring = tuple[Point, ...]
 BBox = tuple[float, float, float, float]  # x, y, w, h
 
 
 def _ring(points: Any, *, minimum: int, what: str) -> Ring:
-    ring = tuple((float(p[0]), float(p[1])) for p in points)
+    try:
+        ring = Ring(points)
+    except ValueError as exc:
+        raise ValueError(f"a {what} has malformed points ({exc})") from None
     if len(ring) < minimum:
         raise ValueError(f"a {what} needs at least {minimum} points, got {len(ring)}")
-    for x, y in ring:
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise ValueError(f"a {what} has a point that is not a finite number")
+    if not ring.finite():
+        raise ValueError(f"a {what} has a point that is not a finite number")
     return ring
 
 
 def _points_bbox(points: Any) -> BBox:
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    if not xs:
+    a = np.asarray(points, dtype=np.float64)
+    if a.size == 0:
         return (0.0, 0.0, 0.0, 0.0)
-    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+    lo, hi = a[:, :2].min(axis=0), a[:, :2].max(axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
 
 
-@dataclass(frozen=True)
+def _union_bbox(boxes: list[BBox]) -> BBox:
+    boxes = [b for b in boxes if b is not None]
+    if not boxes:
+        return (0.0, 0.0, 0.0, 0.0)
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass(frozen=True, slots=True)
 class Box:
     """Axis-aligned box: top-left ``(x, y)``, width ``w`` and height ``h`` in pixels (COCO bbox)."""
 
@@ -60,7 +77,7 @@ class Box:
     def bbox(self) -> BBox:
         return (self.x, self.y, self.w, self.h)
 
-    def corners(self) -> Ring:
+    def corners(self) -> tuple[Point, ...]:
         """Corners clockwise on screen from the top-left."""
         x, y, w, h = self.x, self.y, self.w, self.h
         return ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
@@ -72,7 +89,7 @@ class Box:
         return {"type": self.kind, "bbox": [self.x, self.y, self.w, self.h]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RotatedBox:
     """Box of size ``w`` x ``h`` centred on ``(cx, cy)``, turned ``angle`` degrees clockwise on
     screen (y points down) about its centre."""
@@ -90,7 +107,7 @@ class RotatedBox:
         if self.w < 0 or self.h < 0:
             raise ValueError("a rotated box cannot have a negative width or height")
 
-    def corners(self) -> Ring:
+    def corners(self) -> tuple[Point, ...]:
         """Corners in order: top-left, top-right, bottom-right, bottom-left of the unrotated box."""
         a = math.radians(self.angle)
         ca, sa = math.cos(a), math.sin(a)
@@ -111,34 +128,51 @@ class RotatedBox:
                 "angle": self.angle}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Polygon:
-    """Closed polygon: an exterior ring and optional hole rings (vertices, not repeated at end)."""
+    """Closed polygon: an exterior ring, optional hole rings, and optional further outer rings
+    (``parts``) of the same object: COCO's multi-part polygon (an object seen in several pieces,
+    e.g. a car behind a pole). Rings list their vertices once (not repeated at the end). Its
+    pixels are the union of the exterior and the parts (each filled as pycocotools fills a
+    polygon) minus the union of the holes."""
 
     exterior: Ring
     holes: tuple[Ring, ...] = ()
+    parts: tuple[Ring, ...] = ()
     kind: ClassVar[str] = "polygon"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exterior", _ring(self.exterior, minimum=3, what="polygon"))
         object.__setattr__(self, "holes", tuple(
             _ring(h, minimum=3, what="polygon hole") for h in self.holes))
+        object.__setattr__(self, "parts", tuple(
+            _ring(p, minimum=3, what="polygon part") for p in self.parts))
+
+    @property
+    def outer(self) -> tuple[Ring, ...]:
+        """The outer rings: the exterior, then the parts."""
+        return (self.exterior, *self.parts)
 
     def bbox(self) -> BBox:
-        return _points_bbox(self.exterior)
+        if not self.parts:
+            return _points_bbox(self.exterior)
+        return _union_bbox([_points_bbox(r) for r in self.outer])
 
     def translated(self, dx: float, dy: float) -> Polygon:
-        move = lambda ring: tuple((x + dx, y + dy) for x, y in ring)  # noqa: E731
-        return Polygon(move(self.exterior), tuple(move(h) for h in self.holes))
+        move = lambda ring: np.asarray(ring) + (dx, dy)  # noqa: E731
+        return Polygon(move(self.exterior), tuple(move(h) for h in self.holes),
+                       tuple(move(p) for p in self.parts))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.kind, "points": [list(p) for p in self.exterior]}
+        out: dict[str, Any] = {"type": self.kind, "points": self.exterior.tolist()}
         if self.holes:
-            out["holes"] = [[list(p) for p in h] for h in self.holes]
+            out["holes"] = [h.tolist() for h in self.holes]
+        if self.parts:
+            out["parts"] = [p.tolist() for p in self.parts]
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Polyline:
     """Open path through two or more vertices."""
 
@@ -152,48 +186,94 @@ class Polyline:
         return _points_bbox(self.points)
 
     def translated(self, dx: float, dy: float) -> Polyline:
-        return Polyline(tuple((x + dx, y + dy) for x, y in self.points))
+        return Polyline(np.asarray(self.points) + (dx, dy))
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.kind, "points": [list(p) for p in self.points]}
+        return {"type": self.kind, "points": self.points.tolist()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Keypoints:
     """Named points of a class's skeleton, in skeleton order: ``(x, y, v)`` with COCO visibility
-    v = 0 (not labelled; x, y meaningless), 1 (labelled, occluded), 2 (labelled, visible).
-    Coordinates are continuous (a point on pixel (c, r)'s centre is (c+0.5, r+0.5))."""
+    v = 0 (not labelled), 1 (labelled, occluded), 2 (labelled, visible). Coordinates of
+    labelled points are continuous (a point on pixel (c, r)'s centre is (c+0.5, r+0.5)); those
+    of unlabelled points (v = 0) are not positions: they are kept exactly as the source wrote
+    them (COCO writes 0, 0) and never moved or shifted.
 
-    points: tuple[tuple[float, float, int], ...]
+    A keypoint set may carry the object it belongs to, as a COCO person does: ``box`` (its
+    bounding box) and ``region`` (its outline: a :class:`Polygon`, multi-part allowed, or a
+    :class:`Mask`). Editing the points keeps them (``with_points``); moving the whole shape
+    moves them too. Without them, the object's box is the box of the labelled points.
+    """
+
+    points: Triples
+    box: Box | None = None
+    region: Polygon | Mask | None = None
     kind: ClassVar[str] = "keypoints"
 
     def __post_init__(self) -> None:
-        pts = []
-        for p in self.points:
-            x, y, v = float(p[0]), float(p[1]), int(p[2])
-            if v not in (0, 1, 2):
-                raise ValueError(f"keypoint visibility must be 0, 1 or 2, got {v}")
-            if v and not (math.isfinite(x) and math.isfinite(y)):
-                raise ValueError("a keypoint has a coordinate that is not a finite number")
-            pts.append((x, y, v) if v else (0.0, 0.0, 0))
-        object.__setattr__(self, "points", tuple(pts))
+        try:
+            pts = Triples(self.points)
+        except ValueError as exc:
+            raise ValueError(f"malformed keypoints ({exc})") from None
+        bad = [v for _, _, v in pts if v not in (0, 1, 2)]
+        if bad:
+            raise ValueError(f"keypoint visibility must be 0, 1 or 2, got {bad[0]}")
+        if not pts.finite():
+            raise ValueError("a keypoint has a coordinate that is not a finite number")
+        object.__setattr__(self, "points", pts)
+        if self.box is not None and not isinstance(self.box, Box):
+            raise ValueError("a keypoint set's box must be a Box")
+        if self.region is not None and not isinstance(self.region, (Polygon, Mask)):
+            raise ValueError("a keypoint set's region must be a polygon or a mask")
 
     @property
     def labelled(self) -> int:
         """Number of points with visibility > 0 (COCO ``num_keypoints``)."""
-        return sum(1 for p in self.points if p[2] > 0)
+        return int(np.count_nonzero(self.points.table["v"]))
+
+    def points_bbox(self) -> BBox:
+        """Box of the labelled points (v > 0)."""
+        return _points_bbox([(x, y) for x, y, v in self.points if v])
+
+    def object_bbox(self) -> BBox:
+        """The object's box, as COCO's ``bbox``: ``box``, else the region's, else the labelled
+        points'."""
+        if self.box is not None:
+            return self.box.bbox()
+        if self.region is not None:
+            return self.region.bbox()
+        return self.points_bbox()
 
     def bbox(self) -> BBox:
-        return _points_bbox([p for p in self.points if p[2] > 0])
+        """Extent of everything the shape shows: labelled points, box and region."""
+        if self.box is None and self.region is None:
+            return self.points_bbox()
+        parts = [self.box.bbox() if self.box else None,
+                 self.region.bbox() if self.region else None]
+        if self.labelled:
+            parts.append(self.points_bbox())
+        return _union_bbox(parts)
+
+    def with_points(self, points: Any) -> Keypoints:
+        """The same object with new points (box and region kept)."""
+        return replace(self, points=Triples(points))
 
     def translated(self, dx: float, dy: float) -> Keypoints:
-        return Keypoints(tuple((x + dx, y + dy, v) if v else (x, y, v) for x, y, v in self.points))
+        return Keypoints(tuple((x + dx, y + dy, v) if v else (x, y, v) for x, y, v in self.points),
+                         self.box.translated(dx, dy) if self.box else None,
+                         self.region.translated(dx, dy) if self.region else None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.kind, "points": [list(p) for p in self.points]}
+        out: dict[str, Any] = {"type": self.kind, "points": self.points.tolist()}
+        if self.box is not None:
+            out["box"] = list(self.box.bbox())
+        if self.region is not None:
+            out["region"] = self.region.to_json()
+        return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mask:
     """Per-pixel mask over the media's full height x width, stored as COCO compressed RLE."""
 
@@ -221,7 +301,7 @@ class Mask:
                 "counts": self.rle.counts}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tag:
     """A classification of a whole image, frame or volume: no geometry."""
 
@@ -237,7 +317,7 @@ class Tag:
         return {"type": self.kind}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """A label over the frame range ``start..end`` (0-based, presentation order, inclusive)."""
 
@@ -280,12 +360,18 @@ def shape_from_json(obj: dict[str, Any]) -> Shape:
             (cx, cy), (w, h) = obj["center"], obj["size"]
             return RotatedBox(float(cx), float(cy), float(w), float(h), float(obj["angle"]))
         if kind == "polygon":
-            return Polygon(tuple(map(tuple, obj["points"])),
-                           tuple(tuple(map(tuple, h)) for h in obj.get("holes", [])))
+            return Polygon(obj["points"], tuple(obj.get("holes") or ()),
+                           tuple(obj.get("parts") or ()))
         if kind == "polyline":
-            return Polyline(tuple(map(tuple, obj["points"])))
+            return Polyline(obj["points"])
         if kind == "keypoints":
-            return Keypoints(tuple(tuple(p) for p in obj["points"]))  # type: ignore[misc]
+            box = obj.get("box")
+            region = obj.get("region")
+            region_shape = shape_from_json(region) if region is not None else None
+            if region_shape is not None and not isinstance(region_shape, (Polygon, Mask)):
+                raise ValueError("a keypoint set's region must be a polygon or a mask")
+            return Keypoints(obj["points"], Box(*map(float, box)) if box is not None else None,
+                             region_shape)
         if kind == "mask":
             h, w = obj["size"]
             return Mask(Rle.from_coco({"size": [h, w], "counts": obj["counts"]}))
