@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+from pathlib import Path
 
 import numpy as np
 
@@ -82,6 +84,57 @@ def problems(doc: Document, check_files: bool = True) -> list[str]:
                 if fingerprint(path) != m.fingerprint:
                     out.append(f"Media file {path} has changed since it was added; its labels "
                                "may no longer fit it.")
+                if path.is_file():
+                    cut = truncated_image(path)
+                    if cut:
+                        out.append(f"Media file {path} {cut}.")
             except (OSError, VellumError) as exc:
                 out.append(f"Media file {path} cannot be read ({exc}).")
     return out
+
+
+def truncated_image(path: str | Path) -> str | None:
+    """Why an image file is cut short (``"is a truncated JPEG (...)"``), or None when it is
+    complete or not a JPEG/PNG. Reads the header and the last bytes; only a JPEG whose last
+    64 bytes hold no end-of-image marker is scanned further, past its headers (so that data
+    appended after the image, or an EXIF thumbnail's own marker, decide nothing wrongly)."""
+    p = Path(path)
+    with open(p, "rb") as f:
+        head = f.read(8)
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 64))
+        tail = f.read()
+        if head[:3] == b"\xff\xd8\xff":
+            if b"\xff\xd9" in tail:
+                return None
+            f.seek(0)
+            data = f.read()
+            scan = _jpeg_scan_start(data)
+            if scan is None or data.rfind(b"\xff\xd9", scan) < 0:
+                return "is a truncated JPEG (its end-of-image marker is missing)"
+            return None
+        if head == b"\x89PNG\r\n\x1a\n" and b"IEND" not in tail:
+            return "is a truncated PNG (its IEND chunk is missing)"
+    return None
+
+
+def _jpeg_scan_start(data: bytes) -> int | None:
+    """Offset of the first start-of-scan marker's data, skipping header segments by their
+    lengths; None when the headers themselves are cut short."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01,) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        if marker == 0xDA:
+            return i + 2 + length
+        i += 2 + length
+    return None

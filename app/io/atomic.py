@@ -1,18 +1,82 @@
 """Atomic file output: write to a temporary file beside the target, fsync, then rename.
 
 A reader (or a crash) sees either the old file or the complete new one, never half of it.
+The new file gets the permissions a plain ``open(path, "w")`` would give (``0666`` less the
+user's umask), or keeps those of the file it replaces. :func:`refuse_overwrite` guards the
+files an output must never replace (a project, its media).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from app.core.errors import VellumError
+
+
+def user_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-by-setting, restored at once
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~user_umask()
+
+
+def check_target(target: Path) -> None:
+    """One sentence (a :class:`VellumError`) when ``target`` cannot be an output file."""
+    if target.is_dir():
+        raise VellumError(f"{target} is a folder; give the name of a file to write.", target)
+    if target.parent.exists() and not target.parent.is_dir():
+        raise VellumError(f"Cannot write {target}: {target.parent} is not a folder.", target)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(a: Path, folder: Path) -> bool:
+    try:
+        return folder.is_dir() and a.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def refuse_overwrite(target: str | Path, protected: Iterable[tuple[Path, str]]) -> None:
+    """Raise one sentence if writing ``target`` would replace or change a protected file.
+
+    ``protected`` pairs a path with what it is ("the project file", "media file of the
+    project"). A target is refused when it is that file by resolved path (symbolic links
+    followed) or by identity (a hard link to it), or lies inside a protected folder (a DICOM
+    series). Also refuses a folder as target (:func:`check_target`)."""
+    t = Path(target)
+    for path, what in protected:
+        if _same_file(t, path) or _inside(t, path):
+            raise VellumError(f"Refusing to write {t}: it is {what} {path}; choose another "
+                              "output file.", t)
+    check_target(t)
 
 
 @contextmanager
@@ -21,17 +85,22 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     """Open a temporary file for writing; on success it replaces ``path`` atomically, on any
     error it is removed and ``path`` is left as it was."""
     target = Path(path)
+    check_target(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise VellumError(f"Cannot write {target} ({exc.strerror}).", target) from exc
     try:
+        os.chmod(tmp, _mode_for(target))
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise VellumError(f"Cannot write {target} ({exc.strerror}).", target) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from app.core.errors import BadInputError, UnsupportedFormatError
+from app.core.validate import truncated_image
 from app.io.atomic import atomic_write
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".jp2"})
@@ -29,11 +30,19 @@ def _read_bytes(path: Path) -> bytes:
 
 def _check_complete(data: bytes, path: Path) -> None:
     """Refuse JPEG and PNG files cut short (OpenCV would silently decode half an image)."""
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
-        raise BadInputError(f"{path} is a truncated JPEG (its end-of-image marker is missing).",
-                            path)
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-16:]:
-        raise BadInputError(f"{path} is a truncated PNG (its IEND chunk is missing).", path)
+    cut = truncated(path)
+    if cut:
+        raise BadInputError(f"{path} {cut}.", path)
+
+
+def truncated(path: str | Path) -> str | None:
+    """Why an image file is cut short (e.g. ``"is a truncated JPEG (its end-of-image marker is
+    missing)"``), or None. Cheap: the header and the last bytes (see
+    :func:`app.core.validate.truncated_image`)."""
+    try:
+        return truncated_image(path)
+    except OSError as exc:
+        raise BadInputError(f"{path} cannot be read ({exc.strerror}).", Path(path)) from exc
 
 
 def to_rgb8(img: np.ndarray) -> np.ndarray:
