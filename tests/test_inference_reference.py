@@ -188,3 +188,28 @@ def test_vellum_track_through_the_project_decoder(models_root):
     frames = json.loads(done.stdout)["frames"]
     ious = np.array([_box_iou(f["box"], boxes[f["frame"]]) for f in frames])
     assert len(frames) == len(boxes) and ious.mean() >= 0.85 and np.mean(ious >= 0.5) >= 0.95
+
+
+@pytest.mark.parametrize("model_id", ["nanotrack-v2", "classical"])
+def test_an_occluded_target_is_flagged_lost_and_found_again(models_root, track_clip, model_id):
+    """Frames 100-120 of the clip painted over the target (and 10 px around it)."""
+    reader, boxes = track_clip
+    occluded = PyAvReader.__new__(PyAvReader)
+    occluded._frames = list(reader._frames)
+    occluded.frame_count = reader.frame_count
+    hidden = range(100, 121)
+    for n in hidden:
+        x, y, w, h = boxes[n]
+        frame = occluded._frames[n].copy()
+        frame[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10] = (90, 90, 90)
+        occluded._frames[n] = frame
+    found = track_video(occluded, tuple(boxes[0]), 0,
+                        tracker=open_tracker(model_id, models_root=models_root))
+    visible = [t for t in found if t.frame not in hidden]
+    ious = np.array([_box_iou(t.box, boxes[t.frame]) for t in visible])
+    lost = [t.frame for t in found if t.lost]
+    print(f"{model_id}: visible mean IoU {ious.mean():.3f}; lost on {len(lost)} frames "
+          f"({sum(f in hidden for f in lost)} of {len(hidden)} hidden)")
+    assert sum(f in hidden for f in lost) >= 0.8 * len(hidden)
+    assert sum(f not in hidden for f in lost) <= 5
+    assert ious.mean() >= 0.85 and np.mean(ious >= 0.5) >= 0.95

@@ -22,6 +22,10 @@ from app.inference.packs import InstalledPack, open_pack
 from app.inference.runtime import Runtime, default_runtime
 
 Box = tuple[float, float, float, float]
+# A found box whose own features (no context) fall under VERIFY times their recent similarity
+# to the first box is a distractor or an occluder: the frame is lost. A lost target is taken
+# back when a wider search finds a confident box above REDETECT times that similarity.
+VERIFY, REDETECT = 0.6, 0.55
 
 
 def subwindow(image: np.ndarray, centre: np.ndarray, model_size: int, crop_size: int,
@@ -94,14 +98,32 @@ class NanoTracker:
         pad = self.context * float(self.size.sum())
         return float(np.sqrt((self.size[0] + pad) * (self.size[1] + pad)))
 
+    def _crop(self, bgr: np.ndarray, centre: np.ndarray, size: np.ndarray, model: int,
+              context: float | None = None) -> np.ndarray:
+        pad = (self.context if context is None else context) * float(size.sum())
+        side = float(np.sqrt((size[0] + pad) * (size[1] + pad)))
+        return subwindow(bgr, centre, model, max(1, round(side * model / self.exemplar)),
+                         self.fill)
+
+    def _appearance(self, bgr: np.ndarray, centre: np.ndarray) -> float:
+        """Cosine similarity of the backbone features of the box alone (no context, so the
+        background does not count) at ``centre`` with those of the first frame's box."""
+        f = self._features(self._crop(bgr, centre, self.size, self.exemplar, 0.0)).ravel()
+        return float(f @ self._unit / (np.linalg.norm(f) + 1e-12))
+
     def init(self, frame: np.ndarray, box: Box) -> None:
         bgr = np.ascontiguousarray(frame[:, :, ::-1])
         x, y, w, h = (float(v) for v in box)
         self.centre = np.array([x + w / 2 - 0.5, y + h / 2 - 0.5])
         self.size = np.array([max(w, 1.0), max(h, 1.0)])
         self.fill = bgr.reshape(-1, 3).mean(axis=0)
-        crop = subwindow(bgr, self.centre, self.exemplar, round(self._crop_side()), self.fill)
-        self.template = self._features(crop)
+        self.template = self._features(self._crop(bgr, self.centre, self.size, self.exemplar))
+        flat = self._features(self._crop(bgr, self.centre, self.size, self.exemplar, 0.0)
+                              ).ravel()
+        self._unit = flat / (np.linalg.norm(flat) + 1e-12)
+        self._look: float | None = None  # running appearance similarity on confident frames
+        self._velocity = np.zeros(2)
+        self._lost = 0
 
     def box(self) -> Box:
         """The current box in continuous pixel coordinates."""
@@ -109,17 +131,13 @@ class NanoTracker:
         return (float(self.centre[0] + 0.5 - w / 2), float(self.centre[1] + 0.5 - h / 2),
                 float(w), float(h))
 
-    def update(self, frame: np.ndarray) -> tuple[Box, float, bool]:
-        """Locate the target in ``frame``: ``(box, score, lost)``. Below ``lost_below`` the
-        target counts as lost (occluded, out of view): the state stays where it was last seen
-        and that box is returned, so the target is found again when it reappears there."""
-        if self.template is None:
-            raise ValueError("init must be called before update")
-        bgr = np.ascontiguousarray(frame[:, :, ::-1])
+    def _search(self, bgr: np.ndarray, centre: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, float]:
+        """One Siamese step around ``centre``: the new centre, size and raw score (upstream
+        NanoTrack: scale/ratio penalty, cosine window, size learning rate)."""
         side = self._crop_side()
         scale = self.exemplar / side
-        crop = subwindow(bgr, self.centre, self.instance, round(side * self.instance
-                                                                / self.exemplar), self.fill)
+        crop = self._crop(bgr, centre, self.size, self.instance)
         names = self._names[1]
         cls, loc = self.head.run(None, {names[0]: self.template,
                                         names[1]: self._features(crop)})
@@ -146,13 +164,65 @@ class NanoTracker:
             self.window_influence
         best = int(np.argmax(pscore))
         lr = penalty[best] * score[best] * self.lr
-        centre = np.array([cx[best] / scale + self.centre[0], cy[best] / scale + self.centre[1]])
+        new_centre = np.array([cx[best] / scale + centre[0], cy[best] / scale + centre[1]])
         size = self.size * (1 - lr) + np.array([w[best], h[best]]) / scale * lr
-        height, width = frame.shape[:2]
-        centre = np.clip(centre, 0, [width, height])
-        size = np.clip(size, 10, [width, height])
-        confidence = float(score[best])
-        if confidence < self.lost_below:
-            return self.box(), confidence, True
-        self.centre, self.size = centre, size
+        height, width = bgr.shape[:2]
+        return (np.clip(new_centre, 0, [width, height]), np.clip(size, 10, [width, height]),
+                float(score[best]))
+
+    def _accept(self, bgr: np.ndarray, centre: np.ndarray, score: float, ratio: float
+                ) -> tuple[bool, float, float]:
+        """Whether a candidate is the target: a score above ``lost_below`` and features as
+        close to the first box's as ``ratio`` of the recent similarity. Returns the decision,
+        the confidence to report and the similarity."""
+        look = self._appearance(bgr, centre)
+        if self._look is None:
+            return score >= self.lost_below, score, look
+        relative = look / max(self._look, 1e-6)
+        return (score >= self.lost_below and relative >= ratio, score * min(1.0, relative),
+                look)
+
+    def update(self, frame: np.ndarray) -> tuple[Box, float, bool]:
+        """Locate the target in ``frame``: ``(box, score, lost)``. A frame is *lost* when the
+        Siamese score falls under ``lost_below`` or the found box no longer looks like the
+        template (a distractor, an occluder): the box then coasts with the last velocity (the
+        size frozen) while a wider search around it looks for the target to reappear."""
+        if self.template is None:
+            raise ValueError("init must be called before update")
+        bgr = np.ascontiguousarray(frame[:, :, ::-1])
+        if self._lost:
+            self.centre = self.centre + self._velocity * (0.9 ** self._lost)
+        centre, size, score = self._search(bgr, self.centre)
+        ok, confidence, look = self._accept(bgr, centre, score, VERIFY)
+        if not ok and self._lost:
+            ok, centre, size, confidence, look = self._redetect(
+                bgr, (centre, size, confidence, look))
+        if not ok:
+            self._lost += 1
+            return self.box(), min(confidence, self.lost_below), True
+        step = centre - self.centre
+        self._velocity = step if self._look is None else 0.7 * self._velocity + 0.3 * step
+        if self._lost:
+            self._velocity = np.zeros(2)
+        self.centre, self.size, self._lost = centre, size, 0
+        self._look = look if self._look is None else 0.9 * self._look + 0.1 * look
         return self.box(), confidence, False
+
+    def _redetect(self, bgr: np.ndarray, best: tuple[np.ndarray, np.ndarray, float, float]
+                  ) -> tuple[bool, np.ndarray, np.ndarray, float, float]:
+        """Search a 3 x 3 ring of windows around the coasting position; accept the most
+        confident candidate that also looks like the template."""
+        reach = self._crop_side() * self.instance / self.exemplar / 2
+        found = (False, *best)
+        top = -1.0
+        for dy in (-reach, 0.0, reach):
+            for dx in (-reach, 0.0, reach):
+                if dx == 0.0 and dy == 0.0:
+                    continue
+                centre, size, score = self._search(bgr, self.centre + np.array([dx, dy]))
+                if score < self.lost_below or score <= top:
+                    continue
+                ok, confidence, look = self._accept(bgr, centre, score, REDETECT)
+                if ok:
+                    top, found = score, (True, centre, size, confidence, look)
+        return found

@@ -46,6 +46,12 @@ def choose_providers(available: list[str] | None = None) -> list[str]:
 
 def compute_device(available: list[str] | None = None) -> str:
     """Where models will run, in words: 'GPU (CUDA)', 'GPU (DirectML)', 'Apple (CoreML)' or
-    'CPU'. Imports onnxruntime (slow the first time): call it off the UI thread."""
+    'CPU'. Without ``available`` this asks the runtime, which probes each provider by really
+    creating a session (:mod:`app.inference.runtime`). Imports onnxruntime (slow the first
+    time): call it off the UI thread."""
+    if available is None:
+        from app.inference.runtime import default_runtime
+
+        return default_runtime().device()
     first = choose_providers(available)[0]
     return dict(_PREFERENCE).get(first, "CPU")

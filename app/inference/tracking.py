@@ -98,6 +98,8 @@ class TemplateTracker:
             if score > best[0]:
                 best = (float(score), (float(sx0 + loc[0]), float(sy0 + loc[1]), float(tw),
                                        float(th)))
+        if best[0] < self.lost_below:
+            best = max(best, self._whole_frame(grey))
         score = float(np.clip(best[0], 0.0, 1.0))
         if score < self.lost_below:
             return self.box_, score, True
@@ -105,6 +107,28 @@ class TemplateTracker:
         patch = cv2.resize(self._cut(grey, self.box_), self.template.shape[::-1])
         self.template = (1 - self.adapt) * self.template + self.adapt * patch
         return self.box_, score, False
+
+
+    def _whole_frame(self, grey: np.ndarray) -> tuple[float, Box]:
+        """Look for a lost target over the whole frame (half resolution, sizes 0.75-1.25 of
+        the last box)."""
+        small = cv2.resize(grey, (max(1, grey.shape[1] // 2), max(1, grey.shape[0] // 2)),
+                           interpolation=cv2.INTER_AREA)
+        _, _, bw, bh = self.box_
+        best: tuple[float, Box] = (-1.0, self.box_)
+        for s in (0.75, 0.87, 1.0, 1.13, 1.25):
+            tw, th = max(4, int(round(bw * s / 2))), max(4, int(round(bh * s / 2)))
+            if tw >= small.shape[1] or th >= small.shape[0]:
+                continue
+            templ = cv2.resize(self.template, (tw, th), interpolation=cv2.INTER_AREA)
+            if float(templ.std()) < 1e-3:
+                continue
+            _, score, _, loc = cv2.minMaxLoc(cv2.matchTemplate(small, templ,
+                                                               cv2.TM_CCOEFF_NORMED))
+            # a whole-frame match must be clearly better than chance to take the target back
+            if score - 0.1 > best[0]:
+                best = (float(score) - 0.1, (2.0 * loc[0], 2.0 * loc[1], 2.0 * tw, 2.0 * th))
+        return best
 
 
 def open_tracker(model: str | None = None, runtime: Runtime | None = None,
