@@ -153,21 +153,31 @@ class _SharedFile:
                 self._ds = None
 
 
-def _read_file(path: Path, frames: list[FrameRef], shared: _SharedFile | None
-               ) -> list[np.ndarray]:
-    """Decoded ``frames`` of ``path`` (stored values, before rescale); ``shared`` holds the
-    dataset of a multi-frame file."""
+def _decode(path: Path, indices: list[int], shared: _SharedFile | None, plugin: str
+            ) -> list[np.ndarray]:
     import pydicom
-    from pydicom.pixels import iter_pixels
+    from pydicom.pixels import iter_pixels, pixel_array
 
+    if shared is None:
+        return [pixel_array(pydicom.dcmread(path, force=True), decoding_plugin=plugin)]
+    return list(iter_pixels(shared.dataset(), indices=indices, decoding_plugin=plugin))
+
+
+def _read_file(path: Path, frames: list[FrameRef], shared: _SharedFile | None,
+               plugin: str = "") -> list[np.ndarray]:
+    """Decoded ``frames`` of ``path`` (stored values, before rescale); ``shared`` holds the
+    dataset of a multi-frame file; ``plugin`` is the pydicom decoder to try first."""
     native = _native_frames(path, frames)
     if native is not None:
         return native
     indices = [f.index for f in frames]
     try:
-        if shared is None:
-            return [pydicom.dcmread(path, force=True).pixel_array]
-        return list(iter_pixels(shared.dataset(), indices=indices))
+        try:
+            return _decode(path, indices, shared, plugin)
+        except Exception:
+            if not plugin:
+                raise
+            return _decode(path, indices, shared, "")  # any other plugin
     except Exception:  # no plugin would, or could, decode it
         if not _jpeg_extended_12bit(path):
             raise
@@ -236,15 +246,28 @@ def _store(out: np.ndarray, k: int, raw: np.ndarray, f: FrameRef) -> tuple[np.nd
 Job = tuple[Path, list[tuple[int, FrameRef]], "_SharedFile | None"]  # file, (k, frame)s
 
 
-def _decoded(jobs: list[Job], shape: tuple[int, int], workers: int
+def _plugin(syntax: str, workers: int) -> str:
+    """The pydicom decoder to try first: GDCM when several threads decode (it releases the
+    GIL, pylibjpeg's OpenJPEG does not), else pydicom's own order."""
+    if workers <= 1:
+        return ""
+    try:
+        from pydicom.pixels.decoders.base import get_decoder
+
+        return "gdcm" if "gdcm" in get_decoder(syntax).available_plugins else ""
+    except (ImportError, NotImplementedError, ValueError):
+        return ""
+
+
+def _decoded(jobs: list[Job], shape: tuple[int, int], workers: int, plugin: str
              ) -> Iterator[tuple[Job, list[np.ndarray] | Exception]]:
     """Each job with its decoded frames (or the exception), in order. Compressed files are
-    decoded by ``workers`` threads (GDCM and OpenJPEG release the GIL); at most
-    2 x ``workers`` files wait decoded, so memory stays one volume plus a few slices."""
+    decoded by ``workers`` threads; at most 2 x ``workers`` files wait decoded, so memory
+    stays one volume plus a few slices."""
     def decode(job: Job) -> list[np.ndarray] | Exception:
         path, items, shared = job
         try:
-            arrays = _read_file(path, [f for _, f in items], shared)
+            arrays = _read_file(path, [f for _, f in items], shared, plugin)
             if len(arrays) != len(items) or any(a.shape != shape for a in arrays):
                 raise ValueError(f"decoded {len(arrays)} frame(s) of shape "
                                  f"{arrays[0].shape if arrays else ()}, expected "
@@ -306,7 +329,8 @@ def load_dicom(info: SeriesInfo, volume_index: int = 0,
     workers = 1 if frames[0].syntax in _NATIVE else min(MAX_WORKERS, os.cpu_count() or 1)
     with warnings.catch_warnings():  # pydicom's warnings on odd values: not for the user
         warnings.simplefilter("ignore")
-        for (path, items, _), arrays in _decoded(jobs, (rows, cols), workers):
+        plugin = _plugin(frames[0].syntax, workers)
+        for (path, items, _), arrays in _decoded(jobs, (rows, cols), workers, plugin):
             if isinstance(arrays, Exception):
                 reason = _reason(arrays)
                 first_error = first_error or f"{path}: {reason}"
