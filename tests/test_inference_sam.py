@@ -185,3 +185,15 @@ def test_vellum_segment_writes_an_8bit_mask_of_the_image_size(models, tmp_path):
                           "not-installed", "--box", "1", "1", "5", "5", "-o", str(out)],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "not installed" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_volume_slices_are_windowed_then_encoded_once_per_place(models):
+    volume = np.random.default_rng(2).normal(40, 30, (6, 48, 64)).astype(np.float32)
+    with SamSession("tiny-medsam", models_root=models) as sam:
+        runs = CountingRuns(sam.encoder)
+        sam.set_slice(volume, 3, window=(80, 40))
+        sam.set_slice(volume, 3, window=(80, 40))
+        assert runs.calls == 1
+        sam.set_slice(volume, 10, window=(80, 40), axis=2)  # a sagittal plane: 6 x 48
+        assert runs.calls == 2
+        assert sam.predict(box=(5, 1, 20, 3)).masks.shape == (1, 6, 48)

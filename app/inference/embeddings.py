@@ -128,6 +128,7 @@ class EmbeddingCache:
     def _store(self, embedding: Embedding) -> None:
         path = self._file(embedding.key)
         f = embedding.frame
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
@@ -136,6 +137,8 @@ class EmbeddingCache:
                          __model__=np.array(embedding.model_id), **embedding.arrays)
             os.replace(tmp, path)
         except OSError:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             return  # a full or read-only disk only costs speed
         self._puts += 1
         if self._puts % 16 == 1:

@@ -170,12 +170,26 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
         image = window_to_uint8(plane(k), width, level)
         place = f"{AXES[axis]}:{k}"
         sam.set_image(image, place, f"{content}|{width}|{level}" if content else None)
+        if k != seed_index and sam_prefetch is not None:  # encode the next slice meanwhile
+            ahead = k + (1 if k > seed_index else -1)
+            if 0 <= ahead < count:
+                sam_prefetch(ahead)
         answer = sam.predict(box=tuple(prompt)).best()
         done[0] += 1
         if progress:
             progress(done[0], None, place)
         return answer.mask, answer.score
 
+    prefetch = getattr(sam, "prefetch", None)
+
+    def sam_prefetch_fn(k: int) -> None:
+        from app.inference.sam import PrefetchItem
+
+        key = f"{content}|{width}|{level}" if content else None
+        prefetch([PrefetchItem(lambda: window_to_uint8(plane(k), width, level),
+                               f"{AXES[axis]}:{k}", key)])
+
+    sam_prefetch = sam_prefetch_fn if callable(prefetch) else None
     result = Propagation(axis, seed_index)
     seed_mask, seed_score = segment(seed_index, box)
     if not seed_mask.any():

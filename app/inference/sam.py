@@ -152,6 +152,18 @@ class SamSession:
         self._embedding = embedding
         return embedding
 
+    def set_slice(self, volume: np.ndarray, index: int, window: tuple[float, float],
+                  axis: int = 0, content: str | None = None) -> Embedding:
+        """Make slice ``index`` along array ``axis`` of ``volume`` ([k, j, i], real units)
+        the current image, windowed to 8-bit with ``window`` = (width, level) first. Its place
+        is ``"k:40"``-style; ``content`` (e.g. the volume's fingerprint) saves hashing."""
+        from app.inference.masks import window_to_uint8
+
+        width, level = window
+        plane = window_to_uint8(np.take(volume, index, axis=axis), width, level)
+        key = f"{content}|{width}|{level}" if content else None
+        return self.set_image(plane, f"{'kji'[axis]}:{index}", key)
+
     def is_ready(self, image: np.ndarray, place: str = "", content: str | None = None) -> bool:
         """Whether ``set_image`` would answer without running the encoder."""
         return self.key(as_rgb(image), place, content) in self.cache
