@@ -237,3 +237,33 @@ def test_four_d_series_picks_a_volume(tmp_path):
     assert info.volumes == 2 and info.geometry.shape == (8, 16, 12)
     second = load_volume(tmp_path, volume_index=1)
     np.testing.assert_array_equal(second.array, expected_volume(intercept=500.0))
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_uncompressed_files_read_like_pydicom(tmp_path, signed):
+    """Uncompressed slices are read straight from disk: implicit and explicit VR, unused
+    high bits (overlays) cleared or sign-extended exactly as pydicom and SimpleITK do."""
+    import pydicom
+    import SimpleITK as sitk
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    files = make_series(tmp_path / "ct", n=4)
+    rng = np.random.default_rng(3)
+    for n, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        noise = rng.integers(0, 2**16, size=(ds.Rows, ds.Columns), dtype=np.uint16)
+        ds.PixelRepresentation = int(signed)
+        ds.PixelData = noise.tobytes()  # garbage in bits 12-15 too
+        if n % 2:
+            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+            ds.set_original_encoding(True, True)
+            pydicom.dcmwrite(f, ds, enforce_file_format=True)
+        else:
+            ds.save_as(f, enforce_file_format=True)
+    volume = load_volume(tmp_path / "ct")
+    reference = np.stack([pydicom.dcmread(f).pixel_array.astype(np.int32) - 1024
+                          for f in files])
+    np.testing.assert_array_equal(volume.array, reference)
+    assert volume.array.min() >= (-2048 - 1024 if signed else -1024)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk_series(tmp_path / "ct")),
+                                  volume.array)

@@ -1,26 +1,21 @@
-"""Decoding a planned DICOM series into one preallocated ``[k, j, i]`` array, slice by
+"""Assembling a planned DICOM series into one preallocated ``[k, j, i]`` array, slice by
 slice, in real units (value = stored * RescaleSlope + RescaleIntercept; Hounsfield units for
-CT). Peak memory is the output array plus one file's pixels.
-
-Compressed transfer syntaxes are decoded by pydicom's plugins: GDCM (python-gdcm) for JPEG
-baseline/extended/lossless and JPEG-LS, pylibjpeg-openjpeg (or GDCM) for JPEG 2000,
-pylibjpeg-rle (or pydicom) for RLE; deflate and big endian are pydicom's own.
+CT). Peak memory is the output array plus a few decoded slices (see ``dicom_decode``).
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from app.core.errors import BadInputError
+from app.io.volume.dicom_decode import NATIVE, SharedFile, first_plugin, read_frames
 from app.io.volume.model import FrameRef, SeriesInfo, Volume
 
 _INT_TYPES = (np.uint8, np.int16, np.uint16, np.int32)
@@ -52,159 +47,6 @@ def output_dtype(frames: list[FrameRef]) -> np.dtype:
                 return np.dtype(np.int16)  # typical CT: 16 stored bits, values in HU fit
             return np.dtype(t)
     return np.dtype(np.float64)
-
-
-def _gdcm_frames(path: Path, indices: list[int]) -> list[np.ndarray]:
-    """Decode with GDCM directly: 12-bit JPEG Extended, which python-gdcm decodes correctly
-    but pydicom's GDCM plugin refuses to hand it (and the other plugins are GPL)."""
-    import gdcm
-
-    reader = gdcm.ImageReader()
-    reader.SetFileName(str(path))
-    if not reader.Read():
-        raise ValueError("GDCM cannot read it either")
-    image = reader.GetImage()
-    fmt = image.GetPixelFormat()
-    types = {gdcm.PixelFormat.UINT8: np.uint8, gdcm.PixelFormat.INT8: np.int8,
-             gdcm.PixelFormat.UINT12: np.uint16, gdcm.PixelFormat.INT12: np.int16,
-             gdcm.PixelFormat.UINT16: np.uint16, gdcm.PixelFormat.INT16: np.int16,
-             gdcm.PixelFormat.UINT32: np.uint32, gdcm.PixelFormat.INT32: np.int32,
-             gdcm.PixelFormat.FLOAT32: np.float32, gdcm.PixelFormat.FLOAT64: np.float64}
-    dtype = types.get(fmt.GetScalarType())
-    if dtype is None or fmt.GetSamplesPerPixel() != 1:
-        raise ValueError("GDCM decodes it to an unsupported pixel type")
-    cols, rows = image.GetDimension(0), image.GetDimension(1)
-    frames = image.GetDimension(2) if image.GetNumberOfDimensions() > 2 else 1
-    buffer = image.GetBuffer().encode("utf-8", "surrogateescape")
-    data = np.frombuffer(buffer, dtype=dtype).reshape(frames, rows, cols)
-    return [data[i].copy() for i in indices]
-
-
-_NATIVE = {"1.2.840.10008.1.2": False, "1.2.840.10008.1.2.1": True}  # LE syntax: explicit VR?
-
-
-def _native_frames(path: Path, frames: list[FrameRef]) -> list[np.ndarray] | None:
-    """Frames of an uncompressed little-endian file read straight from disk, or None when
-    the file is not laid out as expected (then pydicom reads it). The Pixel Data element
-    is the file's last: its header sits just before the last ``frames x rows x columns``
-    samples. Unused high bits are cleared (or sign-extended), as pydicom does."""
-    f = frames[0]
-    explicit = _NATIVE.get(f.syntax)
-    if explicit is None or f.bits_allocated not in (8, 16, 32):
-        return None
-    itemsize = f.bits_allocated // 8
-    frame_bytes = f.rows * f.columns * itemsize
-    length = frame_bytes * f.file_frames
-    length += length % 2  # values have even length
-    header = 12 if explicit else 8
-    try:
-        size = path.stat().st_size
-        start = size - length
-        with open(path, "rb") as fh:
-            fh.seek(start - header)
-            head = fh.read(header)
-            if head[:4] != b"\xe0\x7f\x10\x00" or int.from_bytes(head[-4:], "little") != length:
-                return None
-            if explicit and head[4:6] not in (b"OW", b"OB"):
-                return None
-            dtype = np.dtype(f"<{'i' if f.signed else 'u'}{itemsize}")
-            out = []
-            for fr in frames:
-                fh.seek(start + fr.index * frame_bytes)
-                data = np.frombuffer(fh.read(frame_bytes), dtype)
-                if data.size != f.rows * f.columns:
-                    return None
-                out.append(_used_bits(data.reshape(f.rows, f.columns), f))
-    except OSError:
-        return None
-    return out
-
-
-def _used_bits(a: np.ndarray, f: FrameRef) -> np.ndarray:
-    """Only the BitsStored low bits of each sample count (higher ones may hold overlays)."""
-    unused = f.bits_allocated - f.bits_stored
-    if unused <= 0:
-        return a
-    if f.signed:
-        return (a << unused) >> unused  # arithmetic shift: sign-extends
-    return a & np.array((1 << f.bits_stored) - 1, a.dtype)
-
-
-class _SharedFile:
-    """A multi-frame file's dataset, parsed once and shared by the jobs decoding its chunks
-    (an enhanced header lists every frame: parsing it per chunk costs more than decoding);
-    dropped when its last chunk is done."""
-
-    def __init__(self, path: Path, chunks: int) -> None:
-        self.path, self._left, self._ds, self._lock = path, chunks, None, threading.Lock()
-
-    def dataset(self) -> Any:
-        import pydicom
-
-        with self._lock:
-            if self._ds is None:
-                self._ds = pydicom.dcmread(self.path, force=True)
-            return self._ds
-
-    def release(self) -> None:
-        with self._lock:
-            self._left -= 1
-            if self._left <= 0:
-                self._ds = None
-
-
-def _decode(path: Path, indices: list[int], shared: _SharedFile | None, plugin: str
-            ) -> list[np.ndarray]:
-    import pydicom
-    from pydicom.pixels import iter_pixels, pixel_array
-
-    if shared is None:
-        return [pixel_array(pydicom.dcmread(path, force=True), decoding_plugin=plugin)]
-    return list(iter_pixels(shared.dataset(), indices=indices, decoding_plugin=plugin))
-
-
-def _read_file(path: Path, frames: list[FrameRef], shared: _SharedFile | None,
-               plugin: str = "") -> list[np.ndarray]:
-    """Decoded ``frames`` of ``path`` (stored values, before rescale); ``shared`` holds the
-    dataset of a multi-frame file; ``plugin`` is the pydicom decoder to try first."""
-    native = _native_frames(path, frames)
-    if native is not None:
-        return native
-    indices = [f.index for f in frames]
-    try:
-        try:
-            return _decode(path, indices, shared, plugin)
-        except Exception:
-            if not plugin:
-                raise
-            return _decode(path, indices, shared, "")  # any other plugin
-    except Exception:  # no plugin would, or could, decode it
-        if not _jpeg_extended_12bit(path):
-            raise
-        try:
-            return _gdcm_frames(path, indices)
-        except Exception:
-            pass
-        raise
-
-
-def _jpeg_extended_12bit(path: Path) -> bool:
-    """Whether ``path`` is 12-bit JPEG Extended with well-formed encapsulated fragments (GDCM
-    is called directly only then: on broken encapsulation it aborts the process)."""
-    import pydicom
-    from pydicom.encaps import generate_fragments
-    from pydicom.uid import JPEGExtended12Bit
-
-    try:
-        ds = pydicom.dcmread(path, force=True)
-        if ds.file_meta.get("TransferSyntaxUID") != JPEGExtended12Bit or \
-                int(ds.get("BitsStored", 8)) <= 8:
-            return False
-        for _ in generate_fragments(ds.PixelData):
-            pass
-    except Exception:  # unreadable or malformed: not a case for the fallback
-        return False
-    return True
 
 
 def _reason(exc: Exception) -> str:
@@ -243,20 +85,7 @@ def _store(out: np.ndarray, k: int, raw: np.ndarray, f: FrameRef) -> tuple[np.nd
     return out, float(lo)
 
 
-Job = tuple[Path, list[tuple[int, FrameRef]], "_SharedFile | None"]  # file, (k, frame)s
-
-
-def _plugin(syntax: str, workers: int) -> str:
-    """The pydicom decoder to try first: GDCM when several threads decode (it releases the
-    GIL, pylibjpeg's OpenJPEG does not), else pydicom's own order."""
-    if workers <= 1:
-        return ""
-    try:
-        from pydicom.pixels.decoders.base import get_decoder
-
-        return "gdcm" if "gdcm" in get_decoder(syntax).available_plugins else ""
-    except (ImportError, NotImplementedError, ValueError):
-        return ""
+Job = tuple[Path, list[tuple[int, FrameRef]], SharedFile | None]  # file, its (k, frame)s
 
 
 def _decoded(jobs: list[Job], shape: tuple[int, int], workers: int, plugin: str
@@ -267,7 +96,7 @@ def _decoded(jobs: list[Job], shape: tuple[int, int], workers: int, plugin: str
     def decode(job: Job) -> list[np.ndarray] | Exception:
         path, items, shared = job
         try:
-            arrays = _read_file(path, [f for _, f in items], shared, plugin)
+            arrays = read_frames(path, [f for _, f in items], shared, plugin)
             if len(arrays) != len(items) or any(a.shape != shape for a in arrays):
                 raise ValueError(f"decoded {len(arrays)} frame(s) of shape "
                                  f"{arrays[0].shape if arrays else ()}, expected "
@@ -324,12 +153,12 @@ def load_dicom(info: SeriesInfo, volume_index: int = 0,
     for path, items in by_file.items():
         items.sort(key=lambda kf: kf[1].index)
         starts = range(0, len(items), CHUNK_FRAMES)
-        shared = _SharedFile(path, len(starts)) if path in multi else None
+        shared = SharedFile(path, len(starts)) if path in multi else None
         jobs.extend((path, items[n:n + CHUNK_FRAMES], shared) for n in starts)
-    workers = 1 if frames[0].syntax in _NATIVE else min(MAX_WORKERS, os.cpu_count() or 1)
+    workers = 1 if frames[0].syntax in NATIVE else min(MAX_WORKERS, os.cpu_count() or 1)
     with warnings.catch_warnings():  # pydicom's warnings on odd values: not for the user
         warnings.simplefilter("ignore")
-        plugin = _plugin(frames[0].syntax, workers)
+        plugin = first_plugin(frames[0].syntax, workers)
         for (path, items, _), arrays in _decoded(jobs, (rows, cols), workers, plugin):
             if isinstance(arrays, Exception):
                 reason = _reason(arrays)
