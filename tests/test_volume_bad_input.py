@@ -101,10 +101,12 @@ def test_unknown_series_uid_lists_the_known_ones(tmp_path, capsys):
     assert code == 1 and "no series 9.9" in err and "1.2.3.4" in err
 
 
-def test_colour_and_non_image_objects_are_refused_in_one_sentence(shared_data, capsys):
+def test_colour_and_non_image_objects_are_refused_in_one_sentence(shared_data, tmp_path,
+                                                                   capsys):
     palette = shared_data / "dicom" / "pydicom_test_files" / "examples_palette.dcm"
-    code, _, err = _run(capsys, "volume", "convert", str(palette), "/tmp/never.nii")
+    code, _, err = _run(capsys, "volume", "convert", str(palette), str(tmp_path / "p.nii"))
     assert code == 1 and "colour image (PALETTE COLOR)" in err and err.count("\n") == 1
     seg = shared_data / "dicom" / "pydicom_test_files" / "liver_1frame.dcm"
-    code, _, err = _run(capsys, "volume", "convert", str(seg), "/tmp/never.nii")
+    code, _, err = _run(capsys, "volume", "convert", str(seg), str(tmp_path / "s.nii"))
     assert code == 1 and "segmentation (SEG)" in err
+    assert list(tmp_path.iterdir()) == []
