@@ -69,3 +69,16 @@ def test_convert_named_series_and_nifti_volume(tmp_path, capsys):
     rows = _json(capsys, "volume", "info", str(tmp_path / "4d.nii"), "--json")
     assert rows[0]["dims"] == [2, 3, 4] and rows[0]["volumes"] == 2
     assert rows[0]["source"] == "nifti"
+
+
+def test_a_scanned_series_reloads_from_its_project_record(tmp_path):
+    from app.io.volume import load_source, scan_series, volume_source
+
+    make_series(tmp_path / "s" / "a", n=5, series_uid="1.2.3.1", description="first")
+    make_series(tmp_path / "s" / "b", n=3, series_uid="1.2.3.2", description="second")
+    second = next(s for s in scan_series(tmp_path / "s") if s.uid == "1.2.3.2")
+    source = volume_source(second)
+    assert (source.format, source.series_uid, source.description) == ("dicom", "1.2.3.2",
+                                                                      "second")
+    volume = load_source(tmp_path / "s", source)
+    assert volume.geometry == second.geometry and volume.description == "second"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.core.errors import BadInputError
+from app.core.media import VolumeSource
 from app.io.volume.dicom_headers import FileHeader, Unreadable, read_header, resolve_reference, walk
 from app.io.volume.dicom_pixels import load_dicom
 from app.io.volume.dicom_series import build_series
@@ -137,3 +138,16 @@ def load_volume(path: str | Path, series_uid: str | None = None,
         volume.warnings.insert(0, f"{p} holds {len(others) + 1} image series; the largest "
                                f"({chosen.description or chosen.uid}) is loaded.")
     return volume
+
+
+def volume_source(info: SeriesInfo, volume_index: int = 0) -> VolumeSource:
+    """The project record of where ``info``'s voxels come from (what :func:`load_source`
+    needs to load them again)."""
+    return VolumeSource(info.source, info.uid, info.modality, info.description, volume_index)
+
+
+def load_source(path: str | Path, source: VolumeSource,
+                progress: Progress | None = None) -> Volume:
+    """Load the volume a project's media item names: ``path`` (file or folder) and its
+    :class:`~app.core.media.VolumeSource` (series UID, 4D volume index)."""
+    return load_volume(path, source.series_uid or None, progress, source.volume_index)
