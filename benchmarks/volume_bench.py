@@ -10,6 +10,7 @@ load, and (ours) tracemalloc's peak, both over the voxel data's size (goal <= 2.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -184,9 +185,9 @@ def run() -> list[dict]:
     for syntax, n, ours_c, sitk_c in compressed:
         rows.append({"name": f"load 512x512x{n} CT, {names[syntax]}", "ours_ms": ours_c,
                      "peer_ms": sitk_c, "peer": "SimpleITK ImageSeriesReader",
-                     "notes": f"{ours_c / sitk_c:.2f}x SimpleITK; decoders: "
+                     "notes": f"{ours_c / sitk_c:.2f}x SimpleITK; ours: "
                               + ("pylibjpeg-rle" if syntax == "rle" else
-                                 "GDCM/OpenJPEG via pydicom")})
+                                 f"GDCM via pydicom, {os.cpu_count()} CPUs")})
     return rows
 
 
