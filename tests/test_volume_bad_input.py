@@ -77,8 +77,14 @@ def test_convert_never_writes_over_an_input(tmp_path, capsys):
     assert main(["volume", "convert", str(tmp_path / "ct"), str(target)]) == 0
     before = target.read_bytes()
     code, _, err = _run(capsys, "volume", "convert", str(target), str(target))
-    assert code == 1 and "is one of the input files" in err
+    assert code == 1 and "Refusing to write" in err and "input file" in err
     assert target.read_bytes() == before
+    link = tmp_path / "link.nii"  # a hard link to a DICOM slice: the same file
+    link.hardlink_to(files[1])
+    slice_bytes = files[1].read_bytes()
+    code, _, err = _run(capsys, "volume", "convert", str(tmp_path / "ct"), str(link))
+    assert code == 1 and "it is an input file" in err
+    assert files[1].read_bytes() == slice_bytes
 
 
 def test_failed_convert_keeps_the_previous_output(tmp_path, capsys):

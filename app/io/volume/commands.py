@@ -78,11 +78,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inputs(series: list[Any]) -> set[Path]:
-    return {f.resolve() for s in series for f in s.files}
+def _inputs(series: list[Any]) -> list[Path]:
+    return sorted({f for s in series for f in s.files})
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from app.io.atomic import refuse_overwrite
     from app.io.volume import load_series, pick_series, scan_series, write_nifti
     from app.progress import terminal_progress
 
@@ -90,9 +91,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if not out.name.lower().endswith((".nii", ".nii.gz")):
         raise BadInputError(f"{out} must end in .nii or .nii.gz.", out)
     series = scan_series(path)
-    if out.resolve() in _inputs(series) or out.resolve() == path.resolve():
-        raise BadInputError(f"{out} is one of the input files; choose another output name.",
-                            out)
+    refuse_overwrite(out, [(f, "an input file") for f in _inputs(series)]
+                     + ([(path, "the input file")] if path.is_file() else []))
     chosen = pick_series(series, path, args.series)
     if not chosen.is_image:
         raise BadInputError(chosen.warnings[0] if chosen.warnings
