@@ -1,0 +1,363 @@
+"""Building a :class:`~app.io.video.index.FrameIndex`: demux every packet once (no decoding),
+then decode only what demuxing cannot tell.
+
+Always decoded: the first picture (decoded size, pixel format, display matrix). Decoded when
+the stream does not start cleanly (first packet not a keyframe, or open-GOP leading pictures
+after it): the packets up to the second keyframe, to learn which of them the decoder drops.
+Decoded in full ("verified") when demuxing shows damage or cannot predict the decoder: demux
+errors, corrupt packets, missing or duplicated timestamps, no keyframe, a codec where a packet
+is not always one picture; on request; or, with ``verify="auto"``, when the file is small
+enough (:data:`AUTO_VERIFY_PIXELS`) that decoding it is quick.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import BadInputError, UnsupportedFormatError
+from app.io.video.convert import display_matrix, display_transform
+from app.io.video.index import (BADKEY, CORRUPT, DISCARD, INDEX_VERSION, KEY, NOFRAME, NOPTS,
+                                FrameIndex)
+
+# Codecs where one non-discarded packet is one output picture in every stream we know.
+TRUSTED_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "mpeg2video", "mpeg1video", "mjpeg",
+                            "prores", "dnxhd", "ffv1", "png", "rawvideo", "libdav1d", "qtrle",
+                            "utvideo", "huffyuv", "ffvhuff", "magicyuv", "cfhd", "jpeg2000"})
+AUTO_VERIFY_PIXELS = 1_000_000_000  # frames x width x height decoded by verify="auto"
+HEAD_CAP = 600  # packets decoded at most to learn what the start of a stream drops
+MAX_SENTENCES = 12
+
+
+def open_container(path: Path) -> Any:
+    """``av.open`` with the error as one sentence naming the file."""
+    import av
+
+    if not path.exists():
+        raise BadInputError(f"{path} does not exist.", path)
+    if path.is_dir():
+        raise UnsupportedFormatError(f"{path} is a folder, not a video file.", path)
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise BadInputError(f"{path} cannot be read as video ({reason}).", path) from exc
+    except OSError as exc:
+        raise BadInputError(f"{path} cannot be read ({exc.strerror}).", path) from exc
+
+
+def video_stream(container: Any, path: Path) -> Any:
+    """The first video stream (as ``-map 0:v:0``), other streams set to be skipped."""
+    if not container.streams.video:
+        raise UnsupportedFormatError(f"{path} has no video stream.", path)
+    stream = container.streams.video[0]
+    for s in container.streams:
+        if s.index != stream.index:
+            try:
+                s.discard = "all"
+            except Exception:  # older PyAV: the demuxer reads and drops them
+                pass
+    return stream
+
+
+@dataclass
+class _Decoded:
+    """What one decode pass saw: per output picture (in output order) its packet, pts and
+    whether the decoder flagged it corrupt; per failed packet the error."""
+
+    out_pkt: list[int] = field(default_factory=list)
+    out_pts: list[int] = field(default_factory=list)
+    out_corrupt: list[bool] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    first: dict[str, Any] | None = None
+    fed: int = 0
+
+
+def _decode_pass(path: Path, pkt_pts: np.ndarray, stop: int | None, first_only: bool,
+                 progress: Any = None, thread_type: str = "AUTO") -> _Decoded:
+    """Decode packets ``[0, stop)`` from the start of the file (all when ``stop`` is None),
+    then drain the decoder. ``first_only``: stop at the first picture."""
+    import av
+
+    out = _Decoded()
+    container = open_container(path)
+    try:
+        stream = video_stream(container, path)
+        cc = stream.codec_context
+        cc.thread_type = "SLICE" if first_only else thread_type
+        total = len(pkt_pts) if stop is None else stop
+        i = 0
+
+        def take(frames: list[Any]) -> None:
+            for f in frames:
+                k = int(f.pts) if f.pts is not None and 0 <= f.pts < len(pkt_pts) else -1
+                out.out_pkt.append(k)
+                out.out_pts.append(int(pkt_pts[k]) if k >= 0 else NOPTS)
+                out.out_corrupt.append(bool(getattr(f, "is_corrupt", False)))
+                if out.first is None:
+                    out.first = {"width": f.width, "height": f.height,
+                                 "pix_fmt": f.format.name,
+                                 "bit_depth": int(f.format.components[0].bits),
+                                 "matrix": display_matrix(f),
+                                 "colorspace": int(f.colorspace),
+                                 "color_range": int(f.color_range)}
+
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if i >= total or (first_only and out.first is not None):
+                    break
+                packet.pts = i  # the decoder passes pts through: it names the packet
+                try:
+                    take(cc.decode(packet))
+                except av.error.FFmpegError as exc:
+                    out.errors.append((i, _reason(exc)))
+                i += 1
+                if progress is not None and i % 64 == 0:
+                    progress(i, total)
+        except av.error.FFmpegError as exc:  # the demuxer gave up: what was read stands
+            out.errors.append((i, _reason(exc)))
+        out.fed = i
+        if not (first_only and out.first is not None):
+            try:
+                take(cc.decode(None))
+            except av.error.FFmpegError as exc:
+                out.errors.append((i, _reason(exc)))
+        if progress is not None:
+            progress(total, total)
+    finally:
+        container.close()
+    return out
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text).rstrip(".")
+
+
+def _stream_info(container: Any, stream: Any) -> dict[str, Any]:
+    cc = stream.codec_context
+    tb = stream.time_base
+    rate = stream.base_rate or stream.guessed_rate or stream.average_rate
+    codec = cc.codec
+    return {"time_base": [tb.numerator, tb.denominator] if tb else [1, 90000],
+            "codec": cc.name or "", "codec_long": getattr(codec, "long_name", "") or "",
+            "profile": stream.profile or "", "container": container.format.name or "",
+            "nominal_fps": float(rate) if rate else None,
+            "container_avg_fps": float(stream.average_rate) if stream.average_rate else None,
+            "declared_frames": int(stream.frames or 0),
+            "container_duration_s": float(container.duration) / 1e6 if container.duration
+            else None,
+            "stream_pix_fmt": cc.pix_fmt or "", "stream_width": cc.width or 0,
+            "stream_height": cc.height or 0, "has_b_frames": bool(cc.has_b_frames)}
+
+
+def _demux(container: Any, stream: Any, progress: Any) -> tuple[dict[str, np.ndarray], str | None]:
+    import av
+
+    pts: list[int] = []
+    dts: list[int] = []
+    pos: list[int] = []
+    flags: list[int] = []
+    error = None
+    total = max(int(stream.frames or 0), 1)
+    try:
+        for p in container.demux(stream):
+            if p.size == 0:
+                continue
+            pts.append(NOPTS if p.pts is None else p.pts)
+            dts.append(NOPTS if p.dts is None else p.dts)
+            pos.append(-1 if p.pos is None else p.pos)
+            flags.append((KEY if p.is_keyframe else 0) | (DISCARD if p.is_discard else 0)
+                         | (CORRUPT if p.is_corrupt else 0))
+            if progress is not None and len(pts) % 4096 == 0:
+                progress(len(pts), max(total, len(pts)))
+    except av.error.FFmpegError as exc:
+        error = _reason(exc)
+    return ({"pts": np.asarray(pts, dtype=np.int64), "dts": np.asarray(dts, dtype=np.int64),
+             "pos": np.asarray(pos, dtype=np.int64), "flags": np.asarray(flags, dtype=np.uint8)},
+            error)
+
+
+def _predicted(pts: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Frame-making packets in presentation order (pts, then decode order)."""
+    cand = np.flatnonzero((flags & (DISCARD | NOFRAME)) == 0)
+    order = np.lexsort((cand, pts[cand]))
+    return cand[order]
+
+
+def _head_stop(pts: np.ndarray, flags: np.ndarray) -> int | None:
+    """Where the start-of-stream check must decode to, or None when the stream starts on a
+    keyframe shown first."""
+    keys = np.flatnonzero(flags & KEY)
+    if not len(keys):
+        return len(pts)
+    fk = int(keys[0])
+    later = np.arange(fk + 1, min(len(pts), fk + 64))
+    shown = later[(flags[later] & DISCARD) == 0]
+    leading = bool(np.any(pts[shown] < pts[fk])) if len(shown) else False
+    if fk == 0 and not leading:
+        return None
+    nxt = int(keys[1]) if len(keys) > 1 else len(pts)
+    return min(nxt, fk + HEAD_CAP)
+
+
+def _ranges(values: list[int]) -> str:
+    """'3, 7-9, 12' for sorted ints."""
+    parts: list[str] = []
+    for v in values:
+        if parts and isinstance(parts[-1], list) and v == parts[-1][1] + 1:
+            parts[-1][1] = v
+        else:
+            parts.append([v, v])  # type: ignore[arg-type]
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)  # type: ignore[misc]
+
+
+def build_index(path: Path, fingerprint: str, verify: str = "needed",
+                progress: Any = None) -> FrameIndex:
+    """Demux ``path`` and build its frame index. ``verify``: ``"needed"`` (decode everything
+    only when demuxing cannot be trusted), ``"auto"`` (also when the file is small) or
+    ``"always"``. Raises :class:`BadInputError` / :class:`UnsupportedFormatError`."""
+    t0 = time.perf_counter()
+    container = open_container(path)
+    try:
+        stream = video_stream(container, path)
+        meta = _stream_info(container, stream)
+        pk, demux_error = _demux(container, stream, progress)
+    finally:
+        container.close()
+    pts, flags = pk["pts"], pk["flags"]
+    if not len(pts):
+        raise BadInputError(f"{path} has a video stream with no pictures in it.", path)
+    reasons: list[str] = []
+    if demux_error:
+        reasons.append(f"reading stopped early ({demux_error})")
+    if np.any(flags & CORRUPT):
+        reasons.append(f"{int(np.count_nonzero(flags & CORRUPT))} damaged or cut-short packets")
+    if meta["codec"] not in TRUSTED_CODECS:
+        reasons.append(f"{meta['codec'] or 'unknown'} packets are not always one picture each")
+    cand = np.flatnonzero((flags & DISCARD) == 0)
+    if np.any(pts[cand] == NOPTS):
+        reasons.append("some packets have no timestamp")
+    elif len(np.unique(pts[cand])) != len(cand):
+        reasons.append("some packets share a timestamp")
+    if not np.any(flags & KEY):
+        reasons.append("no packet is flagged as a keyframe")
+
+    stop = _head_stop(pts, flags)
+    head = _decode_pass(path, pts, stop, first_only=stop is None)
+    if head.first is None and stop is not None and stop < len(pts):
+        head = _decode_pass(path, pts, None, first_only=True)
+    if head.first is None:
+        raise BadInputError(f"{path} has a video stream but none of its pictures can be "
+                            f"decoded.", path)
+    if stop is None and head.out_pkt and head.out_pkt[0] != int(_predicted(pts, flags)[0]):
+        reasons.append("the decoder shows another picture first")
+    if stop is not None and not reasons:
+        made = set(k for k in head.out_pkt if 0 <= k < stop)
+        for k in range(stop):
+            if k not in made and not (flags[k] & DISCARD):
+                flags[k] |= NOFRAME
+        if head.errors:
+            reasons.append("the first pictures do not decode cleanly")
+        elif [k for k in head.out_pkt if k >= 0] != [int(k) for k in _predicted(pts, flags)
+                                                     if k < stop]:
+            reasons.append("the decoder shows the first pictures in another order")
+    first = head.first
+    npx = len(cand) * first["width"] * first["height"]
+    full = verify == "always" or bool(reasons) or (verify == "auto"
+                                                   and npx <= AUTO_VERIFY_PIXELS)
+    sentences: list[str] = []
+    corrupt_frames: list[int] = []
+    threads = "SLICE" if (demux_error or np.any(flags & CORRUPT)) else "AUTO"
+    if full:
+        # Frame threads can lose pictures next to a packet that fails; decode such files
+        # with slice threads only (as the reference ffmpeg's output count shows).
+        dec = _decode_pass(path, pts, None, False, progress, threads)
+        if dec.errors and threads == "AUTO":
+            threads = "SLICE"
+            dec = _decode_pass(path, pts, None, False, progress, threads)
+        flags &= ~np.uint8(NOFRAME)
+        frame_pkt = np.asarray([k if k >= 0 else max(dec.fed - 1, 0) for k in dec.out_pkt],
+                               dtype=np.int64)
+        fpts = [p if p != NOPTS else int(pts[k]) for p, k in zip(dec.out_pts, frame_pkt)]
+        frame_pts = _fill_missing(np.asarray(fpts, dtype=np.int64))
+        made = np.zeros(len(pts), dtype=bool)
+        made[frame_pkt] = True
+        flags[~made & ((flags & DISCARD) == 0)] |= NOFRAME
+        corrupt_frames = [i for i, c in enumerate(dec.out_corrupt) if c]
+        # a keyframe that failed or was concealed (from earlier pictures) is no place to
+        # start: decoding from it would not give what decoding through it gives
+        for i in corrupt_frames:
+            if flags[frame_pkt[i]] & KEY:
+                flags[frame_pkt[i]] |= BADKEY
+        for k, _ in dec.errors:
+            if 0 <= k < len(flags) and flags[k] & KEY:
+                flags[k] |= BADKEY
+        sentences = _error_sentences(dec.errors, pts, frame_pts, meta)
+    else:
+        frame_pkt = _predicted(pts, flags)
+        frame_pts = pts[frame_pkt]
+    if not len(frame_pkt):
+        raise BadInputError(f"{path} has a video stream but none of its pictures can be "
+                            f"decoded.", path)
+    if corrupt_frames:
+        sentences.append(f"Frames {_ranges(corrupt_frames[:200])} were decoded with errors "
+                         f"and may show damaged pictures.")
+    if demux_error:
+        sentences.insert(0, f"Reading stopped after packet {len(pts)}: {demux_error}.")
+    transform, theta = display_transform(first["matrix"])
+    meta.update({"version": INDEX_VERSION, "fingerprint": fingerprint,
+                 "size_bytes": path.stat().st_size, "pix_fmt": first["pix_fmt"],
+                 "bit_depth": first["bit_depth"], "coded_width": first["width"],
+                 "coded_height": first["height"], "matrix": first["matrix"],
+                 "transform": transform, "theta": theta, "colorspace": first["colorspace"],
+                 "color_range": first["color_range"], "verified": bool(full),
+                 "verify_reasons": reasons, "errors": sentences,
+                 "corrupt_frames": corrupt_frames[:10000],
+                 "discarded": int(np.count_nonzero(flags & DISCARD)),
+                 "no_picture": int(np.count_nonzero(flags & NOFRAME)),
+                 "threads": threads, "build_s": round(time.perf_counter() - t0, 4)})
+    return FrameIndex(pkt_pts=pts, pkt_dts=pk["dts"], pkt_pos=pk["pos"], pkt_flags=flags,
+                      frame_pkt=frame_pkt, frame_pts=frame_pts, meta=meta)
+
+
+def _fill_missing(p: np.ndarray) -> np.ndarray:
+    """Frames the decoder gave no pts: one typical frame step after the previous frame."""
+    bad = p == NOPTS
+    if not bad.any():
+        return p
+    good = p[~bad]
+    step = int(np.median(np.diff(good))) if len(good) > 1 else 1
+    out = p.copy()
+    prev = None
+    for i in range(len(out)):
+        if out[i] == NOPTS:
+            out[i] = (prev + max(step, 1)) if prev is not None else 0
+        prev = out[i]
+    return out
+
+
+def _error_sentences(errors: list[tuple[int, str]], pts: np.ndarray, frame_pts: np.ndarray,
+                     meta: dict[str, Any]) -> list[str]:
+    """Readable sentences for the packets that failed to decode."""
+    tb = meta["time_base"][0] / meta["time_base"][1]
+    start = int(frame_pts.min()) if len(frame_pts) else 0
+    sorted_pts = np.sort(frame_pts)
+    out = []
+    for k, reason in errors[:MAX_SENTENCES]:
+        where = ""
+        if 0 <= k < len(pts) and pts[k] != NOPTS:
+            t = (int(pts[k]) - start) * tb
+            near = int(np.searchsorted(sorted_pts, pts[k]))
+            where = f" (at {t:.3f} s, near frame {near})"
+        out.append(f"Packet {k}{where} could not be decoded: {reason}; the frame it held is "
+                   f"skipped.")
+    if len(errors) > MAX_SENTENCES:
+        out.append(f"{len(errors) - MAX_SENTENCES} more packets could not be decoded.")
+    return out

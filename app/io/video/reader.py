@@ -1,0 +1,375 @@
+"""``VideoReader``: frame N of a video as RGB uint8 in display orientation, fast.
+
+* The frame index is built once per file content (:mod:`app.io.video.build`) and kept in the
+  user cache folder keyed by :func:`app.core.media.fingerprint`, so reopening is instant.
+* ``frame(n)`` decodes from the nearest usable keyframe at or before n (exact seek, see
+  :mod:`app.io.video.session`) and keeps decoded frames in a byte-bounded LRU
+  (``cache_bytes``, default 1 GiB): the frames decoded on the way to n (up to half the cap)
+  stay as decoder frames, so stepping back is a colour conversion, not a decode.
+* ``prefetch(n, direction)`` (also implied by stepping ``frame(n±1)``) decodes ahead on a
+  background thread; a foreground request always takes the decoder first.
+* ``frames(...)`` iterates sequentially with a decoder of its own (export, tracking).
+
+Thread-safe: any thread may call ``frame``; one decoder is shared under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import BadInputError, VellumError
+from app.core.geometry import VideoGeometry
+from app.core.media import fingerprint
+from app.io.video.build import build_index
+from app.io.video.cache import FrameCache
+from app.io.video.cachedir import video_index_folder
+from app.io.video.convert import apply_transform, frame_bytes, to_rgb
+from app.io.video.index import FrameIndex
+from app.io.video.report import VideoReport, geometry_of, report_of
+from app.io.video.session import DecodeSession, IndexMismatch
+
+DEFAULT_CACHE_BYTES = 1 << 30
+AHEAD = 6  # frames converted ahead of a stepping or playing position
+BEHIND = 24  # frames kept decoded behind a position when stepping backwards
+
+
+def load_index(path: Path, verify: str = "auto", use_cache: bool = True,
+               progress: Any = None) -> tuple[FrameIndex, str]:
+    """The frame index of ``path`` (from the cache when its content is unchanged), and the
+    file's fingerprint. ``verify``: see :func:`~app.io.video.build.build_index`; a cached
+    index is rebuilt only when it was checked less than ``verify`` asks."""
+    if verify not in ("needed", "auto", "always"):
+        raise ValueError(f"verify must be 'needed', 'auto' or 'always', not {verify!r}")
+    try:
+        fp = fingerprint(path)
+    except FileNotFoundError:
+        raise BadInputError(f"{path} does not exist.", path) from None
+    except OSError as exc:
+        raise BadInputError(f"{path} cannot be read ({exc.strerror}).", path) from exc
+    store = video_index_folder() / f"{fp.split(':')[-1]}.npz"
+    if use_cache:
+        index = FrameIndex.load(store, fp)
+        if index is not None and (index.verified or verify == "needed"
+                                  or (verify == "auto" and index.meta.get("auto_checked"))):
+            return index, fp
+    index = build_index(path, fp, verify=verify, progress=progress)
+    index.meta["auto_checked"] = verify in ("auto", "always")
+    if use_cache:
+        _save(index, store)
+    return index, fp
+
+
+def _save(index: FrameIndex, store: Path) -> None:
+    try:
+        index.save(store)
+    except (OSError, VellumError):  # a read-only cache folder only costs the next open
+        pass
+
+
+class VideoReader:
+    """Frames of one video by index. Use as a context manager (or call :meth:`close`)."""
+
+    def __init__(self, path: str | Path, cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 verify: str = "auto", use_index_cache: bool = True,
+                 progress: Any = None) -> None:
+        self.path = Path(path)
+        self._use_cache = use_index_cache
+        self._index, self._fp = load_index(self.path, verify, use_index_cache, progress)
+        self._cache = FrameCache(cache_bytes)
+        self._lock = threading.RLock()
+        self._session: DecodeSession | None = None
+        self._urgent = 0
+        self._urgent_lock = threading.Lock()
+        self._hint: tuple[int, int] | None = None
+        self._hint_serial = 0
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._last = -2
+        self._extra_errors: list[str] = []
+        self._refresh()
+
+    # ----------------------------------------------------------------- description
+    def _refresh(self) -> None:
+        ix = self._index
+        self._geometry = geometry_of(ix)
+        self._timestamps = ix.timestamps()
+        self._timestamps.flags.writeable = False
+        self._keyframes = ix.keyframes()
+        self._keyframes.flags.writeable = False
+        self._transform = str(ix.meta.get("transform", "none"))
+        self._keep_back = max(8, int(self._cache.cap_bytes // 2 // max(
+            int(ix.meta["coded_width"]) * int(ix.meta["coded_height"]) * 2, 1)))
+
+    @property
+    def geometry(self) -> VideoGeometry:
+        return self._geometry
+
+    @property
+    def frame_count(self) -> int:
+        return self._index.frame_count
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """Seconds from the first displayed frame, per frame index (read-only float64)."""
+        return self._timestamps
+
+    @property
+    def keyframes(self) -> np.ndarray:
+        """Per frame index: a keyframe (random access point) of the stream (read-only)."""
+        return self._keyframes
+
+    @property
+    def index(self) -> FrameIndex:
+        return self._index
+
+    @property
+    def report(self) -> VideoReport:
+        r = report_of(str(self.path), self._index, self._geometry)
+        if self._extra_errors:
+            r.decode_errors = r.decode_errors + self._extra_errors
+        return r
+
+    @property
+    def cache(self) -> FrameCache:
+        return self._cache
+
+    # ----------------------------------------------------------------- frames
+    def _check(self, n: Any) -> int:
+        try:
+            i = int(n)
+        except (TypeError, ValueError):
+            raise VellumError(f"{n!r} is not a frame number of {self.path}.", self.path) from None
+        if i != n or not 0 <= i < self.frame_count:
+            raise VellumError(f"Frame {n} is outside {self.path}, which has frames 0 to "
+                              f"{self.frame_count - 1}.", self.path)
+        return i
+
+    def _display(self, f: Any) -> np.ndarray:
+        rgb = apply_transform(to_rgb(f), self._transform)
+        rgb.flags.writeable = False
+        return rgb
+
+    def _rgb_from_cache(self, n: int) -> np.ndarray | None:
+        hit = self._cache.get(n)
+        if hit is None:
+            return None
+        kind, value = hit
+        if kind == "rgb":
+            return value
+        rgb = self._display(value)
+        self._cache.put(n, "rgb", rgb, rgb.nbytes)
+        return rgb
+
+    def frame(self, n: int) -> np.ndarray:
+        """Frame ``n`` as a read-only ``(H, W, 3)`` RGB uint8 array, display orientation."""
+        if self._closed:
+            raise VellumError(f"{self.path} has been closed.", self.path)
+        n = self._check(n)
+        step = n - self._last
+        self._last = n
+        rgb = self._rgb_from_cache(n)
+        if rgb is None:
+            with self._urgent_lock:
+                self._urgent += 1
+            try:
+                with self._lock:
+                    with self._urgent_lock:
+                        self._urgent -= 1
+                    rgb = self._rgb_from_cache(n)
+                    raw = None if rgb is not None else self._decode(n)
+            finally:
+                pass
+            if rgb is None:
+                rgb = self._display(raw)
+                self._cache.put(n, "rgb", rgb, rgb.nbytes)
+        if step in (1, -1):
+            self.prefetch(n, step)
+        return rgb
+
+    def _session_for(self) -> DecodeSession:
+        if self._session is None:
+            self._session = DecodeSession(self.path, self._index)
+        return self._session
+
+    def _decode(self, n: int, should_stop: Any = None) -> Any:
+        """Decode frame n through the shared session (lock held); frames decoded on the way
+        go to the cache. Returns the decoder frame, or None when stopped early."""
+        for attempt in range(2):
+            got: list[Any] = []
+            keep_from = n - self._keep_back
+
+            def sink(m: int, f: Any) -> None:
+                if m == n:
+                    got.append(f)
+                if m >= keep_from and self._cache.peek(m) is None:
+                    self._cache.put(m, "yuv", f, frame_bytes(f))
+
+            session = self._session_for()
+            try:
+                done = session.decode_to(n, sink, should_stop)
+                self._collect(session)
+                if not done:
+                    return None
+                return got[0]
+            except IndexMismatch as exc:
+                self._collect(session)
+                if attempt or not self._reindex(str(exc)):
+                    raise BadInputError(f"Frame {n} of {self.path} cannot be decoded ({exc}).",
+                                        self.path) from exc
+                n = self._check(n)
+        raise AssertionError("unreachable")
+
+    def _collect(self, session: DecodeSession) -> None:
+        for k, reason in session.errors:
+            self._extra_errors.append(f"Packet {k} could not be decoded: {reason}.")
+        session.errors.clear()
+        if self._index.meta.get("changed") and self._use_cache:
+            _save(self._index, video_index_folder() / f"{self._fp.split(':')[-1]}.npz")
+
+    def _reindex(self, why: str) -> bool:
+        """The decoder disagreed with a demux-only index: rebuild it by decoding everything.
+        Frame numbers may change; the cache is emptied. False when already decoded."""
+        with self._lock:
+            if self._index.verified:
+                return False
+            old = self._index.frame_count
+            index = build_index(self.path, self._fp, verify="always")
+            index.meta["reindexed"] = (f"The frame index was rebuilt by decoding every frame "
+                                       f"after the decoder disagreed with the container ({why}); "
+                                       f"{index.frame_count} frames (the container suggested "
+                                       f"{old}).")
+            index.meta["auto_checked"] = True
+            if self._use_cache:
+                _save(index, video_index_folder() / f"{self._fp.split(':')[-1]}.npz")
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            self._index = index
+            self._cache.clear()
+            self._refresh()
+            return True
+
+    def frames(self, start: int = 0, stop: int | None = None, step: int = 1
+               ) -> Iterator[tuple[int, np.ndarray]]:
+        """Frames ``start, start+step, ...`` below ``stop`` (default: the end) as ``(n, rgb)``,
+        decoded sequentially by a decoder of this iterator's own (the cache is left alone)."""
+        stop = self.frame_count if stop is None else min(int(stop), self.frame_count)
+        if step < 1:
+            raise VellumError(f"The frame step must be 1 or more, not {step}.", self.path)
+        n = max(int(start), 0)
+        session = DecodeSession(self.path, self._index)
+        try:
+            while n < stop:
+                got: list[Any] = []
+                target = n
+
+                def sink(m: int, f: Any) -> None:
+                    if m == target:
+                        got.append(f)
+
+                try:
+                    session.decode_to(n, sink)
+                except IndexMismatch as exc:
+                    session.close()
+                    if not self._reindex(str(exc)):
+                        raise BadInputError(f"Frame {n} of {self.path} cannot be decoded "
+                                            f"({exc}).", self.path) from exc
+                    stop = min(stop, self.frame_count)
+                    session = DecodeSession(self.path, self._index)
+                    continue
+                yield n, self._display(got[0])
+                n += step
+        finally:
+            session.close()
+
+    # ----------------------------------------------------------------- prefetch
+    def prefetch(self, n: int, direction: int = 1) -> None:
+        """Hint: frames after (direction +1) or before (-1) ``n`` will be wanted soon."""
+        if self._closed or not 0 <= n < self.frame_count:
+            return
+        self._hint = (int(n), 1 if direction >= 0 else -1)
+        self._hint_serial += 1
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._prefetch_loop, daemon=True,
+                                            name=f"vellum-prefetch-{self.path.name}")
+            self._thread.start()
+        self._wake.set()
+
+    def _prefetch_loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            hint, serial = self._hint, self._hint_serial
+            if hint is None or self._closed:
+                continue
+            n, d = hint
+            far = AHEAD if d > 0 else BEHIND
+            for i in range(1, far + 1):
+                m = n + d * i
+                if self._closed or serial != self._hint_serial or not 0 <= m < self.frame_count:
+                    break
+                try:
+                    self._prefetch_one(m, convert=i <= AHEAD, serial=serial)
+                except Exception:  # a bad frame is reported when asked for in the foreground
+                    break
+
+    def _prefetch_one(self, m: int, convert: bool, serial: int) -> None:
+        kind = self._cache.peek(m)
+        if kind == "rgb" or (kind == "yuv" and not convert):
+            return
+        if kind is None:
+            while self._urgent and not self._closed:
+                time.sleep(0.0005)
+
+            def stop() -> bool:
+                return bool(self._urgent) or self._closed or serial != self._hint_serial
+
+            with self._lock:
+                if self._cache.peek(m) is None:
+                    if self._decode(m, stop) is None and self._cache.peek(m) is None:
+                        return
+        if convert:
+            self._rgb_from_cache(m)
+
+    # ----------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+        self._cache.clear()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        g = self._geometry
+        return f"VideoReader({str(self.path)!r}, {g.frame_count} frames, {g.width}x{g.height})"
+
+
+def open_video(path: str | Path, cache_bytes: int = DEFAULT_CACHE_BYTES,
+               verify: str = "auto", progress: Any = None) -> VideoReader:
+    """Open a video for frame-accurate reading; :class:`BadInputError` or
+    :class:`UnsupportedFormatError` (one sentence naming the file) when it cannot be read.
+
+    ``cache_bytes`` caps the decoded-frame cache. ``verify`` decides how the index is built
+    the first time (then it is cached): ``"needed"`` demuxes only, decoding what demuxing
+    cannot tell; ``"auto"`` (default) also decodes every frame once when that is quick
+    (about a thousand million pixels: ~500 frames of 1080p), which finds damage that hides
+    from the demuxer; ``"always"`` decodes every frame. ``progress(done, total)`` is called
+    while building."""
+    return VideoReader(path, cache_bytes=cache_bytes, verify=verify, progress=progress)
