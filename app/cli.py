@@ -61,6 +61,14 @@ def cmd_add(args: argparse.Namespace) -> int:
             report = add_media(doc, args.paths, progress=progress)
     for err in report.errors:
         print(f"skipped: {err}", file=sys.stderr)
+    for note in report.notes[:20]:
+        print(f"note: {note}", file=sys.stderr)
+    if len(report.notes) > 20:
+        print(f"note: ... and {len(report.notes) - 20} more", file=sys.stderr)
+    for m in report.added:
+        if m.kind.value == "volume":
+            print(f"  volume {m.name!r}: {m.width}x{m.height}x{m.frames}"
+                  + (f" {m.source.modality}" if m.source and m.source.modality else ""))
     kinds = Counter(m.kind.value for m in report.added)
     summary = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in sorted(kinds.items()))
     print(f"Added {summary or 'nothing'}"
@@ -72,9 +80,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     from app.io.coco import import_coco
 
     with _open(args.project) as doc:
-        counts = import_coco(doc, args.file, args.images)
-    print(f"Imported {counts['annotations']} annotations, {counts['media']} new media, "
-          f"{counts['classes']} new classes, {counts['tracks']} tracks from {args.file}")
+        with terminal_progress("Importing", unit="step") as progress:
+            report = import_coco(doc, args.file, args.images, again=args.again,
+                                 progress=progress)
+    for line in report.get("warnings", []):
+        print(f"warning: {line}", file=sys.stderr)
+    for line in report.get("notes", []):
+        print(f"note: {line}")
+    print(f"Imported {report['annotations']} annotations, {report['media']} new media, "
+          f"{report['classes']} new classes, {report['tracks']} tracks from {args.file}")
     return EXIT_OK
 
 
@@ -83,9 +97,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _open(args.project) as doc:
         with terminal_progress("Exporting", unit="annotation") as progress:
-            counts = export_coco(doc, args.out, progress=progress)
-    print(f"Wrote {args.out}: {counts['images']} images, {counts['annotations']} annotations, "
-          f"{counts['categories']} categories")
+            report = export_coco(doc, args.out, progress=progress,
+                                 images_root=args.images_root)
+    for line in report.get("notes", []):
+        print(f"note: {line}")
+    print(f"Wrote {args.out}: {report['images']} images, {report['annotations']} annotations, "
+          f"{report['categories']} categories")
     return EXIT_OK
 
 
@@ -176,19 +193,28 @@ def build_parser() -> argparse.ArgumentParser:
     q = importers.add_parser("coco", help="COCO JSON (from Vellum, CVAT, labelme, ...)",
                            description="Import COCO JSON as one undoable step. Images are "
                            "found under --images and added if new. Nothing is written unless "
-                           "the whole file is valid.")
+                           "the whole file is valid. A file already imported is refused "
+                           "unless --again is given.")
     q.add_argument("project", metavar="PROJECT")
     q.add_argument("file", metavar="FILE.json")
     q.add_argument("--images", metavar="DIR", help="folder the file_names are relative to "
                    "(default: the JSON file's folder)")
+    q.add_argument("--again", action="store_true", help="import a file that was already "
+                   "imported into this project (its annotations are added a second time)")
     q.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="export labels to another format")
     exporters = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
     q = exporters.add_parser("coco", help="COCO JSON", description="Write boxes, polygons, "
-                           "masks (RLE), keypoints and tags as COCO JSON, atomically.")
+                           "masks (RLE), keypoints and tags as COCO JSON, atomically. Ids, "
+                           "bbox and area of unedited annotations and every key another tool "
+                           "wrote are kept as imported. Never writes onto the project or its "
+                           "media.")
     q.add_argument("project", metavar="PROJECT")
     q.add_argument("out", metavar="OUT.json")
+    q.add_argument("--images-root", metavar="DIR", help="folder the file_names are written "
+                   "relative to (default: the folder the images were imported from, else the "
+                   "deepest folder holding all exported media)")
     q.set_defaults(func=cmd_export)
 
     p = sub.add_parser("validate", help="check a project's integrity",

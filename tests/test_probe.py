@@ -50,7 +50,29 @@ def test_nifti_and_dicom_volumes(shared_data):
         assert (p.width, p.height, p.frames) == (tuple(shape) + (1, 1))[:3]
     series = shared_data / "dicom" / "philips_phantom_study" / "S2020"
     p = probe(series)
-    assert p.kind is MediaKind.VOLUME and p.frames == 140 and p.meta["modality"] == "CT"
+    assert p.kind is MediaKind.VOLUME and p.frames == 140 and p.source.modality == "CT"
+    assert p.volume.shape == (140, 512, 512) and p.title == "STD BRAIN 1MM, iDose"
+
+
+def test_a_study_folder_becomes_one_volume_per_image_series(tmp_path, shared_data):
+    from app.core.document import Document
+    from app.io.ingest import add_media
+
+    study = shared_data / "dicom" / "philips_phantom_study"
+    with Document.create(tmp_path / "p") as doc:
+        report = add_media(doc, [study, shared_data / "dicom" / "pydicom_test_files" /
+                                 "CT_small.dcm"])
+        names = sorted(m.name for m in doc.media())
+        assert names == sorted(["STD BRAIN 1MM, iDose", "STD BRAIN 5MM",
+                                "1A TRAUMA/PLAIN HEAD DM /Head", "CT series 1"]), names
+        assert any("secondary capture" in n for n in report.notes)  # the dose report
+        assert any("LICENSE_dcm_qa_ct is not a DICOM file" in n for n in report.notes)
+        single = next(m for m in doc.media() if m.name == "CT series 1")
+        assert single.volume_shape == (1, 128, 128) and single.source.series_uid
+        uids = {m.source.series_uid for m in doc.media()}
+        assert len(uids) == 4
+        again = add_media(doc, [study])  # every series already there, by path and series
+        assert not again.added and len(again.duplicates) == 3
 
 
 def test_truncated_video_and_image_are_named(tmp_path, shared_data):

@@ -73,6 +73,7 @@ class MediaItem:
     volume: VolumeGeometry | None = None
     source: VolumeSource | None = None
     foreign: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
     position: int = 0
     removed: bool = False
     added: str = field(default_factory=utc_now)
@@ -95,8 +96,20 @@ class MediaItem:
 
     @property
     def name(self) -> str:
-        """File or folder name, for display."""
+        """What to call it: its ``title`` (a DICOM series description) or file/folder name."""
+        return self.title or self.file_name
+
+    @property
+    def file_name(self) -> str:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def key(self) -> str:
+        """Its identity in the project: the path, plus the series for one of several DICOM
+        series kept in one folder (two files with the same bytes are still two items)."""
+        if self.source is not None and self.source.series_uid:
+            return f"{self.path}#{self.source.series_uid}"
+        return self.path
 
     @property
     def volume_shape(self) -> tuple[int, int, int]:
@@ -113,7 +126,7 @@ class MediaItem:
                 "video": self.video.to_json() if self.video else None,
                 "volume": self.volume.to_json() if self.volume else None,
                 "source": self.source.to_json() if self.source else None,
-                "foreign": self.foreign, "position": self.position,
+                "foreign": self.foreign, "title": self.title, "position": self.position,
                 "removed": self.removed, "added": self.added}
 
 

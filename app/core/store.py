@@ -93,9 +93,10 @@ _V2 = """
         id TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL,
         fingerprint TEXT NOT NULL, size_bytes INTEGER NOT NULL, width INTEGER NOT NULL,
         height INTEGER NOT NULL, frames INTEGER NOT NULL, status TEXT NOT NULL,
-        foreign_fields TEXT NOT NULL, removed INTEGER NOT NULL, added TEXT NOT NULL);
+        foreign_fields TEXT NOT NULL, removed INTEGER NOT NULL, added TEXT NOT NULL,
+        title TEXT NOT NULL);
     INSERT INTO media SELECT id, position, kind, path, fingerprint, size_bytes, width, height,
-        frames, status, '{}', removed, added FROM media_v1;
+        frames, status, '{}', removed, added, '' FROM media_v1;
     CREATE TABLE videos (
         media_id TEXT PRIMARY KEY, frame_count INTEGER NOT NULL, width INTEGER NOT NULL,
         height INTEGER NOT NULL, rotation INTEGER NOT NULL, time_base_num INTEGER NOT NULL,
@@ -181,7 +182,7 @@ _ANN_COLUMNS = ("id, media_id, frame, axis, idx, track_id, keyframe, class_id, k
                 "attributes, z, flags, source, score, timestamp, foreign_fields, creator, "
                 "created, modified")
 _MEDIA_COLUMNS = ("m.id, m.position, m.kind, m.path, m.fingerprint, m.size_bytes, m.width, "
-                  "m.height, m.frames, m.status, m.foreign_fields, m.removed, m.added, "
+                  "m.height, m.frames, m.status, m.foreign_fields, m.removed, m.added, m.title, "
                   "v.frame_count, v.width, v.height, v.rotation, v.time_base_num, "
                   "v.time_base_den, v.avg_fps, v.nominal_fps, v.duration_s, v.is_vfr, v.codec, "
                   "v.pix_fmt, g.size_k, g.size_j, g.size_i, g.spacing_i, g.spacing_j, "
@@ -426,22 +427,22 @@ class Store:
     def _media_from_row(r: tuple[Any, ...]) -> MediaItem:
         kind = MediaKind(r[2])
         video = volume = source = None
-        if r[13] is not None:
-            video = VideoGeometry(frame_count=r[13], width=r[14], height=r[15], rotation=r[16],
-                                  time_base=Fraction(r[17], r[18]), avg_fps=r[19],
-                                  nominal_fps=r[20], duration_s=r[21], is_vfr=bool(r[22]),
-                                  codec=r[23], pix_fmt=r[24])
-        if r[25] is not None:
-            d = json.loads(r[34])
-            volume = VolumeGeometry((r[25], r[26], r[27]), (r[28], r[29], r[30]),
-                                    (r[31], r[32], r[33]), (d[0:3], d[3:6], d[6:9]))
-        if r[35] is not None:
-            source = VolumeSource(r[35], r[36] or "", r[37] or "", r[38] or "", r[39] or 0)
+        if r[14] is not None:
+            video = VideoGeometry(frame_count=r[14], width=r[15], height=r[16], rotation=r[17],
+                                  time_base=Fraction(r[18], r[19]), avg_fps=r[20],
+                                  nominal_fps=r[21], duration_s=r[22], is_vfr=bool(r[23]),
+                                  codec=r[24], pix_fmt=r[25])
+        if r[26] is not None:
+            d = json.loads(r[35])
+            volume = VolumeGeometry((r[26], r[27], r[28]), (r[29], r[30], r[31]),
+                                    (r[32], r[33], r[34]), (d[0:3], d[3:6], d[6:9]))
+        if r[36] is not None:
+            source = VolumeSource(r[36], r[37] or "", r[38] or "", r[39] or "", r[40] or 0)
         return MediaItem(id=r[0], position=r[1], kind=kind, path=r[3], fingerprint=r[4],
                          size_bytes=r[5], width=r[6], height=r[7], frames=r[8],
                          status=MediaStatus(r[9]), foreign=json.loads(r[10]),
-                         removed=bool(r[11]), added=r[12], video=video, volume=volume,
-                         source=source)
+                         removed=bool(r[11]), added=r[12], title=r[13], video=video,
+                         volume=volume, source=source)
 
     def load_media(self, include_removed: bool = False,
                    ids: Iterable[str] | None = None) -> list[MediaItem]:
@@ -460,10 +461,10 @@ class Store:
 
     def put_media(self, items: Iterable[MediaItem]) -> None:
         items = tuple(items)
-        self._write("INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        self._write("INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(m.id, m.position, m.kind.value, m.path, m.fingerprint, m.size_bytes,
                       m.width, m.height, m.frames, m.status.value, _dumps(m.foreign),
-                      int(m.removed), m.added) for m in items])
+                      int(m.removed), m.added, m.title) for m in items])
         ids = [(m.id,) for m in items]
         self._write("DELETE FROM videos WHERE media_id = ?", ids)
         self._write("DELETE FROM volumes WHERE media_id = ?", ids)

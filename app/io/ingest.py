@@ -16,7 +16,7 @@ from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.geometry import VideoGeometry
 from app.core.media import MediaItem, MediaKind, VolumeSource, fingerprint, relative_path
-from app.io.probe import Probe, discover, probe
+from app.io.probe import Probe, discover, probe_all
 
 Progress = Callable[[int, int, str], None]  # done, total, current path
 
@@ -26,6 +26,7 @@ class AddReport:
     added: list[MediaItem] = field(default_factory=list)
     duplicates: list[Path] = field(default_factory=list)
     errors: list[VellumError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a lead should know (skipped series...)
 
 
 def media_item(info: Probe, path: str, fp: str, size: int, position: int) -> MediaItem:
@@ -43,16 +44,17 @@ def media_item(info: Probe, path: str, fp: str, size: int, position: int) -> Med
                               str(info.meta.get("description", "")))
     return MediaItem(kind=info.kind, path=path, fingerprint=fp, size_bytes=size,
                      width=info.width, height=info.height, frames=info.frames, video=video,
-                     volume=info.volume, source=source, position=position)
+                     volume=info.volume, source=source, title=info.title, position=position)
 
 
 def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], position: int,
                progress: Progress | None = None,
                cancelled: Callable[[], bool] | None = None) -> AddReport:
     """Probe and fingerprint everything under ``paths`` without touching a project: the media
-    items to add (paths relative to ``folder``, positions from ``position``), skipping paths
-    in ``known`` (project-relative, as :func:`relative_path` gives). Two files with the same
-    bytes are two items: identity is the path; the fingerprint is only for relinking.
+    items to add (paths relative to ``folder``, positions from ``position``), skipping the
+    identities in ``known`` (:func:`known_paths`). Two files with the same bytes are two items:
+    identity is the path (and the series, for DICOM); the fingerprint is only for relinking.
+    A DICOM folder or study becomes one volume per image series, named by its description.
     Safe to run on a worker thread."""
     report = AddReport()
     found: list[Path] = []
@@ -68,7 +70,7 @@ def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], posit
         if progress:
             progress(n, len(found), str(path))
         try:
-            info = probe(path)
+            infos = probe_all(path)
             fp = fingerprint(path)
         except VellumError as exc:
             report.errors.append(exc)
@@ -77,14 +79,17 @@ def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], posit
             report.errors.append(VellumError(f"{path} cannot be read ({exc.strerror}).", path))
             continue
         rel = relative_path(path, folder)
-        if rel in known:
-            report.duplicates.append(path)
-            continue
-        known.add(rel)
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
             else path.stat().st_size
-        report.added.append(media_item(info, relative_path(path, folder), fp, size, position))
-        position += 1
+        for info in infos:
+            item = media_item(info, rel, fp, size, position)
+            report.notes.extend(w for w in info.warnings if w not in report.notes)
+            if item.key in known:
+                report.duplicates.append(path)
+                continue
+            known.add(item.key)
+            report.added.append(item)
+            position += 1
     if progress:
         progress(len(found), len(found), "")
     return report
@@ -97,8 +102,9 @@ def add_command(report: AddReport) -> Put | None:
 
 
 def known_paths(doc: Document) -> set[str]:
-    """Project-relative paths already in the project (removed items included)."""
-    return {m.path for m in doc.media(True)}
+    """Identities (:attr:`MediaItem.key`: project-relative path, and DICOM series) already in
+    the project, removed items included."""
+    return {m.key for m in doc.media(True)}
 
 
 def add_media(doc: Document, paths: Iterable[str | Path], progress: Progress | None = None,

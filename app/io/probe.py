@@ -36,6 +36,8 @@ class Probe:
     video: VideoGeometry | None = None
     volume: VolumeGeometry | None = None
     source: VolumeSource | None = None
+    title: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def _is_nifti(p: Path) -> bool:
@@ -52,35 +54,63 @@ def _is_dicom(p: Path) -> bool:
 
 
 def probe(path: str | Path) -> Probe:
-    """Describe one file (image, video, NIfTI) or DICOM series folder."""
+    """Describe one file (image, video, NIfTI, DICOM) or DICOM folder (its largest image
+    series; :func:`probe_all` gives every series)."""
+    return probe_all(path)[0]
+
+
+def probe_all(path: str | Path, progress: Any = None) -> list[Probe]:
+    """Every media item a path holds: one for an image or video; one per image series for a
+    DICOM file, folder (searched recursively) or DICOMDIR, and for a NIfTI file. Series that
+    are not volumes (dose reports, SEG, secondary captures...) and unreadable files come back
+    as the ``warnings`` of the first probe; none at all is an error naming the path."""
     p = Path(path)
     if not p.exists():
         raise BadInputError(f"{p} does not exist.", p)
-    if p.is_dir():
-        return _probe_dicom_folder(p)
     suffix = p.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
+    if p.is_file() and suffix in IMAGE_SUFFIXES:
         w, h = image_size(p)
-        return Probe(MediaKind.IMAGE, p, w, h)
-    if suffix in VIDEO_SUFFIXES:
-        return _probe_video(p)
-    if _is_nifti(p):
-        return _probe_nifti(p)
+        return [Probe(MediaKind.IMAGE, p, w, h)]
+    if p.is_file() and suffix in VIDEO_SUFFIXES:
+        return [_probe_video(p)]
+    if p.is_dir() or _is_nifti(p) or _is_dicom(p):
+        return _probe_volumes(p, progress)
     raise UnsupportedFormatError(f"{p} is not an image, video or volume format Vellum reads.", p)
 
 
+def _probe_volumes(p: Path, progress: Any) -> list[Probe]:
+    from app.io.volume import scan_series
+    from app.io.volume.reader import volume_source
+
+    found = scan_series(p, progress)
+    images = [s for s in found if s.is_image and s.geometry is not None]
+    skipped = tuple(w for s in found if not s.is_image for w in s.warnings[:1])
+    if not images:
+        why = f" ({skipped[0]})" if skipped else ""
+        raise UnsupportedFormatError(f"{p} holds no volume Vellum can show{why}.", p)
+    out = []
+    for n, s in enumerate(images):
+        k, j, i = s.geometry.shape
+        out.append(Probe(MediaKind.VOLUME, p, i, j, k, volume=s.geometry,
+                         source=volume_source(s), title=s.description,
+                         warnings=tuple(s.warnings) + (skipped if n == 0 else ())))
+    return out
+
+
 def discover(paths: list[Path]) -> Iterator[Path | VellumError]:
-    """Expand files and folders into the media paths they hold, in sorted order. A folder of
-    DICOM files is one volume; other folders are searched recursively."""
+    """Expand files and folders into the media paths they hold, in sorted order. A folder
+    holding DICOM files (a series, a study, a DICOMDIR tree) is handed on whole: its series are
+    found by :func:`probe_all`, searching it recursively; other folders are searched here."""
     for p in paths:
         if p.is_dir():
             files = sorted(q for q in p.iterdir() if not q.name.startswith("."))
             if any(q.is_file() and _is_dicom(q) for q in files):
                 yield p
+                continue
             yield from discover([q for q in files if q.is_dir()])
             for q in files:
                 if q.is_file() and (q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
-                                    or _is_nifti(q)):
+                                    or _is_nifti(q) or q.suffix.lower() == ".dcm"):
                     yield q
         elif p.exists():
             yield p
@@ -107,42 +137,3 @@ def _probe_video(p: Path) -> Probe:
         raise BadInputError(f"{p} has a video stream with no picture size.", p)
     return Probe(MediaKind.VIDEO, p, width, height, int(frames),
                  {"fps": fps, "codec": stream.codec_context.name})
-
-
-def _probe_nifti(p: Path) -> Probe:
-    import nibabel as nib
-
-    try:
-        img = nib.load(str(p))
-        shape = tuple(int(s) for s in img.shape)
-    except Exception as exc:  # nibabel raises many types for bad files
-        raise BadInputError(f"{p} cannot be read as NIfTI ({exc}).", p) from exc
-    if len(shape) < 3:
-        shape = shape + (1,) * (3 - len(shape))
-    # NIfTI data is indexed (i, j, k[, t]); Vellum volumes are [k, j, i].
-    return Probe(MediaKind.VOLUME, p, shape[0], shape[1], shape[2],
-                 {"format": "nifti", "shape_ijk": list(shape[:3]),
-                  "timepoints": shape[3] if len(shape) > 3 else 1})
-
-
-def _probe_dicom_folder(p: Path) -> Probe:
-    import pydicom
-
-    series: dict[str, list[Any]] = {}
-    for f in sorted(p.iterdir()):
-        if f.is_file() and _is_dicom(f):
-            try:
-                ds = pydicom.dcmread(f, stop_before_pixels=True)
-            except Exception as exc:  # pydicom raises many types for bad files
-                raise BadInputError(f"{f} is not a readable DICOM file ({exc}).", f) from exc
-            if "Rows" in ds and "Columns" in ds:
-                series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(ds)
-    if not series:
-        raise UnsupportedFormatError(f"{p} holds no DICOM images.", p)
-    uid, slices = max(series.items(), key=lambda kv: len(kv[1]))
-    first = slices[0]
-    frames = sum(int(getattr(ds, "NumberOfFrames", 1) or 1) for ds in slices)
-    return Probe(MediaKind.VOLUME, p, int(first.Columns), int(first.Rows), frames,
-                 {"format": "dicom", "series_uid": uid, "modality": str(first.get("Modality", "")),
-                  "description": str(first.get("SeriesDescription", "")),
-                  "series_in_folder": len(series)})
