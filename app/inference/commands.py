@@ -40,11 +40,20 @@ def _write_mask_png(path: Path, mask: Any) -> None:
         f.write(buf.tobytes())
 
 
+def _is_project(path: str) -> bool:
+    p = Path(path)
+    return p.suffix == ".vellum" and p.is_file() or (p / "project.vellum").is_file()
+
+
 def cmd_segment(args: argparse.Namespace) -> int:
     from app.inference.sam import SamSession
     from app.io.images import read_image
     from app.progress import terminal_progress
 
+    if _is_project(args.image):
+        return _segment_project(args)
+    if args.output is None:
+        raise BadInputError("Give the mask file to write with -o MASK.png.")
     image = read_image(args.image)
     out = Path(args.output)
     if out.resolve() == Path(args.image).resolve():
@@ -72,6 +81,63 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _segment_project(args: argparse.Namespace) -> int:
+    from app.core.document import Document
+    from app.core.shapes import Box
+    from app.inference.prelabel import find_media, segment_in_project
+    from app.inference.sam import SamSession
+
+    box = Box(*_box(args.box, "segment")) if args.box else None
+    points = [tuple(p) for p in args.point] + [tuple(p) for p in args.negative]
+    labels = [1] * len(args.point) + [0] * len(args.negative)
+    if box is None and not points:
+        raise BadInputError("Give a prompt: --box X Y W H and/or --point X Y.")
+    slice_ = (args.slice[0], int(args.slice[1])) if args.slice else None
+    window = tuple(args.window) if args.window else None
+    with Document.open(args.image) as doc, SamSession(args.model) as sam:
+        item = find_media(doc, args.media)
+        command, score = segment_in_project(doc, sam, item, box, points, labels, args.frame,
+                                            slice_, args.class_name, args.as_ == "polygon",
+                                            window)
+        doc.execute(command)
+        where = (f" frame {args.frame}" if args.frame is not None else "") + (
+            f" slice {slice_[0]}={slice_[1]}" if slice_ else "")
+    print(f"Segmented {item.name}{where} with {args.model} (predicted IoU {score:.3f})")
+    return EXIT_OK
+
+
+def _track_project(args: argparse.Namespace) -> int:
+    from app.core.document import Document
+    from app.core.shapes import Box
+    from app.inference.prelabel import find_media, track_in_project
+    from app.inference.tracking import open_tracker, track_video
+    from app.progress import terminal_progress
+
+    box = _box(args.box, "track")
+    with Document.open(args.video) as doc:
+        item = find_media(doc, args.media)
+        reader = open_video(str(doc.media_path(item)))
+        try:
+            tracker = open_tracker(args.model)
+            count = int(reader.frame_count)
+            if not 0 <= args.start < count:
+                raise BadInputError(f"{item.name} has frames 0 to {count - 1}; --start "
+                                    f"{args.start} is outside them.")
+            with terminal_progress("Tracking", unit="frame") as progress:
+                found = track_video(reader, box, args.start, args.end, args.backward, tracker,
+                                    progress=progress)
+        finally:
+            close = getattr(reader, "close", None)
+            if callable(close):
+                close()
+        doc.execute(track_in_project(doc, item, found, Box(*box), args.start,
+                                     tracker.model_id, args.class_name))
+    lost = sum(t.lost for t in found)
+    print(f"Tracked {item.name} over {len(found)} frames with {tracker.model_id}"
+          + (f"; {lost} lost" if lost else "") + " (one undoable step)")
+    return EXIT_OK
+
+
 def open_video(path: str) -> Any:
     """The project's one video decoder (``app.io.video.open_video``)."""
     try:
@@ -86,6 +152,8 @@ def cmd_track(args: argparse.Namespace) -> int:
     from app.inference.tracking import open_tracker, track_video
     from app.progress import terminal_progress
 
+    if _is_project(args.video):
+        return _track_project(args)
     box = _box(args.box, "track")
     reader = open_video(args.video)
     tracker = open_tracker(args.model)
@@ -179,8 +247,12 @@ def register(cli: CommandRegistry) -> None:
     box_help = "box in continuous pixel coordinates: corners (X, Y) and (X+W, Y+H)"
     p = cli.command("segment", cmd_segment, "segment an object in an image with a SAM model",
                     "Run a Segment Anything model on IMAGE with a box and/or points and write "
-                    "the mask as an 8-bit PNG of the image's size (255 inside, 0 outside).")
-    p.add_argument("image", metavar="IMAGE")
+                    "the mask as an 8-bit PNG of the image's size (255 inside, 0 outside).\n"
+                    "With a PROJECT instead of an image, the answer is written into the "
+                    "project (source = the model, score = its predicted IoU): a mask or "
+                    "polygons on an image (--media) or video frame (--frame N), or painted "
+                    "into the label map of a volume slice (--slice AXIS INDEX).")
+    p.add_argument("image", metavar="IMAGE|PROJECT")
     p.add_argument("--model", required=True, metavar="ID", help="installed model id, e.g. "
                    "litemedsam (see 'vellum models list')")
     p.add_argument("--box", nargs=4, type=float, metavar=("X", "Y", "W", "H"), help=box_help)
@@ -188,14 +260,29 @@ def register(cli: CommandRegistry) -> None:
                    metavar=("X", "Y"), help="a point inside the object (repeatable)")
     p.add_argument("--negative", nargs=2, type=float, action="append", default=[],
                    metavar=("X", "Y"), help="a point outside the object (repeatable)")
-    p.add_argument("-o", "--output", required=True, metavar="MASK.png")
+    p.add_argument("-o", "--output", metavar="MASK.png", help="the mask to write (IMAGE form)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    project = p.add_argument_group("PROJECT form")
+    project.add_argument("--media", metavar="NAME", help="media item (id, name or path; "
+                         "needed when the project has several)")
+    project.add_argument("--frame", type=int, metavar="N", help="video frame (0-based)")
+    project.add_argument("--slice", nargs=2, metavar=("AXIS", "INDEX"),
+                         help="volume slice: array axis k, j or i and the index along it")
+    project.add_argument("--class", dest="class_name", metavar="NAME",
+                         help="class of the new object (created if new)")
+    project.add_argument("--as", dest="as_", choices=("mask", "polygon"), default="mask",
+                         help="on images and frames: store a mask (default) or polygons")
+    project.add_argument("--window", nargs=2, type=float, metavar=("W", "L"),
+                         help="volume window width and level for the model (default: CT "
+                              "soft tissue, else percentiles)")
 
     p = cli.command("track", cmd_track, "track a box through a video",
                     "Track one object from frame N forward (or --backward) and print a box, "
                     "a score and a lost flag per frame. Frame indices are 0-based in "
-                    "presentation order.")
-    p.add_argument("video", metavar="VIDEO")
+                    "presentation order. With a PROJECT, the result becomes a track of that "
+                    "video: the given box is its keyframe, the tracker's boxes its shapes "
+                    "(with their scores), lost stretches outside.")
+    p.add_argument("video", metavar="VIDEO|PROJECT")
     p.add_argument("--model", required=True, metavar="ID", help="installed tracker id "
                    "(nanotrack-v2, nanotrack-v3) or 'classical' for OpenCV template matching")
     p.add_argument("--box", nargs=4, type=float, required=True, metavar=("X", "Y", "W", "H"),
@@ -206,6 +293,11 @@ def register(cli: CommandRegistry) -> None:
     p.add_argument("--backward", action="store_true", help="track towards earlier frames")
     p.add_argument("--json", action="store_true",
                    help='print {"frames": [{"frame", "box", "score", "lost"}, ...]}')
+    project = p.add_argument_group("PROJECT form (writes a track with source and scores)")
+    project.add_argument("--media", metavar="NAME", help="the video (id, name or path; needed "
+                         "when the project has several)")
+    project.add_argument("--class", dest="class_name", metavar="NAME",
+                         help="class of the track (created if new)")
 
     models = cli.command("models", None, "install and check AI models (offline)",
                          "Model packs live in $VELLUM_MODELS_DIR, else the user data folder "
