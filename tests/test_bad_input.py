@@ -86,11 +86,12 @@ def _mutations(good: dict) -> dict[str, tuple[dict | str, str]]:
     wrong_size["annotations"][rle]["segmentation"]["size"] = [50, 50]
     bad_counts = json.loads(json.dumps(good))
     bad_counts["annotations"][rle]["segmentation"]["counts"] = [5, 5, 5]
-    missing = {k: v for k, v in good.items() if k != "annotations"}
+    missing = {k: v for k, v in good.items() if k not in ("annotations", "images",
+                                                            "categories")}
     return {
         "not_json": ("{\"images\": [", "not valid JSON"),
         "top_level_list": ("[]", "top level"),
-        "missing_annotations": (missing, "'annotations'"),
+        "not_coco": (missing, "not a COCO file"),
         "images_not_list": ({**good, "images": {"id": 1}}, "'images'"),
         "unknown_category": (with_ann(category_id=999), "category_id 999"),
         "unknown_image": (with_ann(image_id=999), "image 999"),
@@ -109,7 +110,7 @@ def test_malformed_coco(project, tmp_path):
         before = digest(db)
         bad = tmp_path / f"{name}.json"
         bad.write_text(content if isinstance(content, str) else json.dumps(content))
-        result = vellum("import", "coco", proj, bad, "--images", img_dir.parent)
+        result = vellum("import", "coco", proj, bad, "--images", img_dir)
         assert_clean_failure(result, str(bad), words)
         assert digest(db) == before, f"{name}: the project must be unchanged"
 

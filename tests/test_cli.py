@@ -45,7 +45,7 @@ def test_new_add_export_import_validate_info(tmp_path, shared_data):
                             "iscrowd": 0}]
     labelled = tmp_path / "labelled.json"
     labelled.write_text(json.dumps(data))
-    result = vellum("import", "coco", proj, labelled, "--images", proj)
+    result = vellum("import", "coco", proj, labelled, "--images", images)
     assert result.returncode == 0, result.stderr
     assert "Imported 1 annotations, 0 new media, 1 new classes" in result.stdout
 

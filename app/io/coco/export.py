@@ -1,219 +1,371 @@
-"""COCO export (see :mod:`app.io.coco` for the shape mapping and conventions)."""
+"""COCO export (see :mod:`app.io.coco` for the shape mapping and conventions).
 
+Ids are the file's own where the project has them (images, annotations, categories); new
+objects get fresh ids above every kept one, so nothing collides. ``file_name`` is relative to
+the images folder (``images_root``; default: the folder the images were imported from, else
+the deepest folder holding all exported media), never ``../``. The output is written
+atomically with the user's umask, and never onto the project's own files or its media.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
 from typing import Any
-
-import numpy as np
 
 from app import __version__
 from app.core.annotations import Annotation
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.identity import utc_now
+from app.core.lock import lock_path
 from app.core.media import MediaItem, MediaKind
-from app.core.raster import flat, rasterize, shape_polygons
-from app.core.polygon_raster import polygon_areas
-from app.core.rle import area as rle_area, encode
-from app.core.shapes import (Box, Event, Keypoints, Polygon, RotatedBox, Tag)
-from app.io.atomic import atomic_write
+from app.core.raster import pixel_areas
+from app.core.shapes import Event, Polyline, Tag
+from app.io.atomic import atomic_write, refuse_overwrite
+from app.io.coco.classes import export_color, export_name, export_skeleton
+from app.io.coco.entries import Entry
+from app.io.coco.foreign import COCO, coco_of
 
 Progress = Callable[[int, int], None]
 
 
-EXPORT_KEYS = frozenset({"vellum_id", "vellum_shape", "vellum_polygon", "vellum_rotated_box",
-                          "vellum_track_id", "rotation", "keyframe", "outside", "frame_index"})
-"""Keys Vellum writes into COCO ``attributes`` for itself; import does not treat them as
-user attributes."""
-
-
-def frame_file_name(video: MediaItem, frame: int) -> str:
-    """Name under which a video frame is exported as an image: ``<video path>/frame_000123.png``
-    (frame index 0-based, presentation order)."""
-    stem = video.path.rsplit(".", 1)[0] if "." in video.name else video.path
+def frame_file_name(video: MediaItem, frame: int, video_name: str | None = None) -> str:
+    """Name under which a video frame is exported as an image: ``<video name>/frame_000123.png``
+    (frame index 0-based, presentation order); ``video_name`` is the video's exported name
+    (default: its project path)."""
+    name = video_name or video.path
+    stem = name.rsplit(".", 1)[0] if "." in PurePosixPath(name).name else name
     return f"{stem}/frame_{frame:06d}.png"
 
 
-def _bbox_list(b) -> list[float]:
-    return [float(v) for v in b]
+def protected_files(doc: Document) -> list[tuple[Path, str]]:
+    """Files an export must never replace: the project, its journal and lock, its media."""
+    db = doc.path
+    out = [(db, "the project file"), (lock_path(db), "the lock file of project")]
+    out += [(db.with_name(db.name + s), "a journal file of project") for s in
+            ("-wal", "-shm", "-journal")]
+    out += [(doc.media_path(m), "a media file of the project:") for m in doc.media(True)]
+    return out
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+class _Ids:
+    """Kept ids where unique, fresh ones (above every kept integer id) for the rest."""
+
+    def __init__(self, kept: Iterable[Any]) -> None:
+        self.used: set[Any] = set()
+        self.next = 1 + max((i for i in kept if type(i) is int), default=0)
+
+    def keep(self, wanted: Any) -> Any:
+        """``wanted`` when still free (None: a fresh id)."""
+        if wanted is not None and isinstance(wanted, (int, str)) and wanted not in self.used:
+            self.used.add(wanted)
+            return wanted
+        return None
+
+    def fresh(self) -> int:
+        while self.next in self.used:
+            self.next += 1
+        self.used.add(self.next)
+        return self.next
+
+
+def default_root(doc: Document, media: list[MediaItem]) -> Path:
+    """Default folder for ``file_name``: where the images were imported from (the path less
+    its COCO ``file_name``), else their folder; the deepest folder holding all of them."""
+    roots: list[str] = []
+    for m in media:
+        p = doc.media_path(m).resolve()
+        fn = coco_of(m).get("file_name")
+        root = p.parent
+        if isinstance(fn, str) and fn and not PurePosixPath(fn).is_absolute():
+            parts = [s for s in PurePosixPath(fn.replace("\\", "/")).parts if s != "."]
+            if parts and ".." not in parts and list(p.parts[-len(parts):]) == parts:
+                root = Path(*p.parts[:-len(parts)])
+        roots.append(str(root))
+    if not roots:
+        return doc.folder.resolve()
+    try:
+        return Path(os.path.commonpath(roots))
+    except ValueError:  # different drives
+        return doc.folder.resolve()
 
 
 class _Exporter:
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
-        self.schema = doc.schema
+    def __init__(self, doc: Document, root: Path) -> None:
+        self.doc, self.root = doc, root
+        self.notes: list[str] = []
+        self.outside = 0
+        self.media = [m for m in doc.media() if m.kind is not MediaKind.VOLUME]
+        self.by_id = {m.id: m for m in doc.media()}
+        fl = doc.schema.foreign.get(COCO) or {}
+        self.file_level = fl
+        self.sequences = [v for v in fl.get("videos") or [] if isinstance(v, dict)]
+        self.cat_ids = _Ids(coco_of(c).get("id") for c in doc.schema.classes)
         self.categories: list[dict[str, Any]] = []
-        self.cat_ids: dict[str | None, int] = {}
-        for n, cls in enumerate(self.schema.classes, start=1):
-            parent = self.schema.class_by_id(cls.parent_id)
-            cat: dict[str, Any] = {"id": n, "name": cls.name,
-                                   "supercategory": parent.name if parent else "",
-                                   "attributes": {"vellum_id": cls.id, "color": cls.color}}
-            if cls.skeleton:
-                cat["keypoints"] = list(cls.skeleton.points)
-                cat["skeleton"] = [[a + 1, b + 1] for a, b in cls.skeleton.edges]
-            self.categories.append(cat)
-            self.cat_ids[cls.id] = n
+        self.category_of: dict[str | None, Any] = {}
+        for cls in doc.schema.classes:
+            self.category_of[cls.id] = self.cat_ids.keep(coco_of(cls).get("id"))
+        for cls in doc.schema.classes:
+            if self.category_of[cls.id] is None:
+                self.category_of[cls.id] = self.cat_ids.fresh()
+            self.categories.append(self.category(cls))
+        self.image_ids = _Ids(coco_of(m).get("id") for m in self.media)
         self.images: list[dict[str, Any]] = []
+        self.image_index: dict[tuple[str, int | None], int] = {}
+        self.video_ids = _Ids(v.get("id") for v in self.sequences)
+        for v in self.sequences:
+            self.video_ids.keep(v.get("id"))
         self.videos: list[dict[str, Any]] = []
-        self.annotations: list[dict[str, Any]] = []
-        self.image_ids: dict[tuple[str, int | None], int] = {}
-        self.video_ids: dict[str, int] = {}
+        self.video_entry: dict[str, dict[str, Any]] = {}
         self.track_ids: dict[str, int] = {}
-        self._empty: dict[tuple[int, int], dict[str, Any]] = {}
-        self._pending_area: dict[tuple[int, int], list[tuple[dict, list[float]]]] = {}
+        self.polylines = 0
 
-    def finish(self) -> None:
-        """Fill in the pixel areas of polygonal annotations (batched per image size)."""
-        for (h, w), pending in self._pending_area.items():
-            areas = polygon_areas([poly for _, poly in pending], h, w)
-            for (out, _), a in zip(pending, areas):
-                out["area"] = float(a)
-        self._pending_area.clear()
+    def category(self, cls) -> dict[str, Any]:
+        f = coco_of(cls)
+        parent = self.doc.schema.class_by_id(cls.parent_id)
+        cat: dict[str, Any] = {"id": self.category_of[cls.id], "name": export_name(cls),
+                               "supercategory": parent.name if parent else
+                               f.get("supercategory", "")}
+        names, edges = export_skeleton(cls)
+        if names is not None:
+            cat["keypoints"] = names
+            cat["skeleton"] = edges if edges is not None else []
+        if "color" in f:
+            cat["color"] = export_color(cls)
+        for k, v in f.items():
+            if k not in cat and not k.startswith("vellum_"):
+                cat[k] = v
+        cat["attributes"] = {"vellum_id": cls.id, "color": cls.color}
+        return cat
 
-    def empty_rle(self, h: int, w: int) -> dict[str, Any]:
-        if (h, w) not in self._empty:
-            self._empty[(h, w)] = encode(np.zeros((h, w), bool)).to_coco()
-        return dict(self._empty[(h, w)])
-
-    def category(self, class_id: str | None) -> int:
-        if class_id not in self.cat_ids:  # annotations without a class
-            n = len(self.categories) + 1
-            self.categories.append({"id": n, "name": "unlabeled", "supercategory": "",
+    def unlabeled(self) -> Any:
+        if None not in self.category_of:
+            cid = self.cat_ids.fresh()
+            self.category_of[None] = cid
+            self.categories.append({"id": cid, "name": "unlabeled", "supercategory": "",
                                     "attributes": {"vellum_unlabeled": True}})
-            self.cat_ids[class_id] = n
-        return self.cat_ids[class_id]
+        return self.category_of[None]
 
+    def file_name(self, item: MediaItem) -> str:
+        p = self.doc.media_path(item).resolve()
+        try:
+            rel = Path(os.path.relpath(p, self.root)).as_posix()
+        except ValueError:
+            rel = "../"
+        if rel.startswith("../") or rel == "..":
+            self.outside += 1
+            return p.as_posix()
+        return rel
+
+    # ---------------------------------------------------------------- images and videos
     def image_for(self, item: MediaItem, frame: int | None, timestamp: float | None) -> dict:
         key = (item.id, frame if item.kind is MediaKind.VIDEO else None)
-        if key in self.image_ids:
-            return self.images[self.image_ids[key] - 1]
-        entry: dict[str, Any] = {"id": len(self.images) + 1, "width": item.width,
-                                 "height": item.height}
-        if item.kind is MediaKind.VIDEO and frame is not None:
-            entry.update(file_name=frame_file_name(item, frame), video_id=self.video(item),
-                         frame_index=frame, timestamp=timestamp,
-                         attributes={"vellum_id": item.id})
+        if key in self.image_index:
+            return self.images[self.image_index[key]]
+        f = coco_of(item)
+        if item.kind is MediaKind.VIDEO:
+            video = self.video(item)
+            entry: dict[str, Any] = {"id": self.image_ids.fresh(), "width": item.width,
+                                     "height": item.height,
+                                     "file_name": frame_file_name(item, frame or 0,
+                                                                  video["file_name"]),
+                                     "video_id": video["id"], "frame_index": frame,
+                                     "timestamp": timestamp,
+                                     "attributes": {"vellum_id": item.id}}
         else:
-            entry.update(file_name=item.path, attributes={"vellum_id": item.id,
-                                                          "status": item.status.value})
+            iid = self.image_ids.keep(f.get("id"))
+            if iid is None:
+                iid = self.image_ids.fresh()
+            entry = {"id": iid, "width": item.width, "height": item.height,
+                     "file_name": self.file_name(item)}
+            for k, v in f.items():
+                if k not in entry:
+                    entry[k] = v
+            entry["attributes"] = {"vellum_id": item.id, "status": item.status.value}
+        self.image_index[key] = len(self.images)
         self.images.append(entry)
-        self.image_ids[key] = entry["id"]
         return entry
 
-    def video(self, item: MediaItem) -> int:
-        if item.id not in self.video_ids:
-            self.videos.append({"id": len(self.videos) + 1, "file_name": item.path,
-                                "width": item.width, "height": item.height,
-                                "frame_count": item.frames,
-                                "fps": item.video.avg_fps if item.video else None,
-                                "tags": [], "events": [], "attributes": {"vellum_id": item.id}})
-            self.video_ids[item.id] = len(self.videos)
-        return self.video_ids[item.id]
+    def list_images(self) -> None:
+        for item in self.media:
+            if item.kind is MediaKind.IMAGE:
+                self.image_for(item, None, None)
 
+    def video(self, item: MediaItem) -> dict[str, Any]:
+        if item.id not in self.video_entry:
+            v = {"id": self.video_ids.fresh(), "file_name": self.file_name(item),
+                 "width": item.width, "height": item.height, "frame_count": item.frames,
+                 "fps": item.video.avg_fps if item.video else None,
+                 "tags": [], "events": [], "attributes": {"vellum_id": item.id}}
+            self.video_entry[item.id] = v
+            self.videos.append(v)
+        return self.video_entry[item.id]
+
+    # ---------------------------------------------------------------- annotations
     def label(self, a: Annotation) -> dict[str, Any]:
-        return {"category_id": self.category(a.class_id),
-                "attributes": {**a.attributes, "vellum_id": a.id}}
+        return {"category_id": self.cat(a), "attributes": {**a.attributes, "vellum_id": a.id}}
 
-    def add(self, a: Annotation, item: MediaItem) -> None:
-        if item.kind is MediaKind.VOLUME:
-            return  # volume labels leave through the NIfTI exporter
-        shape = a.shape
-        if isinstance(shape, Event):
-            video = self.videos[self.video(item) - 1]
-            video["events"].append({**self.label(a), "start_frame": shape.start,
-                                    "end_frame": shape.end})
-            return
-        if isinstance(shape, Tag):
-            if item.kind is MediaKind.VIDEO and a.frame is None:
-                self.videos[self.video(item) - 1]["tags"].append(self.label(a))
-            else:
-                self.image_for(item, a.frame, a.timestamp).setdefault("tags", []).append(
-                    self.label(a))
-            return
-        image = self.image_for(item, a.frame, a.timestamp)
-        h, w = item.height, item.width
-        out: dict[str, Any] = {"id": len(self.annotations) + 1, "image_id": image["id"],
-                               **self.label(a), "iscrowd": int(a.iscrowd)}
-        attrs = out["attributes"]
-        attrs["vellum_shape"] = shape.kind
-        polys = shape_polygons(shape)
-        if isinstance(shape, Keypoints):
-            out["segmentation"] = self.empty_rle(h, w)
-            out["keypoints"] = [v for x, y, vis in shape.points
-                                for v in ((x - 0.5, y - 0.5, vis) if vis
-                                          else (0, 0, 0))]
-            out["num_keypoints"] = shape.labelled
-            bb = shape.bbox()
-            out["bbox"] = _bbox_list(bb)
-            out["area"] = float(bb[2] * bb[3])
-        elif polys is not None:
-            # full precision: pycocotools must rasterise exactly the vertices we do
-            out["segmentation"] = polys
-            out["bbox"] = _bbox_list(shape.bbox())
-            if isinstance(shape, Box):
-                out["area"] = float(shape.w * shape.h)
-            else:  # pixel area, computed for all polygons of one image size in one batch
-                self._pending_area.setdefault((h, w), []).append((out, polys[0]))
-            if isinstance(shape, RotatedBox):
-                attrs["rotation"] = shape.angle
-                attrs["vellum_rotated_box"] = [shape.cx, shape.cy, shape.w, shape.h, shape.angle]
-        else:  # polygon with holes, or mask
-            rle = encode(rasterize(shape, h, w)) if isinstance(shape, Polygon) else shape.rle
-            out["segmentation"] = rle.to_coco()
-            out["area"] = float(rle_area(rle))
-            out["bbox"] = _bbox_list(shape.bbox())
-            if isinstance(shape, Polygon):
-                attrs["vellum_polygon"] = {"exterior": flat(shape.exterior),
-                                           "holes": [flat(r) for r in shape.holes]}
-        if a.track_id:
-            out["track_id"] = self.track_ids.setdefault(a.track_id, len(self.track_ids) + 1)
-            attrs["vellum_track_id"] = a.track_id
-            attrs["keyframe"] = True
-            attrs["outside"] = a.outside
-        if a.frame is not None:
-            attrs["frame_index"] = a.frame
-        self.annotations.append(out)
+    def cat(self, a: Annotation) -> Any:
+        if a.class_id is None:
+            f = coco_of(a)
+            return f["category_id"] if "category_id" in f else self.unlabeled()
+        cid = self.category_of.get(a.class_id)
+        return cid if cid is not None else self.unlabeled()
+
+    def group(self, anns: list[Annotation], item: MediaItem) -> list[Entry]:
+        """Entries of one media item's annotations (tags, events and lines go elsewhere)."""
+        out: list[Entry] = []
+        for a in anns:
+            shape = a.shape
+            if isinstance(shape, Event):
+                self.video(item)["events"].append(
+                    {**self.label(a), "start_frame": shape.start, "end_frame": shape.end})
+                continue
+            if isinstance(shape, Tag) and not coco_of(a):
+                if item.kind is MediaKind.VIDEO and a.frame is None:
+                    self.video(item)["tags"].append(self.label(a))
+                else:
+                    self.image_for(item, a.frame, a.timestamp).setdefault("tags", []).append(
+                        self.label(a))
+                continue
+            image = self.image_for(item, a.frame, a.timestamp)
+            if isinstance(shape, Polyline):  # COCO has no lines: kept in the image's attributes
+                self.polylines += 1
+                image["attributes"].setdefault("vellum_polylines", []).append(
+                    {**self.label(a), "points": shape.points.flat()})
+                continue
+            e = Entry(a, image["id"], self.cat(a), item.height, item.width)
+            extra: dict[str, Any] = {}
+            if a.track_id:
+                e.d["track_id"] = self.track_ids.setdefault(a.track_id, len(self.track_ids) + 1)
+                extra = {"vellum_track_id": a.track_id, "keyframe": a.keyframe,
+                         "outside": a.outside}
+            if a.frame is not None:
+                extra["frame_index"] = a.frame
+            e.attributes(extra)
+            out.append(e)
+        pending = [e for e in out if e.needs_area]
+        if pending:
+            areas = pixel_areas([e.shape for e in pending], item.height, item.width)
+            for e, area in zip(pending, areas):
+                e.d["area"] = float(area)
+        return out
 
 
 def export_coco(doc: Document, out: str | Path, progress: Progress | None = None,
-                cancelled: Callable[[], bool] | None = None) -> dict[str, int]:
+                cancelled: Callable[[], bool] | None = None,
+                images_root: str | Path | None = None) -> dict[str, Any]:
     """Write the project's 2D labels as COCO JSON to ``out`` (atomically). Every image in the
     project is listed, labelled or not; video frames are listed where they carry labels.
-    Returns counts of what was written."""
-    exp = _Exporter(doc)
-    media = {m.id: m for m in doc.media()}
-    for item in media.values():
-        if item.kind is MediaKind.IMAGE:
-            exp.image_for(item, None, None)
+    Returns counts of what was written and ``notes``: sentences on what COCO could not hold."""
+    target = Path(out)
+    refuse_overwrite(target, protected_files(doc))
+    media = [m for m in doc.media() if m.kind is not MediaKind.VOLUME]
+    root = Path(images_root).resolve() if images_root else default_root(doc, media)
+    exp = _Exporter(doc, root)
+    exp.list_images()
     total = doc.store.count("annotations")
-    for n, a in enumerate(doc.iter_annotations()):
+    rows: list[tuple[int, int, Any, str]] = []  # (image order, n, kept id or None, json)
+    kept_ids: list[Any] = []
+    skipped_volume = 0
+    done = 0
+    for item_id, anns in _by_media(doc.iter_annotations()):
+        item = exp.by_id.get(item_id)
         if cancelled and cancelled():
-            raise VellumError(f"Export to {out} was cancelled; nothing was written.", out)
-        item = media.get(a.media_id)
-        if item is not None:
-            exp.add(a, item)
-        if progress and n % 2000 == 0:
-            progress(n, total)
-    exp.finish()
-    payload = {
-        "info": {"description": doc.name, "version": "1.0", "date_created": utc_now(),
-                 "contributor": doc.author, "url": "", "year": int(utc_now()[:4]),
-                 "vellum_version": __version__},
-        "licenses": [],
-        "categories": exp.categories,
-        "videos": exp.videos,
-        "images": exp.images,
-        "annotations": exp.annotations,
-    }
-    text = json.dumps(payload, separators=(",", ":"))
-    with atomic_write(out) as f:
-        f.write(text)
+            raise VellumError(f"Export to {target} was cancelled; nothing was written.", target)
+        if item is None:
+            continue
+        if item.kind is MediaKind.VOLUME:
+            skipped_volume += len(anns)
+            continue
+        for e in exp.group(anns, item):
+            try:
+                text = _dumps(e.d)
+            except ValueError:
+                raise VellumError(f"Cannot write {target}: annotation {e.a.id} on {item.name} "
+                                  "has a value that is not a finite number.", target) from None
+            order = exp.image_index.get((item.id, e.a.frame if item.kind is MediaKind.VIDEO
+                                         else None), 0)
+            rows.append((order, len(rows), e.id, text))
+            kept_ids.append(e.id)
+        done += len(anns)
+        if progress:
+            progress(done, total)
+    ann_ids = _Ids(kept_ids)
+    ids = [ann_ids.keep(i) for _, _, i, _ in rows]
+    repeated = sum(1 for i, (_, _, w, _) in zip(ids, rows) if i is None and w is not None)
+    ids = [i if i is not None else ann_ids.fresh() for i in ids]
+    order = sorted(range(len(rows)), key=(lambda n: ids[n]) if all(
+        type(i) is int for i in ids) else (lambda n: rows[n][:2]))
+    if repeated:
+        exp.notes.append(f"{repeated} annotation(s) repeated another's COCO id; they got "
+                         "fresh ids.")
+    if exp.polylines:
+        exp.notes.append(f"{exp.polylines} polyline(s) are kept in images[].attributes."
+                         "vellum_polylines only: COCO has no lines, and other tools would "
+                         "fill a line written as a polygon.")
+    if skipped_volume:
+        exp.notes.append(f"{skipped_volume} label(s) on volumes are not COCO; export them "
+                         "as NIfTI.")
+    if exp.outside:
+        exp.notes.append(f"{exp.outside} media file(s) lie outside {root}; their file_name is "
+                         "absolute.")
+    fl = exp.file_level
+    info = fl.get("info") if "info" in fl else {
+        "description": doc.name, "version": "1.0", "date_created": utc_now(),
+        "contributor": doc.author, "url": "", "year": int(utc_now()[:4]),
+        "vellum_version": __version__}
+    head: dict[str, Any] = {"info": info, "licenses": fl.get("licenses") or []}
+    for k, v in (fl.get("top") or {}).items():
+        head.setdefault(k, v)
+    head["categories"] = exp.categories
+    videos = exp.sequences + exp.videos
+    if videos:
+        head["videos"] = videos
+    head["images"] = exp.images
+    if fl.get("tracks"):
+        head["tracks"] = fl["tracks"]
+    try:
+        parts = {k: _dumps(v) for k, v in head.items()}
+    except ValueError:
+        raise VellumError(f"Cannot write {target}: a value is not a finite number.",
+                          target) from None
+    with atomic_write(target) as f:
+        f.write("{")
+        for k in ("info", "licenses", *[k for k in parts if k not in (
+                "info", "licenses", "categories", "videos", "images", "tracks")],
+                  "categories", "videos", "images"):
+            if k in parts:
+                f.write(f"{_dumps(k)}:{parts[k]},")
+        f.write('"annotations":[')
+        for n, i in enumerate(order):
+            f.write(("," if n else "") + '{"id":' + _dumps(ids[i]) + "," + rows[i][3][1:])
+        f.write("]")
+        if "tracks" in parts:
+            f.write(f',"tracks":{parts["tracks"]}')
+        f.write("}")
     if progress:
         progress(total, total)
-    return {"images": len(exp.images), "annotations": len(exp.annotations),
-            "categories": len(exp.categories), "videos": len(exp.videos)}
+    return {"images": len(exp.images), "annotations": len(rows),
+            "categories": len(exp.categories), "videos": len(videos), "notes": exp.notes}
+
+
+def _by_media(anns: Iterable[Annotation]) -> Iterable[tuple[str, list[Annotation]]]:
+    """Consecutive runs of one media item's annotations (the store yields them grouped)."""
+    current: str | None = None
+    group: list[Annotation] = []
+    for a in anns:
+        if a.media_id != current:
+            if group:
+                yield current, group  # type: ignore[misc]
+            current, group = a.media_id, []
+        group.append(a)
+    if group:
+        yield current, group  # type: ignore[misc]

@@ -1,365 +1,268 @@
 """COCO import: check the whole file, then add it as one undoable command (see
-:mod:`app.io.coco` for the shape mapping and conventions)."""
+:mod:`app.io.coco` for the shape mapping and conventions).
 
+The file is streamed twice (:mod:`app.io.coco.stream`), never held whole: memory is about
+what the imported annotations take in the project, not the JSON text plus Python lists of it.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.core.annotations import Annotation, Track
-from app.core.places import Place
 from app.core.commands import Batch, Command, Put, SetSchema
 from app.core.document import Document
-from app.core.errors import BadInputError, VellumError
-from app.core.media import MediaItem, MediaKind, fingerprint, relative_path
-from app.core.polygon_raster import rasterize_polygons
-from app.core.rle import Rle, area as rle_area, encode
-from app.core.schema import PALETTE, LabelClass, LabelSchema, Skeleton
-from app.core.shapes import (Box, Event, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape,
-                             Tag)
-from app.io.coco.export import EXPORT_KEYS
-from app.io.ingest import media_item
-from app.io.probe import probe
+from app.core.errors import BadInputError
+from app.core.identity import utc_now
+from app.core.media import MediaItem, MediaKind
+from app.core.schema import LabelClass, LabelSchema
+from app.core.shapes import Event, Polyline, Tag
+from app.io.coco.classes import ClassMapper
+from app.io.coco.decode import Decoder
+from app.io.coco.foreign import COCO
+from app.io.coco.media_map import MediaMapper
+from app.io.coco.stream import Header, iter_annotations, read_header
+
+Progress = Callable[[int, int], None]
+CHUNK = 5_000  # annotations per Put of the import (bounds the store's row buffer)
+KNOWN_TOP = frozenset({"images", "annotations", "categories", "videos", "info", "licenses",
+                       "tracks"})
+
+
+class AlreadyImported(BadInputError):
+    """The same file (by content) was imported into this project before."""
+
+    def __init__(self, message: str, path: Path, when: str, count: int) -> None:
+        super().__init__(message, path)
+        self.when, self.count = when, count
 
 
 class _Reader:
     """Checks a COCO file completely before anything is written, then builds one command."""
 
-    def __init__(self, doc: Document, path: Path, images_dir: Path) -> None:
+    def __init__(self, doc: Document, path: Path, images_dir: Path,
+                 progress: Progress | None, cancelled: Callable[[], bool] | None) -> None:
         self.doc, self.path, self.images_dir = doc, path, images_dir
+        self.progress, self.cancelled = progress, cancelled
+        self.notes: list[str] = []
 
     def fail(self, message: str) -> None:
         raise BadInputError(f"{self.path}: {message}.", self.path)
 
-    def need(self, ok: bool, message: str) -> None:
-        if not ok:
-            self.fail(message)
+    def step(self, done: int, total: int) -> None:
+        if self.cancelled and self.cancelled():
+            raise BadInputError(f"Import of {self.path} was cancelled; nothing was written.",
+                                self.path)
+        if self.progress:
+            self.progress(done, total)
 
-    def load(self) -> dict[str, Any]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BadInputError(f"{self.path} does not exist.", self.path) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInputError(f"{self.path} cannot be read ({exc}).", self.path) from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"{self.path} is not valid JSON (line {exc.lineno}, column "
-                                f"{exc.colno}: {exc.msg}).", self.path) from None
-        self.need(isinstance(data, dict), "the top level must be a JSON object")
-        for key in ("images", "annotations", "categories"):
-            self.need(isinstance(data.get(key), list), f"the required list '{key}' is missing "
-                      "or not a list")
-        return data
+    # ---------------------------------------------------------------- the file
+    def header(self) -> Header:
+        head = read_header(self.path, lambda d, t: self.step(d // 2, max(t, 1)), self.cancelled)
+        data = head.data
+        if not ({"images", "annotations", "categories"} & (set(data) | (
+                {"annotations"} if head.annotations_type else set()))):
+            self.fail("is not a COCO file (it has none of 'images', 'annotations', "
+                      "'categories')")
+        for key in ("images", "categories", "videos", "licenses", "tracks"):
+            if key in data and not isinstance(data[key], list):
+                self.fail(f"the list '{key}' is not a list")
+        if head.annotations_type not in (None, "list"):
+            self.fail("the list 'annotations' is not a list")
+        if "images" not in data and any(isinstance(v, dict) and "file_names" in v
+                                        for v in data.get("videos") or []):
+            self.fail("is a YouTube-VIS file (frames listed inside 'videos', masks per video "
+                      "in 'segmentations'); Vellum reads COCO-style video files whose frames "
+                      "are images (CocoVID, TAO, or YouTube-VIS converted by mmtracking)")
+        return head
 
-    # ---------------------------------------------------------------- pieces
-    def number(self, v: Any, what: str) -> float:
-        self.need(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v),
-                  f"{what} must be a number, got {v!r}")
-        return float(v)
+    def already(self, head: Header) -> None:
+        for entry in (self.doc.schema.foreign.get(COCO) or {}).get("imports") or []:
+            if isinstance(entry, dict) and entry.get("sha256") == head.sha256:
+                when = str(entry.get("at", "before"))
+                raise AlreadyImported(
+                    f"{self.path} was already imported into {self.doc.path} ({when}); "
+                    f"importing it again would add its {head.annotations} annotations a second "
+                    "time (use --again to import it anyway).", self.path, when,
+                    head.annotations)
 
-    def media_file(self, name: Any, what: str) -> Path:
-        self.need(isinstance(name, str) and name.strip() != "", f"{what} has no file_name")
-        p = Path(name)
-        p = p if p.is_absolute() else self.images_dir / p
-        self.need(p.exists(), f"{what} names {name!r}, which is not in {self.images_dir}")
-        return p
+    def file_level(self, schema: LabelSchema, data: dict[str, Any], head: Header,
+                   sequences: list[dict[str, Any]], now: str) -> LabelSchema:
+        fl = dict(schema.foreign.get(COCO) or {})
+        info = data.get("info")
+        if "info" in data and "info" not in fl and not (
+                isinstance(info, dict) and "vellum_version" in info):
+            fl["info"] = info
 
-    def polygon_list(self, segm: list, where: str) -> list[list[float]]:
-        polys = []
-        for n, poly in enumerate(segm):
-            self.need(isinstance(poly, list), f"{where}: polygon {n} is not a list of numbers")
-            coords = [self.number(v, f"{where}: polygon {n} coordinate") for v in poly]
-            self.need(len(coords) % 2 == 0, f"{where}: polygon {n} has an odd number of "
-                      "coordinates")
-            self.need(len(coords) >= 6, f"{where}: polygon {n} has {len(coords) // 2} point(s); "
-                      "a polygon needs at least 3")
-            polys.append(coords)
-        return polys
+        def merge(key: str, entries: list[Any]) -> None:
+            have = list(fl.get(key) or [])
+            ids = {e.get("id") for e in have if isinstance(e, dict)}
+            for e in entries:
+                if isinstance(e, dict) and e.get("id") in ids:
+                    continue
+                have.append(e)
+                if isinstance(e, dict):
+                    ids.add(e.get("id"))
+            fl[key] = have
 
-    def rle(self, segm: dict, h: int, w: int, where: str) -> Rle:
-        size = segm.get("size")
-        if isinstance(size, list) and len(size) == 2 and list(size) != [h, w]:
-            self.fail(f"{where}: RLE mask size {size[1]}x{size[0]} differs from its image "
-                      f"({w}x{h})")
-        try:
-            rle = Rle.from_coco(segm)
-        except (ValueError, TypeError, KeyError) as exc:
-            self.fail(f"{where}: bad RLE mask ({exc})")
-        self.need((rle.height, rle.width) == (h, w), f"{where}: RLE mask size "
-                  f"{rle.width}x{rle.height} differs from its image ({w}x{h})")
-        return rle
+        if "licenses" in data:
+            merge("licenses", data["licenses"])
+        if sequences:
+            merge("videos", sequences)
+        if "tracks" in data:
+            merge("tracks", data["tracks"])
+        top = dict(fl.get("top") or {})
+        for k, v in data.items():
+            if k not in KNOWN_TOP and k not in top:
+                top[k] = v
+        if top:
+            fl["top"] = top
+        fl["imports"] = [*(fl.get("imports") or []), {
+            "sha256": head.sha256, "file": self.path.name, "at": now,
+            "images": str(self.images_dir)}]
+        return LabelSchema(schema.classes, {**schema.foreign, COCO: fl})
 
-    # ---------------------------------------------------------------- schema
-    def classes(self, data: dict[str, Any]) -> tuple[LabelSchema, dict[Any, LabelClass]]:
-        schema = self.doc.schema
+    # ---------------------------------------------------------------- everything
+    def read(self, again: bool) -> tuple[Command, dict[str, Any]]:
+        head = self.header()
+        if not again:
+            self.already(head)
+        data = head.data
+        now = utc_now()
+        mapper = ClassMapper(self.doc.schema)
         by_cat: dict[Any, LabelClass | None] = {}
-        for n, cat in enumerate(data["categories"]):
-            where = f"category {n}"
-            self.need(isinstance(cat, dict) and "id" in cat and isinstance(cat.get("name"), str),
-                      f"{where} needs an id and a name")
-            self.need(cat["id"] not in by_cat, f"category id {cat['id']} is used twice")
-            attrs = cat.get("attributes") if isinstance(cat.get("attributes"), dict) else {}
-            if attrs.get("vellum_unlabeled"):  # Vellum's stand-in for "no class"
-                by_cat[cat["id"]] = None
-                continue
-            names = cat.get("keypoints") or []
-            skeleton = None
-            if names:
-                edges = cat.get("skeleton") or []
-                try:
-                    skeleton = Skeleton(tuple(str(p) for p in names),
-                                        tuple((int(a) - 1, int(b) - 1) for a, b in edges))
-                except (ValueError, TypeError) as exc:
-                    self.fail(f"{where} ({cat['name']}) has a bad skeleton ({exc})")
-            cls = (schema.class_by_id(attrs.get("vellum_id")) or schema.class_by_name(cat["name"]))
-            if cls is None:
-                color = attrs.get("color") if isinstance(attrs.get("color"), str) else \
-                    PALETTE[len(schema.classes) % len(PALETTE)]
-                try:
-                    cls = LabelClass(name=cat["name"], color=color, skeleton=skeleton,
-                                     **({"id": attrs["vellum_id"]} if isinstance(
-                                         attrs.get("vellum_id"), str) else {}))
-                except ValueError as exc:
-                    self.fail(f"{where} ({cat['name']}) is not a valid class ({exc})")
-                schema = schema.with_class(cls)
-            elif skeleton and not cls.skeleton:
-                cls = replace(cls, skeleton=skeleton)
-                schema = schema.with_class(cls)
-            by_cat[cat["id"]] = cls
-        return schema, by_cat
-
-    # ---------------------------------------------------------------- media
-    def media(self, data: dict[str, Any]
-              ) -> tuple[list[MediaItem], dict[Any, tuple], dict[Any, MediaItem]]:
-        """New media items, image id -> (media item, frame index or None, timestamp), and
-        video id -> media item."""
-        known = {m.path: m for m in self.doc.media(include_removed=True)}
-        new: list[MediaItem] = []
-        position = self.doc.next_position()
-
-        def item_for(path: Path, vellum_id: Any) -> MediaItem:
-            nonlocal position
-            rel = relative_path(path, self.doc.folder)
-            if rel in known:  # identity is the path (same bytes under two names: two items)
-                return known[rel]
-            try:
-                info = probe(path)
-            except VellumError as exc:
-                self.fail(f"its media {path} cannot be read ({exc})")
-            kw = {"id": vellum_id} if isinstance(vellum_id, str) and not any(
-                m.id == vellum_id for m in known.values()) else {}
-            item = replace(media_item(info, rel, fingerprint(path), path.stat().st_size, position),
-                           **kw)
-            position += 1
-            known[rel] = item
-            new.append(item)
-            return item
-
-        videos: dict[Any, MediaItem] = {}
-        for n, v in enumerate(data.get("videos") or []):
-            self.need(isinstance(v, dict) and "id" in v, f"video {n} needs an id")
-            videos[v["id"]] = item_for(self.media_file(v.get("file_name"), f"video {v['id']}"),
-                                       (v.get("attributes") or {}).get("vellum_id"))
-        images: dict[Any, tuple] = {}
-        for n, im in enumerate(data["images"]):
-            self.need(isinstance(im, dict) and "id" in im, f"image {n} needs an id")
-            self.need(im["id"] not in images, f"image id {im['id']} is used twice")
-            where = f"image {im['id']}"
-            if im.get("video_id") is not None:
-                self.need(im["video_id"] in videos, f"{where} names unknown video "
-                          f"{im['video_id']}")
-                frame = im.get("frame_index")
-                self.need(isinstance(frame, int) and frame >= 0, f"{where} needs a frame_index")
-                item = videos[im["video_id"]]
-                self.need(frame < item.frames, f"{where}: frame {frame} is past the end of "
-                          f"{item.path} ({item.frames} frames)")
-                images[im["id"]] = (item, frame, im.get("timestamp"))
-                continue
-            item = item_for(self.media_file(im.get("file_name"), where),
-                            (im.get("attributes") or {}).get("vellum_id"))
-            for key, real in (("width", item.width), ("height", item.height)):
-                if key in im:
-                    self.need(im[key] == real, f"{where} ({im.get('file_name')}) says {key} "
-                              f"{im[key]}, but the file is {item.width}x{item.height}")
-            images[im["id"]] = (item, None, None)
-        return new, images, videos
-
-    # ---------------------------------------------------------------- annotations
-    def shapes(self, ann: dict[str, Any], cls: LabelClass | None, item: MediaItem,
-               where: str) -> list[Shape]:
-        h, w = item.height, item.width
-        attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
-        hint = attrs.get("vellum_shape")
-        segm = ann.get("segmentation")
-        out: list[Shape] = []
-        kps = ann.get("keypoints")
-        if kps:
-            self.need(isinstance(kps, list) and len(kps) % 3 == 0,
-                      f"{where}: keypoints must be a list of x, y, v triples")
-            expected = len(cls.skeleton.points) if cls and cls.skeleton else len(kps) // 3
-            self.need(len(kps) // 3 == expected, f"{where}: {len(kps) // 3} keypoints, but its "
-                      f"category has {expected}")
-            pts = []
-            for n in range(0, len(kps), 3):
-                x, y = (self.number(kps[n + i], f"{where}: keypoint") for i in (0, 1))
-                v = kps[n + 2]
-                self.need(v in (0, 1, 2), f"{where}: keypoint visibility must be 0, 1 or 2")
-                pts.append((x + 0.5, y + 0.5, int(v)) if v else (0.0, 0.0, 0))
-            out.append(Keypoints(tuple(pts)))
-            if hint == "keypoints":
-                return out
-        bbox = ann.get("bbox")
-        if hint == "box" and isinstance(bbox, list) and len(bbox) == 4:
-            return [Box(*(self.number(v, f"{where}: bbox") for v in bbox))]
-        if hint == "rotated_box" and isinstance(attrs.get("vellum_rotated_box"), list):
-            cx, cy, bw, bh, angle = (self.number(v, f"{where}: rotated box")
-                                     for v in attrs["vellum_rotated_box"])
-            return [RotatedBox(cx, cy, bw, bh, angle)]
-        if isinstance(segm, list) and segm:
-            polys = self.polygon_list(segm, where)
-            if hint == "polyline":
-                ring = list(zip(polys[0][::2], polys[0][1::2]))
-                return out + [Polyline(tuple(ring[:(len(ring) + 1) // 2]))]
-            if len(polys) == 1:
-                return out + [Polygon(tuple(zip(polys[0][::2], polys[0][1::2])))]
-            return out + [Mask(encode(rasterize_polygons(polys, h, w)))]
-        if isinstance(segm, dict):
-            rle = self.rle(segm, h, w, where)
-            vp = attrs.get("vellum_polygon")
-            if hint == "polygon" and isinstance(vp, dict):
-                pts = lambda f: tuple(zip(f[::2], f[1::2]))  # noqa: E731
-                return out + [Polygon(pts(vp["exterior"]), tuple(pts(r) for r in vp["holes"]))]
-            if out and rle_area(rle) == 0:
-                return out
-            return out + [Mask(rle)]
-        if out:
-            return out
-        self.need(isinstance(bbox, list) and len(bbox) == 4,
-                  f"{where} has neither a segmentation nor a bbox")
-        x, y, bw, bh = (self.number(v, f"{where}: bbox") for v in bbox)
-        self.need(bw >= 0 and bh >= 0, f"{where}: bbox has a negative width or height")
-        rotation = attrs.get("rotation")
-        if isinstance(rotation, (int, float)) and rotation % 360:
-            # CVAT's convention: bbox is the box before rotation, turned clockwise (degrees)
-            # about its centre: the same as ours.
-            return [RotatedBox(x + bw / 2, y + bh / 2, bw, bh, float(rotation))]
-        return [Box(x, y, bw, bh)]
-
-    def labels(self, cls: LabelClass | None, obj: dict[str, Any], item: MediaItem,
-               frame: int | None, shape: Shape, timestamp: Any = None, track_id: str | None = None,
-               ann_id: str | None = None) -> Annotation:
-        attrs = obj.get("attributes") if isinstance(obj.get("attributes"), dict) else {}
-        user = {k: v for k, v in attrs.items() if k not in EXPORT_KEYS}
-        kw = {"id": ann_id} if ann_id else {}
-        return Annotation(place=Place(item.id, frame), shape=shape,
-                          class_id=cls.id if cls else None, track_id=track_id, attributes=user, iscrowd=bool(obj.get("iscrowd")),
-                          outside=bool(attrs.get("outside", False)),
-                          timestamp=timestamp if isinstance(timestamp, (int, float)) else None,
-                          creator=self.doc.author, **kw)
-
-    def read(self) -> tuple[Command, dict[str, int]]:
-        data = self.load()
-        schema, by_cat = self.classes(data)
-        new_media, images, videos = self.media(data)
-        anns: list[Annotation] = []
-        seen_ids: set[Any] = set()
-        used: set[str] = set()
+        for n, cat in enumerate(data.get("categories") or []):
+            if not isinstance(cat, dict) or "id" not in cat:
+                self.fail(f"category {n} needs an id and a name")
+            if cat["id"] in by_cat:
+                self.fail(f"category id {cat['id']!r} is used twice")
+            by_cat[cat["id"]] = mapper.add(cat, f"category {n}")
+        media = MediaMapper(self.doc, self.images_dir, self.fail)
+        media.videos(data.get("videos") or [])
+        media.images(data.get("images") or [])
+        plan = media.plan
+        dec = Decoder(self.fail, plan.images, by_cat, self.doc.author, now)
         tracks: dict[tuple[str, Any], Track] = {}
 
-        def stable_id(attrs: Any) -> str | None:
-            vid = attrs.get("vellum_id") if isinstance(attrs, dict) else None
-            if isinstance(vid, str) and vid not in used:
-                used.add(vid)
-                return vid
-            return None
+        def track_id(ann: dict, item: MediaItem, cls: LabelClass | None, attrs: dict
+                     ) -> str | None:
+            if ann.get("track_id") is None or item.kind is not MediaKind.VIDEO:
+                return None
+            key = (item.id, ann["track_id"])
+            if key not in tracks:
+                tid = attrs.get("vellum_track_id")
+                tracks[key] = Track(media_id=item.id, class_id=cls.id if cls else None,
+                                    **({"id": tid} if isinstance(tid, str) else {}))
+            return tracks[key].id
 
-        for n, ann in enumerate(data["annotations"]):
-            self.need(isinstance(ann, dict), f"annotation {n} is not an object")
-            where = f"annotation {ann.get('id', n)}"
-            self.need("id" in ann and ann["id"] not in seen_ids,
-                      f"{where} has a missing or repeated id")
-            seen_ids.add(ann["id"])
-            self.need(ann.get("image_id") in images, f"{where} refers to image "
-                      f"{ann.get('image_id')!r}, which is not in 'images'")
-            self.need(ann.get("category_id") in by_cat, f"{where} has category_id "
-                      f"{ann.get('category_id')!r}, which is not in 'categories'")
-            item, frame, ts = images[ann["image_id"]]
-            cls = by_cat[ann["category_id"]]
-            attrs = ann.get("attributes") or {}
-            track = None
-            if ann.get("track_id") is not None and item.kind is MediaKind.VIDEO:
-                key = (item.id, ann["track_id"])
-                if key not in tracks:
-                    tid = attrs.get("vellum_track_id") if isinstance(attrs, dict) else None
-                    tracks[key] = Track(media_id=item.id, class_id=cls.id if cls else None,
-                                        **({"id": tid} if isinstance(tid, str) else {}))
-                track = tracks[key].id
-            for i, shape in enumerate(self.shapes(ann, cls, item, where)):
-                anns.append(self.labels(cls, ann, item, frame, shape, ts, track,
-                                        stable_id(attrs) if i == 0 else None))
-        for im in data["images"]:
-            item, frame, ts = images[im["id"]]
+        anns: list[Annotation] = []
+        total = max(head.annotations, 1)
+        if head.annotations:
+            for n, ann in enumerate(iter_annotations(self.path)):
+                if n == 0 and isinstance(ann, dict) and "segments_info" in ann:
+                    self.fail("is a COCO panoptic file (segments_info with PNG masks); "
+                              "Vellum imports COCO instance, keypoint, caption and video "
+                              "files, not panoptic ones")
+                anns.append(dec.decode(ann, n, track_id))
+                if n % 5000 == 0:
+                    self.step(total + n, 2 * total)
+        anns.extend(self.own_image_labels(data, plan, by_cat, dec))
+        schema = self.file_level(mapper.schema, data, head, plan.sequences, now)
+        self.notes += mapper.notes + plan.notes + dec.finish_notes()
+        command = self.command(schema, plan.new + list(plan.updated.values()),
+                               list(tracks.values()), anns)
+        return command, {"media": len(plan.new), "annotations": len(anns),
+                         "tracks": len(tracks),
+                         "classes": len(mapper.schema.classes) - len(self.doc.schema.classes),
+                         "notes": self.notes, "warnings": plan.warnings}
+
+    def own_image_labels(self, data: dict[str, Any], plan, by_cat, dec: Decoder
+                         ) -> list[Annotation]:
+        """Tags, events and lines of Vellum's own exports (kept beside COCO's objects)."""
+        out: list[Annotation] = []
+
+        def label(cls_key: Any, obj: dict, item: MediaItem, frame: int | None, shape,
+                  ts: Any = None) -> Annotation:
+            if cls_key not in by_cat:
+                self.fail(f"a label on {item.name} has unknown category {cls_key!r}")
+            cls = by_cat[cls_key]
+            attrs = obj.get("attributes") if isinstance(obj.get("attributes"), dict) else {}
+            return Annotation(place=dec.place(item, frame), shape=shape,
+                              class_id=cls.id if cls else None,
+                              attributes={k: v for k, v in attrs.items()
+                                          if not k.startswith("vellum_")},
+                              timestamp=ts if isinstance(ts, (int, float)) else None,
+                              creator=dec.author, created=dec.created,
+                              id=dec.stable_id(attrs))
+
+        for im in data.get("images") or []:
+            item, frame, ts = plan.images[im["id"]]
             for t in im.get("tags") or []:
-                self.need(isinstance(t, dict) and t.get("category_id") in by_cat,
-                          f"image {im['id']} has a tag with an unknown category")
-                anns.append(self.labels(by_cat[t["category_id"]], t, item, frame, Tag(), ts,
-                                        ann_id=stable_id(t.get("attributes"))))
+                if not isinstance(t, dict):
+                    self.fail(f"image {im['id']!r} has a tag that is not an object")
+                out.append(label(t.get("category_id"), t, item, frame, Tag(), ts))
+            attrs = im.get("attributes") if isinstance(im.get("attributes"), dict) else {}
+            for line in attrs.get("vellum_polylines") or []:
+                if not isinstance(line, dict):
+                    self.fail(f"image {im['id']!r} has a line that is not an object")
+                pts = dec.array(line.get("points"), f"a line on image {im['id']!r}")
+                try:
+                    shape = Polyline(pts.reshape(-1, 2))
+                except ValueError as exc:
+                    self.fail(f"a line on image {im['id']!r} is not valid ({exc})")
+                out.append(label(line.get("category_id"), line, item, frame, shape, ts))
         for v in data.get("videos") or []:
-            item = videos[v["id"]]
+            item = plan.videos.get(v.get("id")) if isinstance(v, dict) else None
+            if item is None:
+                continue
             for t in v.get("tags") or []:
-                self.need(isinstance(t, dict) and t.get("category_id") in by_cat,
-                          f"video {v['id']} has a tag with an unknown category")
-                anns.append(self.labels(by_cat[t["category_id"]], t, item, None, Tag(),
-                                        ann_id=stable_id(t.get("attributes"))))
+                if not isinstance(t, dict):
+                    self.fail(f"video {v['id']!r} has a tag that is not an object")
+                out.append(label(t.get("category_id"), t, item, None, Tag()))
             for e in v.get("events") or []:
-                self.need(isinstance(e, dict) and e.get("category_id") in by_cat,
-                          f"video {v['id']} has an event with an unknown category")
                 try:
                     shape = Event(int(e["start_frame"]), int(e["end_frame"]))
                 except (KeyError, TypeError, ValueError) as exc:
-                    self.fail(f"video {v['id']} has a bad event ({exc})")
-                anns.append(self.labels(by_cat[e["category_id"]], e, item, None, shape,
-                                        ann_id=stable_id(e.get("attributes"))))
-        return self.command(schema, new_media, list(tracks.values()), anns), {
-            "media": len(new_media), "annotations": len(anns), "tracks": len(tracks),
-            "classes": len(schema.classes) - len(self.doc.schema.classes)}
+                    self.fail(f"video {v['id']!r} has a bad event ({exc})")
+                out.append(label(e.get("category_id"), e, item, None, shape))
+        return out
 
     def command(self, schema: LabelSchema, media: list[MediaItem], tracks: list[Track],
                 anns: list[Annotation]) -> Command:
         steps: list[Command] = []
         if schema != self.doc.schema:
-            steps.append(SetSchema(schema))
+            steps.append(SetSchema(schema, label="Import"))
         if media:
-            steps.append(Put(tuple(media)))
-        existing_tracks = {t.id for m in {t.media_id for t in tracks} for t in
-                           self.doc.tracks(m)}
-        new_tracks = [t for t in tracks if t.id not in existing_tracks]
-        records = [*new_tracks, *anns]
-        if records:
-            steps.append(Put(tuple(records), label="Import"))
+            steps.append(Put(tuple(media), label="Import"))
+        existing = {t.id for m in {t.media_id for t in tracks} for t in self.doc.tracks(m)}
+        new_tracks = [t for t in tracks if t.id not in existing]
+        if new_tracks:
+            steps.append(Put(tuple(new_tracks), label="Import"))
+        for n in range(0, len(anns), CHUNK):
+            steps.append(Put(tuple(anns[n:n + CHUNK]), label="Import"))
         return Batch(tuple(steps), label=f"Import {self.path.name}")
 
 
-
-
-def plan_import(doc: Document, path: str | Path, images_dir: str | Path | None = None
-                ) -> tuple[Command, dict[str, int]]:
+def plan_import(doc: Document, path: str | Path, images_dir: str | Path | None = None, *,
+                again: bool = False, progress: Progress | None = None,
+                cancelled: Callable[[], bool] | None = None) -> tuple[Command, dict[str, Any]]:
     """Read and check a COCO file against ``doc`` without writing anything: the one command
-    that would import it, and counts of what it adds. Only reads ``doc`` (a worker thread may
-    call it on its own connection to the project)."""
+    that would import it, and a report (counts of ``media``, ``annotations``, ``tracks``,
+    ``classes`` added; ``notes`` and ``warnings``: sentences). Only reads ``doc`` (a worker
+    thread may call it on its own connection). Raises :class:`AlreadyImported` when the same
+    file was imported before, unless ``again``."""
     p = Path(path)
-    return _Reader(doc, p, Path(images_dir) if images_dir else p.parent).read()
+    root = Path(images_dir) if images_dir else p.parent
+    if not root.is_dir():
+        raise BadInputError(f"{root} is not a folder (the folder {p.name}'s file names are "
+                            "relative to).", root)
+    return _Reader(doc, p, root, progress, cancelled).read(again)
 
 
-def import_coco(doc: Document, path: str | Path, images_dir: str | Path | None = None
-                ) -> dict[str, int]:
+def import_coco(doc: Document, path: str | Path, images_dir: str | Path | None = None, *,
+                again: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Import a COCO JSON file (from Vellum or another tool) into ``doc`` as one undoable step.
 
     Image ``file_name``s are resolved against ``images_dir`` (default: the JSON's folder).
@@ -367,9 +270,9 @@ def import_coco(doc: Document, path: str | Path, images_dir: str | Path | None =
     :class:`BadInputError` names the file and the problem, and the project is unchanged.
     """
     p = Path(path)
-    command, counts = plan_import(doc, p, images_dir)
+    command, report = plan_import(doc, p, images_dir, again=again, progress=progress)
     try:
         doc.execute(command)
     except ValueError as exc:
-        raise BadInputError(f"{p}: {exc}.", p) from exc
-    return counts
+        raise BadInputError(f"{p}: {str(exc).rstrip('.')}.", p) from exc
+    return report

@@ -1,0 +1,153 @@
+"""COCO ``images`` and ``videos`` to media items.
+
+An image entry whose ``file_name`` is a file under the images folder is an image item (new, or
+the one already at that path: identity is the path). That covers image-sequence video datasets
+too (CocoVID/mmtracking, TAO, YouTube-VIS converted: ``videos`` whose frames are listed as
+images): they import as images grouped by video, each keeping ``video_id``, ``frame_id`` or
+``frame_index`` in its foreign data, and the ``videos`` entries are kept at file level, so the
+export writes the same structure back. An entry that names no file but a frame of a video file
+listed in ``videos`` (Vellum's own video export) is that frame of the video item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from app.core.document import Document
+from app.core.errors import VellumError
+from app.core.media import MediaItem, MediaKind, MediaStatus, fingerprint, relative_path
+from app.io.coco.foreign import COCO, IMAGE_INTERPRETED
+from app.io.images import truncated
+from app.io.ingest import media_item
+from app.io.probe import VIDEO_SUFFIXES, probe
+
+
+@dataclass
+class MediaPlan:
+    """What the file's images and videos become."""
+
+    images: dict[Any, tuple[MediaItem, int | None, float | None]] = field(default_factory=dict)
+    videos: dict[Any, MediaItem] = field(default_factory=dict)  # real video files
+    sequences: list[dict[str, Any]] = field(default_factory=list)  # image-sequence 'videos'
+    new: list[MediaItem] = field(default_factory=list)
+    updated: dict[str, MediaItem] = field(default_factory=dict)  # existing items, foreign added
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _own(entry: dict[str, Any]) -> dict[str, Any]:
+    a = entry.get("attributes")
+    return a if isinstance(a, dict) and "vellum_id" in a else {}
+
+
+class MediaMapper:
+    def __init__(self, doc: Document, images_dir: Path, fail) -> None:
+        self.doc, self.images_dir, self.fail = doc, images_dir, fail
+        self.known = {m.path: m for m in doc.media(include_removed=True)}
+        self.ids = {m.id for m in self.known.values()}
+        self.position = doc.next_position()
+        self.plan = MediaPlan()
+        self.by_path: dict[str, Any] = {}  # project path -> first image id naming it
+
+    def _file(self, name: Any) -> Path | None:
+        if not isinstance(name, str) or not name.strip():
+            return None
+        p = Path(name)
+        p = p if p.is_absolute() else self.images_dir / p
+        return p if p.is_file() else None
+
+    def _item(self, path: Path, entry: dict[str, Any], foreign: dict[str, Any] | None) -> MediaItem:
+        rel = relative_path(path, self.doc.folder)
+        item = self.known.get(rel)
+        if item is not None:
+            if foreign and COCO not in item.foreign and not item.removed:
+                item = replace(item, foreign={**item.foreign, COCO: foreign})
+                self.known[rel] = item
+                self.plan.updated[item.id] = item
+            return item
+        try:
+            info = probe(path)
+            fp = fingerprint(path)
+        except VellumError as exc:
+            self.fail(f"its media {path} cannot be read ({exc})")
+        except OSError as exc:
+            self.fail(f"its media {path} cannot be read ({exc.strerror})")
+        own = _own(entry)
+        vid = own.get("vellum_id")
+        kw: dict[str, Any] = {"id": vid} if isinstance(vid, str) and vid not in self.ids else {}
+        status = own.get("status")
+        if status in {s.value for s in MediaStatus}:
+            kw["status"] = MediaStatus(status)
+        item = replace(media_item(info, rel, fp, path.stat().st_size, self.position),
+                       foreign={COCO: foreign} if foreign else {}, **kw)
+        if item.kind is MediaKind.IMAGE:
+            try:
+                cut = truncated(path)
+            except VellumError:
+                cut = None
+            if cut:
+                self.plan.warnings.append(f"{path} {cut}; its labels were imported, but the "
+                                          "picture is incomplete.")
+        self.position += 1
+        self.ids.add(item.id)
+        self.known[rel] = item
+        self.plan.new.append(item)
+        return item
+
+    def videos(self, entries: list[Any]) -> None:
+        for n, v in enumerate(entries):
+            if not isinstance(v, dict) or "id" not in v:
+                self.fail(f"video {n} needs an id")
+            if v["id"] in self.plan.videos or any(s.get("id") == v["id"]
+                                                  for s in self.plan.sequences):
+                self.fail(f"video id {v['id']!r} is used twice")
+            path = self._file(v.get("file_name"))
+            if path is not None and path.suffix.lower() in VIDEO_SUFFIXES:
+                self.plan.videos[v["id"]] = self._item(path, v, None)
+            else:  # an image sequence: its frames are listed as images
+                self.plan.sequences.append(v)
+
+    def images(self, entries: list[Any]) -> None:
+        images = self.plan.images
+        for n, im in enumerate(entries):
+            if not isinstance(im, dict) or "id" not in im:
+                self.fail(f"image {n} needs an id")
+            where = f"image {im['id']!r}"
+            if im["id"] in images:
+                self.fail(f"image id {im['id']!r} is used twice")
+            path = self._file(im.get("file_name"))
+            if path is None and im.get("video_id") in self.plan.videos:
+                frame = im.get("frame_index", im.get("frame_id"))
+                item = self.plan.videos[im["video_id"]]
+                if not isinstance(frame, int) or isinstance(frame, bool) or frame < 0:
+                    self.fail(f"{where} is a frame of {item.path} but has no frame_index")
+                if frame >= item.frames:
+                    self.fail(f"{where}: frame {frame} is past the end of {item.path} "
+                              f"({item.frames} frames)")
+                ts = im.get("timestamp")
+                images[im["id"]] = (item, frame, ts if isinstance(ts, (int, float)) and
+                                    not isinstance(ts, bool) else None)
+                continue
+            if path is None:
+                name = im.get("file_name")
+                if not isinstance(name, str) or not name.strip():
+                    self.fail(f"{where} has no file_name")
+                self.fail(f"{where} names {name!r}, which is not in {self.images_dir} (give "
+                          "the folder its file names are relative to with --images)")
+            foreign = {k: v for k, v in im.items() if k not in IMAGE_INTERPRETED}
+            item = self._item(path, im, foreign)
+            if item.kind is not MediaKind.IMAGE:
+                self.fail(f"{where} names {path}, which is a {item.kind.value}, not an image")
+            for key, real in (("width", item.width), ("height", item.height)):
+                given = im.get(key)
+                if isinstance(given, (int, float)) and not isinstance(given, bool) and given \
+                        and given != real:
+                    self.fail(f"{where} ({im.get('file_name')}) says {key} {given}, but the "
+                              f"file is {item.width}x{item.height}")
+            first = self.by_path.setdefault(item.path, im["id"])
+            if first != im["id"]:
+                self.plan.notes.append(f"Images {first!r} and {im['id']!r} name the same file "
+                                       f"{item.path}; their labels share one media item.")
+            images[im["id"]] = (item, None, None)
