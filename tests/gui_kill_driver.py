@@ -29,7 +29,7 @@ def main() -> int:
     if not win.open_project(project):
         return 2
     for _ in range(200):
-        if win._image is not None:
+        if win.canvas.showing() == "image":
             break
         QTest.qWait(25)
     win.set_tool("box")

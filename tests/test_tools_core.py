@@ -110,10 +110,12 @@ def test_box_tool_without_any_view(state):
     tool = tool_by_name("box")(state)
     tool.press(ev("press", 10, 10, scale=2))
     tool.move(ev("move", 30, 20, scale=2))
-    assert tool.overlay()[0].kind == "rect"
+    assert [i.kind for i in tool.overlay()] == ["crosshair", "rect"]
     tool.release(ev("release", 40, 30, scale=2))
     (a,) = state.annotations()
-    assert a.shape == Box(10, 10, 30, 20) and tool.overlay() == []
+    assert a.shape == Box(10, 10, 30, 20) and state.selection == (a.id,)
+    # the box just drawn shows its 8 handles (and the crosshair stays with the pointer)
+    assert [(i.kind, len(i.points)) for i in tool.overlay()] == [("crosshair", 1), ("points", 8)]
 
 
 def test_hit_testing_and_topmost():

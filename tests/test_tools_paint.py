@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.commands import AddAnnotations
+from app.core.commands import Put
 from app.core.rle import decode, encode
 from app.core.shapes import Box, Mask
 from app.tools.paint import fill_holes, stamp_segment
@@ -98,7 +98,7 @@ def test_eraser_removes_pixels_then_the_mask(scene):
     base = np.zeros((H, W), bool)
     base[20:60, 20:100] = True
     ann = scene.state.new_annotation(Mask(encode(base)))
-    scene.doc.execute(AddAnnotations((ann,)))
+    scene.doc.execute(Put((ann,)))
     scene.use("eraser")
     scene.state.set(brush_radius=5.0)
     scene.drag([(40, 40), (80, 40)], steps=6)  # nothing selected: the mask under the pointer
@@ -123,7 +123,7 @@ def test_eraser_elsewhere_does_nothing(scene):
 
 def test_paint_only_inside_the_selected_box(scene):
     box = scene.state.new_annotation(Box(20, 20, 40, 40))
-    scene.doc.execute(AddAnnotations((box,)))
+    scene.doc.execute(Put((box,)))
     scene.state.set(selection=(box.id,), paint_inside=True, brush_radius=3.0)
     scene.use("brush")
     scene.drag([(10, 40), (90, 40)], steps=8)
@@ -142,7 +142,7 @@ def test_fill_holes_key(scene):
     ring[20:60, 20:60] = True
     ring[30:50, 30:50] = False
     ann = scene.state.new_annotation(Mask(encode(ring)))
-    scene.doc.execute(AddAnnotations((ann,)))
+    scene.doc.execute(Put((ann,)))
     scene.state.select((ann.id,))
     scene.use("brush")
     scene.key(Qt.Key.Key_G)

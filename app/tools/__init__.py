@@ -14,6 +14,7 @@ from app.tools.polygon import PolygonTool
 from app.tools.polyline import PolylineTool
 from app.tools.rotated_box import RotatedBoxTool
 from app.tools.select import SelectTool
+from app.tools.tag import TagTool
 from app.tools.vertex import VertexTool
 
 TOOLS: list[type[Tool]] = [
@@ -26,6 +27,7 @@ TOOLS: list[type[Tool]] = [
     KeypointsTool,
     BrushTool,
     EraserTool,
+    TagTool,
 ]
 
 

@@ -19,7 +19,7 @@ A gesture reads top to bottom in one generator (napari style)::
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from enum import Enum, IntFlag
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -98,7 +98,8 @@ class OverlayItem:
 
     ``kind``: 'polygon' | 'polyline' | 'points' | 'rect' (points = two corners) | 'circle'
     (points = centre, ``radius`` in image px) | 'mask' (``mask`` is a uint8/bool H x W array
-    over the whole image, drawn where non-zero) | 'text' (at points[0], screen-size font).
+    over the whole image, drawn where non-zero) | 'text' (at points[0], screen-size font) |
+    'crosshair' (lines across the whole view through points[0]).
     ``width`` is the pen width and ``point_size`` the marker diameter, both in screen pixels.
     """
 
@@ -118,6 +119,39 @@ class OverlayItem:
 Gesture = Generator[None, PointerEvent, None]
 
 
+@dataclass(frozen=True)
+class Option:
+    """One control a tool declares for the options bar (Qt-free; the bar builds the widget).
+
+    ``kind``: 'size' (a number field of the editor state, slider + box, in ``unit``),
+    'toggle' (a bool field of the editor state) or 'action' (a button calling ``run(state)``).
+    Tools that declare the same option share one control."""
+
+    kind: str
+    label: str
+    tip: str = ""
+    field: str = ""
+    run: Callable[[Any], Any] | None = None
+    minimum: float = 1.0
+    maximum: float = 1000.0
+    slider_max: float = 500.0  # the slider is logarithmic up to here; the box goes further
+    unit: str = "px"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two declarations the same control."""
+        return (self.kind, self.field or self.label)
+
+
+def options_of(tools: Any) -> list[Option]:
+    """Every option the given tool classes declare, each once, in first-declared order."""
+    seen: dict[tuple[str, str], Option] = {}
+    for t in tools:
+        for o in t.options:
+            seen.setdefault(o.key, o)
+    return list(seen.values())
+
+
 class Tool:
     """Base class of all tools. Subclasses set the class attributes and override the hooks
     they need; most override :meth:`gesture` (press-drag-release in one generator)."""
@@ -128,6 +162,12 @@ class Tool:
     #: Keys (names as in :class:`KeyEvent`) this tool claims before application shortcuts.
     keys: ClassVar[frozenset[str]] = frozenset({"Escape"})
     tooltip: ClassVar[str] = ""
+    #: The keys the tool understands while active, as (keys, what they do), for the key sheet.
+    key_help: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: Controls of the options bar this tool uses.
+    options: ClassVar[tuple[Option, ...]] = ()
+    #: A tool that makes new shapes with the active class (shown at the cursor; N picks it).
+    draws: ClassVar[bool] = False
 
     def __init__(self, state: EditorState) -> None:
         self.state = state
@@ -218,6 +258,31 @@ class Tool:
         """Whether the view should give this key to the tool before application shortcuts
         (Qt's ShortcutOverride). Default: the keys in :attr:`keys`, Escape only while busy."""
         return e.key in self.keys and (e.key != "Escape" or self.busy)
+
+    def finish_shape(self) -> bool:
+        """Finish the shape in progress (Enter, or N as in CVAT); False when there is none."""
+        return False
+
+    def handle_key(self, e: KeyEvent) -> bool:
+        """What a view calls for every key: the tool's own :meth:`key` first; then N finishes
+        the shape being drawn, and Escape, once nothing is being drawn, clears the selection
+        (so a first Escape cancels the shape, a second one deselects)."""
+        if self.key(e):
+            return True
+        if e.key == "N" and e.plain and self.busy:
+            return self.finish_shape()
+        if e.key == "Escape" and not self.busy and self.state.selection:
+            self.state.select(())
+            return True
+        return False
+
+    def claims(self, e: KeyEvent) -> bool:
+        """Whether :meth:`handle_key` takes ``e`` before the window's shortcuts."""
+        if e.key == "Escape" and self.state.selection:
+            return True
+        if e.key == "N" and e.plain and self.busy:
+            return True
+        return self.wants_key(e)
 
     # ----------------------------------------------------------------- drawing
     def overlay(self) -> list[OverlayItem]:

@@ -1,29 +1,54 @@
-"""Box tool: press at one corner, drag to the opposite one, release (image pixels)."""
+"""Box tool: press at one corner, drag to the opposite one, release (image pixels).
+
+A crosshair follows the pointer so the first corner can be put exactly on the object's edge;
+the box just drawn stays selected with its handles, which can be dragged at once.
+"""
 
 from __future__ import annotations
 
 from app.core.commands import Put
 from app.core.shapes import Box
 from app.tools.base import Button, EventType, Gesture, OverlayItem, PointerEvent, Tool
+from app.tools.geometry import too_small
+from app.tools.handles import Handles
 
-MIN_SCREEN_SIZE = 3.0  # screen pixels: smaller drags are treated as stray clicks
+
+def crosshair(tool: Tool) -> list[OverlayItem]:
+    """Full-width and full-height lines through the pointer (drawn across the whole view)."""
+    if tool.hover_pos is None:
+        return []
+    return [OverlayItem("crosshair", (tool.hover_pos,), "#ffffff", width=1.0)]
 
 
-class BoxTool(Tool):
+class BoxTool(Handles, Tool):
     name = "box"
     label = "Box"
     shortcut = "R"
     tooltip = "Drag from corner to corner to draw an axis-aligned box (R)"
+    draws = True
+    key_help = (("Drag", "draw a box from corner to corner"),
+                ("Drag a handle", "resize the box just drawn"))
 
     def __init__(self, state) -> None:
         super().__init__(state)
         self.cursor = "cross"
         self._preview: Box | None = None
+        self._scale = 1.0
 
     def gesture(self, press: PointerEvent) -> Gesture | None:
-        if press.button is not Button.LEFT or not self.state.allows("box"):
+        if press.button is not Button.LEFT:
+            return None
+        self._scale = press.scale
+        handle = self.handle_at(press)
+        if handle is not None:
+            return self.resize(press, *handle)
+        if not self.state.allows("box"):
             return None
         return self._draw(press)
+
+    def hover(self, e: PointerEvent) -> None:
+        self._scale = e.scale
+        self.cursor = "size_all" if self.handle_at(e) else "cross"
 
     def _draw(self, press: PointerEvent) -> Gesture:
         x0, y0 = self.clamp(*press.pos)
@@ -35,15 +60,26 @@ class BoxTool(Tool):
         finally:
             self._preview = None
         box = Box.from_corners(x0, y0, *self.clamp(*e.pos))
-        if min(box.w, box.h) * e.scale < MIN_SCREEN_SIZE:
-            return
+        if too_small(box, e.scale):
+            return  # a stray click or twitch: nothing to say
         ann = self.state.new_annotation(box)
         if self.state.execute(Put((ann,), label="Draw box")):
             self.state.select((ann.id,))
 
+    def editing_ids(self) -> frozenset[str]:
+        return frozenset({self._resizing_id}) if self._resizing_id else frozenset()
+
     def overlay(self) -> list[OverlayItem]:
-        if self._preview is None:
-            return []
-        b = self._preview
-        return [OverlayItem("rect", ((b.x, b.y), (b.x + b.w, b.y + b.h)), self.color(),
-                            dashed=True, fill_alpha=0.15)]
+        items = crosshair(self)
+        if self._resizing is not None:
+            b = self._resizing[1]
+            items.append(OverlayItem("rect", ((b.x, b.y), (b.x + b.w, b.y + b.h)),
+                                     self.state.class_color(self._resizing[0]), 2.5,
+                                     fill_alpha=0.3))
+        if self._preview is not None:
+            b = self._preview
+            items.append(OverlayItem("rect", ((b.x, b.y), (b.x + b.w, b.y + b.h)),
+                                     self.color(), dashed=True, fill_alpha=0.15))
+        else:
+            items += self.handle_overlay(self._scale)
+        return items

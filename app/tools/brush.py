@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from app.core.annotations import Annotation
 from app.core.shapes import Mask
-from app.tools.base import KeyEvent, PointerEvent
-from app.tools.paint import PaintTool, fill_selected_holes
+from app.tools.base import KeyEvent, Option, PointerEvent
+from app.tools.paint import BRUSH_SIZE, PAINT_INSIDE, PaintTool, fill_selected_holes
+
+FILL_HOLES = Option("action", "Fill holes", "Fill the holes of the selected mask (G)",
+                    run=fill_selected_holes)
 
 
 class BrushTool(PaintTool):
@@ -20,6 +23,10 @@ class BrushTool(PaintTool):
     tooltip = "Paint a mask; [ and ] change the size, G fills holes (B)"
     erase = False
     keys = PaintTool.keys | {"G"}
+    draws = True
+    options = (BRUSH_SIZE, PAINT_INSIDE, FILL_HOLES)
+    key_help = (("Drag", "paint into the selected mask, or a new one"),
+                ("[ ]", "smaller / larger brush"), ("G", "fill the holes of the selected mask"))
 
     def target(self, press: PointerEvent) -> Annotation | None:
         masks = [a for a in self.state.selected() if isinstance(a.shape, Mask)]

@@ -17,6 +17,8 @@ class EraserTool(PaintTool):
     shortcut = "E"
     tooltip = "Erase pixels of the selected mask or the mask under the pointer (E)"
     erase = True
+    key_help = (("Drag", "erase pixels of the selected mask or the mask under the pointer"),
+                ("[ ]", "smaller / larger eraser"))
 
     def target(self, press: PointerEvent) -> Annotation | None:
         found = mask_under(self.state, press)

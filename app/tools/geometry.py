@@ -267,3 +267,114 @@ def delete_vertex(shape: Shape, ref: VertexRef) -> Shape | None:
         del rs[k]
     return _rebuild(shape, rs)
 
+
+
+# --------------------------------------------------------------------------- degenerate shapes
+MIN_SCREEN = 3.0  # screen px: new shapes smaller than this each way are stray gestures
+
+
+def ring_area(ring: Sequence[Point]) -> float:
+    """Area (image px², unsigned, shoelace) enclosed by a closed ring."""
+    n = len(ring)
+    s = 0.0
+    for i in range(n):
+        x0, y0 = ring[i]
+        x1, y1 = ring[(i + 1) % n]
+        s += x0 * y1 - x1 * y0
+    return abs(s) / 2.0
+
+
+def too_small(shape: Shape, scale: float) -> str | None:
+    """Why a new ``shape`` drawn at ``scale`` (screen px per image px) is too small to keep,
+    or None: boxes and polygons need :data:`MIN_SCREEN` screen pixels each way and an area
+    (a polygon at least MIN_SCREEN² screen px²), a polyline that length. One rule for every
+    tool, so a stray press-and-drag never leaves a 2 px² shape behind."""
+    s = max(scale, 1e-9)
+    name = shape.kind.replace("_", " ")
+    hint = (f"the {name} is under {MIN_SCREEN:.0f} screen pixels; it was not added "
+            "(zoom in to draw small objects).")
+    if isinstance(shape, (Box, RotatedBox)):
+        return "Too small: " + hint if min(shape.w, shape.h) * s < MIN_SCREEN else None
+    if isinstance(shape, Polygon):
+        area = ring_area(shape.exterior)
+        if area == 0:
+            return f"The {name} has no area (its points are in a line); it was not added."
+        _, _, w, h = shape.bbox()
+        if min(w, h) * s < MIN_SCREEN or area * s * s < MIN_SCREEN ** 2:
+            return "Too small: " + hint
+        return None
+    if isinstance(shape, Polyline):
+        length = sum(math.dist(a, b) for a, b in zip(shape.points, shape.points[1:]))
+        return "Too short: " + hint.replace("under", "shorter than") if (
+            length * s < MIN_SCREEN) else None
+    return None
+
+
+# --------------------------------------------------------------------------- keypoint names
+def keypoint_at(anns: Sequence[Annotation], names: dict[str | None, tuple[str, ...]],
+                x: float, y: float, tol: float) -> tuple[Annotation, int] | None:
+    """The labelled keypoint nearest (x, y) within ``tol`` image px, topmost shape first, as
+    (annotation, point index); ``names`` maps class ids to their skeleton's point names."""
+    best: tuple[float, Annotation, int] | None = None
+    for a in reversed(anns):
+        if not isinstance(a.shape, Keypoints) or a.class_id not in names:
+            continue
+        for i, (px, py, v) in enumerate(a.shape.points):
+            d = math.hypot(px - x, py - y)
+            if v and d <= tol and (best is None or d < best[0]):
+                best = (d, a, i)
+        if best is not None:
+            return best[1], best[2]
+    return None
+
+
+# --------------------------------------------------------------------------- clipping
+def clip_ring(ring: Sequence[Point], w: float, h: float) -> list[Point]:
+    """The part of a closed ring inside [0, w] x [0, h] (Sutherland-Hodgman; image px)."""
+    pts = list(ring)
+    for axis, limit, keep_below in ((0, 0.0, False), (0, w, True), (1, 0.0, False),
+                                    (1, h, True)):
+        if not pts:
+            break
+        out: list[Point] = []
+        inside = (lambda p: p[axis] <= limit) if keep_below else (lambda p: p[axis] >= limit)
+        for i, cur in enumerate(pts):
+            prev = pts[i - 1]
+            if inside(cur) != inside(prev):
+                t = (limit - prev[axis]) / (cur[axis] - prev[axis])
+                q = (prev[0] + t * (cur[0] - prev[0]), prev[1] + t * (cur[1] - prev[1]))
+                out.append((limit, q[1]) if axis == 0 else (q[0], limit))
+            if inside(cur):
+                out.append(cur)
+        pts = out
+    return pts
+
+
+def inside_image(shape: Shape, w: float, h: float) -> bool:
+    """Whether the shape's bounding box lies within [0, w] x [0, h]."""
+    x, y, bw, bh = shape.bbox()
+    return x >= 0 and y >= 0 and x + bw <= w and y + bh <= h
+
+
+def clipped_to_image(shape: Shape, w: float, h: float) -> Shape | None:
+    """``shape`` cut to the image [0, w] x [0, h] (image px): unchanged when inside; a box or
+    polygon keeps its part inside; keypoints outside become not labelled; a rotated box or a
+    polyline that sticks out is not cut (None), nor is anything with nothing left inside."""
+    if inside_image(shape, w, h):
+        return shape
+    if isinstance(shape, Box):
+        x0, y0 = max(shape.x, 0.0), max(shape.y, 0.0)
+        x1, y1 = min(shape.x + shape.w, float(w)), min(shape.y + shape.h, float(h))
+        return Box(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+    if isinstance(shape, Polygon):
+        outer = clip_ring(shape.exterior, w, h)
+        if len(outer) < 3 or ring_area(outer) == 0:
+            return None
+        holes = [r for r in (clip_ring(hole, w, h) for hole in shape.holes)
+                 if len(r) >= 3 and ring_area(r) > 0]
+        return Polygon(tuple(outer), tuple(tuple(r) for r in holes))
+    if isinstance(shape, Keypoints):
+        pts = tuple((x, y, v) if v and 0 <= x <= w and 0 <= y <= h else (0.0, 0.0, 0)
+                    for x, y, v in shape.points)
+        return Keypoints(pts) if any(v for _, _, v in pts) else None
+    return None

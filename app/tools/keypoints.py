@@ -1,8 +1,8 @@
 """Keypoints tool: place the active class's skeleton points one after another.
 
 Each click places the next named point (visible, v=2; Shift+click or ``O`` first: occluded,
-v=1). ``N`` skips the current point (not labelled, v=0). Backspace steps back, Escape cancels,
-Enter commits early (remaining points v=0). The annotation is added when the last point is
+v=1). ``S`` skips the current point (not labelled, v=0). Backspace steps back, Escape cancels,
+Enter (or N, as in CVAT) commits early (remaining points v=0). The annotation is added when the last point is
 placed. Coordinates are image pixels (a click on pixel (c, r)'s centre gives (c+0.5, r+0.5)).
 """
 
@@ -20,9 +20,15 @@ class KeypointsTool(Tool):
     name = "keypoints"
     label = "Keypoints"
     shortcut = "K"
-    tooltip = ("Click each skeleton point in turn; O or Shift+click: occluded, N: skip, "
-               "Enter: finish (K)")
-    keys = frozenset({"Escape", "Return", "Enter", "Backspace", "O", "N"})
+    tooltip = ("Click each skeleton point in turn; O or Shift+click: occluded, S: skip, "
+               "Enter or N: finish (K)")
+    keys = frozenset({"Escape", "Return", "Enter", "Backspace", "O", "S"})
+    draws = True
+    key_help = (("Click", "place the next named point"),
+                ("O, Shift+click", "the next point is occluded"),
+                ("S", "skip the next point (not visible)"),
+                ("Enter, N", "finish early (the rest not visible)"),
+                ("Backspace", "step back"), ("Esc", "cancel the keypoints being placed"))
 
     def __init__(self, state) -> None:
         super().__init__(state)
@@ -112,7 +118,7 @@ class KeypointsTool(Tool):
             self.occluded_next = not self.occluded_next
             self._prompt()
             return True
-        if e.key == "N" and self.skeleton() is not None:
+        if e.key == "S" and self.skeleton() is not None:
             self.skip()
             return True
         if e.key in ("Return", "Enter") and self.placed:
@@ -128,8 +134,14 @@ class KeypointsTool(Tool):
             return True
         return False
 
+    def finish_shape(self) -> bool:
+        if not self.placed:
+            return False
+        self.finish()
+        return True
+
     def wants_key(self, e: KeyEvent) -> bool:
-        if e.key in ("O", "N"):
+        if e.key in ("O", "S"):
             return self.skeleton() is not None and e.plain
         return e.key == "Escape" or (self.busy and e.key in self.keys)
 

@@ -19,12 +19,18 @@ from app.core.commands import Put, Remove
 from app.core.raster import rasterize
 from app.core.rle import area, encode
 from app.core.shapes import Box, Mask, Polygon, RotatedBox
-from app.tools.base import Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent, Tool
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, Option, OverlayItem,
+                            PointerEvent, Tool)
 from app.tools.geometry import MASKS, topmost_at
 from app.tools.state import EditorState
 
 RADIUS_STEP = 1.25  # [ and ] divide / multiply the radius by this
 MASK_ALPHA = 0.45
+BRUSH_SIZE = Option("size", "Brush size", "Brush radius in image pixels ([ and ] change it too)",
+                    field="brush_radius", minimum=1, maximum=1000, slider_max=500)
+PAINT_INSIDE = Option("toggle", "Only inside the selected object",
+                      "Paint and erase only within the selected polygon, box or mask",
+                      field="paint_inside")
 
 
 def stamp_segment(buf: np.ndarray, p0: tuple[float, float], p1: tuple[float, float],
@@ -77,7 +83,7 @@ def fill_selected_holes(state: EditorState) -> bool:
     """Fill the holes of the selected mask(s) as one undo step; True if anything changed."""
     before, after = [], []
     for a in state.selected():
-        if isinstance(a.shape, Mask) and not a.locked:
+        if isinstance(a.shape, Mask) and not state.is_locked(a):
             cur = MASKS.get(a.shape.rle)
             filled = fill_holes(cur)
             if not np.array_equal(filled, cur):
@@ -107,6 +113,7 @@ class PaintTool(Tool):
 
     erase: ClassVar[bool] = False
     keys = frozenset({"Escape", "BracketLeft", "BracketRight"})
+    options = (BRUSH_SIZE, PAINT_INSIDE)
 
     def __init__(self, state: EditorState) -> None:
         super().__init__(state)
@@ -144,7 +151,7 @@ class PaintTool(Tool):
         target = self.target(press)
         if target is None and (self.erase or not self.state.allows("mask")):
             return None
-        if target is not None and target.locked:
+        if target is not None and self.state.is_locked(target):
             self.message("That mask is locked.")
             return None
         self._clip_id = None

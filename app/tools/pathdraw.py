@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
                             PointerEvent)
+from app.tools.geometry import too_small
 
 FREEHAND_START = 4.0  # screen px the pointer must travel with the button down to go freehand
 FREEHAND_STEP = 3.0  # screen px between freehand vertices
@@ -24,6 +25,7 @@ class PathTool(ClickTool):
     closed: ClassVar[bool] = True
     min_points: ClassVar[int] = 3
     keys = frozenset({"Escape", "Return", "Enter", "Backspace"})
+    draws = True
 
     def __init__(self, state) -> None:
         super().__init__(state)
@@ -58,8 +60,11 @@ class PathTool(ClickTool):
             if freehand and math.dist(self.points[-1], e.pos) * e.scale >= FREEHAND_STEP:
                 self.points.append(self.clamp(*e.pos))
             e = yield
-        if freehand and started_empty and len(self.points) >= self.min_points:
-            self.finish()  # one freehand stroke from nothing is a whole shape
+        if freehand and started_empty:
+            if len(self.points) >= self.min_points:
+                self.finish()  # one freehand stroke from nothing is a whole shape
+            else:
+                self.cancel()  # a twitch of a few pixels is not the start of a shape
 
     def double_click(self, e: PointerEvent) -> None:
         if len(self.points) >= self.min_points:
@@ -94,16 +99,28 @@ class PathTool(ClickTool):
         """Turn the finished vertex list into a command."""
         raise NotImplementedError
 
+    def shape_of(self, points: list[Point]):  # noqa: ANN201
+        """The shape the vertices make (checked for size before :meth:`commit`)."""
+        raise NotImplementedError
+
     def finish(self) -> None:
-        """Commit the path (if long enough) and start afresh."""
+        """Commit the path (if long enough and not degenerate) and start afresh."""
         points = _dedupe(self.points)
         try:
             if len(points) < self.min_points:
                 self.message(f"A {self.name} needs at least {self.min_points} distinct points.")
+            elif reason := too_small(self.shape_of(points), self._scale):
+                self.message(reason)
             else:
                 self.commit(points)
         finally:
             self.cancel()
+
+    def finish_shape(self) -> bool:
+        if not self.points:
+            return False
+        self.finish()
+        return True
 
     # ------------------------------------------------------------------ drawing
     def path_color(self) -> str:

@@ -20,6 +20,10 @@ class PolygonTool(PathTool):
                "close. Shift+first click on a selected polygon draws a hole (P)")
     closed = True
     min_points = 3
+    key_help = (("Click, or drag", "add vertices, or draw freehand"),
+                ("Click the first vertex, Enter, N", "close the polygon"),
+                ("Shift+first click", "draw a hole in the selected polygon"),
+                ("Backspace", "remove the last vertex"), ("Esc", "cancel the polygon"))
 
     def __init__(self, state) -> None:
         super().__init__(state)
@@ -33,11 +37,14 @@ class PolygonTool(PathTool):
         self.hole_of = None
         if press.modifiers & Mod.SHIFT:
             target = [a for a in self.state.selected() if isinstance(a.shape, Polygon)]
-            if len(target) == 1 and not target[0].locked:
+            if len(target) == 1 and not self.state.is_locked(target[0]):
                 self.hole_of = target[0].id
                 self.message("Drawing a hole; close it on its first vertex or press Enter.")
                 return True
         return self.state.allows("polygon")
+
+    def shape_of(self, points: list[Point]) -> Polygon:
+        return Polygon(tuple(points))
 
     def commit(self, points: list[Point]) -> None:
         if self.hole_of is not None:

@@ -17,6 +17,12 @@ class PolylineTool(PathTool):
     tooltip = "Click vertices or drag freehand; Enter or double click finishes (L)"
     closed = False
     min_points = 2
+    key_help = (("Click, or drag", "add vertices, or draw freehand"),
+                ("Enter, N, double click", "finish the polyline"),
+                ("Backspace", "remove the last vertex"), ("Esc", "cancel the polyline"))
+
+    def shape_of(self, points: list[Point]) -> Polyline:
+        return Polyline(tuple(points))
 
     def commit(self, points: list[Point]) -> None:
         ann = self.state.new_annotation(Polyline(tuple(points)))

@@ -12,9 +12,11 @@ from app.core.commands import Put
 from app.core.shapes import RotatedBox
 from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
                             PointerEvent)
+from app.tools.box import crosshair
+from app.tools.geometry import MIN_SCREEN, too_small
+from app.tools.handles import Handles
 
 Point = tuple[float, float]
-MIN_SCREEN = 3.0  # screen px: shorter edges / heights are ignored
 
 
 def box_from(p0: Point, p1: Point, q: Point) -> RotatedBox:
@@ -30,19 +32,38 @@ def box_from(p0: Point, p1: Point, q: Point) -> RotatedBox:
     return RotatedBox(cx, cy, w, abs(d), math.degrees(a))
 
 
-class RotatedBoxTool(ClickTool):
+class RotatedBoxTool(Handles, ClickTool):
     name = "rotated_box"
     label = "Rotated box"
     shortcut = "T"
     tooltip = "Draw one edge (drag or two clicks), then click to set the height (T)"
     keys = frozenset({"Escape", "Backspace"})
+    draws = True
+    key_help = (("Drag, or two clicks", "the first edge (sets the angle)"),
+                ("Click", "the height"), ("Backspace", "step back"),
+                ("Esc", "cancel the box being drawn"))
+
+    def __init__(self, state) -> None:
+        super().__init__(state)
+        self._scale = 1.0
 
     def gesture(self, press: PointerEvent) -> Gesture | None:
         if press.button is not Button.LEFT:
             return None
-        if not self.points and not self.state.allows("rotated_box"):
-            return None
+        self._scale = press.scale
+        if not self.points:
+            handle = self.handle_at(press)
+            if handle is not None:
+                return self.resize(press, *handle)
+            if not self.state.allows("rotated_box"):
+                return None
         return self._click(press)
+
+    def hover(self, e: PointerEvent) -> None:
+        self._scale = e.scale
+
+    def editing_ids(self) -> frozenset[str]:
+        return frozenset({self._resizing_id}) if self._resizing_id else frozenset()
 
     def _click(self, press: PointerEvent) -> Gesture:
         p = self.clamp(*press.pos)
@@ -60,8 +81,9 @@ class RotatedBoxTool(ClickTool):
 
     def _commit(self, box: RotatedBox, scale: float) -> None:
         self.points = []
-        if min(box.w, box.h) * scale < MIN_SCREEN:
-            self.message("The rotated box is too small; it was not added.")
+        reason = too_small(box, scale)
+        if reason:
+            self.message(reason)
             return
         ann = self.state.new_annotation(box)
         if self.state.execute(Put((ann,), label="Draw rotated box")):
@@ -79,11 +101,17 @@ class RotatedBoxTool(ClickTool):
     def overlay(self) -> list[OverlayItem]:
         color = self.color()
         cur = self.hover_pos
+        items = crosshair(self)
+        if self._resizing is not None:
+            items.append(OverlayItem("polygon", self._resizing[1].corners(),
+                                     self.state.class_color(self._resizing[0]), 2.5,
+                                     fill_alpha=0.3))
         if not self.points or cur is None:
-            return []
+            return items + (self.handle_overlay(self._scale) if not self.points else [])
         if len(self.points) == 1:
-            return [OverlayItem("polyline", (self.points[0], cur), color, width=2.0),
-                    OverlayItem("points", (self.points[0],), color)]
+            return items + [OverlayItem("polyline", (self.points[0], cur), color, width=2.0),
+                            OverlayItem("points", (self.points[0],), color)]
         box = box_from(self.points[0], self.points[1], cur)
-        return [OverlayItem("polygon", box.corners(), color, dashed=True, fill_alpha=0.15),
-                OverlayItem("polyline", tuple(self.points), color, width=2.5)]
+        return items + [OverlayItem("polygon", box.corners(), color, dashed=True,
+                                    fill_alpha=0.15),
+                        OverlayItem("polyline", tuple(self.points), color, width=2.5)]

@@ -1,8 +1,11 @@
 """Editor state shared by the canvas, the tools and the panels; observable and free of Qt.
 
 Holds *where* the user is (document, :class:`~app.core.places.Place`, picture size in pixels) and *what*
-they work with (active class, selection, brush radius in image pixels, clipboard, hidden ids).
-Listeners get the name of each field that changed; ``'status'`` carries one-line messages.
+they work with (active class, selection, brush radius in image pixels, clipboard, hidden ids,
+classes hidden or locked in this view). ``refusal`` is the one sentence saying why nothing can
+be drawn or pasted here (no picture, a mode still to come); ``read_only`` why nothing may be
+edited at all (another window edits the project); both empty when editing is allowed. Listeners get the name of each field that changed; ``'status'`` carries
+one-line messages.
 """
 
 from __future__ import annotations
@@ -32,8 +35,13 @@ _FIELDS: dict[str, Any] = {
     "paint_inside": False,
     "clipboard": (),
     "hidden": frozenset(),
+    "hidden_classes": frozenset(),
+    "locked_classes": frozenset(),
+    "refusal": "",
+    "read_only": "",
     "status": "",
 }
+_SETS = ("hidden", "hidden_classes", "locked_classes")
 
 
 class EditorState:
@@ -48,6 +56,10 @@ class EditorState:
     paint_inside: bool  # brush/eraser constrained to the selected object
     clipboard: tuple[Annotation, ...]
     hidden: frozenset[str]  # annotation ids hidden in this session (view only)
+    hidden_classes: frozenset[str]  # class ids whose shapes are hidden (view only)
+    locked_classes: frozenset[str]  # class ids whose shapes cannot be edited (view only)
+    refusal: str  # why drawing is refused here ("" when it is allowed)
+    read_only: str  # why the project may not be edited in this view ("" when it may)
     status: str
 
     def __init__(self, doc: Document | None = None, **fields: Any) -> None:
@@ -77,7 +89,7 @@ class EditorState:
                 raise AttributeError(f"EditorState has no field {name!r}")
             if name == "selection":
                 value = tuple(value)
-            elif name == "hidden":
+            elif name in _SETS:
                 value = frozenset(value)
             elif name == "brush_radius":
                 value = float(min(max(value, 0.5), 1000.0))
@@ -109,8 +121,31 @@ class EditorState:
         return self.doc.annotations(self.place)
 
     def visible_annotations(self) -> list[Annotation]:
-        """:meth:`annotations` without hidden ones (flag or session-hidden)."""
-        return [a for a in self.annotations() if not a.hidden and a.id not in self.hidden]
+        """:meth:`annotations` without hidden ones (flag, session-hidden, or class hidden)."""
+        return [a for a in self.annotations() if not self.is_hidden(a)]
+
+    def is_hidden(self, a: Annotation) -> bool:
+        """Hidden by its flag, in this session, or with its whole class."""
+        return a.hidden or a.id in self.hidden or a.class_id in self.hidden_classes
+
+    def is_locked(self, a: Annotation) -> bool:
+        """Locked by its flag or with its whole class: it cannot be moved, edited or deleted."""
+        return a.locked or a.class_id in self.locked_classes
+
+    def selected_visible(self) -> list[Annotation]:
+        """:meth:`selected` without hidden shapes (those show no handles)."""
+        return [a for a in self.selected() if not self.is_hidden(a)]
+
+    def can_draw(self) -> bool:
+        """Whether shapes may be drawn or pasted here; otherwise says why (status message)."""
+        for reason in (self.read_only, self.refusal):
+            if reason:
+                self.message(reason)
+                return False
+        if self.media_id is None:
+            self.message("No image is open to annotate.")
+            return False
+        return True
 
     def selected(self) -> list[Annotation]:
         """The selected annotations that still exist, in selection order."""
@@ -160,6 +195,9 @@ class EditorState:
         message and ``False``; nothing is raised to the view."""
         if self.doc is None:
             self.message("No project is open.")
+            return False
+        if self.read_only:
+            self.message(self.read_only)
             return False
         try:
             self.doc.execute(command)

@@ -13,7 +13,7 @@ from app.core.commands import Put
 from app.core.shapes import Keypoints, Polygon, Polyline, Shape
 from app.tools.base import Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent, Tool
 from app.tools.geometry import (VertexRef, delete_vertex, insert_vertex, move_vertex,
-                                nearest_edge, nearest_vertex, rings, topmost_at)
+                                nearest_edge, nearest_vertex, ring_area, rings, topmost_at)
 from app.tools.preview import shape_overlay
 
 EDITABLE = (Polygon, Polyline, Keypoints)
@@ -26,6 +26,8 @@ class VertexTool(Tool):
     tooltip = ("Drag vertices; click an edge to insert one; right-click or Delete removes "
                "the vertex under the pointer (A)")
     keys = frozenset({"Escape", "Delete", "Backspace"})
+    key_help = (("Drag a vertex", "move it"), ("Click an edge", "insert a vertex there"),
+                ("Right-click, Delete", "remove the vertex under the pointer"))
 
     def __init__(self, state) -> None:
         super().__init__(state)
@@ -37,11 +39,12 @@ class VertexTool(Tool):
     # ------------------------------------------------------------------ targets
     def targets(self) -> list[Annotation]:
         """Shapes whose vertices can be edited now, topmost first."""
-        sel = [a for a in self.state.selected() if isinstance(a.shape, EDITABLE) and not a.locked]
+        sel = [a for a in self.state.selected_visible()
+               if isinstance(a.shape, EDITABLE) and not self.state.is_locked(a)]
         if sel:
             return sel[::-1]
         return [a for a in self.state.visible_annotations()[::-1]
-                if isinstance(a.shape, EDITABLE) and not a.locked]
+                if isinstance(a.shape, EDITABLE) and not self.state.is_locked(a)]
 
     def _find(self, e: PointerEvent) -> None:
         self.hot, self.edge = None, None
@@ -101,6 +104,9 @@ class VertexTool(Tool):
             self._editing = None
             final, self._shape = self._shape, None
         if final is None or final == ann.shape:
+            return
+        if isinstance(final, Polygon) and ring_area(final.exterior) == 0:
+            self.message("That would leave the polygon with no area; the vertex stays.")
             return
         label = "Insert vertex" if len(rings(shape)[ref[0]]) != len(rings(ann.shape)[ref[0]]) \
             else "Move vertex"

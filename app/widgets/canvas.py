@@ -13,23 +13,28 @@ point (c + 0.5, r + 0.5) as CONVENTIONS.md asks.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QEvent, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent,
                            QWheelEvent)
 from PySide6.QtWidgets import QWidget
 
 from app.core.document import Change
+from app.core.shapes import Tag
 from app.tools.base import EventType, PointerEvent, Tool
+from app.tools.geometry import keypoint_at
 from app.tools.state import EditorState
 from app.widgets.canvas_input import CURSORS, button, buttons, key_event, modifiers
 from app.widgets.canvas_render import AnnotationLayer, LayerStyle, View, draw_overlay
+from app.widgets.labels import draw_label
 from app.widgets.tiles import ImagePyramid
 
 MIN_ZOOM, MAX_ZOOM = 1 / 256, 64.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 units)
 REFINE_MS = 120  # after a pan/zoom gesture pauses this long, annotations are redrawn exactly
 BACKGROUND = QColor("#2b2b2b")
-_LAYER_FIELDS = {"doc", "place", "selection", "hidden", "image_size"}
+_LAYER_FIELDS = {"doc", "place", "selection", "hidden", "hidden_classes", "image_size"}
+CLASS_LABEL_OFFSET = (16, 34)  # widget px from the pointer to the active-class label
+KEYPOINT_TOLERANCE = 8.0  # screen px: hovering this close to a keypoint names it
 
 
 class Canvas(QWidget):
@@ -62,6 +67,8 @@ class Canvas(QWidget):
         self._layer_dirty = True
         self._space = False
         self._pan_from: tuple[float, float, float, float] | None = None
+        self._pointer_at: tuple[float, float] | None = None  # widget px, None when outside
+        self._hover_keypoint: tuple[float, float, str, str] | None = None  # x, y, name, colour
         self._doc = None
         # a plain dict (not self) is captured by the destroyed handler: it outlives the widget
         self._subs: dict[str, object] = {"doc": lambda: None}
@@ -98,6 +105,41 @@ class Canvas(QWidget):
         self._serial += 1
         self._error = message
         self._invalidate()
+
+    def showing(self) -> str | None:
+        """'image' when a picture is shown, 'message' when a message stands in for it, None
+        while nothing is (a picture still loading)."""
+        if self._error is not None:
+            return "message"
+        return "image" if self._pyramid is not None else None
+
+    def message(self) -> str | None:
+        """The message shown in place of the picture, if any."""
+        return self._error
+
+    def reset_view(self) -> None:
+        """Forget zoom and pan: the next picture is fitted to the window."""
+        self._auto_fit = True
+        self._pointer_at = self._hover_keypoint = None
+        self.fit()
+        self.update()
+
+    def auto_fitted(self) -> bool:
+        """Whether the view is the automatic fit (the user has not zoomed or panned)."""
+        return self._auto_fit
+
+    def center(self) -> tuple[float, float]:
+        """The image point at the middle of the widget (continuous image px)."""
+        return self.widget_to_image(self.width() / 2, self.height() / 2)
+
+    def zoom_to(self, x0: float, y0: float, x1: float, y1: float, margin: float = 0.15) -> None:
+        """Zoom and pan so the image rectangle (x0, y0)-(x1, y1) fills the view, with
+        ``margin`` of its size around it (at most 8 screen px per image px)."""
+        w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+        z = min(self.width() / (w * (1 + 2 * margin)), self.height() / (h * (1 + 2 * margin)))
+        z = min(max(z, MIN_ZOOM), 8.0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        self._set_view(z, self.width() / 2 - cx * z, self.height() / 2 - cy * z)
 
     def set_tool(self, tool: Tool | None) -> None:
         if tool is self._tool:
@@ -232,6 +274,36 @@ class Canvas(QWidget):
             self._draw_layer(painter, view)
             if self._tool is not None:
                 draw_overlay(painter, self._tool.overlay(), view, self._style)
+            self._draw_labels(painter)
+
+    def _draw_labels(self, painter: QPainter) -> None:
+        """Text over everything: the image's tags (top-left), the name of the keypoint under
+        the pointer, and the active class next to the pointer while a drawing tool is on."""
+        doc = self.state.doc
+        if doc is None or self.state.media_id is None:
+            return
+        painter.resetTransform()
+        y = 24.0
+        for a in self.state.visible_annotations():
+            if isinstance(a.shape, Tag):
+                cls = doc.schema.class_by_id(a.class_id)
+                values = ", ".join(str(v) for v in a.attributes.values() if v not in ("", None))
+                text = (cls.name if cls else "(no class)") + (f": {values}" if values else "")
+                plate = draw_label(painter, QPointF(14, y), "Tag · " + text,
+                                   QColor(self.state.class_color(a.class_id)))
+                y += plate.height() + 4
+        if self._hover_keypoint is not None and not (self._tool and self._tool.busy):
+            x, yk, name, color = self._hover_keypoint
+            wx, wy = self.image_to_widget(x, yk)
+            draw_label(painter, QPointF(wx + 10, wy - 10), name, QColor(color))
+        if self._pointer_at is not None and self._tool is not None and self._tool.draws and (
+                self._pyramid is not None):
+            cls = self.state.active_class()
+            text = f"{cls.name}  [{cls.hotkey}]" if cls and cls.hotkey else (
+                cls.name if cls else "no class: press 1-9")
+            px, py = self._pointer_at
+            draw_label(painter, QPointF(px + CLASS_LABEL_OFFSET[0], py + CLASS_LABEL_OFFSET[1]),
+                       text, QColor(cls.color if cls else "#c8c8c8"))
 
     def _base(self, view: View) -> QImage:
         """Background + image (or error message) for ``view``, re-rendered when it changes."""
@@ -342,19 +414,40 @@ class Canvas(QWidget):
                 e.button() == Qt.MouseButton.LeftButton and self._space):
             self._pan_from = (e.position().x(), e.position().y(), self._ox, self._oy)
         elif self._tool is not None and self._pyramid is not None:
+            if self._tool.draws and not self._tool.busy and not self.state.can_draw():
+                return  # can_draw said why in the status bar
             self._tool.press(self._pointer(e, EventType.PRESS))
         self._after_input()
 
     def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        self._pointer_at = (e.position().x(), e.position().y())
         if self._pan_from is not None:
             x0, y0, ox, oy = self._pan_from
             self._set_view(self._zoom, ox + e.position().x() - x0, oy + e.position().y() - y0)
             return
         pe = self._pointer(e, EventType.MOVE)
         self.cursor_moved.emit(pe.x, pe.y)
+        self._find_keypoint(pe)
         if self._tool is not None and self._pyramid is not None:
             self._tool.move(pe)
         self._after_input()
+
+    def _find_keypoint(self, pe: PointerEvent) -> None:
+        doc = self.state.doc
+        self._hover_keypoint = None
+        if doc is None or self._pyramid is None:
+            return
+        names = {c.id: c.skeleton.points for c in doc.schema.classes if c.skeleton}
+        if not names:
+            return
+        found = keypoint_at(self.state.visible_annotations(), names, pe.x, pe.y,
+                            pe.tolerance(KEYPOINT_TOLERANCE))
+        if found is not None:
+            a, i = found
+            x, y, v = a.shape.points[i]
+            name = names[a.class_id][i] if i < len(names[a.class_id]) else f"point {i + 1}"
+            self._hover_keypoint = (x, y, name + (" (occluded)" if v == 1 else ""),
+                                    self.state.class_color(a.class_id))
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         if self._pan_from is not None and e.button() in (Qt.MouseButton.MiddleButton,
@@ -388,6 +481,7 @@ class Canvas(QWidget):
             self.update()
 
     def leaveEvent(self, e: QEvent) -> None:  # noqa: N802
+        self._pointer_at = self._hover_keypoint = None
         if self._tool is not None:
             self._tool.leave()
         self.update()
@@ -401,10 +495,15 @@ class Canvas(QWidget):
     def event(self, e: QEvent) -> bool:
         if e.type() == QEvent.Type.ShortcutOverride:
             ke = key_event(e)  # type: ignore[arg-type]
-            if ke.key == "Space" or (self._tool is not None and self._tool.wants_key(ke)):
+            if ke.key == "Space" or (self._tool is not None and self._tool.claims(ke)):
                 e.accept()
                 return True
         return super().event(e)
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002
+        """Tab belongs to the tools (the select tool cycles through shapes): the canvas never
+        hands the keyboard to a panel's text field (whose next key would be typed there)."""
+        return False
 
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802
         if e.key() == Qt.Key.Key_Space:
@@ -413,7 +512,7 @@ class Canvas(QWidget):
                 self._sync_cursor()
             e.accept()
             return
-        if self._tool is not None and self._tool.key(key_event(e)):
+        if self._tool is not None and self._tool.handle_key(key_event(e)):
             e.accept()
             self._after_input()
             return

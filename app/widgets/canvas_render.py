@@ -115,6 +115,8 @@ class AnnotationLayer:
                 if isinstance(a.shape, Keypoints):
                     self._draw_keypoints(p, a.shape, colors.get(a.class_id, UNCLASSIFIED),
                                          a.id in selection, schema, a.class_id, dev, dpr)
+                elif isinstance(a.shape, Polyline) and a.id in selection:
+                    _draw_vertices(p, [dev.to_widget(x, y) for x, y in a.shape.points], dpr)
         finally:
             p.end()
         return img, buf
@@ -174,12 +176,32 @@ class AnnotationLayer:
                 if i < len(pts) and j < len(pts) and pts[i][1] and pts[j][1]:
                     painter.drawLine(QPointF(*pts[i][0]), QPointF(*pts[j][0]))
         r = (5.0 if selected else 4.0) * dpr
-        for (wx, wy), v in pts:
-            if not v:
-                continue
+        shown = [(QPointF(wx, wy), v) for (wx, wy), v in pts if v]
+        if selected and shown:  # a white ring round every point and a dashed frame round all
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(QColor("#ffffff"), 2.0 * dpr))
+            for p, _v in shown:
+                painter.drawEllipse(p, r + 3.0 * dpr, r + 3.0 * dpr)
+            xs, ys = [p.x() for p, _ in shown], [p.y() for p, _ in shown]
+            pad = r + 7.0 * dpr
+            frame = QPen(QColor("#ffffff"), 1.0 * dpr, Qt.PenStyle.DashLine)
+            painter.setPen(frame)
+            painter.drawRect(QRectF(min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad,
+                                    max(ys) - min(ys) + 2 * pad))
+        for p, v in shown:
             painter.setPen(QPen(QColor("#000000") if v == 2 else c, 1.5 * dpr))
             painter.setBrush(QBrush(c) if v == 2 else Qt.BrushStyle.NoBrush)
-            painter.drawEllipse(QPointF(wx, wy), r, r)
+            painter.drawEllipse(p, r, r)
+
+
+def _draw_vertices(painter: QPainter, pts: Sequence[tuple[float, float]], dpr: float) -> None:
+    """White vertex squares with a dark rim: how a selected polyline shows it is selected
+    (its line alone looks like any other)."""
+    half = 3.5 * dpr
+    painter.setPen(QPen(QColor("#000000"), 1.0 * dpr))
+    painter.setBrush(QBrush(QColor("#ffffff")))
+    for x, y in pts:
+        painter.drawRect(QRectF(x - half, y - half, 2 * half, 2 * half))
 
 
 def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
@@ -200,6 +222,10 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
             continue
         color = QColor(it.color)
         pts = [QPointF(*view.to_widget(x, y)) for x, y in it.points]
+        if it.kind == "crosshair":
+            if pts:
+                _draw_crosshair(painter, pts[0], view, it.width)
+            continue
         if it.kind == "text":
             if pts:
                 draw_label(painter, pts[0] + QPointF(12, -12), it.text, color)
@@ -233,3 +259,14 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
                 painter.drawPolygon(QPolygonF(pts))
             elif it.kind == "polyline" and pts:
                 painter.drawPolyline(QPolygonF(pts))
+
+
+def _draw_crosshair(painter: QPainter, at: QPointF, view: View, width: float) -> None:
+    """A full-width and a full-height line through ``at`` (widget px): white on a dark halo,
+    so the edge the next corner will snap to can be judged on any image."""
+    w, h = float(view.width), float(view.height)
+    for pen in (cosmetic_pen(QColor(0, 0, 0, 140), width + 2), cosmetic_pen(
+            QColor(255, 255, 255, 200), width)):
+        painter.setPen(pen)
+        painter.drawLine(QPointF(0, at.y()), QPointF(w, at.y()))
+        painter.drawLine(QPointF(at.x(), 0), QPointF(at.x(), h))

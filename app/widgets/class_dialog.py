@@ -22,6 +22,15 @@ KIND_NAMES = {"box": "Box", "rotated_box": "Rotated box", "polygon": "Polygon",
               "polyline": "Polyline", "keypoints": "Keypoints", "mask": "Mask", "tag": "Tag",
               "event": "Event"}
 _COLS = ("Name", "Type", "Choices (a, b, c)", "Default", "Min", "Max")
+TYPE_NAMES = {AttributeType.BOOL: "yes / no", AttributeType.ENUM: "choice",
+              AttributeType.NUMBER: "number", AttributeType.TEXT: "text"}
+HOTKEYS = "123456789"
+
+
+def next_free_hotkey(schema: LabelSchema) -> str | None:
+    """The first of 1..9 no class of ``schema`` uses (None when all are taken)."""
+    taken = {c.hotkey for c in schema.classes}
+    return next((k for k in HOTKEYS if k not in taken), None)
 
 
 def _num(text: str) -> float | None:
@@ -76,13 +85,13 @@ class ClassDialog(QDialog):
             kinds.addWidget(box, n // 4, n % 4)
             self.kind_boxes[k] = box
         self.hotkey = QComboBox()
-        self.hotkey.addItem("None", None)
+        self.hotkey.addItem("None", "")
         taken = {c.hotkey: c.name for c in schema.classes
                  if c.hotkey and (not cls or c.id != cls.id)}
-        for k in "123456789":
+        for k in HOTKEYS:
             self.hotkey.addItem(k + (f"  (used by {taken[k]})" if k in taken else ""), k)
-        if cls and cls.hotkey:
-            self.hotkey.setCurrentIndex(self.hotkey.findData(cls.hotkey))
+        key = cls.hotkey if cls else next_free_hotkey(schema)
+        self.hotkey.setCurrentIndex(max(0, self.hotkey.findData(key or "")))
         self.table = QTableWidget(0, len(_COLS))
         self.table.setHorizontalHeaderLabels(_COLS)
         head = self.table.horizontalHeader()
@@ -93,12 +102,14 @@ class ClassDialog(QDialog):
         self.table.verticalHeader().hide()
         for spec in cls.attributes if cls else ():
             self._add_row(spec)
-        add, remove = QPushButton("Add attribute"), QPushButton("Remove attribute")
-        add.clicked.connect(lambda: self._add_row(None))
-        remove.clicked.connect(lambda: self.table.removeRow(self.table.currentRow()))
+        self.add_attribute = QPushButton("Add attribute")
+        self.remove_attribute = QPushButton("Remove attribute")
+        self.add_attribute.clicked.connect(lambda: self._add_row(None))
+        self.remove_attribute.clicked.connect(
+            lambda: self.table.removeRow(self.table.currentRow()))
         buttons_row = QHBoxLayout()
-        buttons_row.addWidget(add)
-        buttons_row.addWidget(remove)
+        buttons_row.addWidget(self.add_attribute)
+        buttons_row.addWidget(self.remove_attribute)
         buttons_row.addStretch(1)
         sk = cls.skeleton if cls else None
         self.points = QLineEdit(", ".join(sk.points) if sk else "")
@@ -119,6 +130,7 @@ class ClassDialog(QDialog):
         box = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         box.accepted.connect(self._accept)
         box.rejected.connect(self.reject)
+        self.buttons = box
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(QLabel("Attributes"))
@@ -145,9 +157,9 @@ class ClassDialog(QDialog):
         name.setData(256, spec.id if spec else None)
         self.table.setItem(r, 0, name)
         combo = QComboBox()
-        for t in AttributeType:
-            combo.addItem(t.value, t)
-        combo.setCurrentIndex(combo.findData(spec.type) if spec else 0)
+        for t in AttributeType:  # item data is the plain value: PySide6 gives str-Enums back
+            combo.addItem(TYPE_NAMES[t], t.value)  # as str, so convert when reading
+        combo.setCurrentIndex(combo.findData(spec.type.value) if spec else 0)
         self.table.setCellWidget(r, 1, combo)
         values = ((", ".join(spec.options), "" if spec.default is None else str(spec.default),
                    "" if spec.minimum is None else str(spec.minimum),
@@ -165,7 +177,7 @@ class ClassDialog(QDialog):
             name = self._cell(r, 0).strip()
             if not name:
                 continue
-            kind: AttributeType = self.table.cellWidget(r, 1).currentData()
+            kind = AttributeType(self.table.cellWidget(r, 1).currentData())
             options = tuple(o.strip() for o in self._cell(r, 2).split(",") if o.strip())
             if kind is AttributeType.ENUM and not options:
                 raise ValueError(f"attribute {name!r} is a choice and needs options")
@@ -191,7 +203,7 @@ class ClassDialog(QDialog):
         points = tuple(p.strip() for p in self.points.text().split(",") if p.strip())
         skeleton = Skeleton(points, parse_edges(self.edges.text())) if points else None
         kinds = tuple(k for k, b in self.kind_boxes.items() if b.isChecked())
-        hotkey = self.hotkey.currentData()
+        hotkey = self.hotkey.currentData() or None
         fields = dict(name=self.name.text().strip(), color=self._color, kinds=kinds,
                       hotkey=hotkey, attributes=self._attributes(), skeleton=skeleton)
         cls = replace(self._orig, **fields) if self._orig else LabelClass(**fields)

@@ -17,10 +17,13 @@ MEDIA_FILTER = ("Images, videos and volumes (*.png *.jpg *.jpeg *.bmp *.tif *.ti
 
 
 def ask_new_project(parent: QWidget) -> str | None:
-    path, _ = QFileDialog.getSaveFileName(parent, "New project", str(Path.home()), PROJECT_FILTER)
+    """The folder of a new project (as ``vellum new`` makes: a folder holding
+    project.vellum); the user names it, a trailing '.vellum' is dropped."""
+    path, _ = QFileDialog.getSaveFileName(parent, "New project (a folder of that name holds "
+                                          "it)", str(Path.home()), "Project folder (*)")
     if not path:
         return None
-    return path if path.endswith(".vellum") else path + ".vellum"
+    return path[: -len(".vellum")] if path.endswith(".vellum") else path
 
 
 def ask_open_project(parent: QWidget) -> str | None:

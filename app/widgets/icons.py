@@ -151,10 +151,21 @@ def draw_eraser(p: QPainter, fg: QColor, accent: QColor) -> None:
     p.drawLine(QPointF(9, 20.5), QPointF(21, 20.5))
 
 
+def draw_tag(p: QPainter, fg: QColor, accent: QColor) -> None:
+    label = _poly([(3.5, 12), (10, 5), (20, 5), (20, 19), (10, 19)])
+    _pen(p, fg)
+    p.setBrush(_tint(accent, 0.18))
+    p.drawPolygon(label)
+    _handles(p, [(9.5, 12)], accent, 2.0)
+    _pen(p, fg, 1.3)
+    p.drawLine(QPointF(13, 10), QPointF(17.5, 10))
+    p.drawLine(QPointF(13, 14), QPointF(17.5, 14))
+
+
 DRAWINGS: dict[str, Draw] = {
     "select": draw_select, "vertex": draw_vertex, "box": draw_box,
     "rotated_box": draw_rotated_box, "polygon": draw_polygon, "polyline": draw_polyline,
-    "keypoints": draw_keypoints, "brush": draw_brush, "eraser": draw_eraser,
+    "keypoints": draw_keypoints, "brush": draw_brush, "eraser": draw_eraser, "tag": draw_tag,
 }
 
 
@@ -223,3 +234,76 @@ class ToolIconEngine(QIconEngine):
 def tool_icon(name: str, label: str = "") -> QIcon:
     """The icon of tool ``name`` (its label's initial when it has no drawing)."""
     return QIcon(ToolIconEngine(DRAWINGS.get(name) or _letter(label or name)))
+
+
+def _draw_eye(p: QPainter, c: QColor, on: bool) -> None:
+    path = QPainterPath(QPointF(1.5, 8))
+    path.quadTo(8, 1, 14.5, 8)
+    path.quadTo(8, 15, 1.5, 8)
+    p.drawPath(path)
+    p.setBrush(c)
+    p.drawEllipse(QPointF(8, 8), 2.2, 2.2)
+    if not on:
+        p.drawLine(QPointF(2.5, 13.5), QPointF(13.5, 2.5))
+
+
+def _draw_lock(p: QPainter, c: QColor, on: bool) -> None:
+    p.setBrush(c if on else Qt.BrushStyle.NoBrush)
+    p.drawRoundedRect(QRectF(3, 7.5, 10, 7), 1.5, 1.5)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    shackle = QPainterPath(QPointF(5, 7.5))
+    shackle.lineTo(5, 5)
+    shackle.arcTo(QRectF(5, 1.5, 6, 7), 180, -180)
+    if on:
+        shackle.lineTo(11, 7.5)
+    p.drawPath(shackle)
+
+
+class ToggleIconEngine(ToolIconEngine):
+    """An eye (visible / hidden, struck through) or a padlock (locked / open) on a 16 px grid,
+    in the palette's text colour at paint time: it reads in both themes and follows a theme
+    switch without the panel redrawing it (the 'off' state is faint)."""
+
+    def __init__(self, kind: str, on: bool) -> None:
+        self.kind, self.on = kind, on
+        draw = _draw_eye if kind == "eye" else _draw_lock
+
+        def paint16(p: QPainter, fg: QColor, _accent: QColor) -> None:
+            c = QColor(fg)
+            if not on:
+                c.setAlphaF(0.4)
+            p.scale(GRID / 16, GRID / 16)
+            p.setPen(QPen(c, 1.4))
+            draw(p, c, on)
+        super().__init__(paint16)
+
+    def colors(self, mode: QIcon.Mode, state: QIcon.State) -> tuple[QColor, QColor]:
+        pal = QGuiApplication.palette()
+        role = QPalette.ColorRole.HighlightedText if mode == QIcon.Mode.Selected else (
+            QPalette.ColorRole.Text)
+        c = pal.color(role)
+        return c, c
+
+    def clone(self) -> QIconEngine:
+        return ToggleIconEngine(self.kind, self.on)
+
+
+def toggle_icon(kind: str, on: bool) -> QIcon:
+    """Eye (``kind`` 'eye') or padlock ('lock') icon, ``on`` = visible / locked."""
+    return QIcon(ToggleIconEngine(kind, on))
+
+
+def swatch(color: str, size: int = 14, dpr: float = 1.0) -> QIcon:
+    """A small rounded colour square."""
+    pm = QPixmap(round(size * dpr), round(size * dpr))
+    pm.setDevicePixelRatio(dpr)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QColor(0, 0, 0, 120))
+    p.setBrush(QColor(color))
+    p.drawRoundedRect(QRectF(0.5, 0.5, size - 1, size - 1), 3, 3)
+    p.end()
+    icon = QIcon(pm)
+    icon.addPixmap(pm, QIcon.Mode.Selected)  # no tinting on selected rows: the colour is the point
+    return icon

@@ -2,15 +2,16 @@
 and add / edit through :class:`~app.widgets.class_dialog.ClassDialog` (one SetSchema each).
 
 Choosing a class sets ``EditorState.class_id``; when annotations are selected it also relabels
-them (one UpdateAnnotations), as CVAT and labelme do.
+them (one Put), as CVAT and labelme do. The eye and padlock of a class hide or lock all its
+shapes in this view (as CVAT's label list does; a view setting, not an edit).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit,
                                QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
@@ -19,23 +20,27 @@ from app.core.commands import Put, SetSchema
 from app.core.document import Change
 from app.core.schema import LabelClass
 from app.widgets.class_dialog import KIND_NAMES, ClassDialog
+from app.widgets.icons import swatch, toggle_icon
 from app.widgets.watch import StateWatcher
 
+COL_NAME, COL_KEY, COL_KINDS, COL_SHOW, COL_LOCK = range(5)
 
-def swatch(color: str, size: int = 14, dpr: float = 1.0) -> QIcon:
-    """A small rounded colour square."""
-    pm = QPixmap(round(size * dpr), round(size * dpr))
-    pm.setDevicePixelRatio(dpr)
-    pm.fill(Qt.transparent)
-    p = QPainter(pm)
-    p.setRenderHint(QPainter.Antialiasing)
-    p.setPen(QColor(0, 0, 0, 120))
-    p.setBrush(QColor(color))
-    p.drawRoundedRect(0.5, 0.5, size - 1, size - 1, 3, 3)
-    p.end()
-    icon = QIcon(pm)
-    icon.addPixmap(pm, QIcon.Selected)  # no tinting on selected rows: the colour is the point
-    return icon
+
+class ClassTree(QTreeWidget):
+    """The class list; a click on a row's eye or padlock toggles it without choosing the
+    class (so it never relabels the selection)."""
+
+    toggled = Signal(str, int)  # class id, column
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        pos = e.position().toPoint()
+        item, column = self.itemAt(pos), self.columnAt(pos.x())
+        if item is not None and column in (COL_SHOW, COL_LOCK) and (
+                e.button() == Qt.MouseButton.LeftButton):
+            self.toggled.emit(item.data(0, Qt.UserRole), column)
+            e.accept()
+            return
+        super().mousePressEvent(e)
 
 
 class LabelPanel(QWidget, StateWatcher):
@@ -46,17 +51,20 @@ class LabelPanel(QWidget, StateWatcher):
         self.search = QLineEdit(placeholderText="Search classes…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._apply_search)
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Class", "Key", "Shapes"])
+        self.tree = ClassTree()
+        self.tree.setColumnCount(5)
+        self.tree.setHeaderLabels(["Class", "Key", "Shapes", "", ""])
+        self.tree.headerItem().setToolTip(COL_SHOW, "Show or hide every shape of the class")
+        self.tree.headerItem().setToolTip(COL_LOCK, "Lock the class's shapes against edits")
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
         head = self.tree.header()
-        head.setSectionResizeMode(0, QHeaderView.Stretch)
-        head.setSectionResizeMode(1, QHeaderView.ResizeToContents)
-        head.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        head.setSectionResizeMode(COL_NAME, QHeaderView.Stretch)
+        for col in (COL_KEY, COL_KINDS, COL_SHOW, COL_LOCK):
+            head.setSectionResizeMode(col, QHeaderView.ResizeToContents)
         head.setStretchLastSection(False)
         self.tree.currentItemChanged.connect(self._picked)
+        self.tree.toggled.connect(self._clicked)
         self.tree.itemDoubleClicked.connect(lambda *_: self.edit_class())
         self.add_button = QPushButton("Add…")
         self.add_button.setToolTip("Add a class (Ctrl+Shift+N)")
@@ -92,18 +100,46 @@ class LabelPanel(QWidget, StateWatcher):
             dpr = self.devicePixelRatioF()
             for c in self._classes():
                 kinds = ", ".join(KIND_NAMES.get(k, k) for k in c.kinds) or "any"
-                item = QTreeWidgetItem([c.name, c.hotkey or "", kinds])
-                item.setIcon(0, swatch(c.color, dpr=dpr))
+                item = QTreeWidgetItem([c.name, c.hotkey or "", kinds, "", ""])
+                item.setIcon(COL_NAME, swatch(c.color, dpr=dpr))
                 item.setData(0, Qt.UserRole, c.id)
                 key = f" — key {c.hotkey}" if c.hotkey else ""
-                item.setToolTip(0, f"{c.name}: {kinds}{key}")
-                item.setTextAlignment(1, Qt.AlignCenter)
+                item.setToolTip(COL_NAME, f"{c.name}: {kinds}{key}")
+                item.setTextAlignment(COL_KEY, Qt.AlignCenter)
+                self._toggles(item, c.id)
                 self.tree.addTopLevelItem(item)
             self._show_active()
             self._apply_search(self.search.text())
         finally:
             self._rebuilding = False
         self.edit_button.setEnabled(bool(self._classes()))
+
+    def _toggles(self, item: QTreeWidgetItem, class_id: str) -> None:
+        hidden = class_id in self.state.hidden_classes
+        locked = class_id in self.state.locked_classes
+        item.setIcon(COL_SHOW, toggle_icon("eye", not hidden))
+        item.setIcon(COL_LOCK, toggle_icon("lock", locked))
+        item.setToolTip(COL_SHOW, "Hidden: click to show its shapes" if hidden
+                        else "Click to hide every shape of this class")
+        item.setToolTip(COL_LOCK, "Locked: click to allow edits" if locked
+                        else "Click to lock its shapes against edits")
+
+    def _clicked(self, class_id: str, column: int) -> None:
+        if column == COL_SHOW:
+            self.toggle_class("hidden_classes", class_id)
+        elif column == COL_LOCK:
+            self.toggle_class("locked_classes", class_id)
+
+    def toggle_class(self, field: str, class_id: str) -> None:
+        """Hide/show (``field`` 'hidden_classes') or lock/unlock ('locked_classes') every
+        shape of a class in this view."""
+        now = set(getattr(self.state, field))
+        now ^= {class_id}
+        self.state.set(**{field: frozenset(now)})
+        if field == "hidden_classes" and class_id in now:
+            gone = {a.id for a in self.state.selected() if a.class_id == class_id}
+            if gone:
+                self.state.select([i for i in self.state.selection if i not in gone])
 
     def _show_active(self) -> None:
         active = getattr(self.state, "class_id", None)
@@ -123,6 +159,10 @@ class LabelPanel(QWidget, StateWatcher):
     def on_state(self, field: str) -> None:
         if field == "doc":
             self.rebuild()
+        elif field in ("hidden_classes", "locked_classes"):
+            for i in range(self.tree.topLevelItemCount()):
+                item = self.tree.topLevelItem(i)
+                self._toggles(item, item.data(0, Qt.UserRole))
         elif field == "class_id":
             self._rebuilding = True
             try:
@@ -149,7 +189,8 @@ class LabelPanel(QWidget, StateWatcher):
         if cls is None or not selected:
             return
         before = tuple(a for a in self.state.annotations() if a.id in selected
-                       and a.class_id != class_id and cls.allows(a.kind) and not a.locked)
+                       and a.class_id != class_id and cls.allows(a.kind)
+                       and not self.state.is_locked(a))
         if before:
             after = tuple(doc.edited(a, class_id=class_id,
                                      attributes={

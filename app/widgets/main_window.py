@@ -1,44 +1,53 @@
 """The main window: media list (left), canvas (centre), labels, objects and attributes (right),
 status bar (bottom). It shows one open :class:`~app.core.document.Document` and forwards input
 to the tools and to app/core commands; there is no Save: every edit is committed as it happens.
+
+The keyboard belongs to the canvas whatever panel was clicked (:mod:`app.widgets.focus`); the
+window takes the project's edit lock or opens it read-only (:mod:`app.widgets.edit_access`);
+undo of an edit made on another item first shows that item (as CVAT and Slicer do); reopening
+a project starts where the user left it (the view state kept in the project).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QMainWindow,
                                QMessageBox, QStackedWidget, QWidget)
 
+from app.core.commands import Command
 from app.core.document import Change, Document
 from app.core.errors import VellumError
 from app.core.identity import set_author
+from app.core.media import MediaKind, MediaStatus
 from app.core.places import Place
-from app.core.media import MediaKind
 from app.core.store import PROJECT_FILE
+from app.inference.providers import compute_device
 from app.tools import TOOLS
 from app.tools.state import EditorState
-from app.widgets import dialogs, menus, theme
+from app.widgets import dialogs, menus, modes, theme, view_memory
 from app.widgets.attribute_editor import AttributeEditor
 from app.widgets.canvas import Canvas
 from app.widgets.display import LayerDisplay
+from app.widgets.edit_access import EditAccess
+from app.widgets.focus import KeyboardHome
 from app.widgets.jobs import Jobs
 from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
 from app.widgets.media_list import MediaList
 from app.widgets.object_list import ObjectList
-from app.widgets.shortcuts import ShortcutSheet, action_rows
-from app.inference.providers import compute_device
+from app.widgets.shortcuts import ShortcutSheet, sheet_sections
 from app.widgets.status_bar import StatusFields
 from app.widgets.tiles import ImagePyramid
 from app.widgets.tool_options import ToolOptions
 from app.widgets.watch import StateWatcher
-from app.widgets.welcome import Welcome
+from app.widgets.welcome import Welcome, WelcomeActions
+from app.widgets.window_actions import entries, history_media
 
 RECENT_MAX = 10
 CACHE_IMAGES = 4
@@ -58,12 +67,14 @@ class MainWindow(QMainWindow, StateWatcher):
         self.state = EditorState(None)
         self.canvas = Canvas(self.state)
         self.tools = {cls.name: cls(self.state) for cls in TOOLS}
-        self.welcome = Welcome(self)
+        self.welcome = Welcome(WelcomeActions(
+            self.new_project_dialog, self.open_project_dialog, self.open_demo,
+            self.open_project, self.recent_projects))
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.canvas)
         self.setCentralWidget(self.stack)
-        self.media = MediaList(self.thumb_jobs)
+        self.media = MediaList(self.thumb_jobs, self.state.execute)
         self.labels = LabelPanel(self.state)
         self.objects = ObjectList(self.state)
         self.attributes = AttributeEditor(self.state)
@@ -74,12 +85,25 @@ class MainWindow(QMainWindow, StateWatcher):
         self._dock("Attributes", self.attributes, Qt.RightDockWidgetArea)
         self.resizeDocks(self.docks[1:], [300, 360, 200], Qt.Vertical)
         self.status = StatusFields(self.statusBar(), self.jobs)
-        self.sections = menus.install(self)
-        self.tool_options = ToolOptions(self.state)
+        self.tool_bar = menus.tool_bar()
+        self.addToolBar(Qt.LeftToolBarArea, self.tool_bar)
+        self.built = menus.build(self, entries(self), self.tool_bar, "tools")
+        self.sections = self.built.sections
+        self.tool_actions = {n: self.built.actions[f"tool_{n}"] for n in self.tools}
+        self.undo_action, self.redo_action = self.built.actions["undo"], self.built.actions["redo"]
+        self.outlines_action = self.built.actions["outlines"]
+        self.recent_menu = self.built.submenus["Open &recent"]
+        self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
+        self.tool_options = ToolOptions(self.state, TOOLS)
         self.addToolBar(Qt.TopToolBarArea, self.tool_options)
+        self.access = EditAccess(self)
+        self.access.changed.connect(self._access_changed)
+        self.access.reloaded.connect(self._reloaded)
         self._image: np.ndarray | None = None
         self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
         self.previous_place: Place | None = None
+        self.last_drawing_tool = "box"
+        self.pending_view: dict[str, Any] | None = None
         self.media.media_chosen.connect(self.show_media)
         self.canvas.cursor_moved.connect(lambda x, y: self.status.show_cursor(x, y, self._image))
         self.canvas.zoom_changed.connect(self.status.show_zoom)
@@ -88,11 +112,11 @@ class MainWindow(QMainWindow, StateWatcher):
         self.canvas.set_display_adjust(int(self.settings.value("adjust_Brightness", 0)) / 100,
                                        int(self.settings.value("adjust_Contrast", 0)) / 100)
         self.display = LayerDisplay(self.canvas, self.settings, self.status.fill.slider,
-                                    self.outlines_action,
-                                    lambda m: self.statusBar().showMessage(m, 2000))
+                                    self.outlines_action, lambda m: self.message(m, 2000))
         self.resize(1400, 900)
         self._restore_settings()
         self._layout, self._panels_shown = self.saveState(), True
+        self.keyboard = KeyboardHome(self, self.canvas)
         self.set_tool(str(self.settings.value("tool", "")) or next(iter(self.tools), ""))
         self.jobs.start("Checking compute device", lambda job: compute_device(),
                         on_done=self.status.show_device, visible=False)
@@ -106,10 +130,19 @@ class MainWindow(QMainWindow, StateWatcher):
                          | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         self.docks.append(dock)
-        if area == Qt.LeftDockWidgetArea:
-            self.resizeDocks([dock], [270], Qt.Horizontal)
-        else:
-            self.resizeDocks([dock], [330], Qt.Horizontal)
+        self.resizeDocks([dock], [270 if area == Qt.LeftDockWidgetArea else 330], Qt.Horizontal)
+
+    # ------------------------------------------------------------------ small services
+    def message(self, text: str, ms: int = 4000) -> None:
+        """A one-line message in the status bar."""
+        self.statusBar().showMessage(text, ms)
+
+    def error(self, message: str) -> None:
+        """Show a user-facing problem (never a traceback)."""
+        QMessageBox.warning(self, "Vellum", message)
+
+    def execute(self, command: Command) -> bool:
+        return self.state.execute(command)
 
     # ------------------------------------------------------------------ project
     @property
@@ -117,30 +150,38 @@ class MainWindow(QMainWindow, StateWatcher):
         return self.state.doc
 
     def set_document(self, doc: Document | None) -> None:
-        """Show ``doc`` (closing the one shown before)."""
+        """Show ``doc`` (closing the one shown before, after remembering where the user was)."""
         old = self.state.doc
         if old is not None and old is not doc:
             self.canvas.tool and self.canvas.tool.cancel()
+            view_memory.remember(self)
             old.close()
         self.frames.clear()
         self._image = None
         self.previous_place = None
         classes = doc.schema.classes if doc else ()
-        self.state.set(doc=doc, place=None, selection=(),
-                       hidden=frozenset(), class_id=classes[0].id if classes else None)
+        self.state.set(doc=doc, place=None, selection=(), hidden=frozenset(),
+                       hidden_classes=frozenset(), locked_classes=frozenset(), refusal="",
+                       class_id=classes[0].id if classes else None)
+        self.canvas.reset_view()
+        self.status.show_cursor(0, 0, None)
+        self.status.show_zoom(0)
         self.media.set_document(doc)
+        self.access.attach(doc)
         self._show_panels(doc is not None)
         self.stack.setCurrentWidget(self.canvas if doc else self.welcome)
-        self.status.show_saved(str(doc.path) if doc else None)
+        self._show_saved()
         self._update_title()
         if doc is not None:
             self._remember_recent(str(doc.path))
-            items = doc.media()
-            if items:
-                self.show_media(items[0].id)
+            self.pending_view = view_memory.recall(self, doc)
+            item = view_memory.start_item(doc, self.pending_view)
+            if item is not None:
+                self.show_media(item.id)
             else:
                 self.canvas.show_error("This project has no media yet. Drop images, videos or "
                                        "folders here, or use File ▸ Add images (Ctrl+I).")
+            self.keyboard.home()
         self.welcome.refresh()
 
     def _show_panels(self, show: bool) -> None:
@@ -160,7 +201,12 @@ class MainWindow(QMainWindow, StateWatcher):
         return self._show_project(Document.open, path)
 
     def create_project(self, path: str | Path) -> bool:
-        return self._show_project(Document.create, path)
+        """Create a project as ``vellum new`` does: a folder holding project.vellum (a name
+        ending in .vellum names the folder)."""
+        folder = Path(path)
+        if folder.suffix == ".vellum" and folder.name != PROJECT_FILE:
+            folder = folder.with_suffix("")
+        return self._show_project(Document.create, folder)
 
     def _show_project(self, load: Callable[[str | Path], Document], path: str | Path) -> bool:
         try:
@@ -174,9 +220,41 @@ class MainWindow(QMainWindow, StateWatcher):
     def close_project(self) -> None:
         self.set_document(None)
 
+    # ------------------------------------------------------------------ editing access
+    def _access_changed(self) -> None:
+        reason = self.access.reason
+        self.state.set(read_only=reason)
+        self.status.show_read_only(reason)
+        self._update_title()
+        if reason:
+            self.message(reason, 10000)
+        elif self.state.doc is not None:
+            self.message("This window can edit the project now.", 6000)
+
+    def _reloaded(self) -> None:
+        """Another process committed: show the current item again as it now is."""
+        doc = self.state.doc
+        mid = self.state.media_id
+        if doc is None:
+            return
+        if mid is not None and doc.stored_media(mid) is not None and not (
+                doc.stored_media(mid).removed):
+            self.media.select(mid)
+        else:
+            item = view_memory.start_item(doc, None)
+            if item is not None:
+                self.show_media(item.id)
+        self._show_saved()
+
+    def changeEvent(self, e: QEvent) -> None:  # noqa: N802
+        if e.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.access.poll()  # a read-only window catches up as soon as it is looked at
+        super().changeEvent(e)
+
     # ------------------------------------------------------------------ media
     def show_media(self, media_id: str) -> None:
-        """Make ``media_id`` current and load its picture off the UI thread."""
+        """Make ``media_id`` current and load its picture off the UI thread (or say plainly
+        why it is not shown here)."""
         doc = self.state.doc
         if doc is None:
             return
@@ -193,13 +271,21 @@ class MainWindow(QMainWindow, StateWatcher):
                        selection=(), image_size=(item.width, item.height))
         self.media.select(media_id)
         self._update_title()
+        self.status.show_cursor(0, 0, None)
+        notice = modes.notice(item)
+        if notice is not None:
+            self._image = None
+            self.state.set(refusal=notice.split("\n")[0])
+            self.status.show_zoom(0)
+            self.canvas.show_error(notice)
+            return
         frame = self.state.frame or 0
         picture = self.frames.get(media_id, frame)
-        self.status.show_cursor(0, 0, None)
         if picture is not None:
             self._display(picture)
         else:
             self._image = None
+            self.state.set(refusal=f"{item.name} is still loading.")
             self.canvas.show_image(None)
             self.frames.load(doc, item, frame)
         self.frames.prefetch_after(doc, media_id)
@@ -214,6 +300,7 @@ class MainWindow(QMainWindow, StateWatcher):
         self.media.model.set_error(media_id, message)
         if media_id == self.state.media_id:
             self._image = None
+            self.state.set(refusal=message)
             self.status.show_cursor(0, 0, None)
             self.status.show_zoom(0)
             self.canvas.show_error(message + "\n\nThe rest of the project is unaffected: fix or "
@@ -221,7 +308,9 @@ class MainWindow(QMainWindow, StateWatcher):
 
     def _display(self, picture: ImagePyramid) -> None:
         self._image = picture.image
+        self.state.set(refusal="")
         self.canvas.show_image(picture)
+        view_memory.apply_pending(self)
         self.status.show_zoom(self.canvas.zoom())
 
     def step_media(self, delta: int) -> None:
@@ -232,13 +321,30 @@ class MainWindow(QMainWindow, StateWatcher):
         if n:
             self.media.view.setCurrentIndex(self.media.proxy.index(index % n, 0))
 
+    def mark_done_and_next(self) -> None:
+        """Mark the current item done and go to the next one."""
+        doc, mid = self.state.doc, self.state.media_id
+        if doc is None or mid is None:
+            return
+        item = doc.media_item(mid)
+        if item.status is not MediaStatus.DONE and not self.media.set_status(
+                MediaStatus.DONE, [item]):
+            return
+        before = self.state.media_id
+        self.step_media(1)
+        self.message(f"{item.name} is done." + ("" if self.state.media_id != before
+                                                 else " That was the last item."), 4000)
+
     def add_paths(self, paths: list[str]) -> None:
-        """Add media files/folders in the background; one AddMedia command at the end."""
+        """Add media files/folders in the background; one Put command at the end."""
         doc = self.state.doc
         if not paths:
             return
         if doc is None:
             self.error("Open or create a project before adding media.")
+            return
+        if self.state.read_only:
+            self.error(self.state.read_only)
             return
         job = AddMediaJob(doc, paths)
         self.jobs.start(f"Adding {len(paths)} item(s)", job.run,
@@ -248,30 +354,44 @@ class MainWindow(QMainWindow, StateWatcher):
     def _added(self, doc: Document, job: AddMediaJob, report: Any) -> None:
         if doc is not self.state.doc:
             return
-        had_media = bool(doc.media())
+        had_media = self.state.media_id is not None
         job.commit(self.state)
         parts = [f"Added {len(report.added)} item(s)"]
         if report.duplicates:
             parts.append(f"{len(report.duplicates)} already in the project")
-        self.statusBar().showMessage("; ".join(parts) + ".", 6000)
+        self.message("; ".join(parts) + ".", 6000)
         if report.errors:
             QMessageBox.warning(self, "Some files were not added",
                                 "\n".join(str(e) for e in report.errors[:20]))
         if not had_media and report.added:
             self.show_media(report.added[0].id)
 
-    # ------------------------------------------------------------------ editing
+    # ------------------------------------------------------------------ tools
     def set_tool(self, name: str) -> None:
         tool = self.tools.get(name)
         if tool is None:
             return
         self.canvas.set_tool(tool)
-        self.tool_options.show_for(name, tool.tooltip)
-        act = getattr(self, "tool_actions", {}).get(name)
+        self.tool_options.show_for(tool)
+        act = self.tool_actions.get(name)
         if act is not None:
             act.setChecked(True)
+        if tool.draws:
+            self.last_drawing_tool = name
         self.settings.setValue("tool", name)
 
+    def start_or_finish_shape(self) -> None:
+        """N, as in CVAT: finish the shape being drawn; otherwise start drawing with the last
+        drawing tool used."""
+        tool = self.canvas.tool
+        if tool is not None and tool.busy and tool.finish_shape():
+            return
+        if tool is None or not tool.draws:
+            self.set_tool(self.last_drawing_tool)
+            tool = self.canvas.tool
+        self.message(f"{tool.label}: {tool.tooltip}", 5000)
+
+    # ------------------------------------------------------------------ history
     def undo(self) -> None:
         self._history("undo")
 
@@ -279,21 +399,36 @@ class MainWindow(QMainWindow, StateWatcher):
         self._history("redo")
 
     def _history(self, which: str) -> None:
+        """Undo or redo; an edit made on another item first brings that item into view, so
+        nothing changes out of sight (as CVAT and Slicer do)."""
         doc = self.state.doc
         if doc is None:
             return
-        if self.canvas.tool is not None and getattr(self.canvas.tool, "busy", False):
+        if self.state.read_only:
+            self.message(self.state.read_only, 6000)
+            return
+        if self.canvas.tool is not None and self.canvas.tool.busy:
             self.canvas.tool.cancel()
             return
-        label = doc.undo_label if which == "undo" else doc.redo_label
+        command = doc.undo_command if which == "undo" else doc.redo_command
+        if command is None:
+            self.message(f"Nothing to {which}.", 3000)
+            return
+        where = ""
+        target = history_media(doc, command, self.state.media_id)
+        if target is not None:
+            self.show_media(target)
+            where = f" (on {doc.media_item(target).name})"
+        label = command.label
         try:
             done = doc.undo() if which == "undo" else doc.redo()
         except (VellumError, ValueError) as exc:  # e.g. the class to drop is now in use
             self.error(f"Cannot {which} {label!r}: {exc}")
             return
         if done:
-            self.statusBar().showMessage(f"{which.capitalize()}: {label}", 3000)
+            self.message(f"{which.capitalize()}: {label}{where}", 4000)
 
+    # ------------------------------------------------------------------ clipboard, view
     def copy_shapes(self) -> None:
         from app.tools import clipboard
 
@@ -308,7 +443,7 @@ class MainWindow(QMainWindow, StateWatcher):
         from app.tools import clipboard
 
         if self.previous_place is None:
-            self.statusBar().showMessage("No previous image in this session.", 4000)
+            self.message("No previous image in this session.", 4000)
             return
         clipboard.repeat_previous(self.state, self.previous_place)
 
@@ -316,36 +451,83 @@ class MainWindow(QMainWindow, StateWatcher):
         self.state.set(selection=tuple(a.id for a in self.state.visible_annotations()))
 
     def show_all_objects(self) -> None:
-        self.state.set(hidden=frozenset())
+        self.state.set(hidden=frozenset(), hidden_classes=frozenset())
+
+    def zoom_to_selection(self) -> None:
+        """Zoom onto the selected shapes (their joint bounding box)."""
+        boxes = [a.shape.bbox() for a in self.state.selected_visible()
+                 if sum(a.shape.bbox()[2:]) > 0]
+        if not boxes:
+            self.message("Select a shape to zoom to (click it, or Tab).", 3000)
+            return
+        x0 = min(b[0] for b in boxes)
+        y0 = min(b[1] for b in boxes)
+        x1 = max(b[0] + b[2] for b in boxes)
+        y1 = max(b[1] + b[3] for b in boxes)
+        self.canvas.zoom_to(x0, y0, x1, y1)
+
+    def save(self) -> None:
+        """Ctrl+S: there is nothing to save, so say so, with the time of the last commit."""
+        doc = self.state.doc
+        if doc is None:
+            self.message("No project is open.", 4000)
+            return
+        if self.state.read_only:
+            self.message("Nothing to save in this read-only window; the window editing the "
+                         "project saves every edit as it is made.", 6000)
+            return
+        from app.widgets.status_bar import local_time
+
+        last = doc.store.history(1)
+        when = local_time(last[0]["time"]) if last else ""
+        self.message("Saved — every edit is saved as you make it"
+                     + (f" (the last one at {when})." if when else "."), 6000)
+        self._show_saved()
 
     # ------------------------------------------------------------------ observing
     def on_state(self, field: str) -> None:
         if field == "status" and self.state.status:
-            self.statusBar().showMessage(self.state.status, 6000)
+            self.message(self.state.status, 6000)
+        elif field in ("class_id", "doc"):
+            self._show_class()
 
     def on_changes(self, changes: list[Change]) -> None:
         doc = self.state.doc
-        self.status.show_saved(str(doc.path) if doc else None, edited=True)
+        if any(c.kind != "reset" for c in changes):
+            self._show_saved()
         self.undo_action.setText(f"&Undo {doc.undo_label}" if doc and doc.undo_label else "&Undo")
         self.redo_action.setText(f"&Redo {doc.redo_label}" if doc and doc.redo_label else "&Redo")
-        if any(c.kind == "media" for c in changes) and doc and self.state.media_id:
-            if doc.media_item(self.state.media_id).removed:
-                self.state.set(media_id=None)
+        if any(c.kind == "schema" for c in changes):
+            self._show_class()
+        if any(c.kind in ("media", "reset") for c in changes) and doc and self.state.media_id:
+            item = doc.stored_media(self.state.media_id)
+            if item is None or item.removed:
+                self.state.set(place=None, selection=())
+                self._image = None
                 self.canvas.show_image(None)
+
+    def _show_class(self) -> None:
+        cls = self.state.active_class()
+        self.status.show_class(cls.name if cls else None, cls.color if cls else "#c8c8c8",
+                               cls.hotkey if cls else None)
+
+    def _show_saved(self) -> None:
+        doc = self.state.doc
+        last = doc.store.history(1) if doc is not None else []
+        self.status.show_saved(str(doc.path) if doc else None,
+                               last[0]["time"] if last else None)
 
     def _update_title(self) -> None:
         doc = self.state.doc
         if doc is None:
             self.setWindowTitle("Vellum")
             return
-        name = doc.media_item(self.state.media_id).name if self.state.media_id else ""
-        self.setWindowTitle(f"{name + ' — ' if name else ''}{doc.name} — Vellum")
+        mid = self.state.media_id
+        name = doc.media_item(mid).name if mid and doc.stored_media(mid) else ""
+        ro = " (read-only)" if self.state.read_only else ""
+        self.setWindowTitle(f"{name + ' — ' if name else ''}{doc.name}{ro} — Vellum")
 
     # ------------------------------------------------------------------ dialogs
-    def error(self, message: str) -> None:
-        """Show a user-facing problem (never a traceback)."""
-        QMessageBox.warning(self, "Vellum", message)
-
     def new_project_dialog(self) -> None:
         path = dialogs.ask_new_project(self)
         if path:
@@ -382,11 +564,13 @@ class MainWindow(QMainWindow, StateWatcher):
         recent = [path] + [p for p in self.recent_projects() if p != path]
         self.settings.setValue("recent", recent[:RECENT_MAX])
 
-    def show_shortcuts(self) -> None:
-        sections = [(title, action_rows(acts)) for title, acts in self.sections.items()]
+    def shortcut_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """What the key sheet lists: every action, every class key, every tool's keys."""
         classes = self.state.doc.schema.classes if self.state.doc else ()
-        sections.insert(1, ("Classes", [(c.name, c.hotkey) for c in classes if c.hotkey]))
-        ShortcutSheet(sections, self).exec()
+        return sheet_sections(self.sections, classes, TOOLS)
+
+    def show_shortcuts(self) -> None:
+        ShortcutSheet(self.shortcut_sections(), self).exec()
 
     def adjust_dialog(self) -> None:
         dialogs.AdjustDialog(self.settings, self.canvas.set_display_adjust, self).show()
@@ -413,6 +597,10 @@ class MainWindow(QMainWindow, StateWatcher):
             self.settings.setValue("author", name.strip())
             set_author(name)
 
+    def choose_class_key(self, key: str) -> None:
+        if not self.labels.choose_hotkey(key):
+            self.message(f"No class has the key {key}; give one in its Edit dialog.", 3000)
+
     # ------------------------------------------------------------------ window
     def _restore_settings(self) -> None:
         set_author(str(self.settings.value("author", "") or "") or None)
@@ -433,9 +621,12 @@ class MainWindow(QMainWindow, StateWatcher):
         self.jobs.wait(1000)
         self.thumb_jobs.wait(1000)
         doc = self.state.doc
+        if doc is not None:
+            view_memory.remember(self)
         self.unwatch()
         if doc is not None:
             doc.close()
+            self.state.set(doc=None)
         super().closeEvent(event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

@@ -1,7 +1,10 @@
 """The media list: thumbnails (loaded lazily off the UI thread), names, per-item status.
 
-Shows the document's media in project order, filtered by name and status. Status changes go
-through :class:`~app.core.commands.UpdateMedia`, from the context menu or Alt+1..Alt+4.
+Shows the document's media in project order, filtered by name and status (a new project
+starts unfiltered). The current item stays current when media are added or the project is
+reloaded. Status changes are one Put each, from the context menu or Alt+1..Alt+4. Items whose
+mode is still to come (video, volume) say so in a neutral colour; only unreadable files are
+marked in red.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLineE
                                QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QVBoxLayout, QWidget)
 
-from app.core.commands import Put
+from collections.abc import Callable
+
+from app.core.commands import Command, Put
 from app.core.document import Change, Document
 from app.core.media import MediaItem, MediaKind, MediaStatus
+from app.widgets import modes
 from app.widgets.jobs import Job, Jobs
 
 THUMB = 64  # thumbnail edge in device-independent pixels
@@ -30,6 +36,7 @@ IdRole = Qt.UserRole + 1
 StatusRole = Qt.UserRole + 2
 CountRole = Qt.UserRole + 3
 ErrorRole = Qt.UserRole + 4
+NoticeRole = Qt.UserRole + 5
 
 
 def load_thumbnail(path: Path, kind: MediaKind, edge: int) -> QImage:
@@ -149,15 +156,23 @@ class MediaListModel(QAbstractListModel):
             return self._counts.get(m.id, 0)
         if role == ErrorRole:
             return self._errors.get(m.id)
+        if role == NoticeRole:
+            return modes.short_notice(m)
         if role == Qt.ToolTipRole:
             tip = (f"{m.path}\n{m.kind.value}, {m.width}×{m.height}"
                    + (f", {m.frames} frames" if m.frames > 1 else "")
                    + f"\n{STATUS_NAMES[m.status]}")
             err = self._errors.get(m.id)
-            return tip + (f"\n⚠ {err}" if err else "")
+            notice = modes.short_notice(m)
+            return tip + (f"\n⚠ {err}" if err else "") + (f"\n{notice}: nothing is lost"
+                                                           if notice else "")
         if role == Qt.DecorationRole:
             return self._thumbnail(m)
         return None
+
+    def thumbnail_count(self) -> int:
+        """How many thumbnails have been loaded so far."""
+        return len(self._thumbs)
 
     def _thumbnail(self, m: MediaItem) -> QImage | None:
         img = self._thumbs.get(m.id)
@@ -176,6 +191,11 @@ class MediaListModel(QAbstractListModel):
 
     def _thumb_failed(self, media_id: str, exc: Exception) -> None:
         self._pending.pop(media_id, None)
+        row = self._row.get(media_id)
+        if row is not None and modes.short_notice(self._items[row]):
+            self._thumbs[media_id] = QImage()  # its mode will show it; no red mark meanwhile
+            self._emit_row(media_id)
+            return
         self.set_error(media_id, str(exc))
 
 
@@ -251,9 +271,12 @@ class MediaDelegate(QStyledItemDelegate):
         p.setPen(pal.highlightedText().color() if selected else pal.placeholderText().color())
         count = index.data(CountRole) or 0
         label = STATUS_NAMES[status] + (f" · {count} obj" if count else "")
+        notice = index.data(NoticeRole)
         if err:
             label = "Cannot read"
             p.setPen(QColor("#ff6b6b"))
+        elif notice:
+            label = notice + (f" · {count} obj" if count else "")
         p.drawText(line2.adjusted(16, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter,
                    option.fontMetrics.elidedText(label, Qt.ElideRight, line2.width() - 16))
         p.restore()
@@ -264,9 +287,12 @@ class MediaList(QWidget):
 
     media_chosen = Signal(str)
 
-    def __init__(self, jobs: Jobs, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: Jobs, execute: Callable[[Command], bool],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._doc: Document | None = None
+        self._execute = execute
+        self._current: str | None = None  # the item shown, kept across model resets
         self.model = MediaListModel(jobs, self)
         self.proxy = StatusFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -284,6 +310,7 @@ class MediaList(QWidget):
         self.view.setContextMenuPolicy(Qt.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.model.modelReset.connect(lambda: self.select(self._current))
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.status_box)
@@ -302,12 +329,24 @@ class MediaList(QWidget):
         self._silent = False
 
     def set_document(self, doc: Document | None) -> None:
+        """Show ``doc``'s media, unfiltered (a filter typed for another project would hide
+        this one's media)."""
         self._doc = doc
+        self._current = None
+        for w in (self.search, self.status_box):
+            w.blockSignals(True)
+        self.search.clear()
+        self.status_box.setCurrentIndex(0)
+        for w in (self.search, self.status_box):
+            w.blockSignals(False)
+        self.proxy.set_filter("", None)
         self.model.dpr = self.devicePixelRatioF()
         self.model.set_document(doc)
 
     def _refilter(self) -> None:
         self.proxy.set_filter(self.search.text(), self.status_box.currentData())
+        if not self.view.currentIndex().isValid():
+            self.select(self._current)
 
     def current_id(self) -> str | None:
         ix = self.view.currentIndex()
@@ -315,6 +354,7 @@ class MediaList(QWidget):
 
     def select(self, media_id: str | None) -> None:
         """Make ``media_id`` current without emitting ``media_chosen``."""
+        self._current = media_id
         row = self.model.row_of(media_id) if media_id else -1
         ix = self.proxy.mapFromSource(self.model.index(row)) if row >= 0 else QModelIndex()
         self._silent = True
@@ -331,12 +371,21 @@ class MediaList(QWidget):
         if not n:
             return
         cur = self.view.currentIndex()
+        if not cur.isValid() and self._current is not None:  # filtered out: step from it
+            row = self.model.row_of(self._current)
+            src = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(n)]
+            after = [i for i, r in enumerate(src) if (r > row if delta > 0 else r < row)]
+            if after:
+                self.view.setCurrentIndex(self.proxy.index(after[0] if delta > 0
+                                                           else after[-1], 0))
+            return
         row = (cur.row() + delta) if cur.isValid() else (0 if delta > 0 else n - 1)
         if 0 <= row < n:
             self.view.setCurrentIndex(self.proxy.index(row, 0))
 
     def _current_changed(self, cur: QModelIndex, _prev: QModelIndex) -> None:
         if not self._silent and cur.isValid():
+            self._current = cur.data(IdRole)
             self.media_chosen.emit(cur.data(IdRole))
 
     def selected_items(self) -> list[MediaItem]:
@@ -346,17 +395,19 @@ class MediaList(QWidget):
             rows = [self.proxy.mapToSource(self.view.currentIndex()).row()]
         return [self.model.item(r) for r in rows]
 
-    def set_status(self, status: MediaStatus) -> None:
-        """Give the selected items ``status`` (one undoable command)."""
-        items = [m for m in self.selected_items() if m.status is not status]
+    def set_status(self, status: MediaStatus, items: list[MediaItem] | None = None) -> bool:
+        """Give the selected items (or ``items``) ``status`` (one undoable command)."""
+        items = [m for m in (self.selected_items() if items is None else items)
+                 if m.status is not status]
         if self._doc is None or not items:
-            return
+            return False
         after = tuple(replace(m, status=status) for m in items)
         label = f"Mark {STATUS_NAMES[status].lower()}"
         keep = QPersistentModelIndex(self.view.currentIndex())
-        self._doc.execute(Put(after, label=label))
-        if keep.isValid():
-            self.view.setCurrentIndex(self.proxy.index(keep.row(), 0))
+        done = self._execute(Put(after, label=label))
+        if keep.isValid() and self.view.currentIndex() != keep:
+            self.select(self._current)
+        return done
 
     def _context_menu(self, pos) -> None:  # noqa: ANN001
         if not self.view.indexAt(pos).isValid():

@@ -1,40 +1,44 @@
-"""Menus, the tool bar and every keyboard shortcut of the main window, in one table.
+"""Menus, the tool bar and every keyboard shortcut, built from one table of :class:`Entry`.
 
-Keyboard first: each action has a key; the shortcut sheet (F1 / ?) is generated from these
-actions, so it always matches.
+The builder knows nothing about the main window: it receives the table (text, keys, the
+function to call) and the QWidget the shortcuts live on. Keyboard first: each action has a
+key; the shortcut sheet (F1 / ?) is generated from the same actions, so it always matches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
 import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
-from app.widgets import exchange
-
-from app.widgets.icons import tool_icon
-
-if TYPE_CHECKING:
-    from app.widgets.main_window import MainWindow
+Keys = str | list[str] | QKeySequence.StandardKey | None
 
 
-def _act(win: MainWindow, text: str, keys: str | list[str] | QKeySequence.StandardKey | None,
-         slot: Callable[..., Any], tip: str = "") -> QAction:
-    act = QAction(text, win)
-    if isinstance(keys, list):
-        act.setShortcuts([QKeySequence(k) for k in keys])
-    elif keys is not None:
-        act.setShortcut(keys)
-    act.setShortcutContext(Qt.WindowShortcut)
-    act.setToolTip(tip or text)
-    act.triggered.connect(lambda _=False: slot())
-    win.addAction(act)  # keys work even when the menu bar is hidden
-    return act
+@dataclass(frozen=True)
+class Entry:
+    """One menu item (``menu`` empty: a window key only). ``section`` is its heading on the key
+    sheet; ``name`` finds its QAction afterwards; ``action`` uses an existing QAction (a
+    panel's own) instead of making one."""
+
+    menu: str
+    text: str = ""
+    keys: Keys = None
+    run: Callable[[], Any] | None = None
+    tip: str = ""
+    section: str = ""
+    name: str = ""
+    checkable: bool = False
+    action: QAction | None = None
+    separator: bool = False  # a separator line (nothing else is used)
+    submenu: str = ""  # an empty submenu of this title (filled by its owner)
+    icon: QIcon | None = None
+    group: str = ""  # exclusive group (the tools)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def tool_tip(label: str, shortcut: str | None, text: str) -> str:
@@ -49,133 +53,80 @@ def tool_tip(label: str, shortcut: str | None, text: str) -> str:
     return f"<b>{html.escape(label)}</b>{key}{body}"
 
 
-def _outlines_action(win: MainWindow) -> QAction:
-    act = QAction("&Outlines only", win)
-    act.setCheckable(True)
-    act.setShortcut("Ctrl+Shift+O")
-    act.setShortcutContext(Qt.WindowShortcut)
-    act.setToolTip("Hide the fills of masks, polygons and boxes (the fill opacity slider "
-                   "in the status bar sets how strong they are)")
-    win.addAction(act)
-    win.outlines_action = act
+@dataclass
+class Built:
+    """What :func:`build` made: actions by name, actions per key-sheet section, submenus."""
+
+    actions: dict[str, QAction]
+    sections: dict[str, list[QAction]]
+    submenus: dict[str, QMenu]
+    groups: dict[str, QActionGroup]
+
+
+def _make(owner: QMainWindow, e: Entry) -> QAction:
+    act = e.action or QAction(e.text, owner)
+    if e.action is None:
+        if isinstance(e.keys, list):
+            act.setShortcuts([QKeySequence(k) for k in e.keys])
+        elif e.keys is not None:
+            act.setShortcut(e.keys)
+        act.setToolTip(e.tip or e.text)
+        act.setCheckable(e.checkable)
+        if e.run is not None:
+            run = e.run
+            act.triggered.connect(lambda _=False: run())
+    if e.icon is not None:
+        act.setIcon(e.icon)
+    act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    owner.addAction(act)  # keys work even when the menu bar is hidden
     return act
 
 
-def install(win: MainWindow) -> dict[str, list[QAction]]:
-    """Create menus, tool bar and shortcuts; return actions by section (for the sheet)."""
-    mb = win.menuBar()
-    sections: dict[str, list[QAction]] = {}
+def build(owner: QMainWindow, entries: Sequence[Entry], toolbar: QToolBar | None = None,
+          toolbar_group: str = "") -> Built:
+    """Create the menus of ``owner``'s menu bar from ``entries`` (in order); actions of
+    ``toolbar_group`` also go on ``toolbar``."""
+    menus: dict[str, QMenu] = {}
+    out = Built({}, {}, {}, {})
+    for e in entries:
+        menu = menus.get(e.menu)
+        if menu is None and e.menu:
+            menu = menus[e.menu] = owner.menuBar().addMenu(e.menu)
+        if e.separator:
+            menu.addSeparator()
+            continue
+        if e.submenu:
+            out.submenus[e.submenu] = menu.addMenu(e.submenu)
+            continue
+        act = _make(owner, e)
+        if menu is not None:  # no menu: a key of the window only (class hotkeys 1-9)
+            menu.addAction(act)
+        if e.name:
+            out.actions[e.name] = act
+        if e.section:
+            out.sections.setdefault(e.section, []).append(act)
+        if e.group:
+            group = out.groups.get(e.group)
+            if group is None:
+                group = out.groups[e.group] = QActionGroup(owner)
+                group.setExclusive(True)
+            group.addAction(act)
+            if toolbar is not None and e.group == toolbar_group:
+                toolbar.addAction(act)
+    return out
 
-    m = mb.addMenu("&File")
-    file_acts = [
-        _act(win, "&New project…", QKeySequence.New, win.new_project_dialog),
-        _act(win, "&Open project…", QKeySequence.Open, win.open_project_dialog),
-    ]
-    for a in file_acts:
-        m.addAction(a)
-    win.recent_menu = m.addMenu("Open &recent")
-    win.recent_menu.aboutToShow.connect(win.fill_recent_menu)
-    m.addAction(_act(win, "Open &demo project", None, win.open_demo))
-    m.addAction(_act(win, "Set a&uthor name…", None, win.author_dialog))
-    m.addSeparator()
-    add = [_act(win, "&Add images or videos…", "Ctrl+I", win.add_files_dialog),
-           _act(win, "Add &folder…", "Ctrl+Shift+I", win.add_folder_dialog),
-           _act(win, "&Import COCO JSON…", None, lambda: exchange.import_coco(win)),
-           _act(win, "&Export COCO JSON…", "Ctrl+E", lambda: exchange.export_coco(win))]
-    for a in add:
-        m.addAction(a)
-    m.addSeparator()
-    close = _act(win, "&Close project", "Ctrl+W", win.close_project)
-    quit_ = _act(win, "&Quit", QKeySequence.Quit, win.close)
-    m.addAction(close)
-    m.addAction(quit_)
-    sections["Project"] = file_acts + add + [close, quit_]
 
-    m = mb.addMenu("&Edit")
-    win.undo_action = _act(win, "&Undo", "Ctrl+Z", win.undo)
-    win.redo_action = _act(win, "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], win.redo)
-    edit = [win.undo_action, win.redo_action,
-            _act(win, "&Copy shapes", "Ctrl+C", win.copy_shapes),
-            _act(win, "&Paste shapes", "Ctrl+V", win.paste_shapes),
-            _act(win, "Paste shapes from pre&vious image", "Ctrl+Shift+V", win.repeat_previous),
-            _act(win, "Select &all shapes", "Ctrl+A", win.select_all),
-            win.objects.actions_["delete"]]
-    for a in edit:
-        m.addAction(a)
-    sections["Edit"] = edit
-
-    m = mb.addMenu("&Objects")
-    objects = [win.objects.actions_[k] for k in ("visibility", "lock", "forward", "backward")]
-    objects.append(_act(win, "Show all hidden objects", "Shift+H", win.show_all_objects))
-    add_class = _act(win, "New &class…", "Ctrl+Shift+N", win.labels.add_class)
-    edit_class = _act(win, "&Edit active class…", "Ctrl+Shift+E", win.labels.edit_class)
-    for a in objects + [add_class, edit_class]:
-        m.addAction(a)
-    for a in objects[:4] + [win.objects.actions_["delete"]]:
-        win.addAction(a)
-    sections["Objects"] = objects + [add_class, edit_class]
-
-    m = mb.addMenu("&Media")
-    nav = [_act(win, "&Next image", ["F", "PgDown"], lambda: win.step_media(1)),
-           _act(win, "&Previous image", ["D", "PgUp"], lambda: win.step_media(-1)),
-           _act(win, "&First image", "Home", lambda: win.jump_media(0)),
-           _act(win, "&Last image", "End", lambda: win.jump_media(-1))]
-    for a in nav:
-        m.addAction(a)
-    m.addSeparator()
-    for a in win.media.status_actions:
-        m.addAction(a)
-        win.addAction(a)
-    sections["Navigation"] = nav + list(win.media.status_actions)
-
-    m = mb.addMenu("&Tools")
-    win.tool_group = QActionGroup(win)
-    win.tool_group.setExclusive(True)
-    win.tool_actions = {}
+def tool_bar() -> QToolBar:
+    """The vertical bar of tool buttons at the window's left."""
     bar = QToolBar("Tools")
     bar.setObjectName("tools_toolbar")
-    bar.setToolButtonStyle(Qt.ToolButtonIconOnly)
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     bar.setIconSize(QSize(24, 24))
-    bar.setOrientation(Qt.Vertical)
+    bar.setOrientation(Qt.Orientation.Vertical)
     bar.setMovable(False)
-    win.tool_bar = bar
-    win.addToolBar(Qt.LeftToolBarArea, bar)
-    for name, tool in win.tools.items():
-        shortcut = getattr(tool, "shortcut", "") or None
-        act = _act(win, tool.label, shortcut, lambda n=name: win.set_tool(n),
-                   tool_tip(tool.label, shortcut, getattr(tool, "tooltip", "")))
-        act.setIcon(tool_icon(name, tool.label))
-        act.setCheckable(True)
-        act.setIconText(f"{tool.label}  {shortcut}" if shortcut else tool.label)
-        win.tool_group.addAction(act)
-        win.tool_actions[name] = act
-        m.addAction(act)
-        bar.addAction(act)
-    sections["Tools"] = list(win.tool_actions.values())
+    return bar
 
-    m = mb.addMenu("&View")
-    view = [_act(win, "&Fit image to window", "Ctrl+0", win.canvas.fit),
-            _act(win, "&Actual size (100%)", "Ctrl+1", win.canvas.zoom_1to1),
-            _act(win, "Image &brightness and contrast…", "Ctrl+B", win.adjust_dialog),
-            _outlines_action(win),
-            _act(win, "Toggle &dark / light theme", "Ctrl+Shift+T", win.toggle_theme),
-            _act(win, "Focus media &filter", "Ctrl+F", win.media.search.setFocus)]
-    for a in view:
-        m.addAction(a)
-    m.addSeparator()
-    for dock in win.docks:
-        m.addAction(dock.toggleViewAction())
-    sections["View"] = view
 
-    m = mb.addMenu("&Help")
-    sheet = _act(win, "&Keyboard shortcuts", ["F1", "?"], win.show_shortcuts)
-    m.addAction(sheet)
-    m.addAction(_act(win, "&About Vellum", None, win.about))
-    sections["Help"] = [sheet]
-
-    # Class hotkeys 1–9: plain shortcuts (line edits still receive digits typed into them).
-    for key in "123456789":
-        sc = QShortcut(QKeySequence(key), win)
-        sc.setContext(Qt.WindowShortcut)
-        sc.activated.connect(lambda k=key: win.labels.choose_hotkey(k))
-    return sections
+def key_names(act: QAction) -> list[str]:
+    """The action's key sequences as the key sheet writes them."""
+    return [s.toString(QKeySequence.SequenceFormat.NativeText) for s in act.shortcuts()]

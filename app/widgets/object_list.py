@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu,
                                QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -17,48 +17,11 @@ from app.core.annotations import Annotation
 from app.core.commands import Put, Remove
 from app.core.document import Change
 from app.widgets.class_dialog import KIND_NAMES
-from app.widgets.label_panel import swatch
+from app.widgets.icons import swatch, toggle_icon
 from app.widgets.watch import StateWatcher
 
 COL_SHOW, COL_LOCK, COL_CLASS, COL_KIND, COL_ATTRS = range(5)
-_REFRESH_FIELDS = {"doc", "place", "hidden"}
-
-
-def toggle_icon(kind: str, on: bool, color: QColor, dpr: float = 1.0) -> QIcon:
-    """16 px eye (visible / hidden, struck through) or padlock (locked / open) icon."""
-    size = 16
-    pm = QPixmap(round(size * dpr), round(size * dpr))
-    pm.setDevicePixelRatio(dpr)
-    pm.fill(Qt.transparent)
-    p = QPainter(pm)
-    p.setRenderHint(QPainter.Antialiasing)
-    c = QColor(color)
-    if not on:
-        c.setAlphaF(0.35)
-    p.setPen(QPen(c, 1.4))
-    if kind == "eye":
-        path = QPainterPath(QPointF(1.5, 8))
-        path.quadTo(8, 1, 14.5, 8)
-        path.quadTo(8, 15, 1.5, 8)
-        p.drawPath(path)
-        p.setBrush(c)
-        p.drawEllipse(QPointF(8, 8), 2.2, 2.2)
-        if not on:
-            p.drawLine(QPointF(2.5, 13.5), QPointF(13.5, 2.5))
-    else:
-        p.setBrush(c if on else Qt.NoBrush)
-        p.drawRoundedRect(QRectF(3, 7.5, 10, 7), 1.5, 1.5)
-        p.setBrush(Qt.NoBrush)
-        shackle = QPainterPath(QPointF(5, 7.5))
-        shackle.lineTo(5, 5)
-        shackle.arcTo(QRectF(5, 1.5, 6, 7), 180, -180)
-        if on:
-            shackle.lineTo(11, 7.5)
-        p.drawPath(shackle)
-    p.end()
-    icon = QIcon(pm)
-    icon.addPixmap(pm, QIcon.Selected)
-    return icon
+_REFRESH_FIELDS = {"doc", "place", "hidden", "hidden_classes", "locked_classes"}
 
 
 def _value(v: Any) -> str:
@@ -137,17 +100,17 @@ class ObjectList(QWidget, StateWatcher):
         try:
             self.tree.clear()
             dpr = self.devicePixelRatioF()
-            fg = self.palette().text().color()
             for a in self._anns:
                 cls = doc.schema.class_by_id(a.class_id)
                 item = QTreeWidgetItem(["", "", cls.name if cls else "(no class)",
                                         KIND_NAMES.get(a.kind, a.kind), _summary(a.attributes)])
-                item.setIcon(COL_SHOW, toggle_icon("eye", not self._is_hidden(a), fg, dpr))
-                item.setIcon(COL_LOCK, toggle_icon("lock", a.locked, fg, dpr))
+                item.setIcon(COL_SHOW, toggle_icon("eye", not self._is_hidden(a)))
+                item.setIcon(COL_LOCK, toggle_icon("lock", self.state.is_locked(a)))
                 item.setToolTip(COL_SHOW, "Hidden: click to show" if self._is_hidden(a)
                                 else "Visible: click to hide (H)")
-                item.setToolTip(COL_LOCK, "Locked: click to unlock" if a.locked
-                                else "Click to lock (Ctrl+L)")
+                item.setToolTip(COL_LOCK, "Locked: click to unlock" if a.locked else (
+                    "Its class is locked (Labels panel)" if self.state.is_locked(a)
+                    else "Click to lock (Ctrl+L)"))
                 item.setIcon(COL_CLASS, swatch(cls.color if cls else "#808080", dpr=dpr))
                 item.setData(0, Qt.UserRole, a.id)
                 item.setToolTip(COL_CLASS, f"id {a.id}\nby {a.creator}, {a.modified}")
@@ -205,7 +168,7 @@ class ObjectList(QWidget, StateWatcher):
             self._update([a], "Unlock" if a.locked else "Lock", locked=not a.locked)
 
     def _is_hidden(self, a: Annotation) -> bool:
-        return a.hidden or a.id in self.state.hidden
+        return self.state.is_hidden(a)
 
     def set_hidden(self, anns: list[Annotation], hide: bool) -> None:
         """Hide or show ``anns`` in this session's view (hiding is not an edit); showing also
@@ -236,7 +199,7 @@ class ObjectList(QWidget, StateWatcher):
                          locked=lock)
 
     def delete_selected(self) -> None:
-        anns = tuple(a for a in self.selected() if not a.locked)
+        anns = tuple(a for a in self.selected() if not self.state.is_locked(a))
         if anns:
             self.state.execute(Remove(anns, label=f"Delete {len(anns)} shape"
                                                  + ("s" if len(anns) > 1 else "")))
@@ -262,7 +225,7 @@ class ObjectList(QWidget, StateWatcher):
 
     def relabel(self, anns: list[Annotation], cls: Any) -> None:
         """Give ``anns`` class ``cls``, keeping attribute values the new class also has."""
-        before = tuple(a for a in anns if not a.locked and a.class_id != cls.id)
+        before = tuple(a for a in anns if not self.state.is_locked(a) and a.class_id != cls.id)
         if before:
             doc = self.state.doc
             after = tuple(doc.edited(a, class_id=cls.id, attributes={

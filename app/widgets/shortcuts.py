@@ -1,11 +1,13 @@
-"""The shortcut sheet (F1 or ?): every tool and action with its keys, searchable.
+"""The shortcut sheet (F1 or ?): every action, class key and tool key, searchable.
 
-Built from the live QActions and tool classes, so it can never disagree with the real keys.
+Built from the live QActions, the schema's classes and the tools' own declarations
+(:attr:`app.tools.base.Tool.key_help`), so it can never disagree with the real keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -23,6 +25,24 @@ def action_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
         if keys:
             rows.append((act.text().replace("&", "").rstrip("…").rstrip("."), keys))
     return rows
+
+
+def sheet_sections(actions: Mapping[str, Iterable[QAction]], classes: Sequence[Any],
+                   tools: Sequence[Any]) -> list[Section]:
+    """The sheet's sections: the window's actions by section (classes after the first one),
+    then what each tool's keys do while it is active."""
+    sections = [(title, action_rows(acts)) for title, acts in actions.items()]
+    rows = [(f"Class {c.name}", c.hotkey) for c in classes if c.hotkey]
+    sections.insert(1, ("Classes (1 … 9)", rows))
+    for t in tools:
+        if t.key_help:
+            head = f"{t.label} tool" + (f" ({t.shortcut})" if t.shortcut else "")
+            sections.append((head, [(what, keys) for keys, what in t.key_help]))
+    sections.append(("Canvas", [("Pan", "Space+drag, middle drag"),
+                                ("Zoom at the cursor", "Wheel"),
+                                ("Cancel the shape being drawn, then clear the selection",
+                                 "Esc")]))
+    return sections
 
 
 class ShortcutSheet(QDialog):

@@ -1,4 +1,5 @@
-"""Status bar fields: cursor position and pixel value, zoom, saved state, compute device.
+"""Status bar fields: the active class, cursor position and pixel value, zoom, saved state
+(or read-only), compute device.
 
 Pixel coordinates follow the project convention: continuous image coordinates, pixel (c, r)
 covers [c, c+1) x [r, r+1); the integer pixel shown is (floor x, floor y).
@@ -6,14 +7,26 @@ covers [c, c+1) x [r, r+1); the integer pixel shown is (floor x, floor y).
 
 from __future__ import annotations
 
+import datetime as _dt
+import html
 import math
-import time
 
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QStatusBar, QWidget
 
 from app.widgets.jobs import Jobs, JobsBar
+
+
+def local_time(utc_iso: str | None) -> str:
+    """'14:03:07' for a UTC ISO-8601 time from the store ('' when there is none)."""
+    if not utc_iso:
+        return ""
+    try:
+        when = _dt.datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return when.astimezone().strftime("%H:%M:%S")
 
 
 class OpacitySlider(QWidget):
@@ -50,6 +63,11 @@ class StatusFields:
         self.bar = bar
         self.fill = OpacitySlider(fill_percent)
         self.jobs_bar = JobsBar(jobs)
+        self.active_class = QLabel()
+        self.active_class.setToolTip("The class new shapes get (1-9 or the Labels panel)")
+        self.read_only = QLabel("Read-only")
+        self.read_only.setObjectName("errorBanner")
+        self.read_only.hide()
         self.cursor = QLabel()
         self.cursor.setMinimumWidth(260)
         self.cursor.setToolTip("Pixel under the cursor (column, row; 0-based) and its value")
@@ -58,9 +76,28 @@ class StatusFields:
         self.saved = QLabel()
         self.device = QLabel("Models: …")
         self.device.setToolTip("Where the AI helpers (segment anything, tracking) run")
-        for w in (self.jobs_bar, self.cursor, self.fill, self.zoom, self.saved, self.device):
+        bar.addWidget(self.active_class)
+        for w in (self.jobs_bar, self.cursor, self.fill, self.zoom, self.read_only, self.saved,
+                  self.device):
             bar.addPermanentWidget(w)
         self.show_saved(None)
+        self.show_class(None)
+
+    def show_class(self, name: str | None, color: str = "#c8c8c8",
+                   hotkey: str | None = None) -> None:
+        """The active class with its colour and key ('Class: none' without one)."""
+        if name is None:
+            self.active_class.setText("Class: <i>none</i>")
+            return
+        key = f" <span style='opacity:0.75'>[{html.escape(hotkey)}]</span>" if hotkey else ""
+        self.active_class.setText(
+            f"<span style='color:{color}'>■</span> Class: <b>{html.escape(name)}</b>{key}")
+
+    def show_read_only(self, reason: str) -> None:
+        """A red 'Read-only' chip (the reason in its tooltip), or nothing when editable."""
+        self.read_only.setVisible(bool(reason))
+        self.read_only.setToolTip(reason)
+        self.saved.setVisible(not reason)
 
     def show_cursor(self, x: float, y: float, image: np.ndarray | None) -> None:
         """Show pixel (floor x, floor y) and its value when it lies inside ``image``."""
@@ -80,15 +117,15 @@ class StatusFields:
     def show_zoom(self, zoom: float) -> None:
         self.zoom.setText(f"{zoom * 100:.0f}%" if zoom > 0 else "—")
 
-    def show_saved(self, path: str | None, edited: bool = False) -> None:
-        """'All changes saved' on open, then 'Saved' with the time of the last committed
-        edit (every edit commits to the project file as it happens)."""
+    def show_saved(self, path: str | None, last_utc: str | None = None) -> None:
+        """'Saved' with the local time of the last committed edit (every edit commits to the
+        project file as it happens), 'All changes saved' before any."""
         if path is None:
             self.saved.setText("No project")
             self.saved.setToolTip("")
         else:
-            self.saved.setText("✓ Saved " + time.strftime("%H:%M:%S") if edited
-                               else "✓ All changes saved")
+            when = local_time(last_utc)
+            self.saved.setText(f"✓ Saved {when}" if when else "✓ All changes saved")
             self.saved.setToolTip(f"Every edit is written to {path} as it happens")
 
     def show_device(self, text: str) -> None:

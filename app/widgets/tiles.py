@@ -59,6 +59,10 @@ class ImagePyramid:
         return self
 
     # ------------------------------------------------------------------ levels
+    def levels_built(self) -> int:
+        """How many levels exist so far (``max_level() + 1`` once :meth:`build` ran)."""
+        return len(self._levels)
+
     def max_level(self) -> int:
         return max(0, int(math.ceil(math.log2(max(self.width, self.height, 1) / TILE))))
 

@@ -1,87 +1,112 @@
 """The bar above the canvas: what the active tool does, and its options (like Slicer's effect
-options): brush size in image pixels, paint only inside the selected object, fill holes. It
-stays in place for every tool (no layout jump when switching by keyboard); options a tool does
-not use are disabled. Thin: controls write the shared EditorState or call a tool function."""
+options). Built from what the tools declare (:class:`app.tools.base.Option`): one control per
+distinct option of any tool, made once, so the bar never jumps when tools are switched by
+keyboard; the controls the active tool does not declare are disabled. Adding a tool with new
+options needs no change here. Thin: controls write the shared EditorState or call the
+option's function."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSlider, QSpinBox, QToolBar
+from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSlider, QSpinBox, QToolBar, QWidget
 
-from app.tools.paint import fill_selected_holes
+from app.tools.base import Option, Tool, options_of
 from app.tools.state import EditorState
 
-PAINT_TOOLS = frozenset({"brush", "eraser"})
-MAX_RADIUS = 500  # image px, as far as the slider goes (the [ ] keys go further)
+
+def to_slider(value: float, top: float) -> int:
+    """Slider position (0-100) for a value: logarithmic, so small sizes get fine steps."""
+    return round(100 * math.log(max(value, 1.0)) / math.log(max(top, 2.0)))
 
 
-def _to_slider(radius: float) -> int:
-    """Slider position for a radius: logarithmic, so small brushes get fine steps."""
-    return round(100 * math.log(max(radius, 1.0)) / math.log(MAX_RADIUS))
-
-
-def _from_slider(pos: int) -> float:
-    return float(max(1, round(MAX_RADIUS ** (pos / 100))))
+def from_slider(pos: int, top: float) -> float:
+    return float(max(1, round(max(top, 2.0) ** (pos / 100))))
 
 
 class ToolOptions(QToolBar):
-    """The options bar; :meth:`show_for` picks what the active tool needs."""
+    """The options bar for every tool class in ``tools``; :meth:`show_for` picks the active
+    one. ``controls`` maps each option's key to its widgets (for tests and screenshots)."""
 
-    def __init__(self, state: EditorState) -> None:
+    def __init__(self, state: EditorState, tools: Iterable[type[Tool]]) -> None:
         super().__init__("Tool options")
         self.setObjectName("tool_options")
         self.state = state
         self.hint = QLabel()
         self.hint.setMinimumWidth(360)
         self.addWidget(self.hint)
-        self.addSeparator()
-        self.size_label = QLabel("Brush size")
-        self.addWidget(self.size_label)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 100)
-        self.slider.setFixedWidth(160)
-        self.slider.setToolTip("Brush radius in image pixels ([ and ] change it too)")
-        self.spin = QSpinBox()
-        self.spin.setRange(1, 1000)  # EditorState keeps the radius within 0.5..1000
-        self.spin.setSuffix(" px")
-        self.spin.setFixedWidth(90)
-        self.spin.setToolTip(self.slider.toolTip())
-        self.addWidget(self.slider)
-        self.addWidget(self.spin)
-        self.addSeparator()
-        self.inside = QCheckBox("Only inside the selected object")
-        self.inside.setToolTip("Paint and erase only within the selected polygon, box or mask")
-        self.addWidget(self.inside)
-        self.fill = QPushButton("Fill holes")
-        self.fill.setToolTip("Fill the holes of the selected mask (G)")
-        self.addWidget(self.fill)
-        self.slider.valueChanged.connect(
-            lambda pos: self.state.set(brush_radius=_from_slider(pos)))
-        self.spin.valueChanged.connect(lambda v: self.state.set(brush_radius=float(v)))
-        self.inside.toggled.connect(lambda on: self.state.set(paint_inside=on))
-        self.fill.clicked.connect(lambda: fill_selected_holes(self.state))
+        self.controls: dict[tuple[str, str], list[QWidget]] = {}
+        self._sync_fns: list = []
+        for option in options_of(tools):
+            self.addSeparator()
+            self.controls[option.key] = getattr(self, f"_build_{option.kind}")(option)
         self._unsubscribe = state.subscribe(self._on_state)
         self.destroyed.connect(lambda *_: self._unsubscribe())
         self._sync()
 
-    def show_for(self, tool_name: str, hint: str = "") -> None:
-        """Describe the active tool and enable the options it uses."""
-        self.hint.setText(f"  {hint}" if hint else "")
-        painting = tool_name in PAINT_TOOLS
-        for w in (self.size_label, self.slider, self.spin, self.inside, self.fill):
-            w.setEnabled(painting)
+    # ------------------------------------------------------------------ building
+    def _build_size(self, o: Option) -> list[QWidget]:
+        label = QLabel(o.label)
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(0, 100)
+        slider.setFixedWidth(160)
+        spin = QSpinBox()
+        spin.setRange(int(o.minimum), int(o.maximum))
+        spin.setSuffix(f" {o.unit}" if o.unit else "")
+        spin.setFixedWidth(90)
+        for w in (label, slider, spin):
+            w.setToolTip(o.tip)
+            self.addWidget(w)
+        slider.valueChanged.connect(
+            lambda pos: self.state.set(**{o.field: from_slider(pos, o.slider_max)}))
+        spin.valueChanged.connect(lambda v: self.state.set(**{o.field: float(v)}))
+
+        def sync() -> None:
+            value = float(getattr(self.state, o.field))
+            for w, v in ((slider, to_slider(value, o.slider_max)), (spin, round(value))):
+                w.blockSignals(True)
+                w.setValue(v)
+                w.blockSignals(False)
+        self._sync_fns.append((o.field, sync))
+        return [label, slider, spin]
+
+    def _build_toggle(self, o: Option) -> list[QWidget]:
+        box = QCheckBox(o.label)
+        box.setToolTip(o.tip)
+        self.addWidget(box)
+        box.toggled.connect(lambda on: self.state.set(**{o.field: bool(on)}))
+
+        def sync() -> None:
+            box.blockSignals(True)
+            box.setChecked(bool(getattr(self.state, o.field)))
+            box.blockSignals(False)
+        self._sync_fns.append((o.field, sync))
+        return [box]
+
+    def _build_action(self, o: Option) -> list[QWidget]:
+        button = QPushButton(o.label)
+        button.setToolTip(o.tip)
+        self.addWidget(button)
+        button.clicked.connect(lambda: o.run(self.state) if o.run else None)
+        return [button]
+
+    # ------------------------------------------------------------------ showing
+    def show_for(self, tool: Tool) -> None:
+        """Describe the active tool and enable the options it declares."""
+        text = tool.tooltip or tool.label
+        self.hint.setText(f"  {text}")
+        used = {o.key for o in tool.options}
+        for key, widgets in self.controls.items():
+            for w in widgets:
+                w.setEnabled(key in used)
 
     def _on_state(self, field: str) -> None:
-        if field in ("brush_radius", "paint_inside"):
-            self._sync()
+        for name, sync in self._sync_fns:
+            if name == field:
+                sync()
 
     def _sync(self) -> None:
-        for w in (self.slider, self.spin, self.inside):
-            w.blockSignals(True)
-        self.slider.setValue(_to_slider(self.state.brush_radius))
-        self.spin.setValue(round(self.state.brush_radius))
-        self.inside.setChecked(bool(self.state.paint_inside))
-        for w in (self.slider, self.spin, self.inside):
-            w.blockSignals(False)
+        for _name, sync in self._sync_fns:
+            sync()

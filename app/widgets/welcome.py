@@ -2,36 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
 
-if TYPE_CHECKING:
-    from app.widgets.main_window import MainWindow
+
+@dataclass(frozen=True)
+class WelcomeActions:
+    """All the welcome page may do: the window's few project commands."""
+
+    new_project: Callable[[], Any]
+    open_project: Callable[[], Any]
+    open_demo: Callable[[], Any]
+    open_path: Callable[[str], Any]
+    recent: Callable[[], list[str]]
 
 
 class Welcome(QWidget):
-    def __init__(self, win: MainWindow) -> None:
+    def __init__(self, actions: WelcomeActions) -> None:
         super().__init__()
-        self._win = win
+        self._actions = win = actions
         title = QLabel("<h1>Vellum</h1>")
         sub = QLabel("Offline annotation of images, video and medical volumes. "
                      "Drop files or a project here to begin.")
         sub.setObjectName("muted")
         sub.setWordWrap(True)
         buttons = QHBoxLayout()
-        for text, slot in (("New project…", win.new_project_dialog),
-                           ("Open project…", win.open_project_dialog),
+        for text, slot in (("New project…", win.new_project),
+                           ("Open project…", win.open_project),
                            ("Open demo project", win.open_demo)):
             b = QPushButton(text)
             b.clicked.connect(lambda _=False, s=slot: s())
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.recent = QListWidget()
-        self.recent.itemActivated.connect(lambda it: win.open_project(it.data(Qt.UserRole)))
+        self.recent.itemActivated.connect(lambda it: win.open_path(it.data(Qt.UserRole)))
         col = QVBoxLayout()
         col.addWidget(title)
         col.addWidget(sub)
@@ -53,7 +63,7 @@ class Welcome(QWidget):
 
     def refresh(self) -> None:
         self.recent.clear()
-        for path in self._win.recent_projects():
+        for path in self._actions.recent():
             p = Path(path)
             name = p.parent.name if p.name == "project.vellum" else p.stem
             item = QListWidgetItem(f"{name}    —    {path}")

@@ -1,0 +1,130 @@
+"""The main window's menus and keys, as one table (:class:`app.widgets.menus.Entry`), and the
+rule for which item an undo brings into view.
+
+Every key of the window is here or in a tool's declaration; F1 lists them all and no two
+actions share one (a test checks both).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QKeySequence
+
+from app.core.commands import Batch, Command
+from app.core.document import Document
+from app.core.media import MediaItem
+from app.widgets import exchange
+from app.widgets.icons import tool_icon
+from app.widgets.menus import Entry, tool_tip
+
+if TYPE_CHECKING:
+    from app.widgets.main_window import MainWindow
+
+
+def history_media(doc: Document, command: Command, current: str | None) -> str | None:
+    """The media item whose labels undoing or redoing ``command`` changes, when that is one
+    item other than ``current`` (the window shows it first); None to stay where we are
+    (the edit is here, spans several items, or only changes media records or the schema)."""
+    media: set[str] = set()
+
+    def walk(c: Command) -> None:
+        if isinstance(c, Batch):
+            for x in c.commands:
+                walk(x)
+        elif hasattr(c, "records"):
+            media.update(r.media_id for r in c.records if not isinstance(r, MediaItem))
+        else:
+            media.update(doc.media_of(c))
+
+    walk(command)
+    if current in media or len(media) != 1:
+        return None
+    target = media.pop()
+    item = doc.stored_media(target)
+    return target if item is not None and not item.removed else None
+
+
+def entries(w: MainWindow) -> list[Entry]:
+    """The window's menus, in order."""
+    F, E, O, M, T, V, H = "&File", "&Edit", "&Objects", "&Media", "&Tools", "&View", "&Help"
+    out = [
+        Entry(F, "&New project…", QKeySequence.StandardKey.New, w.new_project_dialog,
+              "Create a project: a folder holding project.vellum", "Project"),
+        Entry(F, "&Open project…", QKeySequence.StandardKey.Open, w.open_project_dialog,
+              section="Project"),
+        Entry(F, submenu="Open &recent"),
+        Entry(F, "Open &demo project", None, w.open_demo),
+        Entry(F, "Set a&uthor name…", None, w.author_dialog),
+        Entry(F, separator=True),
+        Entry(F, "&Save", QKeySequence.StandardKey.Save, w.save,
+              "Every edit is saved as you make it; this says when the last one was",
+              "Project"),
+        Entry(F, "&Add images or videos…", "Ctrl+I", w.add_files_dialog, section="Project"),
+        Entry(F, "Add &folder…", "Ctrl+Shift+I", w.add_folder_dialog, section="Project"),
+        Entry(F, "&Import COCO JSON…", None, lambda: exchange.import_coco(w)),
+        Entry(F, "&Export COCO JSON…", "Ctrl+E", lambda: exchange.export_coco(w),
+              section="Project"),
+        Entry(F, separator=True),
+        Entry(F, "&Close project", "Ctrl+W", w.close_project, section="Project"),
+        Entry(F, "&Quit", QKeySequence.StandardKey.Quit, w.close, section="Project"),
+
+        Entry(E, "&Undo", "Ctrl+Z", w.undo, "Undo (an edit on another image shows it first)",
+              "Edit", "undo"),
+        Entry(E, "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], w.redo, section="Edit", name="redo"),
+        Entry(E, "&Copy shapes", "Ctrl+C", w.copy_shapes, section="Edit"),
+        Entry(E, "&Paste shapes", "Ctrl+V", w.paste_shapes,
+              "Paste onto this image (cut to it; refused where drawing is)", "Edit"),
+        Entry(E, "Paste shapes from pre&vious image", "Ctrl+Shift+V", w.repeat_previous,
+              section="Edit"),
+        Entry(E, "Select &all shapes", "Ctrl+A", w.select_all, section="Edit"),
+        Entry(E, action=w.objects.actions_["delete"], section="Edit"),
+
+        *[Entry(O, action=w.objects.actions_[k], section="Objects")
+          for k in ("visibility", "lock", "forward", "backward")],
+        Entry(O, "Show all hidden objects", "Shift+H", w.show_all_objects,
+              section="Objects"),
+        Entry(O, "Start / finish a &shape", "N", w.start_or_finish_shape,
+              "N as in CVAT: finish the shape being drawn, or start drawing", "Objects"),
+        Entry(O, separator=True),
+        Entry(O, "New &class…", "Ctrl+Shift+N", w.labels.add_class, section="Objects"),
+        Entry(O, "&Edit active class…", "Ctrl+Shift+E", w.labels.edit_class,
+              section="Objects"),
+
+        Entry(M, "&Next image", ["F", "PgDown"], lambda: w.step_media(1),
+              section="Navigation"),
+        Entry(M, "&Previous image", ["D", "PgUp"], lambda: w.step_media(-1),
+              section="Navigation"),
+        Entry(M, "&First image", "Home", lambda: w.jump_media(0), section="Navigation"),
+        Entry(M, "&Last image", "End", lambda: w.jump_media(-1), section="Navigation"),
+        Entry(M, "Mark &done and go to next", ["Ctrl+Return", "Ctrl+Enter"],
+              w.mark_done_and_next, section="Navigation"),
+        Entry(M, separator=True),
+        *[Entry(M, action=a, section="Navigation") for a in w.media.status_actions],
+    ]
+    for name, tool in w.tools.items():
+        key = tool.shortcut or None
+        out.append(Entry(T, tool.label, key, lambda n=name: w.set_tool(n),
+                         tool_tip(tool.label, key, tool.tooltip), "Tools", f"tool_{name}",
+                         checkable=True, icon=tool_icon(name, tool.label), group="tools"))
+    out += [
+        Entry(V, "&Fit image to window", "Ctrl+0", w.canvas.fit, section="View"),
+        Entry(V, "&Actual size (100%)", "Ctrl+1", w.canvas.zoom_1to1, section="View"),
+        Entry(V, "&Zoom to selection", "Z", w.zoom_to_selection, section="View"),
+        Entry(V, "Image &brightness and contrast…", "Ctrl+B", w.adjust_dialog,
+              section="View"),
+        Entry(V, "&Outlines only", "Ctrl+Shift+O", None,
+              "Hide the fills of masks, polygons and boxes (the fill opacity slider in the "
+              "status bar sets how strong they are)", "View", "outlines", checkable=True),
+        Entry(V, "Toggle &dark / light theme", "Ctrl+Shift+T", w.toggle_theme,
+              section="View"),
+        Entry(V, "Focus media &filter", "Ctrl+F", w.media.search.setFocus, section="View"),
+        Entry(V, separator=True),
+        *[Entry(V, action=d.toggleViewAction()) for d in w.docks],
+        Entry(H, "&Keyboard shortcuts", ["F1", "?"], w.show_shortcuts, section="Help"),
+        Entry(H, "&About Vellum", None, w.about),
+    ]
+    # Class keys 1-9 (no menu: the Labels panel shows them; the key sheet names each class).
+    out += [Entry("", f"Class {k}", k, lambda k=k: w.choose_class_key(k), name=f"class_{k}")
+            for k in "123456789"]
+    return out
