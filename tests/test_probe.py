@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 
@@ -14,22 +13,48 @@ from app.io.images import image_size, read_image
 from app.io.probe import probe
 
 
-def ffprobe_frames(path) -> tuple[int, int, int]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-                          "-show_entries", "stream=width,height,nb_read_frames", "-of", "json",
-                          str(path)], capture_output=True, text=True, check=True).stdout
-    s = json.loads(out)["streams"][0]
-    return int(s["width"]), int(s["height"]), int(s["nb_read_frames"])
+def ffmpeg_shown(path) -> tuple[int, int, int]:
+    """Displayed width, height and frame count as the ffmpeg command outputs them."""
+    from test_video_decoder import ffmpeg_count, ffmpeg_frames
+
+    h, w, _ = ffmpeg_frames(path, [0])[0].shape
+    return w, h, ffmpeg_count(path)
 
 
-@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (ffmpeg) is not installed")
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 @pytest.mark.parametrize("name", ["bikes.mp4", "cfr_h264_bframes.mp4", "vfr_h264.mkv",
                                   "bigbuckbunny.mp4"])
-def test_video_size_and_frame_count_match_ffprobe(shared_data, name):
+def test_video_size_and_frame_count_match_ffmpeg(shared_data, name, tmp_path, monkeypatch):
+    monkeypatch.setenv("VELLUM_CACHE_DIR", str(tmp_path / "cache"))
     path = shared_data / "video" / name
     p = probe(path)
     assert p.kind is MediaKind.VIDEO
-    assert (p.width, p.height, p.frames) == ffprobe_frames(path)
+    assert (p.width, p.height, p.frames) == ffmpeg_shown(path)
+    assert (p.video.width, p.video.height, p.video.frame_count) == (p.width, p.height, p.frames)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_rotated_video_and_edit_list_cut_are_probed_as_ffmpeg_shows_them(
+        shared_data, tmp_path, monkeypatch):
+    """A rotate=90 phone-style video is taller than wide; a stream-copy cut has an edit list
+    and ffmpeg shows fewer frames than the container holds."""
+    monkeypatch.setenv("VELLUM_CACHE_DIR", str(tmp_path / "cache"))
+    src = shared_data / "video" / "bikes.mp4"
+    rotated, cut = tmp_path / "rotated.mp4", tmp_path / "cut.mp4"
+    for args in (["-i", src, "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated],
+                 ["-ss", "1.7", "-i", src, "-c", "copy", cut]):
+        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *map(str, args)],
+                       check=True)
+    p = probe(rotated)
+    assert (p.width, p.height, p.frames) == ffmpeg_shown(rotated) == (272, 640, 250)
+    assert p.video.rotation in (90, 270)
+    p = probe(cut)
+    assert (p.width, p.height, p.frames) == ffmpeg_shown(cut)
+    import av
+
+    with av.open(str(cut)) as c:
+        assert c.streams.video[0].frames > p.frames  # the container counts hidden packets
+    assert any("edit list" in w for w in p.warnings)
 
 
 def test_images_match_their_decoded_size(shared_data):

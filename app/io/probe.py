@@ -119,21 +119,20 @@ def discover(paths: list[Path]) -> Iterator[Path | VellumError]:
 
 
 def _probe_video(p: Path) -> Probe:
-    import av
+    """A video as Vellum's decoder numbers it (:mod:`app.io.video`): the displayed size
+    (display rotation applied) and ffmpeg's frame count (edit lists applied, undecodable
+    packets skipped). Builds and caches the frame index; short videos are decoded once to
+    find damage (``verify="auto"``). The import report's facts and decode errors become
+    warnings."""
+    from app.io.video import load_index
+    from app.io.video.report import geometry_of, report_of
 
-    try:
-        with av.open(str(p)) as container:
-            if not container.streams.video:
-                raise BadInputError(f"{p} has no video stream.", p)
-            stream = container.streams.video[0]
-            width, height = stream.codec_context.width, stream.codec_context.height
-            fps = float(stream.average_rate) if stream.average_rate else None
-            frames = stream.frames
-            if not frames:
-                frames = sum(1 for pkt in container.demux(stream) if pkt.size)
-    except av.error.FFmpegError as exc:
-        raise BadInputError(f"{p} cannot be read as video ({exc}).", p) from exc
-    if not width or not height:
-        raise BadInputError(f"{p} has a video stream with no picture size.", p)
-    return Probe(MediaKind.VIDEO, p, width, height, int(frames),
-                 {"fps": fps, "codec": stream.codec_context.name})
+    index, _ = load_index(p, verify="auto")
+    g = geometry_of(index)
+    r = report_of(str(p), index, g)
+    warnings = tuple(f"{p.name}: {line}" for line in (*r.decode_errors, *r.notes))
+    return Probe(MediaKind.VIDEO, p, g.width, g.height, g.frame_count,
+                 {"fps": g.avg_fps or None, "codec": g.codec, "nominal_fps": g.nominal_fps,
+                  "rotation": g.rotation, "is_vfr": g.is_vfr, "duration_s": g.duration_s,
+                  "pix_fmt": g.pix_fmt, "decode_errors": len(r.decode_errors)},
+                 video=g, warnings=warnings)

@@ -99,12 +99,7 @@ def _decode_pass(path: Path, pkt_pts: np.ndarray, stop: int | None, first_only: 
                 out.out_pts.append(int(pkt_pts[k]) if k >= 0 else NOPTS)
                 out.out_corrupt.append(bool(getattr(f, "is_corrupt", False)))
                 if out.first is None:
-                    out.first = {"width": f.width, "height": f.height,
-                                 "pix_fmt": f.format.name,
-                                 "bit_depth": int(f.format.components[0].bits),
-                                 "matrix": display_matrix(f),
-                                 "colorspace": int(f.colorspace),
-                                 "color_range": int(f.color_range)}
+                    out.first = _picture_info(f)
 
         try:
             for packet in container.demux(stream):
@@ -135,6 +130,12 @@ def _decode_pass(path: Path, pkt_pts: np.ndarray, stop: int | None, first_only: 
     return out
 
 
+def _picture_info(f: Any) -> dict[str, Any]:
+    return {"width": f.width, "height": f.height, "pix_fmt": f.format.name,
+            "bit_depth": int(f.format.components[0].bits), "matrix": display_matrix(f),
+            "colorspace": int(f.colorspace), "color_range": int(f.color_range)}
+
+
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return str(text).rstrip(".")
@@ -157,7 +158,10 @@ def _stream_info(container: Any, stream: Any) -> dict[str, Any]:
             "stream_height": cc.height or 0, "has_b_frames": bool(cc.has_b_frames)}
 
 
-def _demux(container: Any, stream: Any, progress: Any) -> tuple[dict[str, np.ndarray], str | None]:
+def _demux(container: Any, stream: Any, progress: Any
+           ) -> tuple[dict[str, np.ndarray], str | None, _Decoded]:
+    """Every packet's pts, dts, position and flags; the first packets are also decoded,
+    until the first picture comes out (its size, format and display matrix)."""
     import av
 
     pts: list[int] = []
@@ -165,6 +169,9 @@ def _demux(container: Any, stream: Any, progress: Any) -> tuple[dict[str, np.nda
     pos: list[int] = []
     flags: list[int] = []
     error = None
+    head = _Decoded()
+    cc = stream.codec_context
+    cc.thread_type = "SLICE"  # the first picture as soon as possible
     total = max(int(stream.frames or 0), 1)
     try:
         for p in container.demux(stream):
@@ -175,13 +182,23 @@ def _demux(container: Any, stream: Any, progress: Any) -> tuple[dict[str, np.nda
             pos.append(-1 if p.pos is None else p.pos)
             flags.append((KEY if p.is_keyframe else 0) | (DISCARD if p.is_discard else 0)
                          | (CORRUPT if p.is_corrupt else 0))
+            if head.first is None and len(pts) <= HEAD_CAP:
+                i = len(pts) - 1
+                p.pts = i  # the decoder passes pts through: it names the packet
+                try:
+                    for f in cc.decode(p):
+                        head.out_pkt.append(int(f.pts) if f.pts is not None else -1)
+                        if head.first is None:
+                            head.first = _picture_info(f)
+                except av.error.FFmpegError as exc:
+                    head.errors.append((i, _reason(exc)))
             if progress is not None and len(pts) % 4096 == 0:
                 progress(len(pts), max(total, len(pts)))
     except av.error.FFmpegError as exc:
         error = _reason(exc)
     return ({"pts": np.asarray(pts, dtype=np.int64), "dts": np.asarray(dts, dtype=np.int64),
              "pos": np.asarray(pos, dtype=np.int64), "flags": np.asarray(flags, dtype=np.uint8)},
-            error)
+            error, head)
 
 
 def _predicted(pts: np.ndarray, flags: np.ndarray) -> np.ndarray:
@@ -228,7 +245,7 @@ def build_index(path: Path, fingerprint: str, verify: str = "needed",
     try:
         stream = video_stream(container, path)
         meta = _stream_info(container, stream)
-        pk, demux_error = _demux(container, stream, progress)
+        pk, demux_error, head = _demux(container, stream, progress)
     finally:
         container.close()
     pts, flags = pk["pts"], pk["flags"]
@@ -250,9 +267,12 @@ def build_index(path: Path, fingerprint: str, verify: str = "needed",
         reasons.append("no packet is flagged as a keyframe")
 
     stop = _head_stop(pts, flags)
-    head = _decode_pass(path, pts, stop, first_only=stop is None)
-    if head.first is None and stop is not None and stop < len(pts):
-        head = _decode_pass(path, pts, None, first_only=True)
+    if stop is not None:
+        head = _decode_pass(path, pts, stop, first_only=False)
+    if head.first is None:  # e.g. a one-picture stream: it comes out only when drained
+        first = _decode_pass(path, pts, None, first_only=True)
+        head = head if stop is not None else first
+        head.first = first.first
     if head.first is None:
         raise BadInputError(f"{path} has a video stream but none of its pictures can be "
                             f"decoded.", path)

@@ -1,14 +1,36 @@
 """A thread-safe LRU of decoded frames, bounded by bytes.
 
 Entries are either ``"rgb"`` (a read-only display-orientation array, ready to show) or
-``"yuv"`` (the decoder's own frame, half the bytes, converted on first use).
+``"yuv"`` (a copy of the decoder's frame, half the bytes, converted on first use).
+
+Frames are megabytes each and come and go all the time; glibc keeps freed blocks of that size
+in its heaps, so after every :data:`TRIM_BYTES` evicted the cache asks it to hand free pages
+back (``malloc_trim``), keeping the process's memory near what the cache really holds.
 """
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import threading
 from collections import OrderedDict
 from typing import Any
+
+TRIM_BYTES = 32 << 20
+_libc: Any = None
+
+
+def release_free_memory() -> None:
+    """Return free heap pages to the OS where the C library can (glibc); else nothing."""
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL("libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        _libc = False
 
 
 class FrameCache:
@@ -20,6 +42,7 @@ class FrameCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self._evicted = 0
 
     def get(self, n: int) -> tuple[str, Any] | None:
         with self._lock:
@@ -39,17 +62,27 @@ class FrameCache:
 
     def put(self, n: int, kind: str, value: Any, nbytes: int) -> None:
         """Store (replacing what ``n`` held). An entry larger than the cap is not kept."""
+        gone: list[Any] = []
         with self._lock:
             old = self._items.pop(n, None)
             if old is not None:
                 self._bytes -= old[2]
-            if nbytes > self.cap_bytes:
-                return
-            self._items[n] = (kind, value, nbytes)
-            self._bytes += nbytes
+                self._evicted += old[2]
+                gone.append(old)
+            if nbytes <= self.cap_bytes:
+                self._items[n] = (kind, value, nbytes)
+                self._bytes += nbytes
             while self._bytes > self.cap_bytes and self._items:
-                _, (_, _, size) = self._items.popitem(last=False)
-                self._bytes -= size
+                _, item = self._items.popitem(last=False)
+                self._bytes -= item[2]
+                self._evicted += item[2]
+                gone.append(item)
+            trim = self._evicted >= TRIM_BYTES
+            if trim:
+                self._evicted = 0
+        del gone  # the frames are freed here, outside the lock
+        if trim:
+            release_free_memory()
 
     def clear(self) -> None:
         with self._lock:

@@ -189,6 +189,32 @@ def to_rgb(frame: Any) -> np.ndarray:
     return _rgb24(frame)
 
 
+def detach(frame: Any) -> Any:
+    """A copy of a decoded frame in memory of its own, so that the decoder's buffer pool can
+    reuse its buffer at once (a pool only ever grows: frames held from it stay allocated in
+    it after they are let go)."""
+    import av
+
+    try:
+        out = av.VideoFrame(frame.width, frame.height, frame.format.name)
+        for src, dst in zip(frame.planes, out.planes):
+            d = np.frombuffer(dst, dtype=np.uint8)
+            s = np.frombuffer(src, dtype=np.uint8)
+            if src.line_size == dst.line_size:
+                d[:] = s[:d.size]
+            else:
+                rows = d.size // dst.line_size
+                width = min(src.line_size, dst.line_size)
+                d.reshape(rows, dst.line_size)[:, :width] = \
+                    s[:rows * src.line_size].reshape(rows, src.line_size)[:, :width]
+        out.colorspace = frame.colorspace
+        out.color_range = frame.color_range
+        out.pts = frame.pts
+        return out
+    except Exception:  # a layout numpy cannot copy: keep the decoder's frame
+        return frame
+
+
 def frame_bytes(frame: Any) -> int:
     """Bytes a decoded frame holds (its plane buffers)."""
     try:

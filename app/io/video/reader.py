@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,16 @@ from app.core.media import fingerprint
 from app.io.video.build import build_index
 from app.io.video.cache import FrameCache
 from app.io.video.cachedir import video_index_folder
-from app.io.video.convert import apply_transform, frame_bytes, to_rgb
+from app.io.video.convert import apply_transform, detach, frame_bytes, to_rgb
 from app.io.video.index import FrameIndex
 from app.io.video.report import VideoReport, geometry_of, report_of
 from app.io.video.session import DecodeSession, IndexMismatch
 
 DEFAULT_CACHE_BYTES = 1 << 30
 AHEAD = 6  # frames converted ahead of a stepping or playing position
+DECODER_FRAMES = 28  # pictures a decoder holds at most (16 references, threads, reordering)
 BEHIND = 24  # frames kept decoded behind a position when stepping backwards
+KEEP_BACK = 32  # frames before a jump target kept (prefetching backwards keeps more)
 
 
 def load_index(path: Path, verify: str = "auto", use_cache: bool = True,
@@ -81,6 +84,7 @@ class VideoReader:
         self.path = Path(path)
         self._use_cache = use_index_cache
         self._index, self._fp = load_index(self.path, verify, use_index_cache, progress)
+        self.cache_bytes = int(cache_bytes)
         self._cache = FrameCache(cache_bytes)
         self._lock = threading.RLock()
         self._session: DecodeSession | None = None
@@ -104,8 +108,13 @@ class VideoReader:
         self._keyframes = ix.keyframes()
         self._keyframes.flags.writeable = False
         self._transform = str(ix.meta.get("transform", "none"))
-        self._keep_back = max(8, int(self._cache.cap_bytes // 2 // max(
-            int(ix.meta["coded_width"]) * int(ix.meta["coded_height"]) * 2, 1)))
+        # The decoder's own pictures (references, frames in flight) count against the cap.
+        yuv = max(int(ix.meta["coded_width"]) * int(ix.meta["coded_height"]) * 3 // 2, 1)
+        if int(ix.meta.get("bit_depth", 8)) > 8:
+            yuv *= 2
+        working = min(self.cache_bytes // 2, DECODER_FRAMES * yuv)
+        self._cache.cap_bytes = max(self.cache_bytes - working, 0)
+        self._keep_back = max(8, int(self._cache.cap_bytes // 2 // yuv))
 
     @property
     def geometry(self) -> VideoGeometry:
@@ -176,16 +185,13 @@ class VideoReader:
         self._last = n
         rgb = self._rgb_from_cache(n)
         if rgb is None:
-            with self._urgent_lock:
+            with self._urgent_lock:  # the prefetcher lets go of the decoder at once
                 self._urgent += 1
-            try:
-                with self._lock:
-                    with self._urgent_lock:
-                        self._urgent -= 1
-                    rgb = self._rgb_from_cache(n)
-                    raw = None if rgb is not None else self._decode(n)
-            finally:
-                pass
+            with self._lock:
+                with self._urgent_lock:
+                    self._urgent -= 1
+                rgb = self._rgb_from_cache(n)
+                raw = None if rgb is not None else self._decode(n)
             if rgb is None:
                 rgb = self._display(raw)
                 self._cache.put(n, "rgb", rgb, rgb.nbytes)
@@ -198,18 +204,20 @@ class VideoReader:
             self._session = DecodeSession(self.path, self._index)
         return self._session
 
-    def _decode(self, n: int, should_stop: Any = None) -> Any:
-        """Decode frame n through the shared session (lock held); frames decoded on the way
-        go to the cache. Returns the decoder frame, or None when stopped early."""
+    def _decode(self, n: int, should_stop: Any = None, keep_back: int | None = None) -> Any:
+        """Decode frame n through the shared session (lock held); the ``keep_back`` frames
+        decoded just before it (and any released after it) go to the cache. Returns the
+        decoder frame, or None when stopped early."""
         for attempt in range(2):
             got: list[Any] = []
-            keep_from = n - self._keep_back
+            keep_from = n - min(self._keep_back, KEEP_BACK if keep_back is None else keep_back)
 
             def sink(m: int, f: Any) -> None:
                 if m == n:
                     got.append(f)
                 if m >= keep_from and self._cache.peek(m) is None:
-                    self._cache.put(m, "yuv", f, frame_bytes(f))
+                    kept = detach(f)
+                    self._cache.put(m, "yuv", kept, frame_bytes(kept))
 
             session = self._session_for()
             try:
@@ -265,26 +273,30 @@ class VideoReader:
             raise VellumError(f"The frame step must be 1 or more, not {step}.", self.path)
         n = max(int(start), 0)
         session = DecodeSession(self.path, self._index)
+        ahead: dict[int, Any] = {}  # wanted frames the decoder released before they were due
         try:
             while n < stop:
-                got: list[Any] = []
-                target = n
+                frame = ahead.pop(n, None)
+                if frame is None:
+                    first = n
 
-                def sink(m: int, f: Any) -> None:
-                    if m == target:
-                        got.append(f)
+                    def sink(m: int, f: Any) -> None:
+                        if first <= m < stop and (m - first) % step == 0:
+                            ahead[m] = f
 
-                try:
-                    session.decode_to(n, sink)
-                except IndexMismatch as exc:
-                    session.close()
-                    if not self._reindex(str(exc)):
-                        raise BadInputError(f"Frame {n} of {self.path} cannot be decoded "
-                                            f"({exc}).", self.path) from exc
-                    stop = min(stop, self.frame_count)
-                    session = DecodeSession(self.path, self._index)
-                    continue
-                yield n, self._display(got[0])
+                    try:
+                        session.decode_to(n, sink)
+                    except IndexMismatch as exc:
+                        session.close()
+                        ahead.clear()
+                        if not self._reindex(str(exc)):
+                            raise BadInputError(f"Frame {n} of {self.path} cannot be decoded "
+                                                f"({exc}).", self.path) from exc
+                        stop = min(stop, self.frame_count)
+                        session = DecodeSession(self.path, self._index)
+                        continue
+                    frame = ahead.pop(n)
+                yield n, self._display(frame)
                 n += step
         finally:
             session.close()
@@ -297,28 +309,27 @@ class VideoReader:
         self._hint = (int(n), 1 if direction >= 0 else -1)
         self._hint_serial += 1
         if self._thread is None:
-            self._thread = threading.Thread(target=self._prefetch_loop, daemon=True,
+            self._thread = threading.Thread(target=_prefetch_main, args=(weakref.ref(self),),
+                                            daemon=True,
                                             name=f"vellum-prefetch-{self.path.name}")
             self._thread.start()
         self._wake.set()
 
-    def _prefetch_loop(self) -> None:
-        while not self._closed:
-            self._wake.wait(0.5)
-            self._wake.clear()
-            hint, serial = self._hint, self._hint_serial
-            if hint is None or self._closed:
-                continue
-            n, d = hint
-            far = AHEAD if d > 0 else BEHIND
-            for i in range(1, far + 1):
-                m = n + d * i
-                if self._closed or serial != self._hint_serial or not 0 <= m < self.frame_count:
-                    break
-                try:
-                    self._prefetch_one(m, convert=i <= AHEAD, serial=serial)
-                except Exception:  # a bad frame is reported when asked for in the foreground
-                    break
+    def _prefetch_round(self) -> None:
+        """Work through the latest hint (stops early when a newer one arrives)."""
+        self._wake.clear()
+        hint, serial = self._hint, self._hint_serial
+        if hint is None or self._closed:
+            return
+        n, d = hint
+        for i in range(1, (AHEAD if d > 0 else BEHIND) + 1):
+            m = n + d * i
+            if self._closed or serial != self._hint_serial or not 0 <= m < self.frame_count:
+                break
+            try:
+                self._prefetch_one(m, convert=i <= AHEAD, serial=serial)
+            except Exception:  # a bad frame is reported when asked for in the foreground
+                break
 
     def _prefetch_one(self, m: int, convert: bool, serial: int) -> None:
         kind = self._cache.peek(m)
@@ -333,7 +344,8 @@ class VideoReader:
 
             with self._lock:
                 if self._cache.peek(m) is None:
-                    if self._decode(m, stop) is None and self._cache.peek(m) is None:
+                    if self._decode(m, stop, self._keep_back) is None \
+                            and self._cache.peek(m) is None:
                         return
         if convert:
             self._rgb_from_cache(m)
@@ -359,6 +371,23 @@ class VideoReader:
     def __repr__(self) -> str:
         g = self._geometry
         return f"VideoReader({str(self.path)!r}, {g.frame_count} frames, {g.width}x{g.height})"
+
+
+def _prefetch_main(ref: weakref.ref) -> None:
+    """The prefetch thread: holds its reader only while working, so a reader nobody keeps
+    is collected (and this thread ends) even when it was never closed."""
+    while True:
+        reader = ref()
+        if reader is None or reader._closed:
+            return
+        wake = reader._wake
+        del reader
+        wake.wait(0.5)
+        reader = ref()
+        if reader is None or reader._closed:
+            return
+        reader._prefetch_round()
+        del reader
 
 
 def open_video(path: str | Path, cache_bytes: int = DEFAULT_CACHE_BYTES,

@@ -15,7 +15,7 @@ import numpy as np
 
 from app.core.geometry import VideoGeometry
 from app.io.video.convert import TRANSFORMS
-from app.io.video.index import DISCARD, KEY, NOFRAME, FrameIndex
+from app.io.video.index import DISCARD, NOFRAME, FrameIndex
 
 
 @dataclass

@@ -132,7 +132,7 @@ class DecodeSession:
         self._eof = False
         self._last_out, self._last_pkt, self._repeat = -1, -1, 0
         ok = False
-        if k > 0:
+        if k > 0 or self._container is not None:
             if self._container is None:
                 self._open()
             ok = self._seek(k)
