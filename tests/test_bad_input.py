@@ -125,3 +125,86 @@ def test_missing_files_and_bad_media(tmp_path):
     assert result.returncode != 0
     assert "broken.png" in result.stderr and "cut.jpg" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_json_that_is_not_a_dataset(project, tmp_path):
+    """Huge coordinates, numbers beyond double range, NaN, deep nesting, panoptic: one
+    sentence each, never a traceback, the project untouched."""
+    proj, img_dir, good = project
+    db = proj / "project.vellum"
+    before = digest(db)
+    poly = next(i for i, a in enumerate(good["annotations"])
+                if isinstance(a["segmentation"], list) and a["segmentation"])
+    huge = json.loads(json.dumps(good))
+    huge["annotations"][poly]["segmentation"][0][0] = 1e300
+    huge_box = json.loads(json.dumps(good))
+    huge_box["annotations"][0].update(bbox=[0, 0, 1e200, 1e200], segmentation=[],
+                                      attributes={})
+    text = json.dumps(good)
+    cases = {
+        "huge.json": (json.dumps(huge), "beyond"),
+        "huge_box.json": (json.dumps(huge_box), "beyond"),
+        "overflow.json": (text.replace('"iscrowd":', '"big":1e400,"iscrowd":', 1)
+                          .replace('"iscrowd": ', '"big": 1e400, "iscrowd": ', 1),
+                          "not valid JSON"),
+        "nan.json": (text.replace("[", "[NaN, ", 1), "not valid JSON"),
+        "deep.json": ('{"images": [], "x": ' + "[" * 200_000 + "]" * 200_000 + "}",
+                      "deeper than"),
+        "deep_object.json": ('{"a":' * 5000 + "1" + "}" * 5000, "deeper than"),
+        "trailing.json": (text + " {}", "not valid JSON"),
+        "yvis.json": ('{"videos": [{"id": 1, "file_names": ["a.jpg"]}], "annotations": [], '
+                      '"categories": []}', "YouTube-VIS"),
+    }
+    for name, (content, words) in cases.items():
+        bad = tmp_path / name
+        bad.write_text(content)
+        result = vellum("import", "coco", proj, bad, "--images", img_dir)
+        assert_clean_failure(result, str(bad), words)
+        assert "RecursionError" not in result.stderr
+        assert digest(db) == before, f"{name}: the project must be unchanged"
+
+
+def test_huge_geometry_never_writes_infinity(tmp_path):
+    """A shape whose area overflows double (it can only come from code, not a file) makes
+    export refuse in one sentence; the previous output stays."""
+    from app.core.annotations import Annotation
+    from app.core.commands import Put
+    from app.core.places import Place
+    from app.core.shapes import Box
+
+    doc, _ = project_with_every_shape(tmp_path)
+    doc.execute(Put((Annotation(place=Place(doc.media()[1].id),
+                                shape=Box(0, 0, 1e200, 1e200)),)))
+    doc.close()
+    out = tmp_path / "out.json"
+    out.write_text("previous")
+    result = vellum("export", "coco", tmp_path / "proj", out)
+    assert_clean_failure(result, "not a finite number")
+    assert out.read_text() == "previous"
+
+
+def test_truncated_jpeg_is_reported_by_import_and_validate(tmp_path):
+    import cv2
+    import numpy as np
+
+    images = tmp_path / "images"
+    images.mkdir()
+    ok, buf = cv2.imencode(".jpg", np.random.default_rng(1).integers(
+        0, 255, (40, 60, 3), dtype=np.uint8))
+    data = buf.tobytes()
+    (images / "whole.jpg").write_bytes(data)
+    (images / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
+    coco = {"images": [{"id": 1, "file_name": "whole.jpg", "width": 60, "height": 40},
+                       {"id": 2, "file_name": "cut.jpg", "width": 60, "height": 40}],
+            "categories": [{"id": 1, "name": "thing"}],
+            "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5],
+                             "area": 25, "iscrowd": 0, "segmentation": []}]}
+    src = tmp_path / "c.json"
+    src.write_text(json.dumps(coco))
+    assert vellum("new", tmp_path / "p").returncode == 0
+    result = vellum("import", "coco", tmp_path / "p", src, "--images", images)
+    assert result.returncode == 0, result.stderr
+    assert "cut.jpg is a truncated JPEG" in result.stderr and "whole.jpg" not in result.stderr
+    result = vellum("validate", tmp_path / "p")
+    assert result.returncode == 3
+    assert "cut.jpg is a truncated JPEG" in result.stdout and "whole.jpg" not in result.stdout

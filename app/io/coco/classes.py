@@ -130,7 +130,7 @@ class ClassMapper:
             changes: dict[str, Any] = {}
             if skeleton and not cls.skeleton:
                 changes["skeleton"] = skeleton
-            if not coco_of(cls) and "vellum_id" not in attrs:
+            if not coco_of(cls):
                 changes["foreign"] = {**cls.foreign, COCO: category_foreign(
                     cat, cls.skeleton or skeleton, None)}
             if changes:
@@ -146,8 +146,7 @@ class ClassMapper:
         color = (color_of(attrs.get("color")) or color_of(cat.get("color"))
                  or PALETTE[len(self.schema.classes) % len(PALETTE)])
         own = "vellum_id" in attrs
-        foreign = {} if own else {COCO: category_foreign(
-            cat, skeleton, name if name != raw_name else None)}
+        foreign = {COCO: category_foreign(cat, skeleton, name if name != raw_name else None)}
         cls = LabelClass(name=name, color=color, skeleton=skeleton, foreign=foreign,
                          **({"id": attrs["vellum_id"]} if own and isinstance(
                              attrs.get("vellum_id"), str) else {}))

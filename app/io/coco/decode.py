@@ -46,8 +46,10 @@ class Decoder:
     """Turns annotation entries into annotations; ``fail(sentence)`` raises for the file."""
 
     def __init__(self, fail: Callable[[str], Any], images: dict[Any, tuple],
-                 by_cat: dict[Any, LabelClass | None], author: str, created: str) -> None:
+                 by_cat: dict[Any, LabelClass | None], author: str, created: str,
+                 match: Callable[[MediaItem, Any], str | None] | None = None) -> None:
         self.fail, self.images, self.by_cat = fail, images, by_cat
+        self.match = match
         self.author, self.created = author, created
         self.places: dict[tuple[str, int | None], Place] = {}
         self.used_ids: set[str] = set()
@@ -147,6 +149,15 @@ class Decoder:
             return vid
         return new_id()
 
+    def same_object(self, item: MediaItem, coco_id: Any) -> str:
+        """The id of the annotation this entry already is (Vellum's own export of an
+        unedited annotation from another tool: matched by its COCO id on its image)."""
+        vid = self.match(item, coco_id) if self.match and coco_id is not None else None
+        if vid is not None and vid not in self.used_ids:
+            self.used_ids.add(vid)
+            return vid
+        return new_id()
+
     def decode(self, ann: Any, n: int, track_id: Callable[..., str | None]) -> Annotation:
         if not isinstance(ann, dict):
             self.fail(f"annotation {n} is not an object")
@@ -169,8 +180,8 @@ class Decoder:
             rest["category_id"] = cat
         raw_attrs = ann.get("attributes")
         attrs = raw_attrs if isinstance(raw_attrs, dict) else {}
-        if raw_attrs is not None and not isinstance(raw_attrs, dict):
-            rest["attributes"] = raw_attrs
+        if raw_attrs is not None and not isinstance(raw_attrs, dict) or raw_attrs == {}:
+            rest["attributes"] = raw_attrs  # not a dict, or an empty one: written back as is
         own = "vellum_id" in attrs
         shape, box_given = self.shape(ann, attrs, cls, item, where, rest, own)
         user = {k: v for k, v in attrs.items() if not k.startswith("vellum_")} if attrs \
@@ -204,7 +215,7 @@ class Decoder:
             occluded=occluded is True, outside=bool(attrs.get("outside", False)) if own else False,
             score=score if _is_number(score) else None,
             timestamp=ts, foreign={COCO: rest}, creator=self.author, created=self.created,
-            id=self.stable_id(attrs) if own else new_id())
+            id=self.stable_id(attrs) if own else self.same_object(item, ann.get("id")))
 
     def shape(self, ann: dict[str, Any], attrs: dict[str, Any], cls: LabelClass | None,
               item: MediaItem, where: str, rest: dict[str, Any], own: bool
@@ -212,8 +223,11 @@ class Decoder:
         """The shape, and whether the entry's bbox equals the one export would compute."""
         segm = ann.get("segmentation")
         if own and (shape := self.own_shape(ann, attrs, item, where)) is not None:
-            if isinstance(segm, dict) and segm:
-                self.rle(segm, item, where)  # what other tools will read must be sound too
+            if isinstance(segm, dict) and segm:  # what other tools read must be sound too
+                self.rle(segm, item, where)
+            elif isinstance(segm, list):
+                for i, ring in enumerate(segm):
+                    self.array(ring, f"{where}: polygon {i}")
             return shape, False
         region: Polygon | Mask | None = None
         if isinstance(segm, list) and segm:

@@ -95,10 +95,20 @@ class Entry:
         self.id = f.get("id")
 
     def attributes(self, extra: dict[str, Any]) -> None:
+        """Write ``attributes``: the user's, plus Vellum's own keys (``vellum_id``, shape
+        hints, ``extra``) for annotations made or edited in Vellum. An unedited annotation
+        from another tool's file gets its attributes exactly as it had them (none if none);
+        its identity on re-import is its COCO id on its image."""
         a, shape = self.a, self.a.shape
         attrs: dict[str, Any] = {**a.attributes}
         if isinstance(attrs.get("occluded"), bool):
             attrs["occluded"] = a.occluded
+        if self.f and not self.edited and not extra:
+            if attrs:
+                self.d["attributes"] = attrs
+            elif "attributes" in self.f:  # an empty dict (or a non-dict) given, as given
+                self.d["attributes"] = self.f["attributes"]
+            return
         attrs.update(extra)
         attrs["vellum_id"] = a.id
         attrs["vellum_shape"] = shape.kind

@@ -299,11 +299,14 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
         if progress:
             progress(done, total)
     ann_ids = _Ids(kept_ids)
-    ids = [ann_ids.keep(i) for _, _, i, _ in rows]
+    ids: list[Any] = [ann_ids.keep(i) for _, _, i, _ in rows]
     repeated = sum(1 for i, (_, _, w, _) in zip(ids, rows) if i is None and w is not None)
-    ids = [i if i is not None else ann_ids.fresh() for i in ids]
-    order = sorted(range(len(rows)), key=(lambda n: ids[n]) if all(
-        type(i) is int for i in ids) else (lambda n: rows[n][:2]))
+    by_place = sorted(range(len(rows)), key=lambda n: rows[n][:2])
+    for n in by_place:  # fresh ids in image order, after every kept one
+        if ids[n] is None:
+            ids[n] = ann_ids.fresh()
+    order = sorted(range(len(rows)), key=lambda n: ids[n]) if all(
+        type(i) is int for i in ids) else by_place
     if repeated:
         exp.notes.append(f"{repeated} annotation(s) repeated another's COCO id; they got "
                          "fresh ids.")

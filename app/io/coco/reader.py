@@ -21,7 +21,7 @@ from app.core.schema import LabelClass, LabelSchema
 from app.core.shapes import Event, Polyline, Tag
 from app.io.coco.classes import ClassMapper
 from app.io.coco.decode import Decoder
-from app.io.coco.foreign import COCO
+from app.io.coco.foreign import COCO, coco_of
 from app.io.coco.media_map import MediaMapper
 from app.io.coco.stream import Header, iter_annotations, read_header
 
@@ -124,6 +124,29 @@ class _Reader:
             "images": str(self.images_dir)}]
         return LabelSchema(schema.classes, {**schema.foreign, COCO: fl})
 
+    def matcher(self, data: dict[str, Any], new: set[str]):
+        """For Vellum's own exports (images carry ``attributes.vellum_id``): the annotation
+        already in the project that an entry without a Vellum id is (same image, same COCO
+        id), so that re-importing an export updates instead of duplicating."""
+        own = any(isinstance(im, dict) and isinstance(im.get("attributes"), dict)
+                  and "vellum_id" in im["attributes"] for im in data.get("images") or [])
+        if not own:
+            return None
+        cache: dict[str, dict[Any, str]] = {}
+
+        def match(item: MediaItem, coco_id: Any) -> str | None:
+            if item.id in new:
+                return None
+            if item.id not in cache:
+                found: dict[Any, str] = {}
+                for a in self.doc.annotations(item.id, all_frames=True):
+                    cid = coco_of(a).get("id")
+                    if cid is not None and isinstance(cid, (int, str)):
+                        found.setdefault(cid, a.id)
+                cache[item.id] = found
+            return cache[item.id].get(coco_id) if isinstance(coco_id, (int, str)) else None
+        return match
+
     # ---------------------------------------------------------------- everything
     def read(self, again: bool) -> tuple[Command, dict[str, Any]]:
         head = self.header()
@@ -143,7 +166,8 @@ class _Reader:
         media.videos(data.get("videos") or [])
         media.images(data.get("images") or [])
         plan = media.plan
-        dec = Decoder(self.fail, plan.images, by_cat, self.doc.author, now)
+        dec = Decoder(self.fail, plan.images, by_cat, self.doc.author, now,
+                      self.matcher(data, {m.id for m in plan.new}))
         tracks: dict[tuple[str, Any], Track] = {}
 
         def track_id(ann: dict, item: MediaItem, cls: LabelClass | None, attrs: dict
