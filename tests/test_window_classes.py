@@ -5,7 +5,7 @@ class, and hiding / locking a whole class from its row."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox
 
@@ -34,17 +34,6 @@ def type_in_cell(s: WindowScene, table, row: int, col: int, text: str,
 
 def ok(s: WindowScene, dialog) -> None:
     s.click(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok))
-
-
-def click_class_row(s: WindowScene, name: str, column: int = 0) -> None:
-    tree = s.win.labels.tree
-    item = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
-                if tree.topLevelItem(i).text(0) == name)
-    tree.scrollToItem(item)  # as the user scrolls to it
-    rect = tree.visualItemRect(item)
-    head = tree.header()
-    x = head.sectionPosition(column) + head.sectionSize(column) // 2
-    s.click(tree.viewport(), QPoint(x, rect.center().y()))
 
 
 def test_add_a_class_with_attributes_through_the_real_buttons(window, qtbot):
@@ -80,7 +69,7 @@ def test_add_a_class_with_attributes_through_the_real_buttons(window, qtbot):
 
 def test_edit_a_class_with_attributes_through_the_real_buttons(window, qtbot):
     s = window
-    click_class_row(s, "car")
+    s.click_class_row("car")
     assert s.state.active_class().name == "car"
 
     def fill(dialog) -> None:
@@ -98,7 +87,7 @@ def test_edit_a_class_with_attributes_through_the_real_buttons(window, qtbot):
 
 def test_a_new_class_gets_the_next_free_hotkey(window, qtbot):
     s = window
-    click_class_row(s, "tree")  # key 8
+    s.click_class_row("tree")  # key 8
 
     def no_key(dialog) -> None:
         dialog.hotkey.setCurrentIndex(dialog.hotkey.findText("None"))
@@ -131,19 +120,19 @@ def test_hide_and_lock_a_whole_class_from_its_row(window):
     s.canvas_drag([(100, 60), (150, 110)])
     s.key(Qt.Key.Key_Escape)
     assert len(s.anns("box")) == 2 and s.state.selection == ()
-    click_class_row(s, "car", COL_SHOW)
+    s.click_class_row("car", COL_SHOW)
     assert s.state.visible_annotations() == [] and s.state.active_class().name == "car"
     assert all(s.win.objects.tree.topLevelItem(i).toolTip(0).startswith("Hidden")
                for i in range(2))
-    click_class_row(s, "car", COL_SHOW)
+    s.click_class_row("car", COL_SHOW)
     assert len(s.state.visible_annotations()) == 2
-    click_class_row(s, "car", COL_LOCK)
+    s.click_class_row("car", COL_LOCK)
     s.key(Qt.Key.Key_V)
     before = [a.shape for a in s.anns("box")]
     s.canvas_drag([(40, 35), (70, 70)])  # selects it, but it does not move
     assert [a.shape for a in s.anns("box")] == before and s.state.selection
     s.key(Qt.Key.Key_Delete)
     assert len(s.anns("box")) == 2 and "locked" in s.win.statusBar().currentMessage()
-    click_class_row(s, "car", COL_LOCK)
+    s.click_class_row("car", COL_LOCK)
     s.key(Qt.Key.Key_Delete)
     assert len(s.anns("box")) == 1

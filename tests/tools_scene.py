@@ -139,17 +139,20 @@ def near(a: float, b: float, tol: float = 0.3) -> bool:
 
 
 # ---------------------------------------------------------------------- the whole window
-def make_project(folder: Path, images: int = 3, size: tuple[int, int] = (W, H)) -> Path:
-    """A project folder with ``images`` small PNGs (``size`` = width, height) and the demo's
-    classes (attributes of every type, hotkeys 1-9, a tag class); returns its project file."""
+def make_project(folder: Path, images: int = 3, size: tuple[int, int] = (W, H),
+                 sizes: dict[int, tuple[int, int]] | None = None) -> Path:
+    """A project folder with ``images`` small PNGs ``img0.png``... (``size`` = width, height;
+    ``sizes`` gives some images another size) and the demo's classes (attributes of every
+    type, hotkeys 1-9, a tag class); returns its project file."""
     from app.demo import demo_schema
     from app.io.images import write_png
     from app.io.ingest import add_media
 
     rng = np.random.default_rng(7)
     for n in range(images):
+        w, h = (sizes or {}).get(n, size)
         write_png(folder / "images" / f"img{n}.png",
-                  rng.integers(40, 200, (size[1], size[0], 3), dtype=np.uint8))
+                  rng.integers(40, 200, (h, w, 3), dtype=np.uint8))
     with Document.create(folder) as doc:
         doc.execute(SetSchema(demo_schema()))
         if images:
@@ -161,14 +164,15 @@ class WindowScene:
     """The real main window on a small project, driven like a user: keys go to whichever
     widget has the keyboard focus (as on a desktop), clicks land on real widgets."""
 
-    def __init__(self, qtbot, tmp_path: Path, images: int = 3, open_project: bool = True) -> None:
+    def __init__(self, qtbot, tmp_path: Path, images: int = 3, open_project: bool = True,
+                 sizes: dict[int, tuple[int, int]] | None = None) -> None:
         from PySide6.QtCore import QSettings
 
         from app.widgets.main_window import MainWindow
 
         self.qtbot, self.tmp_path = qtbot, tmp_path
         self.settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        self.path = make_project(tmp_path / "project", images)
+        self.path = make_project(tmp_path / "project", images, sizes=sizes)
         self.win = MainWindow(None, settings=self.settings)
         qtbot.addWidget(self.win)
         self.win.resize(1200, 800)
@@ -233,8 +237,19 @@ class WindowScene:
 
     def click_object_row(self, row: int, column: int = 2) -> None:
         tree = self.win.objects.tree
+        tree.scrollToItem(tree.topLevelItem(row))
         rect = tree.visualItemRect(tree.topLevelItem(row))
         x = tree.header().sectionPosition(column) + tree.header().sectionSize(column) // 2
+        self.click(tree.viewport(), QPoint(x, rect.center().y()))
+
+    def click_class_row(self, name: str, column: int = 0) -> None:
+        tree = self.win.labels.tree
+        item = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                    if tree.topLevelItem(i).text(0) == name)
+        tree.scrollToItem(item)  # as the user scrolls to it
+        rect = tree.visualItemRect(item)
+        head = tree.header()
+        x = head.sectionPosition(column) + head.sectionSize(column) // 2
         self.click(tree.viewport(), QPoint(x, rect.center().y()))
 
     def at(self, x: float, y: float) -> QPoint:
@@ -262,6 +277,10 @@ class WindowScene:
     def grab(self):
         """The canvas as the user sees it (QImage)."""
         return self.canvas.grab().toImage()
+
+    def rgb(self, img, p: QPoint) -> tuple[int, int, int]:
+        c = img.pixelColor(p.x(), p.y())
+        return (c.red(), c.green(), c.blue())
 
 
 @pytest.fixture

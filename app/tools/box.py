@@ -9,7 +9,7 @@ from __future__ import annotations
 from app.core.commands import Put
 from app.core.shapes import Box
 from app.tools.base import Button, EventType, Gesture, OverlayItem, PointerEvent, Tool
-from app.tools.geometry import too_small
+from app.tools.geometry import MIN_SCREEN, too_small
 from app.tools.handles import Handles
 
 
@@ -60,8 +60,11 @@ class BoxTool(Handles, Tool):
         finally:
             self._preview = None
         box = Box.from_corners(x0, y0, *self.clamp(*e.pos))
-        if too_small(box, e.scale):
-            return  # a stray click or twitch: nothing to say
+        reason = too_small(box, e.scale)
+        if reason:
+            if max(box.w, box.h) * e.scale >= MIN_SCREEN:  # a stray click needs no word
+                self.message(reason)
+            return
         ann = self.state.new_annotation(box)
         if self.state.execute(Put((ann,), label="Draw box")):
             self.state.select((ann.id,))

@@ -270,7 +270,8 @@ def delete_vertex(shape: Shape, ref: VertexRef) -> Shape | None:
 
 
 # --------------------------------------------------------------------------- degenerate shapes
-MIN_SCREEN = 3.0  # screen px: new shapes smaller than this each way are stray gestures
+MIN_SCREEN = 3.0  # screen px: a new shape thinner than this on screen is a stray gesture
+MIN_IMAGE = 3.0  # image px: a new shape that fits in a square this size is no object
 
 
 def ring_area(ring: Sequence[Point]) -> float:
@@ -286,27 +287,32 @@ def ring_area(ring: Sequence[Point]) -> float:
 
 def too_small(shape: Shape, scale: float) -> str | None:
     """Why a new ``shape`` drawn at ``scale`` (screen px per image px) is too small to keep,
-    or None: boxes and polygons need :data:`MIN_SCREEN` screen pixels each way and an area
-    (a polygon at least MIN_SCREEN² screen px²), a polyline that length. One rule for every
-    tool, so a stray press-and-drag never leaves a 2 px² shape behind."""
+    or None. One rule for every tool, so that a stray click or a press-and-drag of a few
+    pixels never leaves a sliver behind: a box, rotated box or polygon needs an area, at
+    least :data:`MIN_SCREEN` screen pixels each way (and a polygon MIN_SCREEN² screen px² of
+    area), and must not fit within :data:`MIN_IMAGE` x MIN_IMAGE image pixels; nor may a
+    polyline. (Zoom in to draw thin objects; an object under 3 px is a box's job.)"""
     s = max(scale, 1e-9)
     name = shape.kind.replace("_", " ")
-    hint = (f"the {name} is under {MIN_SCREEN:.0f} screen pixels; it was not added "
-            "(zoom in to draw small objects).")
-    if isinstance(shape, (Box, RotatedBox)):
-        return "Too small: " + hint if min(shape.w, shape.h) * s < MIN_SCREEN else None
-    if isinstance(shape, Polygon):
-        area = ring_area(shape.exterior)
-        if area == 0:
+    small = (f"Too small: the {name} is under {MIN_IMAGE:.0f} pixels; it was not added "
+             "(zoom in to draw small objects).")
+    if isinstance(shape, (Box, RotatedBox, Polygon)):
+        if isinstance(shape, Polygon):
+            area = ring_area(shape.exterior)
+            _, _, w, h = shape.bbox()
+        else:
+            w, h = shape.w, shape.h
+            area = w * h
+        if area <= 0:
             return f"The {name} has no area (its points are in a line); it was not added."
-        _, _, w, h = shape.bbox()
-        if min(w, h) * s < MIN_SCREEN or area * s * s < MIN_SCREEN ** 2:
-            return "Too small: " + hint
+        if min(w, h) * s < MIN_SCREEN or max(w, h) < MIN_IMAGE or (
+                isinstance(shape, Polygon) and area * s * s < MIN_SCREEN ** 2):
+            return small
         return None
-    if isinstance(shape, Polyline):
-        length = sum(math.dist(a, b) for a, b in zip(shape.points, shape.points[1:]))
-        return "Too short: " + hint.replace("under", "shorter than") if (
-            length * s < MIN_SCREEN) else None
+    if isinstance(shape, Polyline):  # its extent: a wiggle within 3 px is a twitch
+        _, _, w, h = shape.bbox()
+        if max(w, h) * s < MIN_SCREEN or max(w, h) < MIN_IMAGE:
+            return small.replace("under", "shorter than")
     return None
 
 

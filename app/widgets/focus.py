@@ -10,7 +10,7 @@ windows and are left alone.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QLineEdit,
                                QPlainTextEdit, QTextEdit, QWidget)
 
@@ -72,5 +72,7 @@ class KeyboardHome(QObject):
     def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802
         if e.type() == QEvent.Type.KeyPress and e.key() in (
                 Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            QTimer.singleShot(0, self.home)  # after the field has taken the Enter
+            obj.event(e)  # the field takes its Enter first (a spin box commits its value)
+            self.home()
+            return True
         return False

@@ -176,6 +176,8 @@ class MediaListModel(QAbstractListModel):
 
     def _thumbnail(self, m: MediaItem) -> QImage | None:
         img = self._thumbs.get(m.id)
+        if img is None and not modes.ready(m):
+            return None  # its mode draws it (and its thumbnail) once there is one
         if img is None and m.id not in self._pending and m.id not in self._errors and self._doc:
             path, kind, edge = self._doc.media_path(m), m.kind, int(THUMB * self.dpr)
             self._pending[m.id] = self._jobs.start(
