@@ -7,7 +7,8 @@ as instances_train2017.json. Each tool runs in a fresh subprocess; its peak RSS 
 ``getrusage(RUSAGE_CHILDREN)`` of a wrapper process that runs only it. Goal (issue 6): ours at
 most 4x the file size (it was ~12x: 2.8 GB for a 240 MB file).
 
-Run: ``python -m benchmarks coco_import`` (``VELLUM_BENCH_COCO_MB`` sets the size, default 120).
+Run: ``python -m benchmarks coco_import`` (``VELLUM_BENCH_COCO_MB`` sets the size, default 120;
+``VELLUM_BENCH_COCO_PIXEL_BBOX=1`` writes labelme2coco-style whole-pixel boxes instead).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +26,12 @@ PER_IMAGE = 50
 BYTES_PER_ANN = 450
 
 
-def write_coco(folder: Path, megabytes: float, seed: int = 0) -> Path:
+def write_coco(folder: Path, megabytes: float, seed: int = 0, pixel_bbox: bool = False
+               ) -> Path:
     """A synthetic COCO instances file of about ``megabytes`` MB, with its (tiny, valid) PNG
-    images in ``folder/images``."""
+    images in ``folder/images``. Boxes are the vertices' box rounded to 2 decimals, as COCO's
+    own files and CVAT/datumaro write them, or (``pixel_bbox``) whole-pixel boxes of the mask,
+    as labelme2coco writes them, which Vellum must keep as given."""
     import cv2
 
     n_ann = int(megabytes * 1e6 / BYTES_PER_ANN)
@@ -55,9 +58,14 @@ def write_coco(folder: Path, megabytes: float, seed: int = 0) -> Path:
             r = rng.uniform(10, 50, m)
             xs, ys = np.round(cx + r * np.cos(ang), 2), np.round(cy + r * np.sin(ang), 2)
             w, h = round(float(xs.max() - xs.min()), 2), round(float(ys.max() - ys.min()), 2)
+            box = [float(xs.min()), float(ys.min()), w, h]
+            if pixel_bbox:
+                x0, y0 = np.floor(xs.min()), np.floor(ys.min())
+                box = [float(x0), float(y0), float(np.ceil(xs.max()) - x0),
+                       float(np.ceil(ys.max()) - y0)]
             ann = {"segmentation": [np.stack([xs, ys], 1).ravel().tolist()],
                    "area": round(w * h * 0.6, 2), "iscrowd": 0, "image_id": k // PER_IMAGE + 1,
-                   "bbox": [float(xs.min()), float(ys.min()), w, h],
+                   "bbox": box,
                    "category_id": int(rng.integers(1, 81)), "id": k + 1}
             f.write(("," if k else "") + json.dumps(ann, separators=(",", ":")))
         f.write("]}")
@@ -85,7 +93,8 @@ def run() -> list[dict]:
     size_mb = float(os.environ.get("VELLUM_BENCH_COCO_MB", "120"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        coco = write_coco(folder, size_mb)
+        pixel = os.environ.get("VELLUM_BENCH_COCO_PIXEL_BBOX") == "1"
+        coco = write_coco(folder, size_mb, pixel_bbox=pixel)
         mb = coco.stat().st_size / 1e6
         project = folder / "proj"
         subprocess.run([sys.executable, "-m", "app", "new", str(project)], check=True,
@@ -96,15 +105,15 @@ def run() -> list[dict]:
                                "import COCO; COCO(sys.argv[1])", str(coco)])
         t_base, m_base = peak([sys.executable, "-c", "import app.cli, app.io.coco, numpy, "
                                "cv2, app.core.document"])
-        start = time.perf_counter()
         out = folder / "out.json"
         t_exp, m_exp = peak([sys.executable, "-m", "app", "export", "coco", str(project),
                              str(out)])
-        _ = time.perf_counter() - start
+        same = _same_annotations(coco, out)
+    style = "whole-pixel bbox kept as given" if pixel else "bbox = vertices' box to 2 decimals"
     return [
         {"name": f"import {mb:.0f} MB COCO: wall time", "ours_ms": t_ours * 1000,
          "peer_ms": t_peer * 1000, "peer": "pycocotools COCO() (load + index only)",
-         "notes": "ours also probes 1 file per image and writes the project"},
+         "notes": f"{style}; ours also probes 1 file per image and writes the project"},
         {"name": f"import {mb:.0f} MB COCO: peak RSS", "ours_ms": None, "peer_ms": None,
          "peer": "pycocotools COCO()",
          "notes": f"ours {m_ours:.0f} MB = {m_ours / mb:.2f}x the file; pycocotools "
@@ -112,8 +121,16 @@ def run() -> list[dict]:
                   f"{m_base:.0f} MB; goal <= 4x"},
         {"name": f"export the same project: wall time / RSS", "ours_ms": t_exp * 1000,
          "peer_ms": None, "peer": "",
-         "notes": f"peak RSS {m_exp:.0f} MB = {m_exp / mb:.2f}x"},
+         "notes": f"peak RSS {m_exp:.0f} MB = {m_exp / mb:.2f}x; ids, bbox, area, "
+                  f"segmentation as in the source: {same}"},
     ]
+
+
+def _same_annotations(a: Path, b: Path) -> bool:
+    keys = ("id", "image_id", "category_id", "bbox", "area", "segmentation", "iscrowd")
+    x = {e["id"]: [e[k] for k in keys] for e in json.loads(a.read_text())["annotations"]}
+    y = {e["id"]: [e[k] for k in keys] for e in json.loads(b.read_text())["annotations"]}
+    return x == y
 
 
 if __name__ == "__main__":

@@ -205,3 +205,69 @@ def test_file_names_follow_images_root_never_dotdot(tmp_path):
     Document.create(fresh).close()
     result = vellum("import", "coco", fresh, out, "--images", root / "JPEGImages")
     assert result.returncode == 0, result.stderr
+
+
+def test_new_objects_get_ids_that_collide_with_none(tmp_path):
+    from app.core.annotations import Annotation
+    from app.core.commands import Put
+    from app.core.media import MediaItem, MediaKind
+    from app.core.places import Place
+    from app.core.shapes import Box
+
+    src = STYLES / "mmpose.json"
+    orig = load(src)
+    root = materialize(orig, tmp_path / "data")
+    extra = root / "new.png"
+    materialize({"images": [{"file_name": "new.png", "width": 30, "height": 20}]}, root)
+    with Document.create(tmp_path / "proj") as doc:
+        import_coco(doc, src, root)
+        from app.core.media import fingerprint
+
+        item = MediaItem(kind=MediaKind.IMAGE, path=os.path.relpath(extra, doc.folder),
+                         fingerprint=fingerprint(extra), size_bytes=extra.stat().st_size,
+                         width=30, height=20, position=9)
+        cls = doc.schema.classes[0]
+        doc.execute(Put((item,)))
+        doc.execute(Put((Annotation(place=Place(item.id), shape=Box(1, 1, 4, 4)),
+                         Annotation(place=Place(doc.media()[0].id), shape=Box(2, 2, 5, 5),
+                                    class_id=None))))
+        from app.core.commands import SetSchema
+        from app.core.schema import LabelClass
+
+        doc.execute(SetSchema(doc.schema.with_class(LabelClass("new class", "#123456"))))
+        out = tmp_path / "out.json"
+        export_coco(doc, out)
+    got = load(out)
+    for key, kept in (("images", {785, 872}), ("annotations", {442619, 900100785, 1201}),
+                      ("categories", {1})):
+        ids = [e["id"] for e in got[key]]
+        assert len(ids) == len(set(ids)), f"{key}: ids collide"
+        assert kept <= set(ids), f"{key}: the file's ids are kept"
+        fresh = set(ids) - kept
+        assert fresh and min(fresh) > max(kept), f"{key}: new ids come after the kept ones"
+    assert cls.foreign["coco"]["id"] == 1
+
+
+def test_category_colours_and_supercategory_survive(tmp_path):
+    from dataclasses import replace
+
+    from app.core.commands import SetSchema
+
+    data = load(STYLES / "roboflow.json")
+    data["categories"][1]["color"] = [220, 20, 60]
+    data["categories"][2]["color"] = "#FF8800"
+    src = tmp_path / "colours.json"
+    src.write_text(json.dumps(data))
+    root = materialize(data, tmp_path / "data")
+    with Document.create(tmp_path / "proj") as doc:
+        import_coco(doc, src, root)
+        rbc, wbc = doc.schema.class_by_name("rbc"), doc.schema.class_by_name("wbc")
+        assert (rbc.color, wbc.color) == ("#dc143c", "#ff8800")
+        out = tmp_path / "out.json"
+        export_coco(doc, out)
+        cats = {c["id"]: c for c in load(out)["categories"]}
+        assert cats[1]["color"] == [220, 20, 60] and cats[2]["color"] == "#FF8800"
+        assert [cats[i]["supercategory"] for i in (0, 1, 2)] == ["none", "cells", "cells"]
+        doc.execute(SetSchema(doc.schema.with_class(replace(rbc, color="#00ff00"))))
+        export_coco(doc, out)
+        assert {c["id"]: c for c in load(out)["categories"]}[1]["color"] == "#00ff00"

@@ -53,16 +53,10 @@ def test_pycocotools_loads_export_and_masks_match_ours(exported):
     assert coco.annToMask(coco.loadAnns(coco.getAnnIds())[0]).sum() > 0
 
 
-def _evaluate(gt_data: dict, iou_type: str, tmp_path) -> float:
-    path = tmp_path / f"gt_{iou_type}.json"
-    path.write_text(json.dumps(gt_data))
-    gt = _quiet(COCO, str(path))
-    dets = [{**{k: a[k] for k in ("image_id", "category_id", "bbox", "segmentation",
-                                   "keypoints") if k in a}, "score": 1.0}
-            for a in gt_data["annotations"]]
-    dt = _quiet(gt.loadRes, dets)
-    ev = COCOeval(gt, dt, iou_type)
-    ev.params.catIds = sorted({a["category_id"] for a in gt_data["annotations"]})
+def _evaluate(gt_path, dets: list[dict], iou_type: str) -> float:
+    gt = _quiet(COCO, str(gt_path))
+    ev = COCOeval(gt, _quiet(gt.loadRes, dets), iou_type)
+    ev.params.catIds = sorted({d["category_id"] for d in dets})
     if iou_type == "keypoints":
         ev.params.kpt_oks_sigmas = np.full(5, 0.05)
     for step in (ev.evaluate, ev.accumulate, ev.summarize):
@@ -70,17 +64,56 @@ def _evaluate(gt_data: dict, iou_type: str, tmp_path) -> float:
     return float(ev.stats[0])
 
 
-def test_coco_eval_of_export_against_itself_is_perfect(exported, tmp_path):
-    """AP = 1.0 for boxes (every annotation), masks (every shape with an area) and keypoints."""
-    _, _, out = exported
+def _detections_from_the_project(doc, data, shift: float = 0.0) -> dict[str, list[dict]]:
+    """Detections made from the project's own shapes (not from the file): boxes from
+    ``shape.bbox()``, masks rasterised by Vellum and encoded by pycocotools, keypoints from
+    the points less half a pixel; ``shift`` moves everything right by that many pixels."""
+    from pycocotools import mask as mu
+
+    from app.core.shapes import Box, Keypoints, Mask, Polygon, RotatedBox
+
+    by_vid = {a["attributes"]["vellum_id"]: a for a in data["annotations"]}
+    out: dict[str, list[dict]] = {"bbox": [], "segm": [], "keypoints": []}
+    for m in doc.media():
+        for a in doc.annotations(m.id):
+            entry = by_vid.get(a.id)
+            if entry is None or a.iscrowd:
+                continue
+            base = {"image_id": entry["image_id"], "category_id": entry["category_id"],
+                    "score": 1.0}
+            shape = a.shape.translated(shift, 0) if shift else a.shape
+            if isinstance(shape, RotatedBox):
+                x, y, w, h = shape.cx - shape.w / 2, shape.cy - shape.h / 2, shape.w, shape.h
+            elif isinstance(shape, Keypoints):
+                x, y, w, h = shape.object_bbox()
+            else:
+                x, y, w, h = shape.bbox()
+            out["bbox"].append({**base, "bbox": [x, y, w, h]})
+            if isinstance(shape, (Box, RotatedBox, Polygon, Mask)):
+                rle = mu.encode(np.asfortranarray(rasterize(shape, m.height, m.width)
+                                                  .astype(np.uint8)))
+                out["segm"].append({**base, "segmentation": {
+                    "size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}})
+            if isinstance(shape, Keypoints):
+                kp = [v for px, py, vis in shape.points
+                      for v in ((px - 0.5, py - 0.5, vis) if vis else (0, 0, 0))]
+                out["keypoints"].append({**base, "keypoints": kp})
+    return out
+
+
+def test_coco_eval_of_the_export_against_the_project_geometry(exported):
+    """COCOeval of detections built from the project's own shapes against the exported GT:
+    AP = 1 for boxes, masks and keypoints, and clearly below 1 once they are moved (so a
+    drifting export fails it)."""
+    doc, _, out = exported
     data = json.loads(out.read_text())
-    anns = data["annotations"]
-    assert _evaluate(data, "bbox", tmp_path) == pytest.approx(1.0)
-    areal = [a for a in anns if a["attributes"]["vellum_shape"] not in ("polyline", "keypoints")]
-    assert len(areal) == 6
-    assert _evaluate({**data, "annotations": areal}, "segm", tmp_path) == pytest.approx(1.0)
-    kps = [a for a in anns if a.get("num_keypoints")]
-    assert _evaluate({**data, "annotations": kps}, "keypoints", tmp_path) == pytest.approx(1.0)
+    exact = _detections_from_the_project(doc, data)
+    assert len(exact["segm"]) == 5 and len(exact["keypoints"]) == 1
+    for kind, dets in exact.items():
+        assert _evaluate(out, dets, kind) == pytest.approx(1.0), kind
+    moved = _detections_from_the_project(doc, data, shift=4.0)
+    for kind, dets in moved.items():
+        assert _evaluate(out, dets, kind) < 0.9, kind
 
 
 def test_import_reproduces_the_same_annotations(exported, tmp_path):

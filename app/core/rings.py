@@ -25,7 +25,7 @@ _TRIPLE_DTYPE = np.dtype([("x", "<f8"), ("y", "<f8"), ("v", "u1")])
 class _Packed(Sequence):
     """Shared behaviour: points packed in one ``bytes`` object with a fixed record size."""
 
-    __slots__ = ("_b", "_hash")
+    __slots__ = ("_b",)
     _struct: struct.Struct = _PAIR
 
     def __len__(self) -> int:
@@ -54,12 +54,7 @@ class _Packed(Sequence):
         return NotImplemented
 
     def __hash__(self) -> int:
-        try:
-            return self._hash
-        except AttributeError:
-            h = hash(tuple(self))
-            object.__setattr__(self, "_hash", h)
-            return h
+        return hash(tuple(self))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")

@@ -211,7 +211,8 @@ class Decoder:
         occluded = attrs.get("occluded")
         return Annotation(
             place=self.place(item, frame), shape=shape, class_id=cls.id if cls else None,
-            track_id=tid, attributes=user, iscrowd=bool(crowd) and crowd != "0",
+            track_id=tid, keyframe=bool(attrs.get("keyframe", True)) if own and tid else True,
+            attributes=user, iscrowd=bool(crowd) and crowd != "0",
             occluded=occluded is True, outside=bool(attrs.get("outside", False)) if own else False,
             score=score if _is_number(score) else None,
             timestamp=ts, foreign={COCO: rest}, creator=self.author, created=self.created,

@@ -186,9 +186,10 @@ class _Exporter:
             entry = {"id": iid, "width": item.width, "height": item.height,
                      "file_name": self.file_name(item)}
             for k, v in f.items():
-                if k not in entry:
+                if k not in entry and k != "attributes":
                     entry[k] = v
-            entry["attributes"] = {"vellum_id": item.id, "status": item.status.value}
+            given = f.get("attributes") if isinstance(f.get("attributes"), dict) else {}
+            entry["attributes"] = {**given, "vellum_id": item.id, "status": item.status.value}
         self.image_index[key] = len(self.images)
         self.images.append(entry)
         return entry

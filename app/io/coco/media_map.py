@@ -62,8 +62,13 @@ class MediaMapper:
         rel = relative_path(path, self.doc.folder)
         item = self.known.get(rel)
         if item is not None:
-            if foreign and COCO not in item.foreign and not item.removed:
-                item = replace(item, foreign={**item.foreign, COCO: foreign})
+            changes: dict[str, Any] = {}
+            if foreign and COCO not in item.foreign:
+                changes["foreign"] = {**item.foreign, COCO: foreign}
+            if item.removed:  # labels for it are coming in: take it out of the bin
+                changes["removed"] = False
+            if changes:
+                item = replace(item, **changes)
                 self.known[rel] = item
                 self.plan.updated[item.id] = item
             return item
@@ -137,6 +142,8 @@ class MediaMapper:
                 self.fail(f"{where} names {name!r}, which is not in {self.images_dir} (give "
                           "the folder its file names are relative to with --images)")
             foreign = {k: v for k, v in im.items() if k not in IMAGE_INTERPRETED}
+            if "attributes" in im and not _own(im):  # another tool's: kept as written
+                foreign["attributes"] = im["attributes"]
             item = self._item(path, im, foreign)
             if item.kind is not MediaKind.IMAGE:
                 self.fail(f"{where} names {path}, which is a {item.kind.value}, not an image")
