@@ -119,7 +119,7 @@ def run() -> list[dict]:
          "notes": f"ours {m_ours:.0f} MB = {m_ours / mb:.2f}x the file; pycocotools "
                   f"{m_peer:.0f} MB = {m_peer / mb:.2f}x; interpreter + imports alone "
                   f"{m_base:.0f} MB; goal <= 4x"},
-        {"name": f"export the same project: wall time / RSS", "ours_ms": t_exp * 1000,
+        {"name": "export the same project: wall time / RSS", "ours_ms": t_exp * 1000,
          "peer_ms": None, "peer": "",
          "notes": f"peak RSS {m_exp:.0f} MB = {m_exp / mb:.2f}x; ids, bbox, area, "
                   f"segmentation as in the source: {same}"},

@@ -271,3 +271,22 @@ def test_category_colours_and_supercategory_survive(tmp_path):
         doc.execute(SetSchema(doc.schema.with_class(replace(rbc, color="#00ff00"))))
         export_coco(doc, out)
         assert {c["id"]: c for c in load(out)["categories"]}[1]["color"] == "#00ff00"
+
+
+def test_a_pasted_copy_does_not_take_its_originals_id(tmp_path):
+    from app.core.commands import Put
+    from app.tools.state import copied
+
+    src = STYLES / "roboflow.json"
+    root = materialize(load(src), tmp_path / "data")
+    with Document.create(tmp_path / "proj") as doc:
+        import_coco(doc, src, root)
+        first, second = doc.media()
+        original = next(a for a in doc.annotations(first.id) if a.foreign["coco"]["id"] == 0)
+        doc.execute(Put((copied(original, place=original.place.__class__(second.id)),)))
+        out = tmp_path / "out.json"
+        export_coco(doc, out)
+    anns = load(out)["annotations"]
+    zero = [a for a in anns if a["id"] == 0]
+    assert len(zero) == 1 and zero[0]["image_id"] == 0
+    assert len({a["id"] for a in anns}) == len(anns) == 4

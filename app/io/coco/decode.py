@@ -58,12 +58,19 @@ class Decoder:
 
     # ---------------------------------------------------------------- numbers
     def array(self, values: Any, where: str) -> np.ndarray:
-        if not isinstance(values, list) or not all(_is_number(v) for v in values):
+        """A flat list of JSON numbers as float64 (no Python loop over the numbers)."""
+        if not isinstance(values, list):
             self.fail(f"{where} must be a list of numbers")
         try:
-            a = np.asarray(values, dtype=np.float64)
+            raw = np.asarray(values)
         except (OverflowError, ValueError):
-            self.fail(f"{where} has a number beyond ±{MAX_COORD:.0f} pixels")
+            raw = None
+        if raw is None or raw.ndim != 1 or raw.dtype.kind not in "iuf" and raw.size:
+            if raw is not None and raw.dtype == object and all(
+                    _is_number(v) for v in values):  # integers beyond 64 bits
+                self.fail(f"{where} has a number beyond ±{MAX_COORD:.0f} pixels")
+            self.fail(f"{where} must be a list of numbers")
+        a = raw.astype(np.float64)
         if a.size and not (np.abs(a).max() <= MAX_COORD):
             self.fail(f"{where} has a coordinate ({float(np.abs(a).max()):g}) beyond "
                       f"±{MAX_COORD:.0f} pixels, which no COCO tool can draw")

@@ -275,6 +275,7 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
     total = doc.store.count("annotations")
     rows: list[tuple[int, int, Any, str]] = []  # (image order, n, kept id or None, json)
     kept_ids: list[Any] = []
+    created: list[str] = []
     skipped_volume = 0
     done = 0
     for item_id, anns in _by_media(doc.iter_annotations()):
@@ -296,11 +297,16 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
                                          else None), 0)
             rows.append((order, len(rows), e.id, text))
             kept_ids.append(e.id)
+            created.append(e.a.created)
         done += len(anns)
         if progress:
             progress(done, total)
     ann_ids = _Ids(kept_ids)
-    ids: list[Any] = [ann_ids.keep(i) for _, _, i, _ in rows]
+    ids: list[Any] = [None] * len(rows)
+    # where two annotations carry one COCO id (a pasted copy keeps its original's foreign
+    # data), the one created first keeps it
+    for n in sorted(range(len(rows)), key=lambda n: (created[n], n)):
+        ids[n] = ann_ids.keep(rows[n][2])
     repeated = sum(1 for i, (_, _, w, _) in zip(ids, rows) if i is None and w is not None)
     by_place = sorted(range(len(rows)), key=lambda n: rows[n][:2])
     for n in by_place:  # fresh ids in image order, after every kept one
