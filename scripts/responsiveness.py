@@ -59,7 +59,7 @@ def main() -> int:
         win = window()
         marks["window shown"] = (time.perf_counter() - T0) * 1000
         phase("opening the demo")
-        while win._image is None:
+        while win.canvas.showing() != "image":
             yield 20
         marks["demo on screen"] = (time.perf_counter() - T0) * 1000
         phase("switching images")
@@ -67,7 +67,7 @@ def main() -> int:
             win.step_media(1)
             yield 250
         win.jump_media(0)
-        while win._image is None:
+        while win.canvas.showing() != "image":
             yield 20
         phase("zooming and panning")
         canvas = win.canvas

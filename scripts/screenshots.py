@@ -64,7 +64,7 @@ def main() -> int:
     shot("welcome")
     win.open_project(project)
     for _ in range(100):
-        if win._image is not None and len(win.media.model._thumbs) >= 6:
+        if win.canvas.showing() == "image" and win.media.model.thumbnail_count() >= 6:
             break
         wait(50)
     doc = win.state.doc
@@ -83,7 +83,8 @@ def main() -> int:
     for name in win.tools:
         win.state.set(selection=())
         cls = {"box": "car", "rotated_box": "car", "polygon": "road", "polyline": "lane",
-               "keypoints": "person", "brush": "sky", "eraser": "sky"}.get(name)
+               "keypoints": "person", "brush": "sky", "eraser": "sky",
+               "tag": "weather"}.get(name)
         if cls:
             win.labels.choose(doc.schema.class_by_name(cls).id)
         win.set_tool(name)
@@ -99,9 +100,17 @@ def main() -> int:
             hover(1100, 560)
         elif name in ("brush", "eraser"):
             hover(640, 150)
+        elif name == "tag":  # the tag tool: a click tags the image (chip at the top left)
+            click(700, 400)  # (the demo image is tagged already: this click untags it,
+            click(700, 400)  # the next one tags it again and selects the tag)
+            hover(760, 430)
+        elif name == "box":  # the crosshair and the active class at the cursor
+            hover(430, 470)
         else:
             hover(car.shape.x + car.shape.w / 2, car.shape.y + car.shape.h / 2)
         shot(f"tool_{name}")
+        if name == "box":
+            shot("status_bar_active_class", win.statusBar())
         if canvas.tool is not None:
             canvas.tool.cancel()
     win.set_tool("select")
@@ -115,7 +124,7 @@ def main() -> int:
     win.state.set(selection=(car.id,))
     win.step_media(1)
     for _ in range(60):
-        if win._image is not None:
+        if win.canvas.showing() == "image":
             break
         wait(50)
     shot("parking_next_image")
@@ -134,13 +143,17 @@ def main() -> int:
     dialog.show()
     shot("class_dialog", dialog)
     dialog.close()
+    dialog = ClassDialog(doc.schema, doc.schema.class_by_name("car"), win)  # attributes
+    dialog.show()
+    shot("class_dialog_attributes", dialog)
+    dialog.close()
     broken = doc.folder / "images" / "05_title.png"
     data = broken.read_bytes()
     broken.write_bytes(data[: len(data) // 2])
     win.frames.clear()
     win.jump_media(4)
     clock = time.monotonic()
-    while canvas._error is None and time.monotonic() - clock < 10:
+    while canvas.showing() != "message" and time.monotonic() - clock < 10:
         wait(20)
     print(f"unreadable image reported after {(time.monotonic() - clock) * 1000:.0f} ms; "
           f"running jobs: {[j.label for j in win.jobs.running()]}", file=sys.stderr)

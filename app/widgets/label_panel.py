@@ -60,9 +60,13 @@ class LabelPanel(QWidget, StateWatcher):
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
         head = self.tree.header()
         head.setSectionResizeMode(COL_NAME, QHeaderView.Stretch)
-        for col in (COL_KEY, COL_KINDS, COL_SHOW, COL_LOCK):
+        head.setMinimumSectionSize(22)
+        for col in (COL_KEY, COL_SHOW, COL_LOCK):
             head.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        head.setSectionResizeMode(COL_KINDS, QHeaderView.Interactive)  # elided, the name wins
+        head.resizeSection(COL_KINDS, 110)
         head.setStretchLastSection(False)
+        self.tree.setTextElideMode(Qt.ElideRight)
         self.tree.currentItemChanged.connect(self._picked)
         self.tree.toggled.connect(self._clicked)
         self.tree.itemDoubleClicked.connect(lambda *_: self.edit_class())
@@ -105,6 +109,7 @@ class LabelPanel(QWidget, StateWatcher):
                 item.setData(0, Qt.UserRole, c.id)
                 key = f" — key {c.hotkey}" if c.hotkey else ""
                 item.setToolTip(COL_NAME, f"{c.name}: {kinds}{key}")
+                item.setToolTip(COL_KINDS, f"Shapes {c.name} allows: {kinds}")
                 item.setTextAlignment(COL_KEY, Qt.AlignCenter)
                 self._toggles(item, c.id)
                 self.tree.addTopLevelItem(item)

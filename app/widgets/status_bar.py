@@ -76,9 +76,8 @@ class StatusFields:
         self.saved = QLabel()
         self.device = QLabel("Models: …")
         self.device.setToolTip("Where the AI helpers (segment anything, tracking) run")
-        bar.addWidget(self.active_class)
-        for w in (self.jobs_bar, self.cursor, self.fill, self.zoom, self.read_only, self.saved,
-                  self.device):
+        for w in (self.jobs_bar, self.active_class, self.cursor, self.fill, self.zoom,
+                  self.read_only, self.saved, self.device):  # permanent: messages never hide them
             bar.addPermanentWidget(w)
         self.show_saved(None)
         self.show_class(None)
