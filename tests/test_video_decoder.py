@@ -195,6 +195,10 @@ def _make_media(d: Path) -> dict[str, Path]:
     _ff("-i", str(m["bframes"]), "-c", "copy", str(mkv))
     m["truncated_mkv"] = d / "truncated.mkv"
     _cut_bytes(mkv, m["truncated_mkv"], 0.0, 0.6)
+    m["xvid_avi"] = d / "xvid.avi"  # MPEG-4 part 2 with packed B-frames
+    _ff(*SRC, "-frames:v", "40", "-c:v", "libxvid", "-bf", "2", "-g", "12", str(m["xvid_avi"]))
+    m["h264_avi"] = d / "h264.avi"  # AVI stores decode times only
+    _ff(*SRC, "-frames:v", "40", *x264, "-bf", "3", "-g", "12", str(m["h264_avi"]))
     m["truncated_ts"] = d / "truncated.ts"
     _cut_bytes(m["opengop_ts"], m["truncated_ts"], 0.0, 0.7)
     return m
@@ -219,7 +223,7 @@ def _private_cache(tmp_path, monkeypatch):
 
 CASES = ["bframes", "editlist", "editlist2", "rotate90", "rotate180", "rotate270",
          "rotate_pyav", "opengop_ts", "ts_cut", "vfr", "duplicated", "hevc10", "vp9",
-         "truncated_mp4", "truncated_mkv", "truncated_ts"]
+         "truncated_mp4", "truncated_mkv", "truncated_ts", "xvid_avi", "h264_avi"]
 SHARED = ["bikes.mp4", "cfr_h264_bframes.mp4", "vfr_h264.mkv", "bigbuckbunny.mp4",
           "track_patch.mp4"]
 
@@ -298,6 +302,23 @@ def test_timestamps_are_ffprobes_from_the_first_frame(video_media):
         assert v.geometry.is_vfr
     with open_video(video_media["bframes"]) as v:
         assert not v.geometry.is_vfr and abs(v.geometry.avg_fps - 25) < 1e-9
+
+
+def test_avi_frame_times_are_ffmpegs_best_effort_times(video_media):
+    """AVI has no presentation times: ffmpeg times frames by the decoder's best effort."""
+    from app.io.video import open_video
+
+    for case in ("xvid_avi", "h264_avi"):
+        out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0",
+                              "-show_entries", "frame=best_effort_timestamp_time", "-of",
+                              "csv=p=0", str(video_media[case])],
+                             capture_output=True, text=True).stdout
+        # (ffprobe leaves a frame it cannot time as N/A; Vellum times it one step on)
+        ref = np.array([float(x.split(",")[0]) for x in out.split()
+                        if x.split(",")[0] not in ("", "N/A")])
+        with open_video(video_media[case]) as v:
+            assert np.allclose(v.timestamps[:len(ref)], ref - ref[0], atol=1e-6), case
+            assert not v.geometry.is_vfr
 
 
 def test_keyframes_are_ffprobes(video_media):

@@ -71,6 +71,7 @@ class _Decoded:
 
     out_pkt: list[int] = field(default_factory=list)
     out_pts: list[int] = field(default_factory=list)
+    out_dts: list[int] = field(default_factory=list)
     out_corrupt: list[bool] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     first: dict[str, Any] | None = None
@@ -97,6 +98,7 @@ def _decode_pass(path: Path, pkt_pts: np.ndarray, stop: int | None, first_only: 
                 k = int(f.pts) if f.pts is not None and 0 <= f.pts < len(pkt_pts) else -1
                 out.out_pkt.append(k)
                 out.out_pts.append(int(pkt_pts[k]) if k >= 0 else NOPTS)
+                out.out_dts.append(NOPTS if f.dts is None else int(f.dts))
                 out.out_corrupt.append(bool(getattr(f, "is_corrupt", False)))
                 if out.first is None:
                     out.first = _picture_info(f)
@@ -265,6 +267,12 @@ def build_index(path: Path, fingerprint: str, verify: str = "needed",
         reasons.append("some packets share a timestamp")
     if not np.any(flags & KEY):
         reasons.append("no packet is flagged as a keyframe")
+    shown = pts[cand]
+    # AVI stores decode times only: its "pts" are decode times, and ffmpeg's frame times are
+    # then the decode-time stamps the decoder hands back with each picture
+    decode_times_only = meta["container"] == "avi"
+    if decode_times_only and meta["has_b_frames"]:
+        reasons.append("the container stores decode times only, not presentation times")
 
     stop = _head_stop(pts, flags)
     if stop is not None:
@@ -305,8 +313,8 @@ def build_index(path: Path, fingerprint: str, verify: str = "needed",
         flags &= ~np.uint8(NOFRAME)
         frame_pkt = np.asarray([k if k >= 0 else max(dec.fed - 1, 0) for k in dec.out_pkt],
                                dtype=np.int64)
-        fpts = [p if p != NOPTS else int(pts[k]) for p, k in zip(dec.out_pts, frame_pkt)]
-        frame_pts = _fill_missing(np.asarray(fpts, dtype=np.int64))
+        shown_pts = [NOPTS] * len(dec.out_pts) if decode_times_only else dec.out_pts
+        frame_pts = _fill_missing(_best_effort(shown_pts, dec.out_dts))
         made = np.zeros(len(pts), dtype=bool)
         made[frame_pkt] = True
         flags[~made & ((flags & DISCARD) == 0)] |= NOFRAME
@@ -320,6 +328,18 @@ def build_index(path: Path, fingerprint: str, verify: str = "needed",
             if 0 <= k < len(flags) and flags[k] & KEY:
                 flags[k] |= BADKEY
         sentences = _error_sentences(dec.errors, pts, frame_pts, meta)
+        # Packed B-frames (MPEG-4 part 2 in AVI): one packet holds two pictures and a
+        # placeholder packet holds none, so pictures cannot be found by packet after a seek;
+        # such a file is read by counting pictures from its start.
+        failed = {k for k, _ in dec.errors}
+        keys = np.flatnonzero(flags & KEY)
+        silent = [k for k in np.flatnonzero(flags & NOFRAME)
+                  if k not in failed and len(keys) and k > keys[0]]
+        packed = (meta["codec"] == "mpeg4" and meta["container"] == "avi"
+                  and bool(np.any(np.diff(frame_pkt) < 0)))  # B-frames in AVI: packed
+        if meta["codec"] not in TRUSTED_CODECS and (
+                packed or len(np.unique(frame_pkt)) != len(frame_pkt) or silent):
+            meta["sequential_only"] = True
     else:
         frame_pkt = _predicted(pts, flags)
         frame_pts = pts[frame_pkt]
@@ -345,6 +365,24 @@ def build_index(path: Path, fingerprint: str, verify: str = "needed",
                  "threads": threads, "build_s": round(time.perf_counter() - t0, 4)})
     return FrameIndex(pkt_pts=pts, pkt_dts=pk["dts"], pkt_pos=pk["pos"], pkt_flags=flags,
                       frame_pkt=frame_pkt, frame_pts=frame_pts, meta=meta)
+
+
+def _best_effort(pts: list[int], dts: list[int]) -> np.ndarray:
+    """Each picture's time as libavcodec's ``best_effort_timestamp`` (what ffmpeg uses):
+    the reordered pts unless pts have gone backwards more often than the decode-time
+    stamps have (e.g. AVI, which stores decode times only)."""
+    out = []
+    faulty_pts = faulty_dts = 0
+    last_pts = last_dts = NOPTS
+    for p, d in zip(pts, dts):
+        if d != NOPTS:
+            faulty_dts += d <= last_dts
+            last_dts = d
+        if p != NOPTS:
+            faulty_pts += p <= last_pts
+            last_pts = p
+        out.append(p if p != NOPTS and (faulty_pts <= faulty_dts or d == NOPTS) else d)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _fill_missing(p: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from app.io.video.build import build_index
 from app.io.video.cache import FrameCache
 from app.io.video.cachedir import video_index_folder
 from app.io.video.convert import apply_transform, detach, frame_bytes, to_rgb
-from app.io.video.index import FrameIndex
+from app.io.video.index import NOFRAME, FrameIndex
 from app.io.video.report import VideoReport, geometry_of, report_of
 from app.io.video.session import DecodeSession, IndexMismatch
 
@@ -97,6 +97,7 @@ class VideoReader:
         self._closed = False
         self._last = -2
         self._extra_errors: list[str] = []
+        self._error_packets: set[int] = set()
         self._refresh()
 
     # ----------------------------------------------------------------- description
@@ -228,18 +229,44 @@ class VideoReader:
                 return got[0]
             except IndexMismatch as exc:
                 self._collect(session)
-                if attempt or not self._reindex(str(exc)):
+                if attempt or not self._recover(str(exc)):
                     raise BadInputError(f"Frame {n} of {self.path} cannot be decoded ({exc}).",
                                         self.path) from exc
                 n = self._check(n)
         raise AssertionError("unreachable")
 
     def _collect(self, session: DecodeSession) -> None:
+        """Decode errors met while reading that the index does not know yet."""
+        ix = self._index
         for k, reason in session.errors:
-            self._extra_errors.append(f"Packet {k} could not be decoded: {reason}.")
+            known = ix.verified and 0 <= k < len(ix.pkt_flags) and ix.pkt_flags[k] & NOFRAME
+            if not known and k not in self._error_packets:
+                self._error_packets.add(k)
+                self._extra_errors.append(f"Packet {k} could not be decoded: {reason}.")
         session.errors.clear()
         if self._index.meta.get("changed") and self._use_cache:
             _save(self._index, video_index_folder() / f"{self._fp.split(':')[-1]}.npz")
+
+    def _recover(self, why: str) -> bool:
+        """The decoder disagreed with the index: rebuild a demux-only index by decoding; for
+        an index that was decoded already, fall back to counting frames from the start of the
+        file (codecs such as packed-B-frame MPEG-4 in AVI). False when nothing is left."""
+        with self._lock:
+            if not self._index.verified:
+                return self._reindex(why)
+            if self._index.meta.get("sequential_only"):
+                return False
+            self._index.meta["sequential_only"] = True
+            self._index.meta["reindexed"] = ("Pictures cannot be matched to packets in this "
+                                             "file; every frame is decoded from the start "
+                                             f"(slow seeking) ({why}).")
+            if self._use_cache:
+                _save(self._index, video_index_folder() / f"{self._fp.split(':')[-1]}.npz")
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            self._cache.clear()
+            return True
 
     def _reindex(self, why: str) -> bool:
         """The decoder disagreed with a demux-only index: rebuild it by decoding everything.
@@ -289,7 +316,7 @@ class VideoReader:
                     except IndexMismatch as exc:
                         session.close()
                         ahead.clear()
-                        if not self._reindex(str(exc)):
+                        if not self._recover(str(exc)):
                             raise BadInputError(f"Frame {n} of {self.path} cannot be decoded "
                                                 f"({exc}).", self.path) from exc
                         stop = min(stop, self.frame_count)

@@ -50,6 +50,10 @@ class DecodeSession:
         self._repeat = 0
         self._eof = False
         self.errors: list[tuple[int, str]] = []
+        # A codec whose pictures cannot be told apart by packet (packed B-frames): frames are
+        # counted as they come out, always decoding from the start.
+        self.sequential = bool(index.meta.get("sequential_only")) and index.verified
+        self._count = 0
         self.seeks = 0
         self.decoded = 0
 
@@ -131,6 +135,7 @@ class DecodeSession:
         self.seeks += 1
         self._eof = False
         self._last_out, self._last_pkt, self._repeat = -1, -1, 0
+        self._count = 0
         ok = False
         if k > 0 or self._container is not None:
             if self._container is None:
@@ -197,6 +202,12 @@ class DecodeSession:
         out = []
         for f in frames:
             self.decoded += 1
+            if self.sequential:
+                n, self._count = self._count, self._count + 1
+                if n < ix.frame_count:
+                    self._last_out = n
+                    out.append((n, f))
+                continue
             k = f.pts
             if k is None or not 0 <= k < len(ix.pkt_pts):
                 continue
@@ -223,6 +234,8 @@ class DecodeSession:
         """Frame n comes out by decoding on from here at no more cost than a fresh seek."""
         if not self._run or self._eof or n <= self._last_out:
             return False
+        if self.sequential:
+            return self._from_start
         if not self._from_start and n < self._run_disp:
             return False
         return self.index.start_packet(n) <= self._next
@@ -232,7 +245,7 @@ class DecodeSession:
         """Decode until frame ``n`` has gone to ``sink``; False when ``should_stop()`` said so
         first (the position is kept, a later call resumes). Raises :class:`IndexMismatch`."""
         if not self.reachable(n):
-            self._start_run(self.index.start_packet(n))
+            self._start_run(0 if self.sequential else self.index.start_packet(n))
         while True:
             if should_stop is not None and should_stop():
                 return False
