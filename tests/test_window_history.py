@@ -108,3 +108,15 @@ def test_switching_projects_leaves_no_stale_cursor_or_zoom(window, tmp_path):
     s.wait_picture()
     assert s.canvas.auto_fitted() and s.canvas.zoom() == pytest.approx(fitted)  # not the old
     assert s.win.status.zoom.text() == f"{s.canvas.zoom() * 100:.0f}%"
+
+
+def test_an_undo_that_brings_an_image_into_view_selects_only_that_image(window):
+    """Ctrl is still held when Ctrl+Z shows the other image: it must not join a selection
+    (found driving the real window under Xvfb)."""
+    s = window
+    s.key(Qt.Key.Key_R)
+    s.canvas_drag([(20, 20), (70, 60)])
+    s.key(Qt.Key.Key_F)
+    s.key(Qt.Key.Key_Z, CTRL)
+    assert s.current_name() == "img0.png"
+    assert [m.name for m in s.win.media.selected_items()] == ["img0.png"]

@@ -319,7 +319,7 @@ class MainWindow(QMainWindow, StateWatcher):
     def jump_media(self, index: int) -> None:
         n = self.media.proxy.rowCount()
         if n:
-            self.media.view.setCurrentIndex(self.media.proxy.index(index % n, 0))
+            self.media.go_to(self.media.proxy.index(index % n, 0))
 
     def mark_done_and_next(self) -> None:
         """Mark the current item done and go to the next one."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import (QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize,
-                            QSortFilterProxyModel, Qt, Signal)
+from PySide6.QtCore import (QAbstractListModel, QItemSelectionModel, QModelIndex,
+                            QPersistentModelIndex, QRect, QSize, QSortFilterProxyModel, Qt,
+                            Signal)
 from PySide6.QtGui import QAction, QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLineEdit, QListView,
                                QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
@@ -361,11 +362,20 @@ class MediaList(QWidget):
         ix = self.proxy.mapFromSource(self.model.index(row)) if row >= 0 else QModelIndex()
         self._silent = True
         try:
-            self.view.setCurrentIndex(ix)
+            self.go_to(ix)
             if ix.isValid():
                 self.view.scrollTo(ix)
         finally:
             self._silent = False
+
+    def go_to(self, ix: QModelIndex) -> None:
+        """Make ``ix`` (a proxy index) the current and only selected row, whatever modifier
+        keys are held (Ctrl+Z bringing an item into view must not add it to a selection)."""
+        flags = (QItemSelectionModel.SelectionFlag.ClearAndSelect
+                 | QItemSelectionModel.SelectionFlag.Rows)
+        if not ix.isValid():
+            flags = QItemSelectionModel.SelectionFlag.Clear
+        self.view.selectionModel().setCurrentIndex(ix, flags)
 
     def step(self, delta: int) -> None:
         """Move to the next (+1) or previous (-1) visible item and choose it."""
@@ -378,12 +388,12 @@ class MediaList(QWidget):
             src = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(n)]
             after = [i for i, r in enumerate(src) if (r > row if delta > 0 else r < row)]
             if after:
-                self.view.setCurrentIndex(self.proxy.index(after[0] if delta > 0
+                self.go_to(self.proxy.index(after[0] if delta > 0
                                                            else after[-1], 0))
             return
         row = (cur.row() + delta) if cur.isValid() else (0 if delta > 0 else n - 1)
         if 0 <= row < n:
-            self.view.setCurrentIndex(self.proxy.index(row, 0))
+            self.go_to(self.proxy.index(row, 0))
 
     def _current_changed(self, cur: QModelIndex, _prev: QModelIndex) -> None:
         if not self._silent and cur.isValid():
