@@ -39,7 +39,7 @@ def main() -> None:
     assert vellum(["export", "coco", proj, str(work / "out.json")]) == 0
     assert vellum(["new", str(work / "again")]) == 0
     assert vellum(["import", "coco", str(work / "again"), str(work / "out.json"),
-                   "--images", proj]) == 0
+                   "--images", images]) == 0
     assert vellum(["validate", proj]) == 0
     assert vellum(["info", proj]) == 0
     if os.environ.get("VELLUM_OFFLINE_GUI"):
