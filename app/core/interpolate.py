@@ -88,7 +88,7 @@ def blend(a: Shape, b: Shape, t: float) -> Shape | None:
                 pts.append((lerp(x0, x1), lerp(y0, y1), v0))
             else:
                 pts.append((x0, y0, v0))
-        return Keypoints(tuple(pts))
+        return a.with_points(tuple(pts))
     return None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from collections import OrderedDict
 from collections.abc import Sequence
 import numpy as np
@@ -186,8 +187,9 @@ VertexRef = tuple[int, int]
 
 def rings(shape: Shape) -> list[list[Point]]:
     """Editable vertex rings of a shape (empty for shapes without free vertices)."""
-    if isinstance(shape, Polygon):
-        return [list(shape.exterior)] + [list(h) for h in shape.holes]
+    if isinstance(shape, Polygon):  # exterior, then holes, then the other outer parts
+        return ([list(shape.exterior)] + [list(h) for h in shape.holes]
+                + [list(p) for p in shape.parts])
     if isinstance(shape, Polyline):
         return [list(shape.points)]
     if isinstance(shape, Keypoints):
@@ -223,9 +225,14 @@ def nearest_edge(shape: Shape, x: float, y: float, tol: float) -> tuple[VertexRe
     return out
 
 
-def _rebuild(shape: Shape, new_rings: list[list[Point]]) -> Shape:
+def _rebuild(shape: Shape, new_rings: list[list[Point]], dropped: int | None = None) -> Shape:
+    """The shape with its rings replaced (as :func:`rings` lists them); ``dropped`` is the
+    index of a ring that was removed."""
     if isinstance(shape, Polygon):
-        return Polygon(tuple(new_rings[0]), tuple(tuple(r) for r in new_rings[1:]))
+        n_holes = len(shape.holes) - (dropped is not None and 1 <= dropped <= len(shape.holes))
+        rest = [tuple(r) for r in new_rings[1:]]
+        return replace(shape, exterior=tuple(new_rings[0]), holes=tuple(rest[:n_holes]),
+                       parts=tuple(rest[n_holes:]))
     if isinstance(shape, Polyline):
         return Polyline(tuple(new_rings[0]))
     raise TypeError(f"cannot rebuild {shape.kind}")
@@ -236,7 +243,7 @@ def move_vertex(shape: Shape, ref: VertexRef, p: Point) -> Shape:
     if isinstance(shape, Keypoints):
         pts = list(shape.points)
         pts[i] = (p[0], p[1], pts[i][2] or 2)
-        return Keypoints(tuple(pts))
+        return shape.with_points(tuple(pts))
     rs = rings(shape)
     rs[k][i] = p
     return _rebuild(shape, rs)
@@ -256,8 +263,8 @@ def delete_vertex(shape: Shape, ref: VertexRef) -> Shape | None:
     k, i = ref
     if isinstance(shape, Keypoints):
         pts = list(shape.points)
-        pts[i] = (0.0, 0.0, 0)
-        return Keypoints(tuple(pts))
+        pts[i] = (pts[i][0], pts[i][1], 0)  # not labelled; coordinates kept as they were
+        return shape.with_points(tuple(pts))
     rs = rings(shape)
     del rs[k][i]
     minimum = 3 if isinstance(shape, Polygon) else 2
@@ -265,6 +272,7 @@ def delete_vertex(shape: Shape, ref: VertexRef) -> Shape | None:
         if k == 0:
             return None
         del rs[k]
+        return _rebuild(shape, rs, dropped=k)
     return _rebuild(shape, rs)
 
 
@@ -378,9 +386,12 @@ def clipped_to_image(shape: Shape, w: float, h: float) -> Shape | None:
             return None
         holes = [r for r in (clip_ring(hole, w, h) for hole in shape.holes)
                  if len(r) >= 3 and ring_area(r) > 0]
-        return Polygon(tuple(outer), tuple(tuple(r) for r in holes))
+        parts = [r for r in (clip_ring(part, w, h) for part in shape.parts)
+                 if len(r) >= 3 and ring_area(r) > 0]
+        return Polygon(tuple(outer), tuple(tuple(r) for r in holes),
+                       tuple(tuple(r) for r in parts))
     if isinstance(shape, Keypoints):
         pts = tuple((x, y, v) if v and 0 <= x <= w and 0 <= y <= h else (0.0, 0.0, 0)
                     for x, y, v in shape.points)
-        return Keypoints(pts) if any(v for _, _, v in pts) else None
+        return shape.with_points(pts) if any(v for _, _, v in pts) else None
     return None
