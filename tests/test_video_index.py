@@ -26,7 +26,7 @@ def test_index_is_cached_by_content_and_reused(video_media, monkeypatch, tmp_pat
     files = list(video_index_folder().glob("*.npz"))
     assert [f.stem for f in files] == [fp.split(":")[1]]
     assert not list(video_index_folder().glob(".*.tmp"))  # written atomically, no leftovers
-    monkeypatch.setattr("app.io.video.reader.build_index", _no_build)
+    monkeypatch.setattr("app.io.video.store.build_index", _no_build)
     again, _ = load_index(path)
     assert np.array_equal(again.frame_pkt, first.frame_pkt)
     with open_video(path) as v:  # a reader opens from the cache too

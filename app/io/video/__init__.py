@@ -21,10 +21,14 @@ __all__ = ["DEFAULT_CACHE_BYTES", "VideoReader", "VideoReport", "load_index", "o
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("DEFAULT_CACHE_BYTES", "VideoReader", "load_index", "open_video"):
+    if name in ("DEFAULT_CACHE_BYTES", "VideoReader", "open_video"):
         from app.io.video import reader
 
         return getattr(reader, name)
+    if name == "load_index":
+        from app.io.video.store import load_index
+
+        return load_index
     if name == "VideoReport":
         from app.io.video.report import VideoReport
 

@@ -3,7 +3,7 @@
 Colour: FFmpeg's swscale turns YUV into RGB using the frame's own colour matrix and range
 (BT.601 when untagged). 8-bit YUV goes through swscale's unscaled converters, which give the
 same bytes as ``ffmpeg -pix_fmt rgb24``. For high bit depths with vertically subsampled chroma
-(10/12-bit 4:2:0) the reference ``ffmpeg`` (5.x–7.x) upsamples chroma vertically with its
+(10/12-bit 4:2:0) the reference ``ffmpeg`` (5.1, the one tests compare with) upsamples chroma vertically with its
 bicubic filter (B=0, C=0.6, chroma sited between luma rows) and shares each chroma sample
 between two horizontal neighbours; newer swscale resamples differently. :func:`to_rgb`
 reproduces the reference here (chroma upsampled in numpy, then a point conversion).

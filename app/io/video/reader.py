@@ -26,10 +26,9 @@ import numpy as np
 
 from app.core.errors import BadInputError, VellumError
 from app.core.geometry import VideoGeometry
-from app.core.media import fingerprint
 from app.io.video.build import build_index
+from app.io.video.store import index_file, load_index, save_index
 from app.io.video.cache import FrameCache
-from app.io.video.cachedir import video_index_folder
 from app.io.video.convert import apply_transform, detach, frame_bytes, to_rgb
 from app.io.video.index import NOFRAME, FrameIndex
 from app.io.video.report import VideoReport, geometry_of, report_of
@@ -40,39 +39,6 @@ AHEAD = 6  # frames converted ahead of a stepping or playing position
 DECODER_FRAMES = 28  # pictures a decoder holds at most (16 references, threads, reordering)
 BEHIND = 24  # frames kept decoded behind a position when stepping backwards
 KEEP_BACK = 32  # frames before a jump target kept (prefetching backwards keeps more)
-
-
-def load_index(path: Path, verify: str = "auto", use_cache: bool = True,
-               progress: Any = None) -> tuple[FrameIndex, str]:
-    """The frame index of ``path`` (from the cache when its content is unchanged), and the
-    file's fingerprint. ``verify``: see :func:`~app.io.video.build.build_index`; a cached
-    index is rebuilt only when it was checked less than ``verify`` asks."""
-    if verify not in ("needed", "auto", "always"):
-        raise ValueError(f"verify must be 'needed', 'auto' or 'always', not {verify!r}")
-    try:
-        fp = fingerprint(path)
-    except FileNotFoundError:
-        raise BadInputError(f"{path} does not exist.", path) from None
-    except OSError as exc:
-        raise BadInputError(f"{path} cannot be read ({exc.strerror}).", path) from exc
-    store = video_index_folder() / f"{fp.split(':')[-1]}.npz"
-    if use_cache:
-        index = FrameIndex.load(store, fp)
-        if index is not None and (index.verified or verify == "needed"
-                                  or (verify == "auto" and index.meta.get("auto_checked"))):
-            return index, fp
-    index = build_index(path, fp, verify=verify, progress=progress)
-    index.meta["auto_checked"] = verify in ("auto", "always")
-    if use_cache:
-        _save(index, store)
-    return index, fp
-
-
-def _save(index: FrameIndex, store: Path) -> None:
-    try:
-        index.save(store)
-    except (OSError, VellumError):  # a read-only cache folder only costs the next open
-        pass
 
 
 class VideoReader:
@@ -245,7 +211,7 @@ class VideoReader:
                 self._extra_errors.append(f"Packet {k} could not be decoded: {reason}.")
         session.errors.clear()
         if self._index.meta.get("changed") and self._use_cache:
-            _save(self._index, video_index_folder() / f"{self._fp.split(':')[-1]}.npz")
+            save_index(self._index, index_file(self._fp))
 
     def _recover(self, why: str) -> bool:
         """The decoder disagreed with the index: rebuild a demux-only index by decoding; for
@@ -261,7 +227,7 @@ class VideoReader:
                                              "file; every frame is decoded from the start "
                                              f"(slow seeking) ({why}).")
             if self._use_cache:
-                _save(self._index, video_index_folder() / f"{self._fp.split(':')[-1]}.npz")
+                save_index(self._index, index_file(self._fp))
             if self._session is not None:
                 self._session.close()
                 self._session = None
@@ -282,7 +248,7 @@ class VideoReader:
                                        f"{old}).")
             index.meta["auto_checked"] = True
             if self._use_cache:
-                _save(index, video_index_folder() / f"{self._fp.split(':')[-1]}.npz")
+                save_index(index, index_file(self._fp))
             if self._session is not None:
                 self._session.close()
                 self._session = None

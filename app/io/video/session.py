@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.io.video.build import _reason, open_container, video_stream
+from app.io.video.decoding import _reason, open_container, video_stream
 from app.io.video.index import NOPTS, FrameIndex
 
 Sink = Callable[[int, Any], None]
