@@ -13,19 +13,17 @@ point (c + 0.5, r + 0.5) as CONVENTIONS.md asks.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QEvent, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent,
                            QWheelEvent)
 from PySide6.QtWidgets import QWidget
 
 from app.core.document import Change
-from app.core.shapes import Tag
 from app.tools.base import EventType, PointerEvent, Tool
-from app.tools.geometry import keypoint_at
 from app.tools.state import EditorState
 from app.widgets.canvas_input import CURSORS, button, buttons, key_event, modifiers
 from app.widgets.canvas_render import AnnotationLayer, LayerStyle, View, draw_overlay
-from app.widgets.labels import draw_label
+from app.widgets.canvas_labels import CanvasLabels
 from app.widgets.tiles import ImagePyramid
 
 MIN_ZOOM, MAX_ZOOM = 1 / 256, 64.0
@@ -33,8 +31,6 @@ WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 units)
 REFINE_MS = 120  # after a pan/zoom gesture pauses this long, annotations are redrawn exactly
 BACKGROUND = QColor("#2b2b2b")
 _LAYER_FIELDS = {"doc", "place", "selection", "hidden", "hidden_classes", "image_size"}
-CLASS_LABEL_OFFSET = (16, 34)  # widget px from the pointer to the active-class label
-KEYPOINT_TOLERANCE = 8.0  # screen px: hovering this close to a keypoint names it
 
 
 class Canvas(QWidget):
@@ -67,8 +63,7 @@ class Canvas(QWidget):
         self._layer_dirty = True
         self._space = False
         self._pan_from: tuple[float, float, float, float] | None = None
-        self._pointer_at: tuple[float, float] | None = None  # widget px, None when outside
-        self._hover_keypoint: tuple[float, float, str, str] | None = None  # x, y, name, colour
+        self.labels = CanvasLabels(state)
         self._doc = None
         # a plain dict (not self) is captured by the destroyed handler: it outlives the widget
         self._subs: dict[str, object] = {"doc": lambda: None}
@@ -120,7 +115,7 @@ class Canvas(QWidget):
     def reset_view(self) -> None:
         """Forget zoom and pan: the next picture is fitted to the window."""
         self._auto_fit = True
-        self._pointer_at = self._hover_keypoint = None
+        self.labels.left()
         self.fit()
         self.update()
 
@@ -274,36 +269,7 @@ class Canvas(QWidget):
             self._draw_layer(painter, view)
             if self._tool is not None:
                 draw_overlay(painter, self._tool.overlay(), view, self._style)
-            self._draw_labels(painter)
-
-    def _draw_labels(self, painter: QPainter) -> None:
-        """Text over everything: the image's tags (top-left), the name of the keypoint under
-        the pointer, and the active class next to the pointer while a drawing tool is on."""
-        doc = self.state.doc
-        if doc is None or self.state.media_id is None:
-            return
-        painter.resetTransform()
-        y = 24.0
-        for a in self.state.visible_annotations():
-            if isinstance(a.shape, Tag):
-                cls = doc.schema.class_by_id(a.class_id)
-                values = ", ".join(str(v) for v in a.attributes.values() if v not in ("", None))
-                text = (cls.name if cls else "(no class)") + (f": {values}" if values else "")
-                plate = draw_label(painter, QPointF(14, y), "Tag · " + text,
-                                   QColor(self.state.class_color(a.class_id)))
-                y += plate.height() + 4
-        if self._hover_keypoint is not None and not (self._tool and self._tool.busy):
-            x, yk, name, color = self._hover_keypoint
-            wx, wy = self.image_to_widget(x, yk)
-            draw_label(painter, QPointF(wx + 10, wy - 10), name, QColor(color))
-        if self._pointer_at is not None and self._tool is not None and self._tool.draws and (
-                self._pyramid is not None):
-            cls = self.state.active_class()
-            text = f"{cls.name}  [{cls.hotkey}]" if cls and cls.hotkey else (
-                cls.name if cls else "no class: press 1-9")
-            px, py = self._pointer_at
-            draw_label(painter, QPointF(px + CLASS_LABEL_OFFSET[0], py + CLASS_LABEL_OFFSET[1]),
-                       text, QColor(cls.color if cls else "#c8c8c8"))
+            self.labels.draw(painter, view, self._tool, self._pyramid is not None)
 
     def _base(self, view: View) -> QImage:
         """Background + image (or error message) for ``view``, re-rendered when it changes."""
@@ -420,34 +386,18 @@ class Canvas(QWidget):
         self._after_input()
 
     def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
-        self._pointer_at = (e.position().x(), e.position().y())
+        self.labels.pointer_at = (e.position().x(), e.position().y())
         if self._pan_from is not None:
             x0, y0, ox, oy = self._pan_from
             self._set_view(self._zoom, ox + e.position().x() - x0, oy + e.position().y() - y0)
             return
         pe = self._pointer(e, EventType.MOVE)
         self.cursor_moved.emit(pe.x, pe.y)
-        self._find_keypoint(pe)
+        if self._pyramid is not None:
+            self.labels.find_keypoint(pe)
         if self._tool is not None and self._pyramid is not None:
             self._tool.move(pe)
         self._after_input()
-
-    def _find_keypoint(self, pe: PointerEvent) -> None:
-        doc = self.state.doc
-        self._hover_keypoint = None
-        if doc is None or self._pyramid is None:
-            return
-        names = {c.id: c.skeleton.points for c in doc.schema.classes if c.skeleton}
-        if not names:
-            return
-        found = keypoint_at(self.state.visible_annotations(), names, pe.x, pe.y,
-                            pe.tolerance(KEYPOINT_TOLERANCE))
-        if found is not None:
-            a, i = found
-            x, y, v = a.shape.points[i]
-            name = names[a.class_id][i] if i < len(names[a.class_id]) else f"point {i + 1}"
-            self._hover_keypoint = (x, y, name + (" (occluded)" if v == 1 else ""),
-                                    self.state.class_color(a.class_id))
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         if self._pan_from is not None and e.button() in (Qt.MouseButton.MiddleButton,
@@ -481,7 +431,7 @@ class Canvas(QWidget):
             self.update()
 
     def leaveEvent(self, e: QEvent) -> None:  # noqa: N802
-        self._pointer_at = self._hover_keypoint = None
+        self.labels.left()
         if self._tool is not None:
             self._tool.leave()
         self.update()

@@ -17,20 +17,19 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QMainWindow,
-                               QMessageBox, QStackedWidget, QWidget)
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
 from app.core.commands import Command
 from app.core.document import Change, Document
 from app.core.errors import VellumError
 from app.core.identity import set_author
-from app.core.media import MediaKind, MediaStatus
+from app.core.media import MediaKind
 from app.core.places import Place
 from app.core.store import PROJECT_FILE
 from app.inference.providers import compute_device
 from app.tools import TOOLS
 from app.tools.state import EditorState
-from app.widgets import dialogs, menus, modes, theme, view_memory
+from app.widgets import menus, modes, view_memory
 from app.widgets.attribute_editor import AttributeEditor
 from app.widgets.canvas import Canvas
 from app.widgets.display import LayerDisplay
@@ -41,19 +40,19 @@ from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
 from app.widgets.media_list import MediaList
 from app.widgets.object_list import ObjectList
-from app.widgets.shortcuts import ShortcutSheet, sheet_sections
 from app.widgets.status_bar import StatusFields
 from app.widgets.tiles import ImagePyramid
 from app.widgets.tool_options import ToolOptions
 from app.widgets.watch import StateWatcher
 from app.widgets.welcome import Welcome, WelcomeActions
-from app.widgets.window_actions import entries, history_media
+from app.widgets.window_actions import entries
+from app.widgets.window_commands import WindowCommands
+from app.widgets.window_dialogs import WindowDialogs
 
-RECENT_MAX = 10
 CACHE_IMAGES = 4
 
 
-class MainWindow(QMainWindow, StateWatcher):
+class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
     """Vellum's window. ``doc`` may be None (the welcome page is shown)."""
 
     def __init__(self, doc: Document | None = None, settings: QSettings | None = None) -> None:
@@ -321,20 +320,6 @@ class MainWindow(QMainWindow, StateWatcher):
         if n:
             self.media.go_to(self.media.proxy.index(index % n, 0))
 
-    def mark_done_and_next(self) -> None:
-        """Mark the current item done and go to the next one."""
-        doc, mid = self.state.doc, self.state.media_id
-        if doc is None or mid is None:
-            return
-        item = doc.media_item(mid)
-        if item.status is not MediaStatus.DONE and not self.media.set_status(
-                MediaStatus.DONE, [item]):
-            return
-        before = self.state.media_id
-        self.step_media(1)
-        self.message(f"{item.name} is done." + ("" if self.state.media_id != before
-                                                 else " That was the last item."), 4000)
-
     def add_paths(self, paths: list[str]) -> None:
         """Add media files/folders in the background; one Put command at the end."""
         doc = self.state.doc
@@ -380,110 +365,6 @@ class MainWindow(QMainWindow, StateWatcher):
             self.last_drawing_tool = name
         self.settings.setValue("tool", name)
 
-    def start_or_finish_shape(self) -> None:
-        """N, as in CVAT: finish the shape being drawn; otherwise start drawing with the last
-        drawing tool used."""
-        tool = self.canvas.tool
-        if tool is not None and tool.busy and tool.finish_shape():
-            return
-        if tool is None or not tool.draws:
-            self.set_tool(self.last_drawing_tool)
-            tool = self.canvas.tool
-        self.message(f"{tool.label}: {tool.tooltip}", 5000)
-
-    # ------------------------------------------------------------------ history
-    def undo(self) -> None:
-        self._history("undo")
-
-    def redo(self) -> None:
-        self._history("redo")
-
-    def _history(self, which: str) -> None:
-        """Undo or redo; an edit made on another item first brings that item into view, so
-        nothing changes out of sight (as CVAT and Slicer do)."""
-        doc = self.state.doc
-        if doc is None:
-            return
-        if self.state.read_only:
-            self.message(self.state.read_only, 6000)
-            return
-        if self.canvas.tool is not None and self.canvas.tool.busy:
-            self.canvas.tool.cancel()
-            return
-        command = doc.undo_command if which == "undo" else doc.redo_command
-        if command is None:
-            self.message(f"Nothing to {which}.", 3000)
-            return
-        where = ""
-        target = history_media(doc, command, self.state.media_id)
-        if target is not None:
-            self.show_media(target)
-            where = f" (on {doc.media_item(target).name})"
-        label = command.label
-        try:
-            done = doc.undo() if which == "undo" else doc.redo()
-        except (VellumError, ValueError) as exc:  # e.g. the class to drop is now in use
-            self.error(f"Cannot {which} {label!r}: {exc}")
-            return
-        if done:
-            self.message(f"{which.capitalize()}: {label}{where}", 4000)
-
-    # ------------------------------------------------------------------ clipboard, view
-    def copy_shapes(self) -> None:
-        from app.tools import clipboard
-
-        clipboard.copy(self.state)
-
-    def paste_shapes(self) -> None:
-        from app.tools import clipboard
-
-        clipboard.paste(self.state)
-
-    def repeat_previous(self) -> None:
-        from app.tools import clipboard
-
-        if self.previous_place is None:
-            self.message("No previous image in this session.", 4000)
-            return
-        clipboard.repeat_previous(self.state, self.previous_place)
-
-    def select_all(self) -> None:
-        self.state.set(selection=tuple(a.id for a in self.state.visible_annotations()))
-
-    def show_all_objects(self) -> None:
-        self.state.set(hidden=frozenset(), hidden_classes=frozenset())
-
-    def zoom_to_selection(self) -> None:
-        """Zoom onto the selected shapes (their joint bounding box)."""
-        boxes = [a.shape.bbox() for a in self.state.selected_visible()
-                 if sum(a.shape.bbox()[2:]) > 0]
-        if not boxes:
-            self.message("Select a shape to zoom to (click it, or Tab).", 3000)
-            return
-        x0 = min(b[0] for b in boxes)
-        y0 = min(b[1] for b in boxes)
-        x1 = max(b[0] + b[2] for b in boxes)
-        y1 = max(b[1] + b[3] for b in boxes)
-        self.canvas.zoom_to(x0, y0, x1, y1)
-
-    def save(self) -> None:
-        """Ctrl+S: there is nothing to save, so say so, with the time of the last commit."""
-        doc = self.state.doc
-        if doc is None:
-            self.message("No project is open.", 4000)
-            return
-        if self.state.read_only:
-            self.message("Nothing to save in this read-only window; the window editing the "
-                         "project saves every edit as it is made.", 6000)
-            return
-        from app.widgets.status_bar import local_time
-
-        last = doc.store.history(1)
-        when = local_time(last[0]["time"]) if last else ""
-        self.message("Saved — every edit is saved as you make it"
-                     + (f" (the last one at {when})." if when else "."), 6000)
-        self._show_saved()
-
     # ------------------------------------------------------------------ observing
     def on_state(self, field: str) -> None:
         if field == "status" and self.state.status:
@@ -526,80 +407,6 @@ class MainWindow(QMainWindow, StateWatcher):
         name = doc.media_item(mid).name if mid and doc.stored_media(mid) else ""
         ro = " (read-only)" if self.state.read_only else ""
         self.setWindowTitle(f"{name + ' — ' if name else ''}{doc.name}{ro} — Vellum")
-
-    # ------------------------------------------------------------------ dialogs
-    def new_project_dialog(self) -> None:
-        path = dialogs.ask_new_project(self)
-        if path:
-            self.create_project(path)
-
-    def open_project_dialog(self) -> None:
-        path = dialogs.ask_open_project(self)
-        if path:
-            self.open_project(path)
-
-    def add_files_dialog(self) -> None:
-        self.add_paths(dialogs.ask_media_files(self))
-
-    def add_folder_dialog(self) -> None:
-        self.add_paths(dialogs.ask_media_folder(self))
-
-    def open_demo(self) -> None:
-        from app.demo import build_demo, demo_folder
-
-        self.jobs.start("Building the demo project", lambda job: build_demo(demo_folder()),
-                        on_done=self.open_project, on_error=lambda exc: self.error(str(exc)))
-
-    def fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.recent_projects():
-            self.recent_menu.addAction(path, lambda p=path: self.open_project(p))
-        self.recent_menu.setEnabled(bool(self.recent_projects()))
-
-    def recent_projects(self) -> list[str]:
-        value = self.settings.value("recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _remember_recent(self, path: str) -> None:
-        recent = [path] + [p for p in self.recent_projects() if p != path]
-        self.settings.setValue("recent", recent[:RECENT_MAX])
-
-    def shortcut_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """What the key sheet lists: every action, every class key, every tool's keys."""
-        classes = self.state.doc.schema.classes if self.state.doc else ()
-        return sheet_sections(self.sections, classes, TOOLS)
-
-    def show_shortcuts(self) -> None:
-        ShortcutSheet(self.shortcut_sections(), self).exec()
-
-    def adjust_dialog(self) -> None:
-        dialogs.AdjustDialog(self.settings, self.canvas.set_display_adjust, self).show()
-
-    def set_outlines_only(self, on: bool) -> None:
-        """Show only the outlines of unselected shapes (display only, remembered)."""
-        self.display.set_outlines_only(on)
-
-    def toggle_theme(self) -> None:
-        app = QApplication.instance()
-        name = "light" if theme.current_theme(app) == "dark" else "dark"
-        theme.apply_theme(app, name)
-        self.settings.setValue("theme", name)
-
-    def about(self) -> None:
-        dialogs.about(self)
-
-    def author_dialog(self) -> None:
-        """Ask for the name the audit trail records (kept in QSettings)."""
-        name, ok = QInputDialog.getText(self, "Author name", "Name recorded with your edits "
-                                        "(empty: your user name):", text=str(
-                                            self.settings.value("author", "") or ""))
-        if ok:
-            self.settings.setValue("author", name.strip())
-            set_author(name)
-
-    def choose_class_key(self, key: str) -> None:
-        if not self.labels.choose_hotkey(key):
-            self.message(f"No class has the key {key}; give one in its Edit dialog.", 3000)
 
     # ------------------------------------------------------------------ window
     def _restore_settings(self) -> None:

@@ -1,0 +1,76 @@
+"""Text the canvas draws over everything (screen-size labels on dark plates): the image's tags
+at the top left, the name of the keypoint under the pointer, and the active class next to the
+pointer while a drawing tool is on (so the annotator sees what the next shape will be)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor, QPainter
+
+from app.core.shapes import Tag
+from app.tools.base import PointerEvent, Tool
+from app.tools.geometry import keypoint_at
+from app.tools.state import EditorState
+from app.widgets.labels import draw_label
+from app.widgets.view import View
+
+CLASS_LABEL_OFFSET = (16, 34)  # widget px from the pointer to the active-class label
+KEYPOINT_TOLERANCE = 8.0  # screen px: hovering this close to a keypoint names it
+
+
+class CanvasLabels:
+    """What the labels need to know: where the pointer is and which keypoint it is over."""
+
+    def __init__(self, state: EditorState) -> None:
+        self.state = state
+        self.pointer_at: tuple[float, float] | None = None  # widget px, None when outside
+        self.keypoint: tuple[float, float, str, str] | None = None  # image x, y, name, colour
+
+    def left(self) -> None:
+        """The pointer left the canvas (or the view was reset)."""
+        self.pointer_at = self.keypoint = None
+
+    def find_keypoint(self, pe: PointerEvent) -> None:
+        """Note the labelled keypoint within KEYPOINT_TOLERANCE screen px of the pointer."""
+        doc = self.state.doc
+        self.keypoint = None
+        if doc is None:
+            return
+        names = {c.id: c.skeleton.points for c in doc.schema.classes if c.skeleton}
+        if not names:
+            return
+        found = keypoint_at(self.state.visible_annotations(), names, pe.x, pe.y,
+                            pe.tolerance(KEYPOINT_TOLERANCE))
+        if found is not None:
+            a, i = found
+            x, y, v = a.shape.points[i]
+            name = names[a.class_id][i] if i < len(names[a.class_id]) else f"point {i + 1}"
+            self.keypoint = (x, y, name + (" (occluded)" if v == 1 else ""),
+                             self.state.class_color(a.class_id))
+
+    def draw(self, painter: QPainter, view: View, tool: Tool | None, picture: bool) -> None:
+        """Draw the labels (painter in widget px) for ``view``."""
+        doc = self.state.doc
+        if doc is None or self.state.media_id is None:
+            return
+        painter.resetTransform()
+        y = 24.0
+        for a in self.state.visible_annotations():
+            if isinstance(a.shape, Tag):
+                cls = doc.schema.class_by_id(a.class_id)
+                values = ", ".join(str(v) for v in a.attributes.values() if v not in ("", None))
+                text = (cls.name if cls else "(no class)") + (f": {values}" if values else "")
+                plate = draw_label(painter, QPointF(14, y), "Tag · " + text,
+                                   QColor(self.state.class_color(a.class_id)))
+                y += plate.height() + 4
+        if self.keypoint is not None and not (tool and tool.busy):
+            x, yk, name, color = self.keypoint
+            wx, wy = view.to_widget(x, yk)
+            draw_label(painter, QPointF(wx + 10, wy - 10), name, QColor(color))
+        if self.pointer_at is not None and tool is not None and tool.draws and picture:
+            cls = self.state.active_class()
+            text = f"{cls.name}  [{cls.hotkey}]" if cls and cls.hotkey else (
+                cls.name if cls else "no class: press 1-9")
+            px, py = self.pointer_at
+            draw_label(painter, QPointF(px + CLASS_LABEL_OFFSET[0], py + CLASS_LABEL_OFFSET[1]),
+                       text, QColor(cls.color if cls else "#c8c8c8"))
