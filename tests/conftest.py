@@ -14,6 +14,13 @@ SHARED = REPO.parent / "shared"
 SHARED_DATA = SHARED / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory) -> None:
+    """Video indexes and embedding caches of the tests go to a temporary folder, never the
+    user's ~/.cache/vellum (subprocesses inherit it through the environment)."""
+    os.environ["VELLUM_CACHE_DIR"] = str(tmp_path_factory.mktemp("vellum-cache"))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """../shared/data; the test is skipped (with the reason) only where the folder is absent."""

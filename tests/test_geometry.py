@@ -116,3 +116,24 @@ def test_geometry_and_frame_times_are_stored_typed(tmp_path):
         assert v.video == video.video and g.volume == volume.volume and g.source == volume.source
         assert np.allclose(g.volume.voxel_to_world((1, 2, 3)), OBLIQUE.voxel_to_world((1, 2, 3)))
         assert doc.frame_times(video.id) == times
+
+
+def test_adding_a_video_stores_its_frame_times_and_annotations_get_them(tmp_path, shared_data):
+    import shutil
+
+    from app.core.annotations import Annotation
+    from app.core.places import Place
+    from app.core.shapes import Box
+    from app.io.ingest import add_media
+
+    doc = Document.create(tmp_path / "p")
+    shutil.copy(shared_data / "video" / "vfr_h264.mkv", tmp_path / "p" / "v.mkv")
+    add_media(doc, [tmp_path / "p" / "v.mkv"])
+    (video,) = doc.media()
+    times = doc.frame_times(video.id)
+    assert len(times.seconds) == video.frames == 240 and times.seconds[0] == 0.0
+    assert all(b > a for a, b in zip(times.seconds, times.seconds[1:]))  # VFR, increasing
+    a = Annotation(Place(video.id, 100), Box(0, 0, 4, 4))
+    doc.execute(Put((a,)))
+    assert doc.annotation(video.id, a.id).timestamp == times.seconds[100]
+    doc.close()

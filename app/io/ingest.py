@@ -15,7 +15,8 @@ from app.core.commands import Put
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.geometry import VideoGeometry
-from app.core.media import MediaItem, MediaKind, VolumeSource, fingerprint, relative_path
+from app.core.media import (FrameTimes, MediaItem, MediaKind, VolumeSource, fingerprint,
+                            relative_path)
 from app.io.probe import Probe, discover, probe_all
 
 Progress = Callable[[int, int, str], None]  # done, total, current path
@@ -27,6 +28,7 @@ class AddReport:
     duplicates: list[Path] = field(default_factory=list)
     errors: list[VellumError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a lead should know (skipped series...)
+    frame_times: list[FrameTimes] = field(default_factory=list)  # of the added videos
 
 
 def media_item(info: Probe, path: str, fp: str, size: int, position: int) -> MediaItem:
@@ -89,16 +91,34 @@ def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], posit
                 continue
             known.add(item.key)
             report.added.append(item)
+            if item.kind is MediaKind.VIDEO:
+                times = video_frame_times(path, item)
+                if times is not None:
+                    report.frame_times.append(times)
             position += 1
     if progress:
         progress(len(found), len(found), "")
     return report
 
 
+def video_frame_times(path: Path, item: MediaItem) -> FrameTimes | None:
+    """Presentation time of every frame of a video (from its frame index, already built and
+    cached by the probe), or None when the index does not match the item."""
+    from app.io.video import load_index
+
+    index, _ = load_index(path)
+    if len(index.frame_pts) != item.frames:
+        return None
+    return FrameTimes(item.id, tuple(int(p) for p in index.frame_pts),
+                      tuple(float(t) for t in index.timestamps()),
+                      tuple(bool(k) for k in index.keyframes()))
+
+
 def add_command(report: AddReport) -> Put | None:
-    """The one undoable command that adds a plan's media (None when there is nothing)."""
+    """The one undoable command that adds a plan's media and their frame times (None when
+    there is nothing)."""
     n = len(report.added)
-    return Put(tuple(report.added), label=f"Add {n} media") if n else None
+    return Put((*report.added, *report.frame_times), label=f"Add {n} media") if n else None
 
 
 def known_paths(doc: Document) -> set[str]:

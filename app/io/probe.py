@@ -1,8 +1,9 @@
 """Find what a path on disk is (image, video, volume) and describe it as a media item.
 
 Sizes are in pixels; ``frames`` is the number of video frames in presentation order, or the
-number of slices of a volume along its array k axis. Nothing is decoded beyond what the size
-needs (image headers, container metadata, NIfTI/DICOM headers).
+number of slices of a volume along its array k axis. Images and volumes are read from their
+headers only; a video gets its frame index (demuxed, cached by fingerprint; small or damaged
+files are decoded through once to count exactly what ffmpeg shows).
 """
 
 from __future__ import annotations
