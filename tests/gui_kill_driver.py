@@ -14,6 +14,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def say(line: str) -> None:
+    """One line to the real stdout: the window's background device probe swaps sys.stdout for
+    a buffer while onnxruntime talks (contextlib.redirect_stdout is process-wide), and a
+    print() on this thread at that moment would vanish into it."""
+    sys.__stdout__.write(line + "\n")
+    sys.__stdout__.flush()
+
+
 def main() -> int:
     project, ini, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     from PySide6.QtCore import QPoint, QSettings, Qt
@@ -47,8 +55,8 @@ def main() -> int:
         QTest.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, p1)
         boxes = [a for a in doc.annotations(win.state.media_id) if a.kind == "box"]
         b = boxes[-1].shape
-        print(f"committed {len(boxes)} {b.x:.3f} {b.y:.3f} {b.w:.3f} {b.h:.3f}", flush=True)
-    print("idle", flush=True)
+        say(f"committed {len(boxes)} {b.x:.3f} {b.y:.3f} {b.w:.3f} {b.h:.3f}")
+    say("idle")
     return app.exec()
 
 
