@@ -115,17 +115,26 @@ def _first_line(exc: BaseException) -> str:
     return line.rstrip(".")[:240]
 
 
+_PRINT_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _quiet(ort: Any):
     """Silence onnxruntime while probing: its C++ log (stderr) and the Python fallback notice it
-    prints on *stdout* (which would corrupt ``--json`` output)."""
+    prints on *stdout* (which would corrupt ``--json`` output). The notice is caught by giving
+    onnxruntime's session module a ``print`` of its own for the moment - never by swapping
+    ``sys.stdout``, which would swallow what other threads print meanwhile."""
+    from onnxruntime.capi import onnxruntime_inference_collection as collection
+
     ort.set_default_logger_severity(4)
     buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
+    with _PRINT_LOCK:
+        collection.print = lambda *args, **kwargs: print(*args, file=buffer)  # type: ignore
+        try:
             yield buffer
-    finally:
-        ort.set_default_logger_severity(3)
+        finally:
+            del collection.print  # type: ignore[attr-defined]
+            ort.set_default_logger_severity(3)
 
 
 def _cuda_reason() -> str:
