@@ -175,7 +175,7 @@ def volume_orientation(geometry: VolumeGeometry, axis: str) -> tuple[str, Orient
     rows_axis, cols_axis = PICTURE_AXES[axis]
     dc, dr = geometry.axis_direction(cols_axis), geometry.axis_direction(rows_axis)
     right, down = (np.asarray(v) for v in _SCREEN[pane])
-    transpose = abs(dr @ right) + abs(dc @ down) > abs(dc @ right) + abs(dr @ down)
+    transpose = bool(abs(dr @ right) + abs(dc @ down) > abs(dc @ right) + abs(dr @ down))
     sx, sy = (dr, dc) if transpose else (dc, dr)  # LPS direction of screen +x, +y
     flip_x, flip_y = bool(sx @ right < 0), bool(sy @ down < 0)
     ex = -sx if flip_x else sx

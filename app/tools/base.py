@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from app.core.places import Place
+
 if TYPE_CHECKING:
     from app.tools.state import EditorState
 
@@ -58,7 +60,8 @@ class Mod(IntFlag):
 class PointerEvent:
     """A pointer event in image space. ``x, y``: continuous image pixels; ``button``: the
     button that changed (press/release), ``buttons``: those held; ``scale``: screen pixels per
-    image pixel (divide a screen tolerance by it to get image pixels)."""
+    image pixel (divide a screen tolerance by it to get image pixels); ``place``: where it
+    happened (the canvas's media item, frame or volume slice; None: the editor's place)."""
 
     type: EventType
     x: float
@@ -67,6 +70,7 @@ class PointerEvent:
     buttons: Button = Button.NONE
     modifiers: Mod = Mod.NONE
     scale: float = 1.0
+    place: Place | None = None
 
     @property
     def pos(self) -> tuple[float, float]:
@@ -199,7 +203,13 @@ class Tool:
         """Press-drag-release as one generator (see the module doc); None to ignore."""
         return None
 
+    @property
+    def pointer_place(self) -> Place | None:
+        """Where the tool's pointer last was (the place a finished shape goes to)."""
+        return getattr(self, "_place", None) or self.state.place
+
     def press(self, e: PointerEvent) -> None:
+        self._place = e.place
         self.cancel_gesture_only()
         gen = self.gesture(e)
         if gen is None:
@@ -212,6 +222,8 @@ class Tool:
 
     def move(self, e: PointerEvent) -> None:
         self.hover_pos = e.pos
+        if self._gesture is None:
+            self._place = e.place
         if self._gesture is None:
             self.hover(e)
             return

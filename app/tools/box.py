@@ -6,7 +6,6 @@ the box just drawn stays selected with its handles, which can be dragged at once
 
 from __future__ import annotations
 
-from app.core.commands import Put
 from app.core.shapes import Box
 from app.tools.base import Button, EventType, Gesture, OverlayItem, PointerEvent, Tool
 from app.tools.geometry import MIN_SCREEN, too_small
@@ -65,8 +64,8 @@ class BoxTool(Handles, Tool):
             if max(box.w, box.h) * e.scale >= MIN_SCREEN:  # a stray click needs no word
                 self.message(reason)
             return
-        ann = self.state.new_annotation(box)
-        if self.state.execute(Put((ann,), label="Draw box")):
+        ann = self.state.add_drawn(box, "Draw box", self.pointer_place)
+        if ann is not None:
             self.state.select((ann.id,))
 
     def editing_ids(self) -> frozenset[str]:

@@ -8,7 +8,6 @@ placed. Coordinates are image pixels (a click on pixel (c, r)'s centre gives (c+
 
 from __future__ import annotations
 
-from app.core.commands import Put
 from app.core.schema import Skeleton
 from app.core.shapes import Keypoints
 from app.tools.base import Button, Gesture, KeyEvent, Mod, OverlayItem, PointerEvent, Tool
@@ -106,8 +105,8 @@ class KeypointsTool(Tool):
             self._prompt()
             return
         pts = placed + [(0.0, 0.0, 0)] * (len(sk.points) - len(placed))
-        ann = self.state.new_annotation(Keypoints(tuple(pts)))
-        if self.state.execute(Put((ann,), label="Place keypoints")):
+        ann = self.state.add_drawn(Keypoints(tuple(pts)), "Place keypoints", self.pointer_place)
+        if ann is not None:
             self.state.select((ann.id,))
         self._prompt()
 

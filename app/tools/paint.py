@@ -9,13 +9,16 @@ AddAnnotations / UpdateAnnotations / RemoveAnnotations command.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from app.core.annotations import Annotation
-from app.core.commands import Put, Remove
+from app.core.commands import ModifyLabelMap, Put, Remove
+from app.core.labelmap import Mode
+from app.core.places import Place
 from app.core.raster import rasterize
 from app.core.rle import area, encode
 from app.core.shapes import Box, Mask, Polygon, RotatedBox
@@ -108,6 +111,32 @@ def region_of(a: Annotation, h: int, w: int) -> np.ndarray | None:
     return None
 
 
+@dataclass(frozen=True)
+class LabelMapPaint:
+    """Where a brush stroke on a volume slice goes: label map ``labelmap_id``, segment
+    ``value`` (drawn in ``color``); ``where``: the slice's "paint only where" mask (e.g. an
+    intensity range), or None. A volume mode provides it through
+    ``EditorState.labelmap_target(place)``."""
+
+    labelmap_id: str
+    value: int
+    color: str = "#3cb44b"
+    where: np.ndarray | None = None
+
+
+def labelmap_command(target: LabelMapPaint, place: Place, stroke: np.ndarray, erase: bool,
+                     label: str) -> ModifyLabelMap:
+    """The label-map edit of a 2D stroke (the slice's picture, non-zero = painted) at a
+    volume place: the stroke becomes a one-voxel-thick modifier along the place's axis."""
+    a = "kji".index(place.axis)  # type: ignore[arg-type]
+    start = [0, 0, 0]
+    start[a] = int(place.index)  # type: ignore[arg-type]
+    modifier = np.expand_dims(stroke.astype(bool), a)
+    where = None if target.where is None else np.expand_dims(target.where.astype(bool), a)
+    return ModifyLabelMap(target.labelmap_id, tuple(start), modifier,  # type: ignore[arg-type]
+                          Mode.ERASE if erase else Mode.ADD, target.value, where, label=label)
+
+
 class PaintTool(Tool):
     """Base of the brush (``erase = False``) and eraser (``erase = True``)."""
 
@@ -148,6 +177,9 @@ class PaintTool(Tool):
         w, h = self.state.image_size
         if w <= 0 or h <= 0 or self.state.media_id is None:
             return None
+        lm = self.labelmap_target(press)
+        if lm is not None:
+            return self._labelmap_stroke(press, lm, w, h)
         target = self.target(press)
         if target is None and (self.erase or not self.state.allows("mask")):
             return None
@@ -156,6 +188,37 @@ class PaintTool(Tool):
             return None
         self._clip_id = None
         return self._stroke(press, target, self.clip(target), w, h)
+
+    def labelmap_target(self, press: PointerEvent) -> LabelMapPaint | None:
+        """On a volume slice, the label map and segment the stroke paints (else None)."""
+        place = press.place or self.state.place
+        hook = self.state.labelmap_target
+        if place is None or not place.is_slice or hook is None:
+            return None
+        return hook(place)
+
+    def _labelmap_stroke(self, press: PointerEvent, lm: LabelMapPaint, w: int, h: int
+                         ) -> Gesture:
+        """A stroke on a volume slice: painted in a working buffer, then one
+        ``ModifyLabelMap`` (undo per stroke, only the changed voxels kept)."""
+        buf = np.zeros((h, w), np.uint8)
+        place = press.place or self.state.place
+        self._buf, self._target, self._color = buf, None, lm.color
+        radius = self.state.brush_radius
+        last = press.pos
+        stamp_segment(buf, last, last, radius, 1, None)
+        e = yield
+        try:
+            while e.type is EventType.MOVE:
+                stamp_segment(buf, last, e.pos, radius, 1, None)
+                last = e.pos
+                e = yield
+            stamp_segment(buf, last, e.pos, radius, 1, None)
+        finally:
+            self._buf = None
+        if buf.any():
+            self.state.execute(labelmap_command(lm, place, buf, self.erase,
+                                                "Erase" if self.erase else "Paint"))
 
     def _stroke(self, press: PointerEvent, target: Annotation | None,
                 clip: np.ndarray | None, w: int, h: int) -> Gesture:
@@ -194,8 +257,8 @@ class PaintTool(Tool):
             return
         MASKS.put(rle, buf)
         if target is None:
-            ann = self.state.new_annotation(Mask(rle))
-            if self.state.execute(Put((ann,), label="Paint mask")):
+            ann = self.state.add_drawn(Mask(rle), "Paint mask", self.pointer_place)
+            if ann is not None:
                 # keep the clipping object selected so the next stroke stays inside it
                 keep = (self._clip_id,) if self._clip_id else ()
                 self.state.select(keep + (ann.id,))

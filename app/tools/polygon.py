@@ -50,8 +50,8 @@ class PolygonTool(PathTool):
         if self.hole_of is not None:
             self._add_hole(self.hole_of, points)
             return
-        ann = self.state.new_annotation(Polygon(tuple(points)))
-        if self.state.execute(Put((ann,), label="Draw polygon")):
+        ann = self.state.add_drawn(Polygon(tuple(points)), "Draw polygon", self.pointer_place)
+        if ann is not None:
             self.state.select((ann.id,))
 
     def _add_hole(self, target_id: str, points: list[Point]) -> None:

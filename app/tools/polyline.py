@@ -5,7 +5,6 @@ Backspace removes the last vertex, Escape cancels. Coordinates are image pixels.
 
 from __future__ import annotations
 
-from app.core.commands import Put
 from app.core.shapes import Polyline
 from app.tools.pathdraw import PathTool, Point
 
@@ -25,6 +24,6 @@ class PolylineTool(PathTool):
         return Polyline(tuple(points))
 
     def commit(self, points: list[Point]) -> None:
-        ann = self.state.new_annotation(Polyline(tuple(points)))
-        if self.state.execute(Put((ann,), label="Draw polyline")):
+        ann = self.state.add_drawn(Polyline(tuple(points)), "Draw polyline", self.pointer_place)
+        if ann is not None:
             self.state.select((ann.id,))

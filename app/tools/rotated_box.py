@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-from app.core.commands import Put
 from app.core.shapes import RotatedBox
 from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
                             PointerEvent)
@@ -85,8 +84,8 @@ class RotatedBoxTool(Handles, ClickTool):
         if reason:
             self.message(reason)
             return
-        ann = self.state.new_annotation(box)
-        if self.state.execute(Put((ann,), label="Draw rotated box")):
+        ann = self.state.add_drawn(box, "Draw rotated box", self.pointer_place)
+        if ann is not None:
             self.state.select((ann.id,))
 
     def key(self, e: KeyEvent) -> bool:

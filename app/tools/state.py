@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.core.annotations import Annotation
-from app.core.commands import Command
+from app.core.commands import Command, Put
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.identity import author, new_id, utc_now
@@ -66,6 +66,11 @@ class EditorState:
         for name, default in _FIELDS.items():
             object.__setattr__(self, name, default)
         self._listeners: list[StateListener] = []
+        # a mode's hook for drawn shapes: (state, shape, label, place, fields) -> Annotation
+        self.drawn_hook: Callable[..., Annotation | None] | None = None
+        # a volume mode's answer to "which label map and segment does a brush on this slice
+        # paint?": place -> app.tools.paint.LabelMapPaint (None: paint mask annotations)
+        self.labelmap_target: Callable[[Place], Any] | None = None
         self.doc = doc
         self.set(**fields)
 
@@ -175,12 +180,26 @@ class EditorState:
         if self.media_id is None:
             raise VellumError("No image is open to annotate.")
         cls = self.active_class()
-        z = max((a.z for a in self.annotations()), default=-1) + 1
-        values: dict[str, Any] = dict(place=self.place, shape=shape,
+        place = fields.pop("place", None) or self.place
+        here = self.doc.annotations(place) if self.doc is not None else []
+        z = max((a.z for a in here), default=-1) + 1
+        values: dict[str, Any] = dict(place=place, shape=shape,
                                       class_id=cls.id if cls else None, z=z,
                                       attributes=cls.default_attributes() if cls else {})
         values.update(fields)
         return Annotation(**values)
+
+    def add_drawn(self, shape: Shape, label: str, place: Place | None = None,
+                  **fields: Any) -> Annotation | None:
+        """The one way a drawing tool adds what it drew: a new annotation of ``shape`` at
+        ``place`` (the event's; default the current place), committed as one undoable step.
+        A mode may hook in (:attr:`drawn_hook`): video turns the shape into a track keyframe.
+        Returns the stored annotation, or None when refused (the status bar says why)."""
+        where = place or self.place
+        if self.drawn_hook is not None:
+            return self.drawn_hook(self, shape, label, where, fields)
+        ann = self.new_annotation(shape, place=where, **fields)
+        return ann if self.execute(Put((ann,), label=label)) else None
 
     def allows(self, kind: str) -> bool:
         """Whether the active class accepts ``kind`` shapes (messages the user if not)."""

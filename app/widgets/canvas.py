@@ -1,16 +1,24 @@
-"""The 2D canvas: shows the current image with its annotations and feeds the active tool.
+"""The 2D canvas: shows one place's picture with its annotations and feeds the active tool.
 
-Layers, bottom to top: the image (level-of-detail tiles, nearest-neighbour at zoom >= 1 so
-pixels stay crisp; brightness/contrast for display only), the annotations (cached in a
-widget-sized image, redrawn only when the document, the selection or the view changes), and
-the tool overlay (drawn every frame). Wheel zooms at the cursor; Space+drag or middle-drag pans.
+What it shows comes from a plane source (:mod:`app.io.planes`): a photo, a video frame or a
+volume slice, with its physical pixel size and display orientation. Layers, bottom to top: the
+picture (level-of-detail tiles, nearest-neighbour at zoom >= 1 so pixels stay crisp; the
+display mapping - brightness/contrast or window/level - applied to tiles, never to the data),
+extra layers a mode adds (a label map's segments), the annotations (cached in a widget-sized
+image, redrawn only when the document, the selection or the view changes), the tool overlay
+and decorations (crosshair, orientation letters). Wheel zooms at the cursor; Space+drag or
+middle-drag pans.
 
-Coordinates: ``widget = image * zoom + offset``. A mouse event at widget pixel (i, j) is taken
-at that pixel's centre (i + 0.5, j + 0.5), so a click at 1:1 on image pixel (c, r) gives image
-point (c + 0.5, r + 0.5) as CONVENTIONS.md asks.
+Coordinates: :class:`~app.widgets.view.View` (``widget = image * zoom + offset`` for a photo).
+A mouse event at widget pixel (i, j) is taken at that pixel's centre (i + 0.5, j + 0.5), so a
+click at 1:1 on image pixel (c, r) gives image point (c + 0.5, r + 0.5) as CONVENTIONS.md asks.
+Every pointer event carries the place it happened on, so several canvases (the panes of a
+volume) can edit at once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QEvent, QRectF, Qt, QTimer, Signal
@@ -24,7 +32,10 @@ from app.tools.state import EditorState
 from app.widgets.canvas_input import CURSORS, button, buttons, key_event, modifiers
 from app.widgets.canvas_render import AnnotationLayer, LayerStyle, View, draw_overlay
 from app.widgets.canvas_labels import CanvasLabels
+from app.io.planes import DisplayMapping, Orientation, PlaneSource
 from app.widgets.tiles import ImagePyramid
+
+Layer = Callable[[QPainter, View], None]  # draws in widget coordinates through the view
 
 MIN_ZOOM, MAX_ZOOM = 1 / 256, 64.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 units)
@@ -45,6 +56,11 @@ class Canvas(QWidget):
         self.state = state
         self._tool: Tool | None = None
         self._pyramid: ImagePyramid | None = None
+        self._source: PlaneSource | None = None
+        self._aspect = (1.0, 1.0)  # display units per picture pixel along x, y
+        self._orientation = Orientation()
+        self._under: list[Layer] = []  # drawn between the picture and the annotations
+        self._over: list[Layer] = []  # drawn on top of everything
         self._error: str | None = None
         self._zoom, self._ox, self._oy = 1.0, 0.0, 0.0
         self._auto_fit = True
@@ -78,21 +94,72 @@ class Canvas(QWidget):
     # ------------------------------------------------------------------ public API
     def show_image(self, image: np.ndarray | ImagePyramid | None) -> None:
         """Show ``image`` (H x W x 3 RGB uint8, or a pyramid of one prebuilt off the UI
-        thread; None clears) and set ``state.image_size``."""
+        thread; None clears) and set ``state.image_size``: a photo or video frame, square
+        pixels, no reorientation."""
+        self._source = None
+        self._set_picture(image if image is None or isinstance(image, ImagePyramid)
+                          else ImagePyramid(image), (1.0, 1.0), Orientation())
+
+    def show_source(self, source: PlaneSource, pyramid: ImagePyramid | None = None,
+                    mapping: DisplayMapping | None = None) -> None:
+        """Show a plane source's picture with its pixel size and orientation (``pyramid``:
+        prebuilt off the UI thread; ``mapping``: window/level for a scalar picture)."""
+        self._source = source
+        if pyramid is None:
+            pyramid = ImagePyramid(source.pixels(), scalar=source.is_scalar, mapping=mapping)
+        elif mapping is not None:
+            pyramid.set_mapping(mapping)
+        px, py = source.pixel_size
+        small = min(px, py)
+        self._set_picture(pyramid, (px / small, py / small), source.orientation)
+
+    def _set_picture(self, pyramid: ImagePyramid | None, aspect: tuple[float, float],
+                     orientation: Orientation) -> None:
         self._error = None
         self._serial += 1
-        if image is None:
-            self._pyramid = None
-        else:
-            self._pyramid = image if isinstance(image, ImagePyramid) else ImagePyramid(image)
-            self._pyramid.set_adjust(*self._adjust)
-            size = (self._pyramid.width, self._pyramid.height)
+        if (aspect, orientation) != (self._aspect, self._orientation):
+            self._auto_fit = True
+        self._aspect, self._orientation = aspect, orientation
+        self._pyramid = pyramid
+        if pyramid is not None:
+            if not pyramid.scalar:
+                pyramid.set_adjust(*self._adjust)
+            size = (pyramid.width, pyramid.height)
             if self.state.image_size != size:
                 self._auto_fit = True
             self.state.set(image_size=size)
         if self._auto_fit:
             self.fit()
         self._invalidate()
+
+    @property
+    def source(self) -> PlaneSource | None:
+        """The plane source shown (None for a plain picture)."""
+        return self._source
+
+    @property
+    def pyramid(self) -> ImagePyramid | None:
+        return self._pyramid
+
+    def set_mapping(self, mapping: DisplayMapping) -> None:
+        """Window/level (or any display mapping) of the shown picture: tiles are remade, the
+        pyramid is kept."""
+        if self._pyramid is not None:
+            self._pyramid.set_mapping(mapping)
+            self._serial += 1
+            self.update()
+
+    def add_layer(self, layer: Layer, above: bool = False) -> Callable[[], None]:
+        """Draw ``layer(painter, view)`` under the annotations (a label map) or, with
+        ``above``, over everything (crosshair, orientation letters). Returns a remover."""
+        where = self._over if above else self._under
+        where.append(layer)
+        self.update()
+        return lambda: (layer in where and where.remove(layer), self.update())  # type: ignore
+
+    def refresh_layers(self) -> None:
+        """Redraw after what an added layer shows changed."""
+        self.update()
 
     def show_error(self, message: str) -> None:
         """Draw ``message`` centred in place of the image."""
@@ -130,11 +197,13 @@ class Canvas(QWidget):
     def zoom_to(self, x0: float, y0: float, x1: float, y1: float, margin: float = 0.15) -> None:
         """Zoom and pan so the image rectangle (x0, y0)-(x1, y1) fills the view, with
         ``margin`` of its size around it (at most 8 screen px per image px)."""
-        w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-        z = min(self.width() / (w * (1 + 2 * margin)), self.height() / (h * (1 + 2 * margin)))
+        u, v = self._view().extent(max(x1 - x0, 1.0), max(y1 - y0, 1.0))
+        z = min(self.width() / (u * (1 + 2 * margin)), self.height() / (v * (1 + 2 * margin)))
         z = min(max(z, MIN_ZOOM), 8.0)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        self._set_view(z, self.width() / 2 - cx * z, self.height() / 2 - cy * z)
+        view = self._view().placed(z, 0, 0, 1, 1)
+        wx, wy = view.to_widget(cx, cy)
+        self._set_view(z, view.ox + self.width() / 2 - wx, view.oy + self.height() / 2 - wy)
 
     def set_tool(self, tool: Tool | None) -> None:
         if tool is self._tool:
@@ -152,16 +221,20 @@ class Canvas(QWidget):
         return self._tool
 
     def zoom(self) -> float:
-        """Screen pixels per image pixel."""
+        """Screen pixels per display unit (per image pixel for a photo; per smallest voxel
+        side for a volume slice)."""
         return self._zoom
 
     def fit(self) -> None:
-        """Zoom so the whole image fits, centred."""
+        """Zoom so the whole picture fits, centred."""
         w, h = self.state.image_size
         if w <= 0 or h <= 0:
             return
-        z = min(self.width() / w, self.height() / h) * 0.98
-        self._set_view(z, (self.width() - w * z) / 2, (self.height() - h * z) / 2)
+        u, v = self._view().extent(w, h)
+        z = min(self.width() / u, self.height() / v) * 0.98
+        view = self._view().placed(z, (self.width() - u * z) / 2, (self.height() - v * z) / 2,
+                                   w, h)
+        self._set_view(z, view.ox, view.oy)
         self._auto_fit = True
 
     def zoom_1to1(self) -> None:
@@ -171,8 +244,8 @@ class Canvas(QWidget):
     def zoom_at(self, zoom: float, wx: float, wy: float) -> None:
         """Set the zoom keeping the image point under widget point (wx, wy) in place."""
         zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)
-        ix, iy = self.widget_to_image(wx, wy)
-        self._set_view(zoom, wx - ix * zoom, wy - iy * zoom)
+        view = self._view().zoomed_at(zoom, wx, wy)
+        self._set_view(zoom, view.ox, view.oy)
 
     def set_view(self, zoom: float, offset_x: float, offset_y: float) -> None:
         """Set zoom (screen px per image px) and the widget position of the image origin."""
@@ -208,8 +281,14 @@ class Canvas(QWidget):
         return self._view().to_image(x, y)
 
     # ------------------------------------------------------------------ view
+    def view(self) -> View:
+        """The current picture -> widget mapping."""
+        return self._view()
+
     def _view(self) -> View:
-        return View(self._zoom, self._ox, self._oy, self.width(), self.height())
+        o = self._orientation
+        return View(self._zoom, self._ox, self._oy, self.width(), self.height(),
+                    self._aspect[0], self._aspect[1], o.transpose, o.flip_x, o.flip_y)
 
     def _set_view(self, zoom: float, ox: float, oy: float) -> None:
         changed_zoom = zoom != self._zoom
@@ -266,15 +345,20 @@ class Canvas(QWidget):
         view = self._view()
         painter.drawImage(0, 0, self._base(view))
         if self._error is None:
+            for layer in list(self._under):
+                layer(painter, view)
             self._draw_layer(painter, view)
             if self._tool is not None:
                 draw_overlay(painter, self._tool.overlay(), view, self._style)
             self.labels.draw(painter, view, self._tool, self._pyramid is not None)
+            for layer in list(self._over):
+                layer(painter, view)
 
     def _base(self, view: View) -> QImage:
         """Background + image (or error message) for ``view``, re-rendered when it changes."""
         dpr = self.devicePixelRatioF()
-        key = (view, self._serial, self._adjust, self._error, dpr)
+        key = (view, self._serial, self._adjust, self._error, dpr,
+               self._pyramid.mapping if self._pyramid is not None else None)
         if self._base_image is None or key != self._base_key:
             img = QImage(max(1, int(view.width * dpr)), max(1, int(view.height * dpr)),
                          QImage.Format.Format_RGB32)
@@ -298,13 +382,15 @@ class Canvas(QWidget):
         vis = view.visible(pyr.width, pyr.height)
         if vis is None:
             return
-        n = pyr.level_for(view.zoom)
+        n = pyr.level_for(view.scale)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, n > 0 or view.zoom < 1)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                              n > 0 or view.scale < 1)
+        painter.save()
+        painter.setWorldTransform(view.transform(), True)  # tiles drawn in picture pixels
         for tile, (sx, sy, sw, sh), (ix, iy, iw, ih) in pyr.visible_tiles(n, *vis):
-            x0, y0 = view.to_widget(ix, iy)
-            x1, y1 = view.to_widget(ix + iw, iy + ih)
-            painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), tile, QRectF(sx, sy, sw, sh))
+            painter.drawImage(QRectF(ix, iy, iw, ih), tile, QRectF(sx, sy, sw, sh))
+        painter.restore()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
 
     def _draw_layer(self, painter: QPainter, view: View) -> None:
@@ -360,8 +446,9 @@ class Canvas(QWidget):
         p = e.position()
         half = 0.5 / self.devicePixelRatioF()  # centre of the device pixel under the pointer
         x, y = self.widget_to_image(p.x() + half, p.y() + half)
+        place = self._source.place if self._source is not None else self.state.place
         return PointerEvent(kind, x, y, button(e.button()), buttons(e.buttons()),
-                            modifiers(e.modifiers()), self._zoom)
+                            modifiers(e.modifiers()), self._view().scale, place)
 
     def _sync_cursor(self) -> None:
         if self._pan_from is not None:

@@ -1,5 +1,5 @@
 """Drawing for the canvas: the annotation layer and tool overlays (the view mapping is
-:class:`app.widgets.view.View`: ``widget = image * zoom + offset``)."""
+:class:`app.widgets.view.View`: picture px -> widget px, with per-axis scale and flips)."""
 
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ class AnnotationLayer:
     def _draw_vectors(self, buf: np.ndarray, anns: Sequence[Annotation],
                       colors: dict[str | None, str], selection: frozenset[str],
                       view: View, style: LayerStyle, dpr: float = 1.0) -> None:
-        vis = view.to_image(0, 0) + view.to_image(view.width, view.height)
+        (ax, ay), (bx, by) = view.to_image(0, 0), view.to_image(view.width, view.height)
+        vis = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
         shapes: list[tuple[int, bool, str, bool]] = []  # (ring count, closed, colour, selected)
         rings_all: list[np.ndarray] = []
         for a in anns:
@@ -140,7 +141,7 @@ class AnnotationLayer:
         lens = np.fromiter((len(r) for r in rings_all), np.int64, len(rings_all))
         flat = np.concatenate(rings_all)
         scale = float(1 << SUBPIXEL_BITS)
-        dev = np.rint((flat * view.zoom + (view.ox, view.oy)) * scale).astype(np.int32)
+        dev = np.rint(view.apply(flat) * scale).astype(np.int32)
         parts = np.split(dev, np.cumsum(lens)[:-1])
         # level of detail: thin aliased outlines when thousands of shapes are on screen
         fine = len(shapes) <= FINE_OUTLINE_LIMIT
@@ -241,7 +242,7 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
             continue
         if it.kind == "circle":
             if pts:
-                r = it.radius * view.zoom
+                r = it.radius * view.scale
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.setPen(cosmetic_pen(QColor(0, 0, 0, 160), it.width + 2))
                 painter.drawEllipse(pts[0], r, r)

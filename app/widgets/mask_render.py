@@ -1,7 +1,7 @@
 """Drawing masks on the canvas: a translucent fill in the class colour plus a crisp contour.
 
 The mask is sampled at the centre of every device pixel it covers on screen (nearest
-neighbour, exact: device pixel j shows image column floor((j + 0.5 - ox) / zoom)), so the cost
+neighbour, exact: device pixel j shows picture column floor((j + 0.5 - ox) / zx)), so the cost
 depends on the view size, never on the mask size, and the edge is pixel-exact at any zoom.
 The contour is found at display resolution (the mask minus its erosion), so it is the same
 1-3 device pixels wide at every zoom; a thin dark halo just outside it keeps it visible over
@@ -29,10 +29,11 @@ def _kernel(n: int) -> np.ndarray:
     return np.ones((2 * n + 1, 2 * n + 1), np.uint8)
 
 
-def _index(n0: int, n1: int, offset: float, zoom: float, size: int) -> tuple[np.ndarray,
-                                                                               np.ndarray]:
-    """Image indices of device pixels n0..n1-1 along one axis, and which lie inside the image."""
-    idx = np.floor((np.arange(n0, n1, dtype=np.float64) + 0.5 - offset) / zoom).astype(np.int64)
+def _index(n0: int, n1: int, offset: float, scale: float, size: int) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    """Picture indices of device pixels n0..n1-1 along one screen axis (``scale``: signed
+    device px per picture px of the picture axis shown there), and which lie inside."""
+    idx = np.floor((np.arange(n0, n1, dtype=np.float64) + 0.5 - offset) / scale).astype(np.int64)
     inside = (idx >= 0) & (idx < size)
     return np.clip(idx, 0, max(size - 1, 0)), inside
 
@@ -42,7 +43,8 @@ def sample(mask: np.ndarray, view: View, bbox: tuple[float, float, float, float]
     """The mask at device resolution over its visible part: (x0, y0, uint8 0/1 array) where
     (x0, y0) is the device pixel of the array's first element; ``margin`` device pixels are
     added on each side (outside the image they read 0). ``bbox`` (x, y, w, h image px) limits
-    the work to where the mask can be non-zero. None when nothing of it is on screen."""
+    the work to where the mask can be non-zero. None when nothing of it is on screen. Works
+    for any view: per-axis scale, flips and swapped axes (volume panes)."""
     h, w = mask.shape
     vis = view.visible(w, h)
     if vis is None:
@@ -54,15 +56,22 @@ def sample(mask: np.ndarray, view: View, bbox: tuple[float, float, float, float]
         x1, y1 = min(x1, bx + bw), min(y1, by + bh)
         if x0 >= x1 or y0 >= y1:
             return None
-    j0 = max(math.floor(view.ox + x0 * view.zoom), 0) - margin
-    j1 = min(math.ceil(view.ox + x1 * view.zoom), view.width) + margin
-    i0 = max(math.floor(view.oy + y0 * view.zoom), 0) - margin
-    i1 = min(math.ceil(view.oy + y1 * view.zoom), view.height) + margin
+    left, top, right, bottom = view.widget_rect(x0, y0, x1, y1)
+    j0 = max(math.floor(left), 0) - margin
+    j1 = min(math.ceil(right), view.width) + margin
+    i0 = max(math.floor(top), 0) - margin
+    i1 = min(math.ceil(bottom), view.height) + margin
     if j0 >= j1 or i0 >= i1:
         return None
-    cols, cin = _index(j0, j1, view.ox, view.zoom, w)
-    rows, rin = _index(i0, i1, view.oy, view.zoom, h)
-    out = mask[rows][:, cols]  # two gathers; a column-sliced view would be copied whole
+    if view.transpose:  # screen x shows picture rows, screen y picture columns
+        rows, rin = _index(j0, j1, view.ox, view.zy, h)
+        cols, cin = _index(i0, i1, view.oy, view.zx, w)
+        out = np.ascontiguousarray(mask[rows][:, cols].T)
+        cin, rin = rin, cin
+    else:
+        cols, cin = _index(j0, j1, view.ox, view.zx, w)
+        rows, rin = _index(i0, i1, view.oy, view.zy, h)
+        out = mask[rows][:, cols]  # two gathers; a column-sliced view would be copied whole
     if out.dtype != np.uint8:
         out = out.astype(np.uint8) if out.dtype == np.bool_ else (out != 0).astype(np.uint8)
     elif out.size and out.max() > 1:

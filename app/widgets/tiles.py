@@ -1,10 +1,14 @@
-"""Level-of-detail tiles of an RGB image, so that a 20000 x 20000 image pans and zooms fluidly.
+"""Level-of-detail tiles of a picture, so that a 20000 x 20000 image pans and zooms fluidly.
 
-Level 0 is the image itself; level L halves level L-1 (area averaging), built lazily on first
-use. Each level is cut into square tiles of ``TILE`` level pixels, converted to QImage on demand
-(with the display brightness/contrast applied, never to the data) and kept in an LRU cache.
-A view draws, for its zoom, the coarsest level whose pixels are still no larger than a screen
-pixel, and only the tiles it can see.
+The picture is RGB uint8 (photos, video frames) or a scalar array in real units (a volume
+slice in HU). Level 0 is the picture itself; level L halves level L-1 (area averaging), built
+lazily on first use. Each level is cut into square tiles of ``TILE`` level pixels, converted
+to QImage on demand through the display mapping (brightness/contrast for photos,
+window/level for scalars - applied to the tile, never to the data) and kept in an LRU cache.
+Changing the mapping only drops the cached tiles: the levels are never rebuilt
+(:data:`LEVEL_BUILDS` counts level computations, for tests). A view draws, for its zoom, the
+coarsest level whose pixels are still no larger than a screen pixel, and only the tiles it
+can see.
 """
 
 from __future__ import annotations
@@ -17,35 +21,43 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
+from app.io.planes import BrightnessContrast, DisplayMapping, WindowLevel
+
 TILE = 512  # level pixels per tile side
 CACHE_TILES = 160  # about 125 MB of RGB tiles
+LEVEL_BUILDS = [0]  # how many pyramid levels were computed in this process (tests count them)
 
 
 def adjust_lut(brightness: float, contrast: float) -> np.ndarray | None:
     """Lookup table for display brightness/contrast in -1..1 (0 = unchanged), or None."""
-    if abs(brightness) < 1e-6 and abs(contrast) < 1e-6:
-        return None
-    c = min(max(contrast, -1.0), 0.99)
-    gain = (1.0 + c) / (1.0 - c)  # 0 .. 199, 1 at c = 0
-    v = (np.arange(256, dtype=np.float32) - 127.5) * gain + 127.5 + brightness * 255.0
-    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+    return BrightnessContrast(brightness, contrast).lut()
 
 
 class ImagePyramid:
-    """Tiles of ``image`` (H x W x 3 uint8 RGB, or H x W grey) at power-of-two reductions."""
+    """Tiles of ``image`` at power-of-two reductions: H x W x 3 uint8 RGB, H x W uint8 grey
+    (shown as RGB), or - with ``scalar=True`` - an H x W array of real values shown through a
+    window/level ``mapping``."""
 
-    def __init__(self, image: np.ndarray) -> None:
+    def __init__(self, image: np.ndarray, scalar: bool = False,
+                 mapping: DisplayMapping | None = None) -> None:
         img = np.asarray(image)
-        if img.ndim == 2:
-            img = np.repeat(img[:, :, None], 3, axis=2)
-        if img.ndim != 3 or img.shape[2] not in (3, 4) or img.dtype != np.uint8:
-            raise ValueError(f"expected an RGB uint8 image, got {img.dtype} {img.shape}")
-        if img.shape[2] == 4:
-            img = img[:, :, :3]
+        self.scalar = bool(scalar)
+        if self.scalar:
+            if img.ndim != 2:
+                raise ValueError(f"expected a 2D scalar picture, got {img.shape}")
+            img = img if img.dtype == np.float32 else img.astype(np.float32)
+            mapping = mapping or WindowLevel.auto(img)
+        else:
+            if img.ndim == 2:
+                img = np.repeat(img[:, :, None], 3, axis=2)
+            if img.ndim != 3 or img.shape[2] not in (3, 4) or img.dtype != np.uint8:
+                raise ValueError(f"expected an RGB uint8 image, got {img.dtype} {img.shape}")
+            if img.shape[2] == 4:
+                img = img[:, :, :3]
         self.height, self.width = img.shape[:2]
         self._levels: list[np.ndarray] = [img]
         self._tiles: OrderedDict[tuple[int, int, int], tuple[QImage, np.ndarray]] = OrderedDict()
-        self._lut: np.ndarray | None = None
+        self._mapping: DisplayMapping = mapping or BrightnessContrast()
 
     @property
     def image(self) -> np.ndarray:
@@ -74,6 +86,7 @@ class ImagePyramid:
             h, w = prev.shape[:2]
             self._levels.append(cv2.resize(prev, (max(1, (w + 1) // 2), max(1, (h + 1) // 2)),
                                            interpolation=cv2.INTER_AREA))
+            LEVEL_BUILDS[0] += 1
         return self._levels[n]
 
     def level_for(self, zoom: float) -> int:
@@ -89,13 +102,20 @@ class ImagePyramid:
         return self.width / lv.shape[1], self.height / lv.shape[0]
 
     # ------------------------------------------------------------------ display adjust
-    def set_adjust(self, brightness: float, contrast: float) -> None:
-        lut = adjust_lut(brightness, contrast)
-        same = (lut is None and self._lut is None) or (
-            lut is not None and self._lut is not None and np.array_equal(lut, self._lut))
-        if not same:
-            self._lut = lut
+    @property
+    def mapping(self) -> DisplayMapping:
+        return self._mapping
+
+    def set_mapping(self, mapping: DisplayMapping) -> None:
+        """Change how raw pixels become display pixels: drops the cached tiles only."""
+        if mapping != self._mapping:
+            self._mapping = mapping
             self._tiles.clear()
+
+    def set_adjust(self, brightness: float, contrast: float) -> None:
+        """Brightness/contrast of a photo (ignored on scalar pictures: they use window/level)."""
+        if not self.scalar:
+            self.set_mapping(BrightnessContrast(brightness, contrast))
 
     # ------------------------------------------------------------------ tiles
     def tile(self, n: int, tx: int, ty: int) -> QImage:
@@ -107,9 +127,15 @@ class ImagePyramid:
             return hit[0]
         lv = self.level(n)
         part = lv[ty * TILE:(ty + 1) * TILE, tx * TILE:(tx + 1) * TILE]
-        arr = cv2.LUT(part, self._lut) if self._lut is not None else np.ascontiguousarray(part)
+        if self.scalar:
+            arr = np.ascontiguousarray(self._mapping.apply(part))
+            fmt = QImage.Format.Format_Grayscale8
+        else:
+            lut = self._mapping.lut() if isinstance(self._mapping, BrightnessContrast) else None
+            arr = cv2.LUT(part, lut) if lut is not None else np.ascontiguousarray(part)
+            fmt = QImage.Format.Format_RGB888
         h, w = arr.shape[:2]
-        qimg = QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888)
+        qimg = QImage(arr.data, w, h, arr.strides[0], fmt)
         self._tiles[key] = (qimg, arr)  # the array must outlive the QImage that wraps it
         while len(self._tiles) > CACHE_TILES:
             self._tiles.popitem(last=False)
