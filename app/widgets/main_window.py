@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
 from app.core.commands import Command
@@ -39,6 +39,7 @@ from app.widgets.jobs import Jobs
 from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
 from app.widgets.media_list import MediaList
+from app.widgets.presenters import Presenter, make_presenter
 from app.widgets.object_list import ObjectList
 from app.widgets.status_bar import StatusFields
 from app.widgets.tiles import ImagePyramid
@@ -101,6 +102,9 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self._image: np.ndarray | None = None
         self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
         self.previous_place: Place | None = None
+        self.presenters: dict[MediaKind, Presenter] = {}  # one per media kind with a mode
+        self.presenter: Presenter | None = None  # the one showing the current item
+        self.mode_keys: dict[str, str] = {}  # shortcut -> what it does, while a mode is up
         self.last_drawing_tool = "box"
         self.pending_view: dict[str, Any] | None = None
         self.media.media_chosen.connect(self.show_media)
@@ -156,6 +160,8 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
             view_memory.remember(self)
             old.close()
         self.frames.clear()
+        self._leave_presenter()
+        self.presenters.clear()
         self._image = None
         self.previous_place = None
         classes = doc.schema.classes if doc else ()
@@ -271,6 +277,18 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.media.select(media_id)
         self._update_title()
         self.status.show_cursor(0, 0, None)
+        mode = modes.mode_of(item)
+        if mode.open is not None:
+            presenter = self.presenters.get(item.kind)
+            if presenter is None:
+                presenter = self.presenters[item.kind] = make_presenter(mode.open, self)
+            if self.presenter is not presenter:
+                self._leave_presenter()
+            self.presenter = presenter
+            self.state.set(refusal="")
+            presenter.show(item)
+            return
+        self._leave_presenter()
         notice = modes.notice(item)
         if notice is not None:
             self._image = None
@@ -313,7 +331,53 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.status.show_zoom(self.canvas.zoom())
 
     def step_media(self, delta: int) -> None:
+        """F / D: the presenter's (video: next/previous frame) if it takes them, else the
+        next/previous item."""
+        if self.presenter is not None and self.presenter.step(delta):
+            return
         self.media.step(delta)
+
+    def step_item(self, delta: int) -> None:
+        """PgDown / PgUp: always the next/previous item."""
+        self.media.step(delta)
+
+    # ------------------------------------------------------------------ modes
+    def _leave_presenter(self) -> None:
+        if self.presenter is not None:
+            presenter, self.presenter = self.presenter, None
+            presenter.leave()
+            self.set_center(None)
+
+    def set_center(self, widget: QWidget | None) -> None:
+        """Put ``widget`` in the middle of the window (None: the canvas)."""
+        if widget is None:
+            if self.stack.currentWidget() is not self.welcome:
+                self.stack.setCurrentWidget(self.canvas)
+            return
+        if self.stack.indexOf(widget) < 0:
+            self.stack.addWidget(widget)
+        self.stack.setCurrentWidget(widget)
+
+    def add_mode_shortcut(self, key: str, handler: Callable[[], Any], help: str
+                          ) -> Callable[[], None]:
+        """A shortcut a mode adds while it shows its item (see ModeHost.on_key)."""
+        from PySide6.QtGui import QKeySequence, QShortcut
+
+        seq = QKeySequence(key)
+        taken = {k.toString() for a in self.findChildren(QAction) for k in a.shortcuts()}
+        if seq.toString() in taken or seq.toString() in self.mode_keys:
+            raise ValueError(f"the key {seq.toString()} is taken")
+        shortcut = QShortcut(seq, self)
+        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        shortcut.activated.connect(handler)
+        self.mode_keys[seq.toString()] = help
+
+        def remove() -> None:
+            self.mode_keys.pop(seq.toString(), None)
+            shortcut.setEnabled(False)
+            shortcut.deleteLater()
+
+        return remove
 
     def jump_media(self, index: int) -> None:
         n = self.media.proxy.rowCount()

@@ -17,12 +17,13 @@ from app.core.media import MediaItem, MediaKind
 
 @dataclass(frozen=True)
 class Mode:
-    """How the window shows one kind of media. ``open(window_services, item)`` is the
-    presenter the mode's author provides (None: the kind is only announced)."""
+    """How the window shows one kind of media. ``open(host)`` makes the mode's
+    :class:`~app.widgets.presenters.Presenter` (given a
+    :class:`~app.widgets.presenters.ModeHost`); None: the kind is only announced."""
 
     kind: MediaKind
     name: str
-    open: Callable[[Any, MediaItem], Any] | None = None
+    open: Callable[[Any], Any] | None = None
 
 
 _MODES: dict[MediaKind, Mode] = {
@@ -33,7 +34,7 @@ _MODES: dict[MediaKind, Mode] = {
 _READY = {MediaKind.IMAGE}
 
 
-def register(kind: MediaKind, name: str, open: Callable[[Any, MediaItem], Any]) -> None:  # noqa: A002
+def register(kind: MediaKind, name: str, open: Callable[[Any], Any]) -> None:  # noqa: A002
     """Called by a media mode (video, volume) when it can show its kind."""
     _MODES[kind] = Mode(kind, name, open)
     _READY.add(kind)

@@ -1,0 +1,121 @@
+"""How the window shows each kind of media: a presenter per kind, behind a narrow host.
+
+The still-image path is the window's own. A mode (video, volume) registers a factory with
+:func:`app.widgets.modes.register`; the window then makes one :class:`Presenter` per kind,
+with a :class:`ModeHost`, and hands it every item of that kind it shows. The host is all a
+presenter may touch of the window: the editor state and canvas, background jobs, docks, the
+centre of the window, the status bar and messages - never the window itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDockWidget, QWidget
+
+from app.core.document import Document
+from app.core.media import MediaItem
+
+if TYPE_CHECKING:
+    from app.tools.state import EditorState
+    from app.widgets.canvas import Canvas
+    from app.widgets.jobs import Jobs
+    from app.widgets.main_window import MainWindow
+    from app.widgets.status_bar import StatusFields
+
+
+class Presenter(Protocol):
+    """Shows items of one media kind."""
+
+    def show(self, item: MediaItem) -> None:
+        """Make ``item`` the one shown (the editor state's place is already on it)."""
+
+    def leave(self) -> None:
+        """Another item (of another kind) is shown now, or the project closes: take down
+        what :meth:`show` put up (docks, the centre, state hooks)."""
+
+    def step(self, delta: int) -> bool:
+        """F / D (next / previous): True when the presenter used them (video: frames);
+        False lets the window change item."""
+
+
+class ModeHost:
+    """The services a presenter gets from the window (see the module doc)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._w = window
+        self._docks: list[QDockWidget] = []
+
+    # ------------------------------------------------------------------ what is shown
+    @property
+    def state(self) -> EditorState:
+        return self._w.state
+
+    @property
+    def canvas(self) -> Canvas:
+        return self._w.canvas
+
+    @property
+    def doc(self) -> Document | None:
+        return self._w.state.doc
+
+    @property
+    def jobs(self) -> Jobs:
+        return self._w.jobs
+
+    @property
+    def settings(self) -> QSettings:
+        return self._w.settings
+
+    @property
+    def status(self) -> StatusFields:
+        return self._w.status
+
+    @property
+    def parent(self) -> QWidget:
+        """A parent for the presenter's dialogs."""
+        return self._w
+
+    def message(self, text: str, ms: int = 4000) -> None:
+        self._w.message(text, ms)
+
+    def error(self, text: str) -> None:
+        self._w.error(text)
+
+    def show_media(self, media_id: str) -> None:
+        """Show another item (e.g. the next one when a video ends)."""
+        self._w.show_media(media_id)
+
+    def on_key(self, key: str, handler: Callable[[], Any], help: str) -> Callable[[], None]:
+        """A window shortcut while the presenter is up (``key`` in QKeySequence form);
+        returns its remover. Keys the window already uses are refused (ValueError)."""
+        return self._w.add_mode_shortcut(key, handler, help)
+
+    # ------------------------------------------------------------------ layout
+    def add_dock(self, title: str, widget: QWidget,
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea
+                 ) -> QDockWidget:
+        dock = QDockWidget(title, self._w)
+        dock.setObjectName(f"mode_dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self._w.addDockWidget(area, dock)
+        self._docks.append(dock)
+        return dock
+
+    def remove_dock(self, dock: QDockWidget) -> None:
+        if dock in self._docks:
+            self._docks.remove(dock)
+        self._w.removeDockWidget(dock)
+        dock.deleteLater()
+
+    def set_center(self, widget: QWidget | None) -> None:
+        """Show ``widget`` in the middle of the window instead of the canvas (None: the
+        canvas again)."""
+        self._w.set_center(widget)
+
+
+def make_presenter(factory: Callable[[ModeHost], Presenter], window: MainWindow) -> Presenter:
+    return factory(ModeHost(window))
