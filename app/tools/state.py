@@ -71,6 +71,9 @@ class EditorState:
         # a volume mode's answer to "which label map and segment does a brush on this slice
         # paint?": place -> app.tools.paint.LabelMapPaint (None: paint mask annotations)
         self.labelmap_target: Callable[[Place], Any] | None = None
+        # what is shown at a place, for tools that need the pixels (segment anything):
+        # place -> app.io.planes.PlaneSource, or None when that place is not on screen
+        self.picture: Callable[[Place], Any] | None = None
         self.doc = doc
         self.set(**fields)
 

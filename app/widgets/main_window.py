@@ -27,6 +27,7 @@ from app.core.media import MediaKind
 from app.core.places import Place
 from app.core.store import PROJECT_FILE
 from app.inference.providers import compute_device
+from app.io.planes import RGBSource
 from app.tools import TOOLS
 from app.tools.state import EditorState
 from app.widgets import menus, modes, view_memory
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self._image: np.ndarray | None = None
         self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
         self.previous_place: Place | None = None
+        modes.load_modes()
         self.presenters: dict[MediaKind, Presenter] = {}  # one per media kind with a mode
         self.presenter: Presenter | None = None  # the one showing the current item
         self.mode_keys: dict[str, str] = {}  # shortcut -> what it does, while a mode is up
@@ -289,6 +291,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
             presenter.show(item)
             return
         self._leave_presenter()
+        self.state.picture = None
         notice = modes.notice(item)
         if notice is not None:
             self._image = None
@@ -325,6 +328,9 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
 
     def _display(self, picture: ImagePyramid) -> None:
         self._image = picture.image
+        place = self.state.place
+        self.state.picture = lambda p, img=picture.image, here=place: (
+            RGBSource(here, img) if p == here else None)
         self.state.set(refusal="")
         self.canvas.show_image(picture)
         view_memory.apply_pending(self)

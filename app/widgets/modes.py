@@ -34,6 +34,22 @@ _MODES: dict[MediaKind, Mode] = {
 _READY = {MediaKind.IMAGE}
 
 
+# Packages of the media modes; importing one registers its mode (a missing one is skipped).
+MODE_PACKAGES = ("app.widgets.video", "app.widgets.volume")
+
+
+def load_modes() -> None:
+    """Import every mode package present in this build (each calls :func:`register`)."""
+    import importlib
+
+    for name in MODE_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (name + ".").startswith(exc.name + "."):
+                raise
+
+
 def register(kind: MediaKind, name: str, open: Callable[[Any], Any]) -> None:  # noqa: A002
     """Called by a media mode (video, volume) when it can show its kind."""
     _MODES[kind] = Mode(kind, name, open)
