@@ -23,7 +23,7 @@ INTERPOLATED = "interpolated"
 _HIDDEN, _LOCKED, _CROWD, _OUTSIDE, _OCCLUDED = 1, 2, 4, 8, 16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Annotation:
     """One labelled shape (or tag/event). Immutable: edits make a new value with the same id.
 

@@ -542,7 +542,7 @@ class Store:
 
     def put_annotations(self, anns: Iterable[Annotation]) -> None:
         self._write(f"INSERT OR REPLACE INTO annotations ({_ANN_COLUMNS}) VALUES "
-                    f"({','.join('?' * 20)})", [self._ann_row(a) for a in anns])
+                    f"({','.join('?' * 20)})", (self._ann_row(a) for a in anns))
 
     def delete_annotations(self, ids: Iterable[str]) -> None:
         self._write("DELETE FROM annotations WHERE id = ?", [(i,) for i in ids])
