@@ -35,6 +35,7 @@ from PySide6.QtCore import QElapsedTimer, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPolygonF  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.core.places import Place
 from app.core.commands import Put, SetSchema  # noqa: E402
 from app.core.document import Document  # noqa: E402
 from app.core.media import MediaItem, MediaKind  # noqa: E402
@@ -133,7 +134,7 @@ class NaiveScene:
 def bench_polygons(folder: Path) -> list[dict]:
     w, h = 4000, 3000
     doc, item = _project(folder, w, h)
-    state = EditorState(doc, media_id=item.id, class_id="c0")
+    state = EditorState(doc, place=Place(item.id), class_id="c0")
     anns = tuple(state.new_annotation(p, class_id=f"c{i % 8}")
                  for i, p in enumerate(_polygons(5000, w, h)))
     doc.execute(Put(anns))
@@ -188,7 +189,7 @@ def bench_polygons(folder: Path) -> list[dict]:
 def bench_brush(folder: Path) -> list[dict]:
     w = h = 8000
     doc, item = _project(folder, w, h, 1)
-    state = EditorState(doc, media_id=item.id, class_id="c0", brush_radius=40.0)
+    state = EditorState(doc, place=Place(item.id), class_id="c0", brush_radius=40.0)
     base = np.zeros((h, w), bool)
     base[1000:5000, 1500:6000] = True
     ann = state.new_annotation(Mask(encode(base)))
