@@ -13,6 +13,7 @@ from app.tools.keypoints import KeypointsTool
 from app.tools.polygon import PolygonTool
 from app.tools.polyline import PolylineTool
 from app.tools.rotated_box import RotatedBoxTool
+from app.tools.sam import SamTool
 from app.tools.select import SelectTool
 from app.tools.tag import TagTool
 from app.tools.vertex import VertexTool
@@ -27,6 +28,7 @@ TOOLS: list[type[Tool]] = [
     KeypointsTool,
     BrushTool,
     EraserTool,
+    SamTool,
     TagTool,
 ]
 
