@@ -17,6 +17,8 @@ from app.tools.sam import SamTool
 from app.tools.select import SelectTool
 from app.tools.tag import TagTool
 from app.tools.vertex import VertexTool
+from app.tools.volume_crosshair import CrosshairTool
+from app.tools.volume_fill import FillTool
 
 TOOLS: list[type[Tool]] = [
     SelectTool,
@@ -28,6 +30,8 @@ TOOLS: list[type[Tool]] = [
     KeypointsTool,
     BrushTool,
     EraserTool,
+    FillTool,
+    CrosshairTool,
     SamTool,
     TagTool,
 ]

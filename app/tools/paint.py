@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import cv2
 import numpy as np
 
 from app.core.annotations import Annotation
-from app.core.commands import ModifyLabelMap, Put, Remove
+from app.core.commands import Command, ModifyLabelMap, Put, Remove
 from app.core.labelmap import Mode
 from app.core.places import Place
 from app.core.raster import rasterize
@@ -111,17 +111,32 @@ def region_of(a: Annotation, h: int, w: int) -> np.ndarray | None:
     return None
 
 
+class SliceBrush(Protocol):
+    """A volume mode's own brush for label-map strokes (e.g. a disc or sphere sized in mm,
+    constrained to an intensity range): ``stamp`` paints the stroke's footprint on the slice
+    picture (the preview, 0/1 uint8 H x W), ``command`` makes the edit of the whole stroke
+    (``path``: the pointer positions in picture px, ``buf``: the stamped footprint)."""
+
+    def stamp(self, buf: np.ndarray, place: Place, p0: tuple[float, float],
+              p1: tuple[float, float]) -> None: ...
+
+    def command(self, target: LabelMapPaint, place: Place, path: list[tuple[float, float]],
+                buf: np.ndarray, erase: bool, label: str) -> Command | None: ...
+
+
 @dataclass(frozen=True)
 class LabelMapPaint:
     """Where a brush stroke on a volume slice goes: label map ``labelmap_id``, segment
     ``value`` (drawn in ``color``); ``where``: the slice's "paint only where" mask (e.g. an
-    intensity range), or None. A volume mode provides it through
+    intensity range), or None; ``brush``: the mode's :class:`SliceBrush` (None: a disc of
+    ``state.brush_radius`` picture px). A volume mode provides it through
     ``EditorState.labelmap_target(place)``."""
 
     labelmap_id: str
     value: int
     color: str = "#3cb44b"
     where: np.ndarray | None = None
+    brush: SliceBrush | None = None
 
 
 def labelmap_command(target: LabelMapPaint, place: Place, stroke: np.ndarray, erase: bool,
@@ -205,20 +220,34 @@ class PaintTool(Tool):
         place = press.place or self.state.place
         self._buf, self._target, self._color = buf, None, lm.color
         radius = self.state.brush_radius
+
+        def stamp(p0: tuple[float, float], p1: tuple[float, float]) -> None:
+            if lm.brush is not None:
+                lm.brush.stamp(buf, place, p0, p1)
+            else:
+                stamp_segment(buf, p0, p1, radius, 1, None)
+
         last = press.pos
-        stamp_segment(buf, last, last, radius, 1, None)
+        path = [last]
+        stamp(last, last)
         e = yield
         try:
             while e.type is EventType.MOVE:
-                stamp_segment(buf, last, e.pos, radius, 1, None)
+                stamp(last, e.pos)
                 last = e.pos
+                path.append(last)
                 e = yield
-            stamp_segment(buf, last, e.pos, radius, 1, None)
+            stamp(last, e.pos)
+            path.append(e.pos)
         finally:
             self._buf = None
-        if buf.any():
-            self.state.execute(labelmap_command(lm, place, buf, self.erase,
-                                                "Erase" if self.erase else "Paint"))
+        label = "Erase" if self.erase else "Paint"
+        if lm.brush is not None:
+            command = lm.brush.command(lm, place, path, buf, self.erase, label)
+            if command is not None:
+                self.state.execute(command)
+        elif buf.any():
+            self.state.execute(labelmap_command(lm, place, buf, self.erase, label))
 
     def _stroke(self, press: PointerEvent, target: Annotation | None,
                 clip: np.ndarray | None, w: int, h: int) -> Gesture:
