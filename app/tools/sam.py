@@ -113,6 +113,7 @@ class SamTool(Tool):
         self._picture: SamPicture | None = None
         self._prepared: tuple[Place, str] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self.on_active: Callable[[bool], None] | None = None  # the options bar listens
 
     # ------------------------------------------------------------------ engine and model
     def get_engine(self) -> SamEngine | None:
@@ -140,6 +141,8 @@ class SamTool(Tool):
     # ------------------------------------------------------------------ lifecycle
     def activate(self) -> None:
         self._unsubscribe = self.state.subscribe(self._on_state)
+        if self.on_active is not None:
+            self.on_active(True)
         if self.state.place is not None:
             self.prepare(self.state.place)
 
@@ -147,6 +150,8 @@ class SamTool(Tool):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self.on_active is not None:
+            self.on_active(False)
         super().deactivate()
 
     def _on_state(self, name: str) -> None:

@@ -127,5 +127,36 @@ class StatusFields:
             self.saved.setText(f"✓ Saved {when}" if when else "✓ All changes saved")
             self.saved.setToolTip(f"Every edit is written to {path} as it happens")
 
-    def show_device(self, text: str) -> None:
+    def show_device(self, text: str, tip: str | None = None) -> None:
+        """'Models: CPU' (where the AI helpers run, in words); ``tip`` says why on hover.
+        A plain word never replaces what :meth:`show_runtime` or a model found out."""
+        if tip is None and getattr(self, "_device_known", False):
+            return
         self.device.setText(f"Models: {text}")
+        if tip is not None:
+            self.device.setToolTip(tip)
+
+    def show_runtime(self, report: dict) -> None:
+        """The probed runtime (``app.widgets.sam_window.probe_runtime``): the device models
+        will use, with the GPU's name, and on hover every provider and why one is not used."""
+        device = report.get("device", "CPU")
+        gpu = report.get("gpu", "")
+        text = f"{device.split(' (')[0]} {gpu}".strip() if gpu and device.startswith("GPU") \
+            else device
+        lines = [f"AI helpers (segment anything, tracking) run on {device}"
+                 + (f": {gpu}" if gpu else "") + "."]
+        for p in report.get("providers", []):
+            lines.append(f"{p['device']} ({p['name']}): " + (
+                "works" if p["ok"] else f"not used — {p['reason']}"))
+        lines += [f"Warning: {w}" for w in report.get("warnings", [])]
+        self.show_device(text, "\n".join(lines))
+        self._device_known = True
+
+    def show_model_device(self, device: str, fallback: str = "") -> None:
+        """What an opened model really runs on (after a fallback, the reason on hover)."""
+        tip = self.device.toolTip()
+        if fallback:
+            tip = f"{tip}\nThe model fell back: {fallback}" if tip else f"Fell back: {fallback}"
+            device = f"{device} (fallback)"
+        self.show_device(device, tip)
+        self._device_known = True

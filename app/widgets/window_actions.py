@@ -17,6 +17,7 @@ from app.core.media import MediaItem
 from app.widgets import exchange
 from app.widgets.icons import tool_icon
 from app.widgets.menus import Entry, tool_tip
+from app.widgets.sam_window import sam_entries
 
 if TYPE_CHECKING:
     from app.widgets.main_window import MainWindow
@@ -109,6 +110,7 @@ def entries(w: MainWindow) -> list[Entry]:
         out.append(Entry(T, tool.label, key, lambda n=name: w.set_tool(n),
                          tool_tip(tool.label, key, tool.tooltip), "Tools", f"tool_{name}",
                          checkable=True, icon=tool_icon(name, tool.label), group="tools"))
+    out += sam_entries(w)  # Tools ▸ Models…, Propagate…, Track box… (segment anything)
     out += [
         Entry(V, "&Fit image to window", "Ctrl+0", w.canvas.fit, section="View"),
         Entry(V, "&Actual size (100%)", "Ctrl+1", w.canvas.zoom_1to1, section="View"),

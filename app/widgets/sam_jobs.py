@@ -1,0 +1,240 @@
+"""Propagation and tracking in the window, as background jobs the video timeline and the
+volume views can call too.
+
+Each function takes a ``host`` with ``state``, ``jobs``, ``message(text)`` and ``error(text)``
+(a :class:`~app.widgets.presenters.ModeHost` or the main window), starts one job (progress bar
+and Cancel in the status bar; a cancelled job changes nothing), and when it ends executes one
+undoable command on the UI thread and calls ``on_review(title, reviews)`` with the places
+where confidence dropped (:class:`~app.widgets.sam_propagate.Review`), or says why nothing
+was done. It returns the :class:`~app.widgets.jobs.Job`, or None when it could not start
+(the status bar says why).
+
+- :func:`propagate_volume_segment` - from a box on one slice, up and down the volume
+  (:func:`app.inference.propagation.propagate_volume`), painted into the label map;
+- :func:`propagate_video_mask` - a mask forward or backward over ``frames`` frames, as the
+  shapes of the seed's track (made for it when it has none);
+- :func:`track_box` - a box forward or backward ``frames`` frames with the tracker
+  (NanoTrack when installed, else the classical one), as the shapes of the box's track.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from app.core.annotations import Annotation
+from app.core.commands import ModifyLabelMap, Put
+from app.core.errors import VellumError
+from app.core.labelmap import Mode
+from app.core.places import Place
+from app.widgets.jobs import Cancelled, Job
+from app.widgets.sam_propagate import (Review, box_track_records, frames_between,
+                                       mask_track_records, propagate_frames, taken_frames,
+                                       volume_modifier, volume_review)
+
+OnReview = Callable[[str, list[Review]], None]
+
+
+def _fail(host: Any) -> Callable[[Exception], None]:
+    return lambda exc: host.error(str(exc) if isinstance(exc, VellumError) else
+                                  f"The job stopped ({exc}).")
+
+
+def _fingerprint(host: Any, media_id: str) -> str | None:
+    item = host.state.doc.stored_media(media_id)
+    return item.fingerprint if item is not None and item.fingerprint else None
+
+
+# ---------------------------------------------------------------------- volumes
+def propagate_volume_segment(host: Any, engine: Any, model_id: str, source: Any,
+                             box: tuple[float, float, float, float], target: Any,
+                             window: tuple[float, float], on_review: OnReview | None = None
+                             ) -> Job | None:
+    """Segment the object in ``box`` on the slice ``source`` shows (a VolumeSliceSource: its
+    ``volume`` [k, j, i] and ``place``) with ``model_id``, then up and down until it ends;
+    paint every kept slice into ``target`` (a :class:`~app.tools.paint.LabelMapPaint`) as one
+    edit. ``window`` (width, level): how slices are windowed to 8-bit."""
+    place: Place = source.place
+    volume = source.volume
+    axis = "kji".index(place.axis)  # type: ignore[arg-type]
+    count = volume.shape[axis]
+    fingerprint = _fingerprint(host, place.media_id)
+
+    def work(job: Job) -> Any:
+        session = engine.session(model_id)
+        from app.inference.propagation import propagate_volume
+
+        result = propagate_volume(volume, session, int(place.index), box, window, axis=axis,
+                                  progress=lambda done, *_: job.progress(done, count),
+                                  cancelled=lambda: job.cancelled, content=fingerprint)
+        if job.cancelled:
+            raise Cancelled()
+        return result, volume_modifier(result)
+
+    def done(out: Any) -> None:
+        result, modifier = out
+        if modifier is None:
+            host.message(f"{model_id} found nothing to propagate from slice "
+                         f"{place.axis}={place.index} ({result.stopped.get('up', '')}).")
+            return
+        start, block = modifier
+        command = ModifyLabelMap(target.labelmap_id, start, block, Mode.ADD, target.value,
+                                 label=f"Propagate with {model_id}")
+        if not host.state.execute(command):
+            return
+        reviews = volume_review(result, place.media_id)
+        ends = "; ".join(f"{d}: {why}" for d, why in result.stopped.items())
+        host.message(f"Segmented slices {place.axis}={result.first}-{result.last} "
+                     f"({len(result.slices)} slices; stopped {ends}); {len(reviews)} to "
+                     "review.", 10000)
+        if on_review is not None:
+            on_review(f"Propagation {place.axis}={result.first}-{result.last}", reviews)
+
+    return host.jobs.start(f"Propagating through slices ({model_id})", work, on_done=done,
+                           on_error=_fail(host))
+
+
+# ---------------------------------------------------------------------- video
+def _video(host: Any, media_id: str) -> Any:
+    item = host.state.doc.media_item(media_id)
+    return item, host.state.doc.media_path(item)
+
+
+def _end(start: int, frames: int, backward: bool, count: int, taken: set[int]) -> int:
+    """The last frame to reach: ``frames`` away, inside the video, before the next frame the
+    track already has a shape on."""
+    end = max(0, start - frames) if backward else min(count - 1, start + frames)
+    ahead = [f for f in taken if (f < start if backward else f > start)]
+    if ahead:
+        nearest = max(ahead) if backward else min(ahead)
+        end = max(end, nearest + 1) if backward else min(end, nearest - 1)
+    return end
+
+
+def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation,
+                         frames: int, backward: bool = False, on_review: OnReview | None = None
+                         ) -> Job | None:
+    """Carry the mask ``seed`` (an annotation on a video frame, stored or not) ``frames``
+    frames forward (or backward), stopping where the model loses it or at the track's next
+    shape; the masks become the shapes of the seed's track."""
+    from app.core.rle import decode
+    from app.core.shapes import Mask
+
+    doc = host.state.doc
+    if not isinstance(seed.shape, Mask) or seed.frame is None:
+        host.message("Propagation along a video starts from a mask on a frame: segment the "
+                     "object first (the segment-anything tool, W).")
+        return None
+    item, path = _video(host, seed.media_id)
+    track = doc.track(seed.track_id) if seed.track_id else None
+    taken = taken_frames(doc, track) - {seed.frame}
+    end = _end(seed.frame, frames, backward, item.frames, taken)
+    if end == seed.frame:
+        host.message("There is no frame to propagate to in that direction.")
+        return None
+    step = -1 if backward else 1
+    mask = decode(seed.shape.rle).astype(bool)
+    fingerprint = item.fingerprint or None
+
+    def work(job: Job) -> Any:
+        from app.io.video import open_video
+
+        session = engine.session(model_id)
+        total = abs(end - seed.frame)
+        with open_video(path) as reader:
+            found = propagate_frames(frames_between(reader, seed.frame + step, end), session,
+                                     mask, seed.media_id, fingerprint, taken,
+                                     cancelled=lambda: job.cancelled,
+                                     progress=lambda n: job.progress(n, total))
+        if job.cancelled:
+            raise Cancelled()
+        return found
+
+    def done(found: Any) -> None:
+        if not found.masks:
+            host.message(f"Nothing propagated ({found.stopped}).")
+            return
+        records, reviews = mask_track_records(doc, seed, found, model_id)
+        if not host.state.execute(Put(tuple(records), label=f"Propagate with {model_id}")):
+            return
+        frames_done = [m.frame for m in found.masks]
+        host.message(f"Masks on frames {min(frames_done)}-{max(frames_done)} "
+                     f"({len(frames_done)}; stopped: {found.stopped}); {len(reviews)} to "
+                     "review.", 10000)
+        if on_review is not None:
+            on_review(f"Propagation frames {min(frames_done)}-{max(frames_done)}", reviews)
+
+    return host.jobs.start(f"Propagating the mask ({model_id})", work, on_done=done,
+                           on_error=_fail(host))
+
+
+def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
+              model_id: str | None = None, on_review: OnReview | None = None) -> Job | None:
+    """Track the box ``seed`` (an annotation on a video frame, stored or not) ``frames`` frames
+    forward (or backward) with ``model_id`` (default: the best installed tracker, else the
+    classical one), up to the track's next shape; the boxes become the shapes of its track."""
+    from app.core.shapes import Box
+
+    doc = host.state.doc
+    if not isinstance(seed.shape, Box) or seed.frame is None:
+        host.message("Tracking starts from a box on a video frame: select one (or draw it, R).")
+        return None
+    item, path = _video(host, seed.media_id)
+    track = doc.track(seed.track_id) if seed.track_id else None
+    taken = taken_frames(doc, track) - {seed.frame}
+    end = _end(seed.frame, frames, backward, item.frames, taken)
+    if end == seed.frame:
+        host.message("There is no frame to track to in that direction.")
+        return None
+    box = seed.shape.bbox()
+
+    def work(job: Job) -> Any:
+        from app.inference.tracking import installed_tracker_id, open_tracker, track_video
+        from app.io.video import open_video
+
+        chosen = model_id or installed_tracker_id()
+        tracker = open_tracker(chosen)
+        with open_video(path) as reader:
+            found = track_video(reader, box, seed.frame, end, backward, tracker,
+                                progress=lambda done, total: job.progress(done, total or 0),
+                                cancelled=lambda: job.cancelled)
+        if job.cancelled:
+            raise Cancelled()
+        return tracker.model_id, found
+
+    def done(out: Any) -> None:
+        source, found = out
+        records, reviews = box_track_records(doc, seed, found, source)
+        if not records:
+            host.message("The tracker found nothing to add.")
+            return
+        if not host.state.execute(Put(tuple(records), label=f"Track with {source}")):
+            return
+        lo, hi = min(seed.frame, end), max(seed.frame, end)
+        host.message(f"Tracked frames {lo}-{hi} with {source}; {len(reviews)} to review.",
+                     10000)
+        if on_review is not None:
+            on_review(f"Tracking frames {lo}-{hi}", reviews)
+
+    return host.jobs.start("Tracking the box", work, on_done=done, on_error=_fail(host))
+
+
+def seed_annotation(state: Any, tool: Any = None, kinds: tuple[str, ...] = ("mask",)
+                    ) -> Annotation | None:
+    """What to propagate from at the current place: the one selected shape of ``kinds``, else
+    the SAM tool's previewed mask (as an unsaved annotation of the active class)."""
+    sel = [a for a in state.selected() if a.kind in kinds]
+    if len(sel) == 1:
+        return sel[0]
+    answer = getattr(tool, "answer", None)
+    place = getattr(tool, "place", None)
+    if "mask" in kinds and answer is not None and answer.mask is not None and place is not None:
+        from app.core.rle import encode
+        from app.core.shapes import Mask
+
+        return state.new_annotation(Mask(encode(np.asarray(answer.mask, bool))), place=place,
+                                    source=answer.source,
+                                    score=min(max(float(answer.score), 0.0), 1.0))
+    return None

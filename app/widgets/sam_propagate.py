@@ -1,0 +1,233 @@
+"""Propagation and tracking as data: the loops and the records they become (no Qt here; the
+jobs that run them are in :mod:`app.widgets.sam_jobs`).
+
+- :func:`volume_modifier`: a volume propagation (``app.inference.propagation``) as the one
+  label-map modifier (cropped to the slices and rows it touches) of one undoable edit.
+- :func:`propagate_frames`: a mask carried from frame to frame of a video: the next prompt is
+  the previous mask's box grown by ``margin`` px; it stops when the mask empties, the model's
+  predicted IoU falls under ``min_score``, the mask jumps (IoU with the previous one under
+  ``min_overlap``) or its area changes more than ``max_growth`` times, or at a frame where the
+  track already has a shape (a person's keyframe is never overwritten).
+- :func:`mask_track_records` / :func:`box_track_records`: those masks, or a tracker's boxes,
+  as a track's shapes (``keyframe=False``, ``source`` = model, ``score``; a lost target ends in
+  an ``outside`` keyframe until found again, as ``app.inference.prelabel.track_in_project``
+  does) - extending the seed's track, or making one for it.
+
+Frames are 0-based in presentation order; boxes ``(x, y, w, h)`` in continuous pixels; volume
+places by array axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from app.core.annotations import Annotation, Track
+from app.core.places import Place
+from app.core.shapes import Box, Mask
+from app.inference.masks import mask_box
+
+REVIEW_SCORE = 0.75  # a kept mask or box under this confidence is listed for review
+
+
+@dataclass(frozen=True)
+class Review:
+    """A place to look at again: why (one phrase) and the model's confidence there."""
+
+    place: Place
+    reason: str
+    score: float | None = None
+
+
+# ---------------------------------------------------------------------- volumes
+def volume_modifier(result: Any) -> tuple[tuple[int, int, int], np.ndarray] | None:
+    """``(start (k, j, i), bool modifier)`` holding every kept slice mask of a
+    :class:`~app.inference.propagation.Propagation`, cropped to where they are; None if empty."""
+    slices = [s for s in result.slices if s.mask.any()]
+    if not slices:
+        return None
+    rows = np.flatnonzero(np.any([s.mask.any(axis=1) for s in slices], axis=0))
+    cols = np.flatnonzero(np.any([s.mask.any(axis=0) for s in slices], axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    lo, hi = slices[0].index, slices[-1].index + 1
+    block = np.zeros((hi - lo, r1 - r0, c1 - c0), bool)
+    for s in slices:
+        block[s.index - lo] = s.mask[r0:r1, c0:c1]
+    # block is [slice, picture row, picture column]; put it on the volume's (k, j, i) axes
+    axis = result.axis
+    rest = [a for a in range(3) if a != axis]  # picture rows, columns (places.PICTURE_AXES)
+    start = [0, 0, 0]
+    start[axis], start[rest[0]], start[rest[1]] = lo, r0, c0
+    order = np.argsort([axis, *rest])
+    return tuple(start), np.transpose(block, order)  # type: ignore[return-value]
+
+
+def volume_review(result: Any, media_id: str) -> list[Review]:
+    axis = "kji"[result.axis]
+    return [Review(Place(media_id, axis=axis, index=s.index), s.review, s.score)
+            for s in result.slices if s.review]
+
+
+# ---------------------------------------------------------------------- video masks
+@dataclass(frozen=True)
+class FrameMask:
+    frame: int
+    mask: np.ndarray
+    score: float
+    review: str = ""
+
+
+@dataclass
+class FramePropagation:
+    """Masks on the frames after (or before) the seed, in the order reached, and why it
+    stopped."""
+
+    masks: list[FrameMask] = field(default_factory=list)
+    stopped: str = ""
+
+
+def _grown(mask: np.ndarray, margin: float) -> tuple[float, float, float, float]:
+    x, y, w, h = mask_box(mask)  # type: ignore[misc]
+    return (x - margin, y - margin, w + 2 * margin, h + 2 * margin)
+
+
+def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, seed: np.ndarray,
+                     media_id: str, fingerprint: str | None = None, stop_at: set[int] = frozenset(),
+                     margin: float = 3.0, min_score: float = 0.5, min_overlap: float = 0.3,
+                     max_growth: float = 3.0, cancelled: Callable[[], bool] | None = None,
+                     progress: Callable[[int], None] | None = None) -> FramePropagation:
+    """Carry ``seed`` (bool H x W) through ``frames`` (``(index, rgb)`` in the order to go,
+    the seed's own frame excluded) with a :class:`~app.inference.sam.SamSession`."""
+    out = FramePropagation()
+    prev = np.asarray(seed, bool)
+    for n, (frame, rgb) in enumerate(frames):
+        if cancelled is not None and cancelled():
+            out.stopped = "cancelled"
+            break
+        if frame in stop_at:
+            out.stopped = f"frame {frame} already has a shape of this track"
+            break
+        emb = session.encode(rgb, f"{media_id}:{frame}", fingerprint)
+        best = session.predict(box=_grown(prev, margin), embedding=emb).best()
+        mask, score = best.mask, float(best.score)
+        area, before = int(mask.sum()), int(prev.sum())
+        if progress is not None:
+            progress(n + 1)
+        if area == 0:
+            out.stopped = f"frame {frame}: the mask is empty"
+            break
+        if score < min_score:
+            out.stopped = f"frame {frame}: predicted IoU {score:.2f} < {min_score:.2f}"
+            break
+        overlap = float((mask & prev).sum()) / float((mask | prev).sum())
+        if overlap < min_overlap:
+            out.stopped = f"frame {frame}: overlap {overlap:.2f} with the previous frame"
+            break
+        if not 1 / max_growth <= area / max(before, 1) <= max_growth:
+            out.stopped = f"frame {frame}: the area changed {area / max(before, 1):.1f} times"
+            break
+        review = "; ".join(r for r in (
+            f"predicted IoU {score:.2f}" if score < REVIEW_SCORE else "",
+            f"overlap {overlap:.2f} with the previous frame" if overlap < 0.75 else "") if r)
+        out.masks.append(FrameMask(frame, mask, score, review))
+        prev = mask
+    else:
+        out.stopped = out.stopped or "the range ends"
+    return out
+
+
+def frames_between(reader: Any, start: int, end: int, chunk: int = 48
+                   ) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames ``start..end`` inclusive, in that order (either direction), decoded forward in
+    chunks going backward (one seek per chunk, not per frame)."""
+    if end >= start:
+        yield from reader.frames(start, end + 1, 1)
+        return
+    hi = start + 1
+    while hi > end:
+        lo = max(end, hi - chunk)
+        yield from reversed(list(reader.frames(lo, hi, 1)))
+        hi = lo
+
+
+# ---------------------------------------------------------------------- tracks
+def _split_attributes(doc: Any, class_id: str | None, attrs: dict[str, Any]
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(static for the track, dynamic for its shapes)."""
+    cls = doc.schema.class_by_id(class_id) if class_id else None
+    if cls is None:
+        return {}, dict(attrs)
+    dynamic = {k: v for k, v in attrs.items() if (s := cls.attribute(k)) and s.dynamic}
+    return {k: v for k, v in attrs.items() if k not in dynamic}, dynamic
+
+
+def seed_track(doc: Any, seed: Annotation) -> tuple[Track, Annotation, list[Any]]:
+    """The track ``seed`` belongs to (or a new one for it), the seed as that track's keyframe,
+    and the records to store for that (empty when it already is one)."""
+    if seed.track_id is not None:
+        track = doc.track(seed.track_id)
+        if track is not None:
+            return track, seed, []
+    static, dynamic = _split_attributes(doc, seed.class_id, seed.attributes)
+    track = Track(seed.media_id, seed.class_id, attributes=static)
+    keyed = replace(seed, track_id=track.id, keyframe=True, attributes=dynamic)
+    return track, keyed, [track, keyed]
+
+
+def taken_frames(doc: Any, track: Track | None) -> set[int]:
+    """Frames where ``track`` already has a stored shape."""
+    if track is None or doc.track(track.id) is None:
+        return set()
+    return {a.frame for a in doc.track_shapes(track) if a.frame is not None}
+
+
+def mask_track_records(doc: Any, seed: Annotation, found: FramePropagation, source: str
+                       ) -> tuple[list[Any], list[Review]]:
+    """Records putting ``found`` masks on the seed's track, and the frames to review."""
+    track, keyed, records = seed_track(doc, seed)
+    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    review = []
+    for m in found.masks:
+        from app.core.rle import encode
+
+        place = Place(seed.media_id, frame=m.frame)
+        records.append(Annotation(place, Mask(encode(m.mask)), keyed.class_id, track.id,
+                                  keyframe=False, source=source, score=min(max(m.score, 0), 1),
+                                  attributes=dict(dynamic)))
+        if m.review:
+            review.append(Review(place, m.review, m.score))
+    return records, review
+
+
+def box_track_records(doc: Any, seed: Annotation, found: list[Any], source: str
+                      ) -> tuple[list[Any], list[Review]]:
+    """Records putting a tracker's ``TrackedBox`` list on the seed box's track (the seed frame
+    itself is skipped; a lost stretch starts with an ``outside`` keyframe), and the frames to
+    review (lost, or under :data:`REVIEW_SCORE`)."""
+    track, keyed, records = seed_track(doc, seed)
+    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    review: list[Review] = []
+    was_lost = False
+    for t in sorted(found, key=lambda t: t.frame):  # in time order either way: an outside
+        # keyframe hides the object from its frame on, until the next stored shape
+        if t.frame == seed.frame:
+            continue
+        place = Place(seed.media_id, frame=t.frame)
+        score = min(max(float(t.score), 0.0), 1.0)
+        if t.lost:
+            if not was_lost:
+                records.append(Annotation(place, Box(*t.box), keyed.class_id, track.id,
+                                          outside=True, source=source, score=score,
+                                          attributes=dict(dynamic)))
+                review.append(Review(place, "the tracker lost the object", score))
+            was_lost = True
+            continue
+        was_lost = False
+        records.append(Annotation(place, Box(*t.box), keyed.class_id, track.id, keyframe=False,
+                                  source=source, score=score, attributes=dict(dynamic)))
+        if score < REVIEW_SCORE:
+            review.append(Review(place, f"tracker confidence {score:.2f}", score))
+    return records, review

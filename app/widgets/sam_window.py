@@ -1,0 +1,265 @@
+"""Segment anything in the main window: its engine, its options, its menu entries, and where
+models run in the status bar.
+
+:func:`sam_entries` is called once while the window builds its menus
+(``app.widgets.window_actions``): it makes the window's :class:`QtSamEngine` (the default of
+every SAM tool, the volume panes' too), gives the window's SAM tool its options in the options
+bar, probes the runtime for the status bar, and returns the Tools menu entries: Models…,
+Propagate…, Track box…
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QSpinBox,
+                               QWidget)
+
+from app.tools.sam_protocol import default_engine, set_default_engine, window_of
+from app.widgets.menus import Entry
+from app.widgets.sam_engine import QtSamEngine
+from app.widgets.sam_jobs import (propagate_video_mask, propagate_volume_segment,
+                                  seed_annotation, track_box)
+from app.widgets.sam_review import show_review
+
+TOOLS_MENU = "&Tools"
+
+
+def gpu_name(index: int = 0) -> str:
+    """The CUDA device's name as the driver reports it ('' without a driver or GPU)."""
+    try:
+        lib = ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+        device = ctypes.c_int(0)
+        name = ctypes.create_string_buffer(128)
+        if lib.cuInit(0) != 0 or lib.cuDeviceGet(ctypes.byref(device), index) != 0:
+            return ""
+        if lib.cuDeviceGetName(name, 128, device) != 0:
+            return ""
+        return name.value.decode(errors="replace").strip()
+    except (OSError, AttributeError):
+        return ""
+
+
+def probe_runtime(_job: Any = None) -> dict[str, Any]:
+    """Where models will run (worker thread: probing imports onnxruntime and opens a tiny
+    session per provider): device words, GPU name, each provider and why not, warnings."""
+    from app.inference.runtime import default_runtime, runtime_packages
+
+    runtime = default_runtime()
+    providers = [{"name": s.name, "device": s.device, "ok": s.ok, "reason": s.reason}
+                 for s in runtime.providers()]
+    device = runtime.device()
+    packages = runtime_packages()
+    warnings = [f"{' and '.join(p.split()[0] for p in packages)} are installed together and "
+                "shadow each other"] if len(packages) > 1 else []
+    return {"device": device, "gpu": gpu_name() if device.startswith("GPU") else "",
+            "providers": providers, "warnings": warnings}
+
+
+class FrameRange(QDialog):
+    """Direction and number of frames for propagating or tracking along a video."""
+
+    def __init__(self, title: str, frame: int, frames: int, parent: QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        form = QFormLayout(self)
+        self.direction = QComboBox()
+        self.direction.addItem("Forward", False)
+        self.direction.addItem("Backward", True)
+        self.count = QSpinBox()
+        self.count.setRange(1, max(1, frames - 1))
+        self.count.setValue(min(50, max(1, frames - 1 - frame)))
+        self.count.setSuffix(" frames")
+        form.addRow("Direction", self.direction)
+        form.addRow("How far", self.count)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def choice(self) -> tuple[bool, int]:
+        return bool(self.direction.currentData()), int(self.count.value())
+
+
+def ask_range(parent: QWidget, title: str, frame: int, frames: int) -> tuple[bool, int] | None:
+    dialog = FrameRange(title, frame, frames, parent)
+    return dialog.choice() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class SamWindow(QObject):
+    """The window's segment-anything pieces (see the module doc)."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.w = window
+        self.engine = QtSamEngine(window)
+        set_default_engine(self.engine)
+        self.tool = window.tools.get("sam")
+        if self.tool is not None:
+            self.tool.engine = self.engine
+            self.tool.on_active = self._active
+        self.options: Any = None
+        engine = self.engine
+        window.destroyed.connect(lambda *_: _retire(engine))
+        self.engine.device_found.connect(self._device)
+        self.engine.answered.connect(self._answered)
+        window.jobs.start("Checking compute device", probe_runtime,
+                          on_done=window.status.show_runtime, visible=False)
+        QTimer.singleShot(0, self.attach_options)
+
+    # ------------------------------------------------------------------ options bar
+    def attach_options(self) -> None:
+        """Add the SAM controls to the window's options bar (once it exists)."""
+        bar = getattr(self.w, "tool_options", None)
+        if self.options is not None or bar is None:
+            return
+        from app.widgets.sam_options import SamOptions
+
+        self.options = SamOptions(self.engine.models, self.w.settings, self.propagate,
+                                  self.models_dialog)
+        bar.addSeparator()
+        bar.addWidget(self.options)
+        self.engine.models_changed.connect(self.options.refresh)
+        self.options.set_active(self.w.canvas.tool is self.tool)
+
+    def _active(self, on: bool) -> None:
+        if self.options is None:
+            self.attach_options()
+        if self.options is not None:
+            self.options.set_active(on)
+
+    def _device(self, device: str, fallback: str) -> None:
+        self.w.status.show_model_device(device, fallback)
+        if self.options is not None:
+            self.options.show_note(device)
+
+    def _answered(self, answer: Any) -> None:
+        if self.options is not None and not answer.error:
+            self.options.show_note(ms=answer.ms)
+
+    # ------------------------------------------------------------------ menu
+    def entries(self) -> list[Entry]:
+        return [
+            Entry(TOOLS_MENU, separator=True),
+            Entry(TOOLS_MENU, "&Models…", None, self.models_dialog,
+                  "Installed AI models, where each runs and why; import more (offline)"),
+            Entry(TOOLS_MENU, "&Propagate segmentation…", None, self.propagate,
+                  "Carry the segment-anything mask up and down a volume, or along a video"),
+            Entry(TOOLS_MENU, "Track &box…", None, self.track,
+                  "Track the selected box forward or backward along the video"),
+        ]
+
+    def models_dialog(self) -> None:
+        from app.widgets.model_manager import ModelManager
+
+        dialog = ModelManager(self.w.jobs, self.w, changed=self.engine.refresh)
+        dialog.exec()
+        dialog.deleteLater()
+
+    def _review(self, title: str, reviews: list) -> None:
+        show_review(self.w, title, reviews)
+
+    def _model(self) -> Any:
+        model = self.tool.model() if self.tool is not None else None
+        if model is None:
+            self.w.message("No segmentation model is installed: Tools ▸ Models… imports one.")
+        return model
+
+    def propagate(self) -> None:
+        """Propagate what the SAM tool shows (or the selected mask) from the current place."""
+        state, tool = self.w.state, self.tool
+        place = state.place
+        if place is None or state.doc is None:
+            return
+        if place.is_slice:
+            self._propagate_volume(place)
+        elif place.is_frame:
+            model = self._model()
+            seed = seed_annotation(state, tool, ("mask",))
+            if model is None:
+                return
+            if seed is None:
+                self.w.message("Segment the object on this frame first (W), then propagate.")
+                return
+            item = state.doc.media_item(place.media_id)
+            chosen = ask_range(self.w, "Propagate the mask", place.frame, item.frames)
+            if chosen is not None:
+                propagate_video_mask(self.w, self.engine, model.id, seed, chosen[1], chosen[0],
+                                     self._review)
+        else:
+            self.w.message("Propagation works on volume slices and video frames; on a photo, "
+                           "Enter accepts the mask.")
+
+    def _propagate_volume(self, place: Any) -> None:
+        state, tool = self.w.state, self.tool
+        model = self._model()
+        source = state.picture(place) if state.picture is not None else None
+        target = state.labelmap_target(place) if state.labelmap_target is not None else None
+        if model is None:
+            return
+        if source is None or getattr(source, "volume", None) is None or target is None:
+            self.w.message("Propagation through a volume needs the volume view with a label "
+                           "map to paint into.")
+            return
+        box = volume_box(tool, place)
+        if box is None:
+            self.w.message("Segment the object on this slice first (W: drag a box around it), "
+                           "then propagate.")
+            return
+        propagate_volume_segment(self.w, self.engine, model.id, source, box, target,
+                                 window_of(source), self._review)
+
+    def track(self) -> None:
+        state = self.w.state
+        place = state.place
+        if place is None or not place.is_frame or state.doc is None:
+            self.w.message("Tracking follows a box along a video: select a box on a frame.")
+            return
+        seed = seed_annotation(state, None, ("box",))
+        if seed is None:
+            self.w.message("Select the box to track (or draw one, R).")
+            return
+        item = state.doc.media_item(place.media_id)
+        chosen = ask_range(self.w, "Track the box", place.frame, item.frames)
+        if chosen is not None:
+            track_box(self.w, seed, chosen[1], chosen[0], on_review=self._review)
+
+
+def volume_box(tool: Any, place: Any, margin: float = 3.0
+               ) -> tuple[float, float, float, float] | None:
+    """The seed box on ``place``: the SAM tool's box there, else its previewed or last
+    accepted mask's box grown by ``margin`` px."""
+    from app.inference.masks import mask_box
+
+    if tool is None:
+        return None
+    if tool.place == place and tool.box is not None:
+        return tool.box
+    masks = []
+    if tool.place == place and tool.answer is not None:
+        masks.append(tool.answer.mask)
+    if tool.accepted is not None and tool.accepted.place == place:
+        masks.append(tool.accepted.mask)
+    for mask in masks:
+        b = mask_box(mask) if mask is not None else None
+        if b is not None:
+            return (b[0] - margin, b[1] - margin, b[2] + 2 * margin, b[3] + 2 * margin)
+    return None
+
+
+def _retire(engine: QtSamEngine) -> None:
+    engine.close()
+    if default_engine() is engine:
+        set_default_engine(None)
+
+
+def sam_entries(window: Any) -> list[Entry]:
+    """Wire segment anything into ``window`` and return its Tools menu entries."""
+    glue = SamWindow(window)
+    window.sam = glue
+    return glue.entries()
