@@ -87,8 +87,7 @@ class SamTool(Tool):
     name = "sam"
     label = "Segment anything"
     shortcut = "W"
-    tooltip = ("Click the object (right-click: not the object), or drag a box around it; "
-               "Enter accepts the mask (W)")
+    tooltip = "Click the object, right-click beside it, or drag a box; Enter accepts (W)"
     draws = True
     keys = frozenset({"Escape", "Return", "Enter", "Backspace"})
     key_help = (("Click", "add a point on the object"),

@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 
 from app.core.annotations import Annotation
-from app.core.commands import ModifyLabelMap, Put
+from app.core.commands import ModifyLabelMap
 from app.core.errors import VellumError
 from app.core.labelmap import Mode
 from app.core.places import Place
 from app.widgets.jobs import Cancelled, Job
 from app.widgets.sam_propagate import (Review, box_track_records, frames_between,
                                        mask_track_records, propagate_frames, taken_frames,
-                                       volume_modifier, volume_review)
+                                       track_command, volume_modifier, volume_review)
 
 OnReview = Callable[[str, list[Review]], None]
 
@@ -157,7 +157,7 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
             host.message(f"Nothing propagated ({found.stopped}).")
             return
         records, reviews = mask_track_records(doc, seed, found, model_id)
-        if not host.state.execute(Put(tuple(records), label=f"Propagate with {model_id}")):
+        if not host.state.execute(track_command(doc, records, f"Propagate with {model_id}")):
             return
         frames_done = [m.frame for m in found.masks]
         host.message(f"Masks on frames {min(frames_done)}-{max(frames_done)} "
@@ -210,7 +210,7 @@ def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
         if not records:
             host.message("The tracker found nothing to add.")
             return
-        if not host.state.execute(Put(tuple(records), label=f"Track with {source}")):
+        if not host.state.execute(track_command(doc, records, f"Track with {source}")):
             return
         lo, hi = min(seed.frame, end), max(seed.frame, end)
         host.message(f"Tracked frames {lo}-{hi} with {source}; {len(reviews)} to review.",

@@ -31,6 +31,7 @@ from app.core.shapes import Box, Mask
 from app.inference.masks import mask_box
 
 REVIEW_SCORE = 0.75  # a kept mask or box under this confidence is listed for review
+REVIEW_OVERLAP = 0.5  # a video mask overlapping the previous frame's less than this, too
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, see
             break
         review = "; ".join(r for r in (
             f"predicted IoU {score:.2f}" if score < REVIEW_SCORE else "",
-            f"overlap {overlap:.2f} with the previous frame" if overlap < 0.75 else "") if r)
+            f"overlap {overlap:.2f} with the previous frame" if overlap < REVIEW_OVERLAP else "")
+            if r)
         out.masks.append(FrameMask(frame, mask, score, review))
         prev = mask
     else:
@@ -231,3 +233,17 @@ def box_track_records(doc: Any, seed: Annotation, found: list[Any], source: str
         if score < REVIEW_SCORE:
             review.append(Review(place, f"tracker confidence {score:.2f}", score))
     return records, review
+
+
+def track_command(doc: Any, records: list[Any], label: str) -> Any:
+    """One undoable command storing ``records`` (a track, its seed re-stored as its keyframe,
+    new shapes): in steps, so that undo removes the new shapes, gives the seed back its old
+    self, then removes the track."""
+    from app.core.commands import Batch, Put
+
+    tracks = [r for r in records if isinstance(r, Track)]
+    stored = [r for r in records if isinstance(r, Annotation)
+              and doc.annotation(r.media_id, r.id) is not None]
+    new = [r for r in records if isinstance(r, Annotation) and r not in stored]
+    steps = [Put(tuple(group), label=label) for group in (tracks, stored, new) if group]
+    return steps[0] if len(steps) == 1 else Batch(tuple(steps), label=label)

@@ -114,7 +114,9 @@ class SamWindow(QObject):
 
     # ------------------------------------------------------------------ options bar
     def attach_options(self) -> None:
-        """Add the SAM controls to the window's options bar (once it exists)."""
+        """Put the SAM controls into the window's options bar (once it exists), right after
+        the tool's hint and shown only while the SAM tool is active: the bar keeps every other
+        tool's controls where they always are."""
         bar = getattr(self.w, "tool_options", None)
         if self.options is not None or bar is None:
             return
@@ -122,16 +124,21 @@ class SamWindow(QObject):
 
         self.options = SamOptions(self.engine.models, self.w.settings, self.propagate,
                                   self.models_dialog)
-        bar.addSeparator()
-        bar.addWidget(self.options)
+        actions = bar.actions()
+        before = actions[1] if len(actions) > 1 else None
+        self._option_actions = ([bar.insertWidget(before, self.options),
+                                 bar.insertSeparator(before)] if before is not None
+                                else [bar.addWidget(self.options)])
         self.engine.models_changed.connect(self.options.refresh)
-        self.options.set_active(self.w.canvas.tool is self.tool)
+        self._active(self.w.canvas.tool is self.tool)
 
     def _active(self, on: bool) -> None:
         if self.options is None:
             self.attach_options()
-        if self.options is not None:
-            self.options.set_active(on)
+            return
+        self.options.set_active(on)
+        for action in self._option_actions:
+            action.setVisible(on)
 
     def _device(self, device: str, fallback: str) -> None:
         self.w.status.show_model_device(device, fallback)
