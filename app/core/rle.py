@@ -21,6 +21,8 @@ encoding and over mask rows when decoding, each step a whole-array operation).
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -424,9 +426,18 @@ def decode(rle: Rle) -> NDArray[np.bool_]:
     return _mask_from_toggles(toggles, rle.height, rle.width)
 
 
+@functools.lru_cache(maxsize=64)
+def _counts_of(counts: str) -> NDArray[np.int64]:
+    """Decoded run lengths of a counts string, kept for the few masks in use (area and box of
+    one mask read them twice); read-only."""
+    out = string_to_counts(counts)
+    out.flags.writeable = False
+    return out
+
+
 def area(rle: Rle) -> int:
     """Number of foreground pixels."""
-    return int(string_to_counts(rle.counts)[1::2].sum())
+    return int(_counts_of(rle.counts)[1::2].sum())
 
 
 def bbox(rle: Rle) -> tuple[float, float, float, float]:

@@ -347,8 +347,10 @@ SHAPE_KINDS: tuple[str, ...] = ("box", "rotated_box", "polygon", "polyline", "ke
 GEOMETRIC_KINDS: tuple[str, ...] = SHAPE_KINDS[:6]
 
 
-def shape_from_json(obj: dict[str, Any]) -> Shape:
-    """Inverse of ``shape.to_json()``; raises ``ValueError`` on a malformed dict."""
+def shape_from_json(obj: dict[str, Any], trusted: bool = False) -> Shape:
+    """Inverse of ``shape.to_json()``; raises ``ValueError`` on a malformed dict.
+    ``trusted`` (the project store reading what it wrote): a mask's counts string is taken
+    as it is, canonical already, instead of being decoded and re-encoded to check it."""
     if not isinstance(obj, dict):
         raise ValueError("a shape must be a JSON object")
     kind = obj.get("type")
@@ -367,13 +369,15 @@ def shape_from_json(obj: dict[str, Any]) -> Shape:
         if kind == "keypoints":
             box = obj.get("box")
             region = obj.get("region")
-            region_shape = shape_from_json(region) if region is not None else None
+            region_shape = shape_from_json(region, trusted) if region is not None else None
             if region_shape is not None and not isinstance(region_shape, (Polygon, Mask)):
                 raise ValueError("a keypoint set's region must be a polygon or a mask")
             return Keypoints(obj["points"], Box(*map(float, box)) if box is not None else None,
                              region_shape)
         if kind == "mask":
             h, w = obj["size"]
+            if trusted and isinstance(obj["counts"], str):
+                return Mask(Rle(int(h), int(w), obj["counts"]))
             return Mask(Rle.from_coco({"size": [h, w], "counts": obj["counts"]}))
         if kind == "tag":
             return Tag()

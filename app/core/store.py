@@ -535,7 +535,7 @@ class Store:
     def _ann_from_row(r: tuple[Any, ...]) -> Annotation:
         return Annotation(id=r[0], place=Place(r[1], r[2], r[3], r[4]), track_id=r[5],
                           keyframe=bool(r[6]), class_id=r[7],
-                          shape=shape_from_json(json.loads(r[9])), attributes=json.loads(r[10]),
+                          shape=shape_from_json(json.loads(r[9]), trusted=True), attributes=json.loads(r[10]),
                           z=r[11], source=r[13], score=r[14], timestamp=r[15],
                           foreign=json.loads(r[16]), creator=r[17], created=r[18],
                           modified=r[19], **Annotation.flag_values(r[12]))

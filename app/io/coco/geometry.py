@@ -13,6 +13,8 @@ edited annotations; unedited ones keep what their file said).
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 import numpy as np
@@ -62,7 +64,12 @@ def region_segmentation(region: Polygon | Mask, h: int, w: int,
 def empty_rle(h: int, w: int) -> dict[str, Any]:
     """An all-zero RLE of h x w (Vellum's segmentation of keypoints without a region, so that
     pycocotools' ``annToMask`` works on every annotation)."""
-    return {"size": [h, w], "counts": encode(np.zeros((h, w), bool)).counts}
+    return {"size": [h, w], "counts": _empty_counts(h, w)}
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_counts(h: int, w: int) -> str:
+    return encode(np.zeros((h, w), bool)).counts
 
 
 def segmentation(shape: Shape, h: int, w: int, uncompressed: bool = False) -> Any:
