@@ -96,13 +96,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     from app.io.coco import export_coco
 
     with _open(args.project) as doc:
-        with terminal_progress("Exporting", unit="annotation") as progress:
+        from contextlib import nullcontext
+
+        bar = terminal_progress("Writing frames", unit="frame") if args.with_images \
+            else nullcontext(None)
+        with terminal_progress("Exporting", unit="annotation") as progress, bar as frames:
             report = export_coco(doc, args.out, progress=progress,
-                                 images_root=args.images_root)
+                                 images_root=args.images_root, with_images=args.with_images,
+                                 frame_progress=frames)
     for line in report.get("notes", []):
         print(f"note: {line}")
     print(f"Wrote {args.out}: {report['images']} images, {report['annotations']} annotations, "
-          f"{report['categories']} categories")
+          f"{report['categories']} categories"
+          + (f", {report['frame_images']} frame images beside it" if args.with_images else ""))
     return EXIT_OK
 
 
@@ -215,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--images-root", metavar="DIR", help="folder the file_names are written "
                    "relative to (default: the folder the images were imported from, else the "
                    "deepest folder holding all exported media)")
+    q.add_argument("--with-images", action="store_true", help="also write the labelled video "
+                   "frames as PNG beside the JSON (<video>/frame_000123.png, frame numbers "
+                   "0-based as in the project), all or none")
     q.set_defaults(func=cmd_export)
 
     p = sub.add_parser("validate", help="check a project's integrity",

@@ -42,13 +42,19 @@ def test_video_export_and_reimport(tmp_path, shared_data):
     assert v["file_name"] == "bikes.mp4" and v["frame_count"] == 250
     assert [e["start_frame"] for e in v["events"]] == [5] and len(v["tags"]) == 1
     frames = {im["frame_index"]: im for im in data["images"]}
-    assert sorted(frames) == [0, 100, 249]
+    assert sorted(frames) == list(range(250))  # every frame the track shows (interpolated too)
     assert all(im["video_id"] == v["id"] for im in frames.values())
     assert frames[100]["file_name"] == "bikes/frame_000100.png"
     assert frames[100]["timestamp"] == 4.0 and len(frames[100]["tags"]) == 1
     anns = data["annotations"]
     assert {a["track_id"] for a in anns} == {1}
-    assert [a["attributes"]["outside"] for a in anns] == [False, False, True]
+    keys = [a for a in anns if a["attributes"]["keyframe"]]
+    assert [a["attributes"]["outside"] for a in keys] == [False, False, True]
+    assert [a["attributes"]["frame_index"] for a in keys] == [0, 100, 249]
+    between = {a["attributes"]["frame_index"]: a for a in anns
+               if a["attributes"].get("vellum_interpolated")}
+    assert sorted(between) == [f for f in range(249) if f not in (0, 100)]
+    assert between[50]["bbox"] == [60.0, 20.0, 30.0, 40.0]  # half way from x=10 to x=110
 
     fresh = Document.create(tmp_path / "fresh")
     import_coco(fresh, out, proj)

@@ -56,7 +56,7 @@ class PolygonTool(PathTool):
 
     def _add_hole(self, target_id: str, points: list[Point]) -> None:
         doc, media = self.state.doc, self.state.media_id
-        before = doc.annotation(media, target_id) if doc and media else None
+        before = self.state.annotation(target_id) if doc and media else None
         if before is None:
             return
         shape = before.shape

@@ -199,7 +199,7 @@ class SelectTool(Handles, Tool):
             (x0, y0), (x1, y1) = self._band
             items.append(OverlayItem("rect", ((x0, y0), (x1, y1)), "#ffffff", 1.0, True, 0.08))
         if self.hovered and not self._moved and self.hovered not in self.state.selection:
-            a = self.state.doc.annotation(self.state.media_id, self.hovered) if (
+            a = self.state.annotation(self.hovered) if (
                 self.state.doc and self.state.media_id) else None
             if a is not None:
                 items += shape_overlay(a.shape, color(a.class_id), width=2.5, fill_alpha=0.0)

@@ -74,6 +74,13 @@ class EditorState:
         # what is shown at a place, for tools that need the pixels (segment anything):
         # place -> app.io.planes.PlaneSource, or None when that place is not on screen
         self.picture: Callable[[Place], Any] | None = None
+        # a mode's view of what is at a place (video: each track's shape on the frame,
+        # interpolated ones included): place -> annotations in z order (None: the stored ones)
+        self.shown: Callable[[Place], list[Annotation]] | None = None
+        # a mode's rewrite of an edit before it runs (video: an edited interpolated shape
+        # becomes a keyframe, a track's static attributes go onto the track):
+        # command -> command to run, or None when refused (the hook says why)
+        self.edit_hook: Callable[[Command], Command | None] | None = None
         self.doc = doc
         self.set(**fields)
 
@@ -126,7 +133,20 @@ class EditorState:
         """Annotations at the current place, in z order."""
         if self.doc is None or self.place is None:
             return []
+        if self.shown is not None:
+            return self.shown(self.place)
         return self.doc.annotations(self.place)
+
+    def annotation(self, annotation_id: str) -> Annotation | None:
+        """The annotation with this id at the current place as shown (an interpolated track
+        shape included), else the stored one of the current media item."""
+        if self.doc is None or self.media_id is None:
+            return None
+        if self.shown is not None:
+            found = next((a for a in self.annotations() if a.id == annotation_id), None)
+            if found is not None:
+                return found
+        return self.doc.annotation(self.media_id, annotation_id)
 
     def visible_annotations(self) -> list[Annotation]:
         """:meth:`annotations` without hidden ones (flag, session-hidden, or class hidden)."""
@@ -159,9 +179,10 @@ class EditorState:
         """The selected annotations that still exist, in selection order."""
         if self.doc is None or self.media_id is None:
             return []
+        here = {a.id: a for a in self.annotations()} if self.shown is not None else {}
         out = []
         for i in self.selection:
-            a = self.doc.annotation(self.media_id, i)
+            a = here.get(i) or self.doc.annotation(self.media_id, i)
             if a is not None:
                 out.append(a)
         return out
@@ -222,6 +243,10 @@ class EditorState:
             self.message(self.read_only)
             return False
         try:
+            if self.edit_hook is not None:
+                command = self.edit_hook(command)
+                if command is None:
+                    return False
             self.doc.execute(command)
         except (VellumError, ValueError) as exc:
             self.message(str(exc))

@@ -63,7 +63,7 @@ class VertexTool(Tool):
 
     def _ann(self, ann_id: str) -> Annotation | None:
         doc, media = self.state.doc, self.state.media_id
-        return doc.annotation(media, ann_id) if doc is not None and media else None
+        return self.state.annotation(ann_id) if doc is not None and media else None
 
     def hover(self, e: PointerEvent) -> None:
         self._find(e)

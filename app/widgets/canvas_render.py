@@ -41,6 +41,7 @@ def cosmetic_pen(color: QColor, width: float, dashed: bool = False) -> QPen:
 
 
 SUBPIXEL_BITS = 4  # cv2 drawing precision: 1/16 widget pixel
+DASH, GAP = 8.0, 6.0  # screen px of the dashed outline of a track's non-key shape
 FINE_OUTLINE_LIMIT = 1500  # more shapes on screen than this: 1-px aliased outlines (speed)
 
 
@@ -61,6 +62,33 @@ def _rings(shape) -> tuple[list[np.ndarray], bool]:
     if isinstance(shape, Polyline):
         return [np.asarray(shape.points, np.float64)], False
     return [], False
+
+
+def is_dashed(a: Annotation) -> bool:
+    """A track's shape that no person set on this frame (interpolated, or a tracker's): drawn
+    with a dashed outline, so keyframes stand out. Shapes off tracks are never dashed."""
+    return a.track_id is not None and not a.keyframe
+
+
+def dashes(ring: np.ndarray, closed: bool, on: float, off: float) -> list[np.ndarray]:
+    """The dash pieces (each an N x 2 path, same units as ``ring``) of a ring or path: ``on``
+    long, ``off`` apart, following its corners."""
+    pts = np.vstack([ring, ring[:1]]) if closed else ring
+    if len(pts) < 2:
+        return []
+    seg = np.hypot(*np.diff(pts, axis=0).T)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    total = float(cum[-1])
+    if total <= 0:
+        return []
+    out = []
+    for start in np.arange(0.0, total, on + off):
+        end = min(start + on, total)
+        inner = pts[1:-1][(cum[1:-1] > start) & (cum[1:-1] < end)]
+        a = [np.interp(start, cum, pts[:, 0]), np.interp(start, cum, pts[:, 1])]
+        b = [np.interp(end, cum, pts[:, 0]), np.interp(end, cum, pts[:, 1])]
+        out.append(np.vstack([a, inner, b]))
+    return out
 
 
 class AnnotationLayer:
@@ -114,7 +142,8 @@ class AnnotationLayer:
             for a in anns:
                 if isinstance(a.shape, Keypoints):
                     self._draw_keypoints(p, a.shape, colors.get(a.class_id, UNCLASSIFIED),
-                                         a.id in selection, schema, a.class_id, dev, dpr)
+                                         a.id in selection, schema, a.class_id, dev, dpr,
+                                         is_dashed(a))
                 elif isinstance(a.shape, Polyline) and a.id in selection:
                     _draw_vertices(p, [dev.to_widget(x, y) for x, y in a.shape.points], dpr)
         finally:
@@ -126,14 +155,15 @@ class AnnotationLayer:
                       view: View, style: LayerStyle, dpr: float = 1.0) -> None:
         (ax, ay), (bx, by) = view.to_image(0, 0), view.to_image(view.width, view.height)
         vis = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
-        shapes: list[tuple[int, bool, str, bool]] = []  # (ring count, closed, colour, selected)
+        # (ring count, closed, colour, selected, dashed)
+        shapes: list[tuple[int, bool, str, bool, bool]] = []
         rings_all: list[np.ndarray] = []
         for a in anns:
             rings, closed, (x0, y0, x1, y1) = self._cached(a)
             if not rings or x1 < vis[0] or y1 < vis[1] or x0 > vis[2] or y0 > vis[3]:
                 continue
             shapes.append((len(rings), closed, colors.get(a.class_id, UNCLASSIFIED),
-                           a.id in selection))
+                           a.id in selection, is_dashed(a)))
             rings_all.extend(rings)
         if not rings_all:
             return
@@ -150,7 +180,7 @@ class AnnotationLayer:
         outlines: dict[tuple[str, bool, bool], list[np.ndarray]] = {}
         fills: dict[tuple[str, bool], tuple[int, ...]] = {}
         i = 0
-        for n, closed, color, sel in shapes:
+        for n, closed, color, sel, dashed in shapes:
             pts = parts[i:i + n]
             i += n
             if closed and style.fill(sel) > 0:  # one call per shape: its holes stay open,
@@ -158,21 +188,31 @@ class AnnotationLayer:
                 if bgra is None:
                     bgra = fills[(color, sel)] = _hex_bgra(color, style.fill(sel))
                 cv2.fillPoly(buf, pts, bgra, cv2.LINE_8, SUBPIXEL_BITS)
-            outlines.setdefault((color, sel, closed), []).extend(pts)
+            if dashed:
+                on, off = DASH * dpr * scale, GAP * dpr * scale
+                pieces = [np.rint(d).astype(np.int32) for r in pts
+                          for d in dashes(r.astype(np.float64), closed, on, off)]
+                outlines.setdefault((color, sel, False), []).extend(pieces)
+            else:
+                outlines.setdefault((color, sel, closed), []).extend(pts)
         for (color, sel, closed), pts in outlines.items():
             cv2.polylines(buf, pts, closed, _hex_bgra(color, 1.0), width + extra * sel,
                           line_type, SUBPIXEL_BITS)
 
     def _draw_keypoints(self, painter: QPainter, kp: Keypoints, color: str, selected: bool,
                         schema: LabelSchema | None, class_id: str | None, view: View,
-                        dpr: float = 1.0) -> None:
+                        dpr: float = 1.0, dashed: bool = False) -> None:
         """Skeleton edges and points; ``view`` and the painter work in device pixels, so
-        widths and radii (screen pixels) are multiplied by ``dpr``."""
+        widths and radii (screen pixels) are multiplied by ``dpr``. ``dashed``: a track's
+        non-key shape (dashed edges, hollow points)."""
         cls = schema.class_by_id(class_id) if schema is not None else None
         pts = [(view.to_widget(x, y), v) for x, y, v in kp.points]
         c = QColor(color)
         if cls is not None and cls.skeleton is not None:
-            painter.setPen(QPen(c, (2.0 if selected else 1.5) * dpr))
+            pen = QPen(c, (2.0 if selected else 1.5) * dpr)
+            if dashed:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
             for i, j in cls.skeleton.edges:
                 if i < len(pts) and j < len(pts) and pts[i][1] and pts[j][1]:
                     painter.drawLine(QPointF(*pts[i][0]), QPointF(*pts[j][0]))
@@ -190,8 +230,8 @@ class AnnotationLayer:
             painter.drawRect(QRectF(min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad,
                                     max(ys) - min(ys) + 2 * pad))
         for p, v in shown:
-            painter.setPen(QPen(QColor("#000000") if v == 2 else c, 1.5 * dpr))
-            painter.setBrush(QBrush(c) if v == 2 else Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(QColor("#000000") if v == 2 and not dashed else c, 1.5 * dpr))
+            painter.setBrush(QBrush(c) if v == 2 and not dashed else Qt.BrushStyle.NoBrush)
             painter.drawEllipse(p, r, r)
 
 

@@ -7,6 +7,7 @@ the UI thread to execute (the document is not thread-safe).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -24,21 +25,43 @@ from app.widgets.tiles import ImagePyramid
 
 def read_frame(path: Path, kind: MediaKind, frame: int = 0) -> np.ndarray:
     """RGB uint8 picture of an image, or of video frame ``frame`` (0-based, presentation
-    order); :class:`~app.core.errors.VellumError` naming the file when it cannot be shown."""
+    order, through the project's one decoder, its reader kept open: :func:`video_reader`);
+    :class:`~app.core.errors.VellumError` naming the file when it cannot be shown."""
     if kind is MediaKind.IMAGE:
         from app.io.images import read_image
 
         return read_image(path)
     if kind is MediaKind.VIDEO:
-        try:
-            from app.io.video import read_frame as video_frame  # written by the video engineer
-        except ImportError:
-            video_frame = None
-        if video_frame is not None:
-            return video_frame(path, frame)
-        raise UnsupportedFormatError(f"{path.name} is a video; this build cannot show video "
-                                     f"frames yet.", path)
+        return np.array(video_reader(path).frame(frame))
     raise UnsupportedFormatError(f"{path.name} is a volume; open it in the volume view.", path)
+
+
+_READERS: OrderedDict[Path, Any] = OrderedDict()
+_READERS_LOCK = threading.Lock()
+OPEN_READERS = 2  # videos kept open for read_frame (the video mode holds its own)
+
+
+def video_reader(path: Path) -> Any:
+    """A reader of ``path`` kept open between calls (the last few videos; safe from any
+    thread): frames are never decoded by reopening the file."""
+    from app.io.video import open_video
+
+    key = Path(path).resolve()
+    with _READERS_LOCK:
+        reader = _READERS.get(key)
+        if reader is not None:
+            _READERS.move_to_end(key)
+            return reader
+    reader = open_video(key, cache_bytes=64 << 20)
+    with _READERS_LOCK:
+        if key in _READERS:  # another thread opened it meanwhile
+            extra, reader = reader, _READERS[key]
+            extra.close()
+            return reader
+        _READERS[key] = reader
+        while len(_READERS) > OPEN_READERS:
+            _READERS.popitem(last=False)[1].close()
+    return reader
 
 
 def read_picture(path: Path, kind: MediaKind, frame: int = 0) -> ImagePyramid:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import (QAbstractListModel, QItemSelectionModel, QModelIndex,
                             QPersistentModelIndex, QRect, QSize, QSortFilterProxyModel, Qt,
                             Signal)
@@ -44,17 +45,15 @@ def load_thumbnail(path: Path, kind: MediaKind, edge: int) -> QImage:
     """Decode ``path`` and scale it to fit ``edge`` pixels (worker thread; no Document)."""
     import cv2
 
-    from app.io.images import read_image, to_rgb8
+    from app.io.images import read_image
 
     if kind is MediaKind.IMAGE:
         rgb = read_image(path)
-    elif kind is MediaKind.VIDEO:
-        cap = cv2.VideoCapture(str(path))
-        ok, frame = cap.read()
-        cap.release()
-        if not ok:
-            raise ValueError(f"{path.name}: no frame could be decoded")
-        rgb = to_rgb8(frame)
+    elif kind is MediaKind.VIDEO:  # the project's one decoder (frame 0 as the mode shows it)
+        from app.io.video import open_video
+
+        with open_video(path, cache_bytes=16 << 20) as video:
+            rgb = np.array(video.frame(0))
     else:
         return QImage()
     h, w = rgb.shape[:2]

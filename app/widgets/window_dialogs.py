@@ -57,7 +57,13 @@ class WindowDialogs:
     def shortcut_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """What the key sheet lists: every action, every class key, every tool's keys."""
         classes = self.state.doc.schema.classes if self.state.doc else ()
-        return sheet_sections(self.sections, classes, TOOLS)
+        sections = sheet_sections(self.sections, classes, TOOLS)
+        if self.mode_keys:  # the keys the shown item's mode added (video: frames, tracks)
+            item = self.state.doc.stored_media(self.state.media_id) if (
+                self.state.doc and self.state.media_id) else None
+            title = f"{item.kind.value.capitalize()} mode" if item else "This mode"
+            sections.insert(1, (title, [(what, key) for key, what in self.mode_keys.items()]))
+        return sections
 
     def show_shortcuts(self) -> None:
         ShortcutSheet(self.shortcut_sections(), self).exec()

@@ -5,6 +5,15 @@ objects get fresh ids above every kept one, so nothing collides. ``file_name`` i
 the images folder (``images_root``; default: the folder the images were imported from, else
 the deepest folder holding all exported media), never ``../``. The output is written
 atomically with the user's umask, and never onto the project's own files or its media.
+
+Video frames are images with ``video_id``, ``frame_index`` (0-based, presentation order),
+``timestamp`` (s) and, on tracks, ``track_id``: every frame a track shows is exported - its
+stored shapes (keyframes, a tracker's shapes, outside markers flagged ``outside``) and the
+frames between them through core's one :func:`~app.core.interpolate.interpolate`, exactly the
+frames and boxes the MOT export writes (interpolated entries carry
+``attributes.vellum_interpolated``; an import of our own file skips them and gets the
+keyframes back). ``with_images`` also writes those frames as PNG beside the JSON
+(:mod:`app.io.coco.video_frames`), their ``file_name`` relative to the JSON's folder.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from app import __version__
-from app.core.annotations import Annotation
+from app.core.annotations import INTERPOLATED, Annotation
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.identity import utc_now
@@ -28,6 +37,7 @@ from app.io.atomic import atomic_write, refuse_overwrite
 from app.io.coco.classes import export_color, export_name, export_skeleton
 from app.io.coco.entries import Entry
 from app.io.coco.foreign import COCO, coco_of
+from app.io.coco.video_frames import track_frames
 
 Progress = Callable[[int, int], None]
 
@@ -98,8 +108,10 @@ def default_root(doc: Document, media: list[MediaItem]) -> Path:
 
 
 class _Exporter:
-    def __init__(self, doc: Document, root: Path) -> None:
+    def __init__(self, doc: Document, root: Path, frames_beside: bool = False) -> None:
         self.doc, self.root = doc, root
+        self.frames_beside = frames_beside
+        self.frame_names: dict[str, str] = {}  # video id -> the name its frames are under
         self.notes: list[str] = []
         self.outside = 0
         self.media = [m for m in doc.media() if m.kind is not MediaKind.VOLUME]
@@ -174,8 +186,8 @@ class _Exporter:
             video = self.video(item)
             entry: dict[str, Any] = {"id": self.image_ids.fresh(), "width": item.width,
                                      "height": item.height,
-                                     "file_name": frame_file_name(item, frame or 0,
-                                                                  video["file_name"]),
+                                     "file_name": frame_file_name(
+                                         item, frame or 0, self.frame_name(item, video)),
                                      "video_id": video["id"], "frame_index": frame,
                                      "timestamp": timestamp,
                                      "attributes": {"vellum_id": item.id}}
@@ -193,6 +205,26 @@ class _Exporter:
         self.image_index[key] = len(self.images)
         self.images.append(entry)
         return entry
+
+    def frame_name(self, item: MediaItem, video: dict[str, Any]) -> str:
+        """The name a video's frames are named after: its exported ``file_name``; with frames
+        written beside the JSON, a relative name of its own (never ``../``, never another
+        video's)."""
+        if item.id in self.frame_names:
+            return self.frame_names[item.id]
+        name = video["file_name"]
+        if self.frames_beside:
+            if PurePosixPath(name).is_absolute() or name.startswith("../"):
+                name = item.file_name
+            stem, dot, ext = name.rpartition(".") if "." in PurePosixPath(name).name \
+                else (name, "", "")
+            taken = set(self.frame_names.values())
+            n = 1
+            while name in taken:
+                n += 1
+                name = f"{stem}_{n}{dot}{ext}"
+        self.frame_names[item.id] = name
+        return name
 
     def list_images(self) -> None:
         for item in self.media:
@@ -248,6 +280,8 @@ class _Exporter:
                 e.d["track_id"] = self.track_ids.setdefault(a.track_id, len(self.track_ids) + 1)
                 extra = {"vellum_track_id": a.track_id, "keyframe": a.keyframe,
                          "outside": a.outside}
+                if a.source == INTERPOLATED:
+                    extra["vellum_interpolated"] = True
             if a.frame is not None:
                 extra["frame_index"] = a.frame
             e.attributes(extra)
@@ -262,15 +296,18 @@ class _Exporter:
 
 def export_coco(doc: Document, out: str | Path, progress: Progress | None = None,
                 cancelled: Callable[[], bool] | None = None,
-                images_root: str | Path | None = None) -> dict[str, Any]:
+                images_root: str | Path | None = None, with_images: bool = False,
+                frame_progress: Progress | None = None) -> dict[str, Any]:
     """Write the project's 2D labels as COCO JSON to ``out`` (atomically). Every image in the
-    project is listed, labelled or not; video frames are listed where they carry labels.
+    project is listed, labelled or not; video frames are listed where they carry labels (a
+    track's every frame in view). ``with_images``: the frames' pictures are written beside
+    the JSON too (``frame_progress(done, total)``), all or none.
     Returns counts of what was written and ``notes``: sentences on what COCO could not hold."""
     target = Path(out)
     refuse_overwrite(target, protected_files(doc))
     media = [m for m in doc.media() if m.kind is not MediaKind.VOLUME]
     root = Path(images_root).resolve() if images_root else default_root(doc, media)
-    exp = _Exporter(doc, root)
+    exp = _Exporter(doc, root, frames_beside=with_images)
     exp.list_images()
     total = doc.store.count("annotations")
     rows: list[tuple[int, int, Any, str]] = []  # (image order, n, kept id or None, json)
@@ -287,6 +324,8 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
         if item.kind is MediaKind.VOLUME:
             skipped_volume += len(anns)
             continue
+        if item.kind is MediaKind.VIDEO:
+            anns = anns + track_frames(doc, item, anns)
         for e in exp.group(anns, item):
             try:
                 text = _dumps(e.d)
@@ -347,6 +386,29 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
     except ValueError:
         raise VellumError(f"Cannot write {target}: a value is not a finite number.",
                           target) from None
+    frames = None
+    if with_images:
+        from app.io.coco.video_frames import FrameImages
+
+        frames = FrameImages(doc, target, protected_files(doc))
+        frames.write(exp.images, frame_progress, cancelled)
+    try:
+        _write_json(target, parts, rows, ids, order)
+    except BaseException:
+        if frames is not None:
+            frames.discard()
+        raise
+    if frames is not None:
+        frames.commit()
+    if progress:
+        progress(total, total)
+    return {"images": len(exp.images), "annotations": len(rows),
+            "categories": len(exp.categories), "videos": len(videos), "notes": exp.notes,
+            "frame_images": frames.count if frames is not None else 0}
+
+
+def _write_json(target: Path, parts: dict[str, str], rows: list[tuple[int, int, Any, str]],
+                ids: list[Any], order: list[int]) -> None:
     with atomic_write(target) as f:
         f.write("{")
         for k in ("info", "licenses", *[k for k in parts if k not in (
@@ -361,10 +423,6 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
         if "tracks" in parts:
             f.write(f',"tracks":{parts["tracks"]}')
         f.write("}")
-    if progress:
-        progress(total, total)
-    return {"images": len(exp.images), "annotations": len(rows),
-            "categories": len(exp.categories), "videos": len(videos), "notes": exp.notes}
 
 
 def _by_media(anns: Iterable[Annotation]) -> Iterable[tuple[str, list[Annotation]]]:

@@ -189,6 +189,8 @@ class _Reader:
                     self.fail("is a COCO panoptic file (segments_info with PNG masks); "
                               "Vellum imports COCO instance, keypoint, caption and video "
                               "files, not panoptic ones")
+                if _interpolated(ann):
+                    continue  # a frame our export computed between keyframes: not stored
                 anns.append(dec.decode(ann, n, track_id))
                 if n % 5000 == 0:
                     self.step(total + n, 2 * total)
@@ -300,3 +302,11 @@ def import_coco(doc: Document, path: str | Path, images_dir: str | Path | None =
     except ValueError as exc:
         raise BadInputError(f"{p}: {str(exc).rstrip('.')}.", p) from exc
     return report
+
+
+def _interpolated(ann: Any) -> bool:
+    """An entry Vellum's export wrote for a frame between a track's stored shapes (it is
+    computed from them by core's interpolate, so importing it would only duplicate them)."""
+    attrs = ann.get("attributes") if isinstance(ann, dict) else None
+    return isinstance(attrs, dict) and attrs.get("vellum_interpolated") is True \
+        and isinstance(attrs.get("vellum_id"), str)

@@ -1,0 +1,546 @@
+"""The video mode: a video frame on the window's canvas, with the same tools as images, a
+timeline and a track list at the bottom.
+
+Frame N (0-based, presentation order) is decoded by the project's one decoder
+(:func:`app.io.video.open_video`, one reader kept open while the video is shown) off the UI
+thread; ``state.place`` becomes ``Place(video, frame=N)`` together with its picture, so the
+annotations drawn are always those of the frame shown. Drawing makes a track (or a
+single-frame shape when chosen); the canvas shows each track's shape through core's one
+interpolation (:mod:`app.widgets.video.tracks`); the tools' edits are rewritten for tracks
+(:mod:`app.widgets.video.edits`). Keys: :mod:`app.widgets.video.keys`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
+
+from app.core.commands import Command, Put, Remove
+from app.core.document import Change
+from app.core.errors import VellumError
+from app.core.media import MediaItem
+from app.core.places import Place
+from app.core.shapes import Event
+from app.io.planes import RGBSource
+from app.widgets.video import edits
+from app.widgets.video.frames import FrameFeed, Playback
+from app.widgets.video.keys import KEYS, SpaceTap
+from app.widgets.video.report_text import report_summary
+from app.widgets.video.timeline import EventBar, Marker, TimelinePanel
+from app.widgets.video.track_list import TrackList
+from app.widgets.video.tracks import TRACKED_KINDS, TrackIndex
+
+
+PANEL_HEIGHT = 210  # px of the timeline dock (the canvas keeps the rest)
+
+
+def _open_video(path: Path) -> Any:
+    from app.io.video import open_video
+
+    return open_video(path)
+
+
+class VideoPresenter:
+    """Shows videos (see the module doc). ``open_video(path)`` opens a reader; tests replace
+    it (a slow decoder)."""
+
+    open_video: Callable[[Path], Any] = staticmethod(_open_video)
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.item: MediaItem | None = None
+        self.reader: Any = None
+        self.index: TrackIndex | None = None
+        self.edits: edits.TrackEdits | None = None
+        self.frame = 0  # the frame whose picture (or message) is shown
+        self.readable = 0
+        self.times = np.zeros(1)
+        self.track_id: str | None = None  # the selected track
+        self.as_track = True
+        self.report: Any = None
+        self.error: str | None = None
+        self._token = 0
+        self._mounted = False
+        self._remove: list[Callable[[], Any]] = []
+        self._resumed = False
+        self._report_box: QMessageBox | None = None
+        self.feed = FrameFeed(host.jobs, self._frame_shown, self._frame_failed)
+        self.panel: QWidget | None = None
+
+    # ------------------------------------------------------------------ Presenter
+    def show(self, item: MediaItem) -> None:
+        doc, state = self.host.doc, self.host.state
+        self._mount()
+        if self.item is not None and self.item.id == item.id and self.reader is not None:
+            self.item = item
+            state.set(place=Place(item.id, frame=self.frame))
+            self._go(self.frame)
+            self.refresh()
+            return
+        self.playback.stop()
+        self._close_reader()
+        self.item, self.error, self.report, self.track_id = item, None, None, None
+        self.index = TrackIndex(doc, item.id, item.frames)
+        self.edits = edits.TrackEdits(self.index, lambda: self.host.doc.schema)
+        times = doc.frame_times(item.id)
+        fps = item.video.avg_fps if item.video and item.video.avg_fps else 25.0
+        self._set_times(np.asarray(times.seconds, np.float64) if times is not None
+                        else np.arange(item.frames) / fps)
+        self.frame = self._start_frame(item)
+        self.readable = 0
+        state.picture = None
+        state.set(place=Place(item.id, frame=self.frame), selection=(),
+                  refusal=f"The video {item.name} is opening.")
+        self.host.canvas.show_error(f"Opening the video {item.name}…")
+        self.timeline.info.setText("")
+        self.timeline.set_current(self.frame)
+        self.refresh()
+        path = doc.media_path(item)
+        if not path.exists():
+            self._open_failed(self._token, VellumError(
+                f"The video file {path} is missing; relink it (vellum relink) or put it "
+                "back.", path))
+            return
+        self._token += 1
+        token = self._token
+        self.host.jobs.start(f"Opening {item.name}", lambda job: self.open_video(path),
+                             on_done=lambda r: self._opened(token, r),
+                             on_error=lambda exc: self._open_failed(token, exc))
+
+    def leave(self) -> None:
+        if not self._mounted:
+            return
+        self.playback.stop()
+        self._close_reader()
+        state = self.host.state
+        for name, mine in (("drawn_hook", self._drawn), ("shown", self._shown_at),
+                           ("edit_hook", self._rewrite)):
+            if getattr(state, name) == mine:
+                setattr(state, name, None)
+        state.picture = None
+        for remove in reversed(self._remove):
+            remove()
+        self._remove.clear()
+        self.host.canvas.removeEventFilter(self._space)
+        self.host.remove_dock(self._dock)
+        self.panel = None
+        self._mounted = False
+        self.item = self.index = self.edits = None
+
+    def step(self, delta: int) -> bool:
+        """F / D: the next / previous frame (never another item)."""
+        if self.item is None:
+            return False
+        self.playback.stop()
+        base = self.feed.want if self.feed.want is not None else self.frame
+        n = min(max(base + delta, 0), self.item.frames - 1)
+        if n == base:
+            self.host.message("That is the last frame." if delta > 0 else
+                              "That is the first frame.", 2000)
+            return True
+        self._go(n)
+        return True
+
+    # ------------------------------------------------------------------ setting up
+    def _mount(self) -> None:
+        if self._mounted:
+            return
+        self._mounted = True
+        host, state = self.host, self.host.state
+        self.panel = QSplitter(Qt.Orientation.Horizontal)
+        self.timeline = TimelinePanel()
+        self.tracks = TrackList()
+        self.panel.addWidget(self.timeline)
+        self.panel.addWidget(self.tracks)
+        self.panel.setStretchFactor(0, 3)
+        self.panel.setStretchFactor(1, 1)
+        self.panel.setSizes([900, 380])
+        self.panel.setMaximumHeight(PANEL_HEIGHT)
+        self._dock = host.add_dock("Timeline", self.panel)
+        self.playback = Playback(lambda: self.frame, self._go, lambda: self.feed.busy,
+                                 self._playing_changed, self.panel)
+        self._space = SpaceTap(self.toggle_play, self._canvas_pressed, self.panel)
+        host.canvas.installEventFilter(self._space)
+        t = self.timeline
+        t.step_by.connect(self.step)
+        t.play_toggled.connect(self.toggle_play)
+        t.jump_to.connect(self.jump)
+        t.make_event.connect(self.make_event)
+        t.show_report.connect(self.show_report)
+        t.bar.frame_picked.connect(self.jump)
+        t.bar.delete_event.connect(self.delete_event)
+        tl = self.tracks
+        tl.track_chosen.connect(self.choose_track)
+        tl.frame_chosen.connect(self.jump)
+        tl.delete_track.connect(self.delete_track)
+        tl.keyframe.connect(self.toggle_keyframe)
+        tl.outside.connect(self.toggle_outside)
+        tl.occluded.connect(self.toggle_occluded)
+        tl.propagate.connect(self.propagate)
+        tl.as_track.setChecked(self.as_track)
+        tl.as_track_changed.connect(self._set_as_track)
+        for key, what, method in KEYS:
+            self._remove.append(host.on_key(key, getattr(self, method), what))
+        state.drawn_hook, state.shown, state.edit_hook = self._drawn, self._shown_at, \
+            self._rewrite
+        self._remove.append(state.subscribe(self._on_state))
+        self._remove.append(host.doc.subscribe(self._on_changes))
+
+    def _start_frame(self, item: MediaItem) -> int:
+        """Where the user left this video last time the project was closed (once)."""
+        if self._resumed:
+            return 0
+        self._resumed = True
+        place = self.host.doc.view_state().get("place") or {}
+        frame = place.get("frame") if place.get("media_id") == item.id else None
+        return min(max(int(frame), 0), item.frames - 1) if isinstance(frame, int) else 0
+
+    def _set_times(self, times: np.ndarray) -> None:
+        n = self.item.frames
+        if len(times) < n:
+            step = float(np.median(np.diff(times))) if len(times) > 1 else 1 / 25
+            start = times[-1] + step if len(times) else 0.0
+            times = np.concatenate([times, start + step * np.arange(n - len(times))])
+        self.times = times[:n]
+        self.timeline.set_video(n, self.times)
+        self.playback.set_video(self.times, n - 1)
+
+    def _opened(self, token: int, reader: Any) -> None:
+        if token != self._token or self.item is None:
+            self.host.jobs.start("Closing a video", lambda job: reader.close(), visible=False)
+            return
+        self.reader = reader
+        item = self.item
+        self.readable = min(int(reader.frame_count), item.frames)
+        if self.host.doc.frame_times(item.id) is None:
+            self._set_times(np.asarray(reader.timestamps, np.float64))
+        self.report = reader.report
+        text, warn = report_summary(self.report, item.frames)
+        self.timeline.info.setText(text)
+        self.timeline.info.setToolTip(self.report.text())
+        self.timeline.info.setStyleSheet("color: #f0a030;" if warn else "")
+        if warn:
+            self.host.message(f"{item.name}: {warn}", 10000)
+        self.feed.attach(reader)
+        self._go(self.frame)
+
+    def _open_failed(self, token: int, exc: Exception) -> None:
+        if token != self._token or self.item is None:
+            return
+        message = str(exc) if isinstance(exc, VellumError) else (
+            f"The video {self.item.name} cannot be opened ({exc}).")
+        self.error = message
+        self.timeline.info.setText("⚠ cannot be read")
+        self.timeline.info.setToolTip(message)
+        self.host.state.set(refusal=message)
+        self.host.canvas.show_error(message + "\n\nIts labels are kept in the project; press "
+                                    "PgDown for the next item.")
+
+    def _close_reader(self) -> None:
+        self.feed.attach(None)
+        reader, self.reader = self.reader, None
+        self._token += 1
+        if reader is not None:
+            self.host.jobs.start("Closing a video", lambda job: reader.close(), visible=False)
+
+    # ------------------------------------------------------------------ frames
+    def _go(self, n: int) -> None:
+        if self.item is None:
+            return
+        n = min(max(int(n), 0), self.item.frames - 1)
+        if self.reader is None:
+            if self.error is None:  # still opening: remember where to start
+                self.frame = n
+                self.timeline.set_current(n)
+            return
+        if n >= self.readable:
+            self.feed.settle()
+            self._frame_failed(n, VellumError(
+                f"Frame {n} lies past the readable end of {self.item.name} (frames 0-"
+                f"{self.readable - 1} can be decoded): the file is shorter or damaged.",
+                self.reader.path))
+            return
+        self.feed.request(n)
+        self.timeline.set_current(self.frame, n)
+
+    def jump(self, n: int) -> None:
+        self.playback.stop()
+        self._go(n)
+
+    def _frame_shown(self, n: int, rgb: np.ndarray, pyramid: Any) -> None:
+        if self.item is None:
+            return
+        place = Place(self.item.id, frame=n)
+        source = RGBSource(place, rgb)
+        selection = self._selection_on(n)
+        self.frame = n
+        state = self.host.state
+        state.picture = lambda p, s=source: s if p == s.place else None
+        self.host.canvas.show_source(source, pyramid)
+        state.set(place=place, selection=selection, refusal="")
+        self.timeline.set_current(n, self.feed.want)
+        self.playback.note_shown(n)
+        self._show_track()
+
+    def _frame_failed(self, n: int, exc: Exception) -> None:
+        if self.item is None:
+            return
+        message = str(exc) if isinstance(exc, VellumError) else (
+            f"Frame {n} of {self.item.name} cannot be decoded ({exc}).")
+        self.frame = n
+        state = self.host.state
+        state.picture = None
+        self.host.canvas.show_error(message + "\n\nIts labels are kept; the readable frames "
+                                    "can be labelled as usual.")
+        state.set(place=Place(self.item.id, frame=n), selection=(), refusal=message)
+        self.timeline.set_current(n, self.feed.want)
+        self.playback.stop()
+
+    def _selection_on(self, n: int) -> tuple[str, ...]:
+        """The selected tracks' shapes on frame ``n`` (a track stays selected while
+        stepping); shapes of one frame only are left behind."""
+        ix, state = self.index, self.host.state
+        if ix is None or state.frame is None:
+            return ()
+        out = []
+        for tid in dict.fromkeys(ix.track_of(state.frame, i) for i in state.selection):
+            a = ix.at(tid, n) if tid else None
+            if a is not None:
+                out.append(a.id)
+        return tuple(out)
+
+    # ------------------------------------------------------------------ playing
+    def toggle_play(self) -> None:
+        if self.reader is not None:
+            self.playback.toggle()
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.feed.streaming = playing
+        if not playing:
+            self.feed.settle()
+        self.timeline.set_playing(playing)
+
+    def _canvas_pressed(self) -> None:
+        self.playback.stop()  # drawing or panning while playing: stop where it is
+
+    def forward_10(self) -> None:
+        self.step(10)
+
+    def back_10(self) -> None:
+        self.step(-10)
+
+    def focus_jump(self) -> None:
+        self.timeline.jump.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.timeline.jump.selectAll()
+
+    # ------------------------------------------------------------------ state hooks
+    def _shown_at(self, place: Place) -> list:
+        ix = self.index
+        if ix is not None and self.item is not None and place.media_id == self.item.id and \
+                place.frame is not None and place.frame < self.item.frames:
+            return ix.shown(place.frame)
+        return self.host.doc.annotations(place) if self.host.doc is not None else []
+
+    def _rewrite(self, command: Command) -> Command | None:
+        out = self.edits.rewrite(command) if self.edits is not None else command
+        if self.edits is not None and self.edits.note:
+            self.host.message(self.edits.note, 4000)
+        return out
+
+    def _run(self, command: Command | None, note: str = "") -> bool:
+        """Run a command of the mode itself (already in track terms: no rewrite)."""
+        state = self.host.state
+        if command is None:
+            if note:
+                self.host.message(note, 5000)
+            return False
+        hook, state.edit_hook = state.edit_hook, None
+        try:
+            done = state.execute(command)
+        finally:
+            state.edit_hook = hook
+        if done and note:
+            self.host.message(note, 4000)
+        return done
+
+    def _drawn(self, state: Any, shape: Any, label: str, place: Place | None,
+               fields: dict[str, Any]) -> Any:
+        place = place or state.place
+        if place is None or place.frame is None or not self.as_track or \
+                shape.kind not in TRACKED_KINDS or self.index is None:
+            ann = state.new_annotation(shape, place=place, **fields)
+            return ann if self._run(Put((ann,), label=label)) else None
+        z = max((a.z for a in self.index.shown(place.frame)), default=-1) + 1
+        track, ann = edits.new_track(state.doc.schema, state.active_class(), shape, place, z,
+                                     dict(fields))
+        if self._run(Put((track, ann), label=f"{label} (new track)")):
+            self.track_id = track.id
+            self.refresh()
+            return ann
+        return None
+
+    def _set_as_track(self, on: bool) -> None:
+        self.as_track = bool(on)
+        self.host.message("Drawing makes tracks." if on else
+                          "Drawing makes single-frame shapes.", 3000)
+
+    def toggle_as_track(self) -> None:
+        self.tracks.as_track.setChecked(not self.as_track)
+
+    # ------------------------------------------------------------------ observing
+    def _on_state(self, name: str) -> None:
+        if name == "selection" and self.index is not None:
+            for i in self.host.state.selection:
+                tid = self.index.track_of(self.frame, i)
+                if tid:
+                    if tid != self.track_id:
+                        self.track_id = tid
+                        self._show_track()
+                        self.tracks.show_tracks(self.index, self.host.doc.schema,
+                                                self.track_id)
+                    break
+
+    def _on_changes(self, changes: list[Change]) -> None:
+        if self.item is None or self.index is None:
+            return
+        if not any(c.kind in ("schema", "reset") or self.item.id in c.media_ids
+                   for c in changes):
+            return
+        state = self.host.state
+        renamed = self.edits.renamed if self.edits else {}
+        if renamed and any(i in renamed for i in state.selection):
+            state.set(selection=tuple(renamed.get(i, i) for i in state.selection))
+            renamed.clear()
+        if self.track_id is not None and self.host.doc.track(self.track_id) is None:
+            self.track_id = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Track list, keyframe markers, density and events as the project now is."""
+        if self.item is None or self.index is None:
+            return
+        self.tracks.show_tracks(self.index, self.host.doc.schema, self.track_id)
+        self._show_track()
+        bar = self.timeline.bar
+        bar.density = self.index.density()
+        schema = self.host.doc.schema
+        bar.events = []
+        for a in self.host.doc.annotations(Place(self.item.id)):
+            if isinstance(a.shape, Event):
+                cls = schema.class_by_id(a.class_id)
+                bar.events.append(EventBar(a.shape.start, a.shape.end,
+                                           cls.color if cls else "#c8c8c8",
+                                           cls.name if cls else "event", a.id))
+        bar.update()
+
+    def _show_track(self) -> None:
+        bar, ix = self.timeline.bar, self.index
+        if ix is None or self.track_id is None or self.track_id not in ix.fresh().tracks:
+            bar.markers, bar.runs = [], []
+        else:
+            cls = self.host.doc.schema.class_by_id(ix.tracks[self.track_id].class_id)
+            bar.track_color = cls.color if cls else "#c8c8c8"
+            bar.markers = [Marker(a.frame, "outside" if a.outside else
+                                  "key" if a.keyframe else "tracked")
+                           for a in ix.shapes(self.track_id)]
+            bar.runs = ix.visible_runs(self.track_id)
+        bar.update()
+
+    # ------------------------------------------------------------------ track commands
+    def current_track(self) -> str | None:
+        """The track of the selected shape, else the one chosen in the track list."""
+        ix = self.index
+        if ix is None:
+            return None
+        for i in self.host.state.selection:
+            tid = ix.track_of(self.frame, i)
+            if tid:
+                self.track_id = tid
+                return tid
+        return self.track_id if self.track_id in ix.fresh().tracks else None
+
+    def _need_track(self) -> str | None:
+        tid = self.current_track()
+        if tid is None:
+            self.host.message("Select a track first: click its shape, or its row in the "
+                              "track list.", 4000)
+        return tid
+
+    def choose_track(self, track_id: str) -> None:
+        self.track_id = track_id
+        a = self.index.at(track_id, self.frame) if self.index is not None else None
+        self.host.state.set(selection=(a.id,) if a is not None else ())
+        self._show_track()
+
+    def toggle_keyframe(self) -> None:
+        tid = self._need_track()
+        if tid is not None:
+            self._run(*edits.toggle_keyframe(self.index, tid, self.frame))
+
+    def toggle_outside(self) -> None:
+        tid = self._need_track()
+        if tid is not None:
+            self._run(*edits.toggle_outside(self.index, tid, self.frame))
+
+    def toggle_occluded(self) -> None:
+        targets = self.host.state.selected()
+        if not targets:
+            tid = self._need_track()
+            a = self.index.at(tid, self.frame) if tid else None
+            targets = [a] if a is not None else []
+        if not targets:
+            return
+        commands, notes = [], []
+        for a in targets:
+            c, note = edits.toggle_occluded(self.index, a)
+            commands.append(c)
+            notes.append(note)
+        from app.core.commands import Batch
+
+        self._run(commands[0] if len(commands) == 1 else Batch(tuple(commands),
+                                                               label="Occluded"), notes[0])
+
+    def propagate(self) -> None:
+        anns = self.host.state.selected()
+        if not anns and (tid := self.current_track()):
+            a = self.index.at(tid, self.frame)
+            anns = [a] if a is not None else []
+        if not anns:
+            self.host.message("Select the shape to propagate first.", 4000)
+            return
+        self._run(*edits.propagate(self.index, anns, self.frame, self.tracks.count.value(),
+                                   self.tracks.as_keyframes))
+
+    def delete_track(self, track_id: str) -> None:
+        if self._run(*edits.delete_track(self.index, track_id)):
+            self.track_id = None
+            self.host.state.set(selection=())
+
+    def make_event(self) -> None:
+        sel = self.timeline.bar.selection
+        if sel is None:
+            self.host.message("Select a frame range first: Shift+drag on the timeline.", 4000)
+            return
+        if self._run(*edits.frame_event(self.item.id, self.host.state.active_class(), *sel)):
+            self.timeline.clear_range()
+
+    def delete_event(self, annotation_id: str) -> None:
+        a = self.host.doc.annotation(self.item.id, annotation_id)
+        if a is not None:
+            self._run(Remove((a,), label="Delete event"), "Event deleted.")
+
+    def show_report(self) -> None:
+        if self.report is None:
+            self.host.message(self.error or "The video is still opening.", 4000)
+            return
+        box = QMessageBox(QMessageBox.Icon.Information, "Video report", self.report.text(),
+                          QMessageBox.StandardButton.Close, self.host.parent)
+        box.setModal(False)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.show()
+        self._report_box = box

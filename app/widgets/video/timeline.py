@@ -1,0 +1,395 @@
+"""The timeline of a video: a painted strip (frame ruler, where annotations are, the selected
+track's keyframes, events, the selected range, the current frame) and its controls (step,
+play, jump box, range to event, the import report).
+
+Frames are 0-based indices in presentation order; times are seconds from the first displayed
+frame (the frame's own timestamp, never the index divided by a rate).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMenu, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
+
+MARGIN = 10  # px left and right of the frame strip
+ROWS = {"ruler": (0, 15), "density": (17, 25), "track": (27, 41), "events": (43, 57)}
+HEIGHT = 60
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A stored shape of the selected track: ``kind`` 'key', 'outside' or 'tracked'."""
+
+    frame: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class EventBar:
+    """An event over frames ``start..end`` (inclusive) of the video."""
+
+    start: int
+    end: int
+    color: str
+    name: str
+    annotation_id: str
+
+
+def parse_position(text: str, times: Sequence[float] | np.ndarray, frame_count: int
+                   ) -> int | None:
+    """A frame from what the user typed in the jump box: a frame number (``120``), or a time
+    in seconds (``4.5s``), ``m:ss.s`` or ``h:mm:ss.s``: the frame shown at that time (the last
+    one whose timestamp is at or before it). None when it is neither."""
+    t = text.strip().lower().replace(",", ".")
+    if not t:
+        return None
+    if re.fullmatch(r"\d+", t):
+        return min(int(t), frame_count - 1)
+    m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*s(?:ec(?:onds?)?)?", t)
+    seconds: float | None = float(m.group(1)) if m else None
+    if seconds is None and re.fullmatch(r"\d+(?::\d+){1,2}(?:\.\d*)?", t):
+        parts = [float(p) for p in t.split(":")]
+        seconds = sum(v * 60 ** (len(parts) - 1 - i) for i, v in enumerate(parts))
+    if seconds is None or not len(times):
+        return None
+    i = bisect.bisect_right(list(times), seconds + 1e-9) - 1
+    return min(max(i, 0), frame_count - 1)
+
+
+class TimelineBar(QWidget):
+    """The painted strip. Click or drag: go to a frame; Shift+drag (or Shift+click, from the
+    current frame): select a frame range; right-click an event: delete it."""
+
+    frame_picked = Signal(int)
+    range_picked = Signal(int, int)
+    delete_event = Signal(str)
+    clear_range = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setMinimumHeight(HEIGHT)
+        self.setMaximumHeight(HEIGHT)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMouseTracking(True)
+        self.frame_count = 1
+        self.current = 0
+        self.pending: int | None = None
+        self.selection: tuple[int, int] | None = None
+        self.markers: list[Marker] = []
+        self.runs: list[tuple[int, int]] = []
+        self.track_color = "#ffffff"
+        self.density = np.zeros(0, np.int32)
+        self.events: list[EventBar] = []
+        self._anchor: int | None = None
+        self._scrubbing = False
+
+    # ------------------------------------------------------------------ geometry
+    def _width(self) -> float:
+        return max(self.width() - 2 * MARGIN, 1)
+
+    def x_of(self, frame: float) -> float:
+        """Widget x of the centre of ``frame``."""
+        return MARGIN + (frame + 0.5) * self._width() / max(self.frame_count, 1)
+
+    def frame_at(self, x: float) -> int:
+        f = math.floor((x - MARGIN) / self._width() * self.frame_count)
+        return min(max(f, 0), self.frame_count - 1)
+
+    def _event_at(self, x: float, y: float) -> EventBar | None:
+        top, bottom = ROWS["events"]
+        if not top <= y <= bottom:
+            return None
+        f = self.frame_at(x)
+        return next((e for e in self.events if e.start <= f <= e.end), None)
+
+    # ------------------------------------------------------------------ input
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        x, y = e.position().x(), e.position().y()
+        f = self.frame_at(x)
+        if e.button() == Qt.MouseButton.RightButton:
+            self._menu(e)
+            return
+        if e.button() != Qt.MouseButton.LeftButton:
+            return
+        if e.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._anchor, self._shift_from, self._moved = f, self.current, False
+            return
+        self._scrubbing = True
+        self.frame_picked.emit(f)
+
+    _shift_from = 0
+    _moved = False
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        f = self.frame_at(e.position().x())
+        ev = self._event_at(e.position().x(), e.position().y())
+        self.setToolTip(f"{ev.name}: frames {ev.start}-{ev.end}" if ev else f"frame {f}")
+        if self._anchor is not None:
+            if f != self._anchor:
+                self._moved = True
+            self.selection = tuple(sorted((self._anchor, f)))  # type: ignore[assignment]
+            self.update()
+        elif self._scrubbing:
+            self.frame_picked.emit(f)
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        f = self.frame_at(e.position().x())
+        if self._anchor is not None:
+            a = self._anchor if self._moved else self._shift_from
+            self._anchor = None
+            lo, hi = sorted((a, f))
+            self.selection = (lo, hi)
+            self.update()
+            self.range_picked.emit(lo, hi)
+        self._scrubbing = False
+
+    def _menu(self, e: QMouseEvent) -> None:
+        ev = self._event_at(e.position().x(), e.position().y())
+        menu = QMenu(self)
+        if ev is not None:
+            act = menu.addAction(f"Delete event {ev.name!r} ({ev.start}-{ev.end})")
+            act.triggered.connect(lambda: self.delete_event.emit(ev.annotation_id))
+        if self.selection is not None:
+            menu.addAction("Clear the range", self.clear_range.emit)
+        if not menu.isEmpty():
+            menu.popup(e.globalPosition().toPoint())
+
+    # ------------------------------------------------------------------ painting
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        try:
+            self._paint(p)
+        finally:
+            p.end()
+
+    def _paint(self, p: QPainter) -> None:
+        w = self.width()
+        pal = self.palette()
+        p.fillRect(self.rect(), pal.base())
+        n = max(self.frame_count, 1)
+        step = self.width() / n
+        text = pal.text().color()
+        faint = QColor(text)
+        faint.setAlphaF(0.35)
+        # ruler: a tick per "nice" number of frames, labelled
+        top, bottom = ROWS["ruler"]
+        every = _nice_step(n, max(w / 70, 1))
+        p.setPen(QPen(faint, 1))
+        font = p.font()
+        font.setPointSizeF(max(font.pointSizeF() * 0.8, 6))
+        p.setFont(font)
+        for f in range(0, n, every):
+            x = self.x_of(f)
+            p.drawLine(QPointF(x, bottom - 5), QPointF(x, bottom))
+            p.setPen(QPen(text, 1))
+            p.drawText(QPointF(x + 2, bottom - 5), str(f))
+            p.setPen(QPen(faint, 1))
+        p.drawLine(QPointF(MARGIN, bottom), QPointF(w - MARGIN, bottom))
+        # range selection (under everything else)
+        if self.selection is not None:
+            a, b = self.selection
+            sel = QColor("#3d8bfd")
+            sel.setAlphaF(0.28)
+            x0, x1 = self.x_of(a) - step / 2, self.x_of(b) + step / 2
+            p.fillRect(QRectF(x0, 0, max(x1 - x0, 2), HEIGHT), sel)
+            p.setPen(QPen(QColor("#3d8bfd"), 1))
+            p.drawLine(QPointF(x0, 0), QPointF(x0, HEIGHT))
+            p.drawLine(QPointF(x1, 0), QPointF(x1, HEIGHT))
+        # density strip: how many objects each frame shows
+        top, bottom = ROWS["density"]
+        p.fillRect(QRectF(MARGIN, top, w - 2 * MARGIN, bottom - top), faint.darker(300))
+        if len(self.density):
+            peak = max(int(self.density.max()), 1)
+            cols = max(int(w - 2 * MARGIN), 1)
+            bins = np.linspace(0, len(self.density), cols + 1).astype(int)
+            for c in range(cols):
+                lo, hi = bins[c], max(bins[c + 1], bins[c] + 1)
+                v = int(self.density[lo:hi].max()) if lo < len(self.density) else 0
+                if v:
+                    col = QColor("#f0a030")
+                    col.setAlphaF(0.3 + 0.7 * v / peak)
+                    p.fillRect(QRectF(MARGIN + c, top, 1, bottom - top), col)
+        # the selected track: where it is in view, and its stored shapes
+        top, bottom = ROWS["track"]
+        mid = (top + bottom) / 2
+        tc = QColor(self.track_color)
+        run = QColor(tc)
+        run.setAlphaF(0.35)
+        for a, b in self.runs:
+            x0, x1 = self.x_of(a) - step / 2, self.x_of(b) + step / 2
+            p.fillRect(QRectF(x0, mid - 3, max(x1 - x0, 1), 6), run)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for m in self.markers:
+            x = self.x_of(m.frame)
+            r = 5.0
+            diamond = QPolygonF([QPointF(x, mid - r), QPointF(x + r, mid), QPointF(x, mid + r),
+                                 QPointF(x - r, mid)])
+            if m.kind == "outside":
+                p.setPen(QPen(tc, 1.5))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawLine(QPointF(x - r, mid - r), QPointF(x + r, mid + r))
+                p.drawLine(QPointF(x - r, mid + r), QPointF(x + r, mid - r))
+            elif m.kind == "tracked":
+                p.setPen(QPen(tc, 1))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawEllipse(QPointF(x, mid), 2.0, 2.0)
+            else:
+                p.setPen(QPen(QColor("#000000"), 1))
+                p.setBrush(tc)
+                p.drawPolygon(diamond)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        # events
+        top, bottom = ROWS["events"]
+        for ev in self.events:
+            x0, x1 = self.x_of(ev.start) - step / 2, self.x_of(ev.end) + step / 2
+            c = QColor(ev.color)
+            fill = QColor(c)
+            fill.setAlphaF(0.55)
+            rect = QRectF(x0, top, max(x1 - x0, 2), bottom - top)
+            p.fillRect(rect, fill)
+            p.setPen(QPen(c, 1))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(rect)
+            p.setPen(QPen(QColor("#000000") if c.lightness() > 140 else QColor("#ffffff"), 1))
+            p.drawText(rect.adjusted(3, 0, -2, 0), int(Qt.AlignmentFlag.AlignVCenter),
+                       f"{ev.name} {ev.start}-{ev.end}")
+        # the current frame (and the one being decoded)
+        if self.pending is not None and self.pending != self.current:
+            x = self.x_of(self.pending)
+            p.setPen(QPen(faint, 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(x, 0), QPointF(x, HEIGHT))
+        x = self.x_of(self.current)
+        cur = QColor("#ff4040")
+        p.setPen(QPen(cur, 2))
+        p.drawLine(QPointF(x, 0), QPointF(x, HEIGHT))
+        p.setBrush(cur)
+        p.drawPolygon(QPolygonF([QPointF(x - 5, 0), QPointF(x + 5, 0), QPointF(x, 6)]))
+
+
+def _nice_step(frames: int, labels: float) -> int:
+    """A round number of frames between ruler labels, for about ``labels`` labels."""
+    raw = max(frames / max(labels, 1), 1)
+    base = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if base * m >= raw:
+            return int(base * m)
+    return int(base * 10)
+
+
+def _button(text: str, tip: str) -> QToolButton:
+    b = QToolButton()
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    b.setAutoRaise(True)
+    return b
+
+
+class TimelinePanel(QWidget):
+    """The strip with its controls (see the module doc); the presenter connects the signals."""
+
+    step_by = Signal(int)
+    play_toggled = Signal()
+    jump_to = Signal(int)
+    make_event = Signal()
+    show_report = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bar = TimelineBar()
+        self.times: np.ndarray = np.zeros(1)
+        self.buttons: dict[str, QToolButton] = {}
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 0, 4, 0)
+        row.setSpacing(2)
+        for key, text, tip, delta in (("back10", "«10", "10 frames back (Shift+D)", -10),
+                                      ("back", "‹", "Previous frame (D)", -1),
+                                      ("play", "▶", "Play / pause (Space)", 0),
+                                      ("next", "›", "Next frame (F)", 1),
+                                      ("next10", "10»", "10 frames on (Shift+F)", 10)):
+            b = _button(text, tip)
+            if delta:
+                b.clicked.connect(lambda _=False, d=delta: self.step_by.emit(d))
+            else:
+                b.clicked.connect(self.play_toggled.emit)
+            self.buttons[key] = b
+            row.addWidget(b)
+        self.position = QLabel()
+        self.position.setMinimumWidth(200)
+        row.addWidget(self.position)
+        self.jump = QLineEdit()
+        self.jump.setPlaceholderText("Go to frame or time (4.5s)")
+        self.jump.setToolTip("A frame number, or a time: 4.5s, 0:04.5 (Ctrl+G)")
+        self.jump.setMinimumWidth(120)
+        self.jump.setMaximumWidth(190)
+        self.jump.returnPressed.connect(self._jump)
+        row.addWidget(self.jump)
+        self.range_label = QLabel()
+        row.addWidget(self.range_label)
+        self.event_button = _button("Event", "Make the selected frame range an event of the "
+                                    "active class (M); Shift+drag on the timeline selects it")
+        self.event_button.clicked.connect(self.make_event.emit)
+        row.addWidget(self.event_button)
+        row.addStretch(1)
+        self.info = QLabel()
+        self.info.setObjectName("muted")
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        row.addWidget(self.info)
+        self.report_button = _button("Report…", "What the decoder found in this video")
+        self.report_button.clicked.connect(self.show_report.emit)
+        row.addWidget(self.report_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 2, 0, 2)
+        lay.setSpacing(2)
+        lay.addLayout(row)
+        lay.addWidget(self.bar)
+        self.bar.range_picked.connect(lambda a, b: self._show_range())
+        self.bar.clear_range.connect(self.clear_range)
+        self._show_range()
+
+    def _jump(self) -> None:
+        f = parse_position(self.jump.text(), self.times, self.bar.frame_count)
+        if f is None:
+            self.jump.selectAll()
+            return
+        self.jump.clear()
+        self.jump_to.emit(f)
+
+    # ------------------------------------------------------------------ shown state
+    def set_video(self, frame_count: int, times: np.ndarray) -> None:
+        self.bar.frame_count = max(int(frame_count), 1)
+        self.times = np.asarray(times, np.float64)
+        self.bar.selection = None
+        self._show_range()
+        self.bar.update()
+
+    def set_current(self, frame: int, pending: int | None = None) -> None:
+        self.bar.current, self.bar.pending = frame, pending
+        t = self.times[frame] if 0 <= frame < len(self.times) else None
+        last = self.bar.frame_count - 1
+        self.position.setText(f"Frame <b>{frame}</b> / {last}"
+                              + (f" · {t:.3f} s" if t is not None else ""))
+        self.bar.update()
+
+    def set_playing(self, playing: bool) -> None:
+        self.buttons["play"].setText("⏸" if playing else "▶")
+
+    def clear_range(self) -> None:
+        self.bar.selection = None
+        self._show_range()
+        self.bar.update()
+
+    def _show_range(self) -> None:
+        sel = self.bar.selection
+        self.range_label.setText(f"Range {sel[0]}–{sel[1]}" if sel else "")
+        self.event_button.setEnabled(sel is not None)

@@ -1,0 +1,162 @@
+"""The track list of a video: each track with its class, first and last frame in view and its
+keyframes (click one to go there), and the track tools: keyframe, outside, occluded,
+propagate to the next N frames, delete the track, and whether drawing makes a track or a
+single-frame shape. Frames are 0-based indices in presentation order."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QSpinBox, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from app.core.schema import LabelSchema
+from app.widgets.icons import swatch
+from app.widgets.video.tracks import TrackIndex
+
+TRACK_ROLE = Qt.ItemDataRole.UserRole
+FRAME_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _button(text: str, tip: str) -> QToolButton:
+    b = QToolButton()
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return b
+
+
+class TrackList(QWidget):
+    """See the module doc; the presenter connects the signals and calls :meth:`show_tracks`."""
+
+    track_chosen = Signal(str)
+    frame_chosen = Signal(int)
+    delete_track = Signal(str)
+    keyframe = Signal()
+    outside = Signal()
+    occluded = Signal()
+    propagate = Signal()
+    as_track_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Track", "In view", "Keys"])
+        self.tree.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        head = self.tree.header()
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in (1, 2):
+            head.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        head.setStretchLastSection(False)
+        self.tree.itemClicked.connect(self._clicked)
+        self.as_track = QCheckBox("Draw as track")
+        self.as_track.setChecked(True)
+        self.as_track.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.as_track.setToolTip("On: a shape drawn on a frame starts a track (keyframes, "
+                                 "interpolation). Off: a single-frame shape (Ctrl+T)")
+        self.as_track.toggled.connect(self.as_track_changed.emit)
+        self.buttons = {
+            "keyframe": _button("Keyframe", "Make this frame a keyframe of the selected track, "
+                                "or interpolate it again (Shift+K)"),
+            "outside": _button("Outside", "The object leaves the view from this frame on, or "
+                               "comes back here (O)"),
+            "occluded": _button("Occluded", "The object is hidden behind something on this "
+                                "frame, until the next keyframe (Q)"),
+            "delete": _button("Delete track", "Delete the selected track with all its shapes "
+                              "(one undo step)"),
+            "propagate": _button("Propagate", "Copy the selected shape onto the next frames "
+                                 "(Ctrl+Shift+P)"),
+        }
+        for key, signal in (("keyframe", self.keyframe), ("outside", self.outside),
+                            ("occluded", self.occluded), ("propagate", self.propagate)):
+            self.buttons[key].clicked.connect(signal.emit)
+        self.buttons["delete"].clicked.connect(self._delete)
+        self.count = QSpinBox()
+        self.count.setRange(1, 100000)
+        self.count.setValue(10)
+        self.count.setSuffix(" frames")
+        self.count.setToolTip("How many frames Propagate copies onto")
+        self.mode = QComboBox()
+        self.mode.addItems(["as keyframes", "as tracked shapes"])
+        self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.mode.setToolTip("Keyframes: set by you on every frame; tracked shapes: like a "
+                             "tracker's, edit one to make it a keyframe")
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.as_track)
+        top.addStretch(1)
+        for key in ("keyframe", "outside", "occluded"):
+            top.addWidget(self.buttons[key])
+        prop = QHBoxLayout()
+        prop.setContentsMargins(0, 0, 0, 0)
+        prop.addWidget(self.buttons["propagate"])
+        prop.addWidget(self.count)
+        prop.addWidget(self.mode)
+        prop.addStretch(1)
+        prop.addWidget(self.buttons["delete"])
+        self.hint = QLabel()
+        self.hint.setObjectName("muted")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addWidget(self.tree, 1)
+        lay.addLayout(prop)
+        self.current: str | None = None
+
+    @property
+    def as_keyframes(self) -> bool:
+        return self.mode.currentIndex() == 0
+
+    def show_tracks(self, index: TrackIndex | None, schema: LabelSchema | None,
+                    current: str | None) -> None:
+        """Rebuild the rows (keyframe rows under the current track's row, opened)."""
+        self.current = current
+        opened = {self.tree.topLevelItem(i).data(0, TRACK_ROLE)
+                  for i in range(self.tree.topLevelItemCount())
+                  if self.tree.topLevelItem(i).isExpanded()}
+        self.tree.clear()
+        if index is None:
+            return
+        for n, track in enumerate(index.track_list(), start=1):
+            cls = schema.class_by_id(track.class_id) if schema else None
+            span = index.span(track.id)
+            keys = index.keyframes(track.id)
+            item = QTreeWidgetItem([f"#{n} {cls.name if cls else '(no class)'}",
+                                    f"{span[0]}–{span[1]}" if span else "out of view",
+                                    str(len(keys))])
+            item.setIcon(0, swatch(cls.color if cls else "#808080",
+                                   dpr=self.devicePixelRatioF()))
+            item.setData(0, TRACK_ROLE, track.id)
+            item.setToolTip(0, f"track {track.id}")
+            for a in index.shapes(track.id):
+                flags = [w for w, on in (("outside", a.outside), ("occluded", a.occluded),
+                                         ("tracked", not a.keyframe)) if on]
+                child = QTreeWidgetItem([f"frame {a.frame}" + (f" ({', '.join(flags)})"
+                                                              if flags else ""), "", ""])
+                child.setData(0, TRACK_ROLE, track.id)
+                child.setData(0, FRAME_ROLE, a.frame)
+                item.addChild(child)
+            self.tree.addTopLevelItem(item)
+            item.setSelected(track.id == current)
+            if track.id == current or track.id in opened:
+                item.setExpanded(True)
+
+    def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        track = item.data(0, TRACK_ROLE)
+        frame = item.data(0, FRAME_ROLE)
+        if track:
+            self.track_chosen.emit(track)
+        if frame is not None:
+            self.frame_chosen.emit(int(frame))
+
+    def _delete(self) -> None:
+        if self.current:
+            self.delete_track.emit(self.current)
+
+    def track_row(self, track_id: str) -> QTreeWidgetItem | None:
+        for i in range(self.tree.topLevelItemCount()):
+            it = self.tree.topLevelItem(i)
+            if it.data(0, TRACK_ROLE) == track_id:
+                return it
+        return None
