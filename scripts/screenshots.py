@@ -159,10 +159,236 @@ def main() -> int:
           f"running jobs: {[j.label for j in win.jobs.running()]}", file=sys.stderr)
     shot("unreadable_image")
     win.close()
+    written += segment_anything_shots(out, tmp, len(written))
     shutil.rmtree(tmp, ignore_errors=True)
     for p in written:
         print(p)
     return 0
+
+
+def segment_anything_shots(out: Path, tmp: Path, first: int) -> list[Path]:
+    """The SAM tool on a photo (the real window), a CT slice and a video frame (plain canvases
+    showing a VolumeSliceSource / a video frame's RGBSource, as the volume and video modes
+    will), a propagation through the CT with its review list, and the model manager - with
+    the real LiteMedSAM pack from ../shared/models imported into a temporary model folder
+    (skipped with a note where it is absent)."""
+    import numpy as np
+    from PySide6.QtCore import QPoint, QSettings, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+    from app.core.commands import Put, SetSchema
+    from app.core.document import Document
+    from app.core.geometry import VolumeGeometry
+    from app.core.labelmap import LabelMapInfo, Segment
+    from app.core.media import MediaItem, MediaKind
+    from app.core.places import Place
+    from app.demo import demo_schema
+    from app.inference.pack_import import import_models
+    from app.io.images import read_image, write_png
+    from app.io.ingest import add_media
+    from app.io.planes import RGBSource, VolumeSliceSource, WindowLevel
+    from app.tools.paint import LabelMapPaint
+    from app.tools.sam import SamTool
+    from app.tools.state import EditorState
+    from app.widgets.canvas import Canvas
+    from app.widgets.labelmap_layer import LabelMapLayer
+    from app.widgets.main_window import MainWindow
+    from app.widgets.model_manager import ModelManager
+    from app.widgets.sam_review import ReviewList
+
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    written: list[Path] = []
+
+    def save(name: str, widget) -> None:  # noqa: ANN001
+        QTest.qWait(150)
+        path = out / f"{first + len(written):02d}_{name}.png"
+        widget.grab().save(str(path))
+        written.append(path)
+
+    def until(ready, ms: int = 60000) -> bool:  # noqa: ANN001
+        for _ in range(ms // 50):
+            if ready():
+                return True
+            QTest.qWait(50)
+        return False
+
+    models = tmp / "sam-models"
+    os.environ["VELLUM_MODELS_DIR"] = str(models)
+    litemedsam = shared / "models" / "litemedsam"
+    have_model = litemedsam.is_dir() and not import_models(litemedsam, models).errors
+    if not have_model:
+        print(f"segment anything: {litemedsam} is absent; only the model manager is shown",
+              file=sys.stderr)
+    photo = shared / "data" / "images" / "chelsea.png"
+    folder = tmp / "sam-project"
+    image = read_image(photo) if photo.is_file() else np.full((300, 450, 3), 90, np.uint8)
+    write_png(folder / "images" / "cat.png", image)
+    with Document.create(folder) as doc:
+        doc.execute(SetSchema(demo_schema()))
+        add_media(doc, [folder / "images"])
+    win = MainWindow(None, settings=QSettings(str(tmp / "sam.ini"), QSettings.IniFormat))
+    win.resize(1500, 950)
+    win.show()
+    win.open_project(folder)
+    until(lambda: win.canvas.showing() == "image")
+    engine = win.sam.engine
+    cat = win.state.doc.schema.class_by_name("person")  # a mask class with a visible colour
+    win.labels.choose(cat.id)
+    win.set_tool("sam")
+    canvas = win.canvas
+
+    def drag(c, a, b) -> None:  # noqa: ANN001
+        pa = QPoint(*(round(v) for v in c.image_to_widget(*a)))
+        pb = QPoint(*(round(v) for v in c.image_to_widget(*b)))
+        QTest.mousePress(c, Qt.LeftButton, Qt.NoModifier, pa)
+        for t in np.linspace(0, 1, 8):
+            QTest.mouseMove(c, pa + (pb - pa) * t)
+        QTest.mouseRelease(c, Qt.LeftButton, Qt.NoModifier, pb)
+
+    def answered(tool) -> bool:  # noqa: ANN001
+        return until(lambda: tool.pending is None and tool.answer is not None, 60000)
+
+    if have_model:
+        tool = canvas.tool
+        drag(canvas, (60, 10), (390, 300))  # the cat's head
+        answered(tool)
+        QTest.mouseMove(canvas, QPoint(*(round(v) for v in canvas.image_to_widget(300, 260))))
+        save("sam_photo", win)
+        save("sam_status_bar", win.statusBar())
+        tool.cancel()
+
+    # a CT slice (the Philips phantom S2020 where present, else the demo phantom)
+    ct, spacing = _sam_ct(shared)
+    doc = Document.create(tmp / "sam-volume")
+    geo = VolumeGeometry(ct.shape, spacing, (0.0, 0.0, 0.0),
+                         ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)))
+    vol = MediaItem(kind=MediaKind.VOLUME, path="ct", fingerprint="sam-shot-ct", size_bytes=1,
+                    width=0, height=0, volume=geo)
+    doc.execute(Put((vol,)))
+    from app.core.schema import LabelClass, LabelSchema
+
+    doc.execute(SetSchema(LabelSchema((LabelClass("insert", "#f58231", ("mask",), "1"),))))
+    seg_class = doc.schema.class_by_name("insert")
+    info = LabelMapInfo(vol.id, *ct.shape, "uint16",
+                        segments=(Segment(1, "insert", seg_class.color, seg_class.id),))
+    doc.execute(Put((info,)))
+    seed = 70 if ct.shape[0] > 100 else ct.shape[0] // 2 + 2
+    state = EditorState(doc, place=Place(vol.id, axis="k", index=seed), class_id=seg_class.id)
+    state.labelmap_target = lambda place: LabelMapPaint(info.id, 1, seg_class.color)
+    src = VolumeSliceSource(state.place, ct, geo)
+    src.mapping = WindowLevel(80, 40)  # brain window: the ~100 HU inserts stand out
+    state.picture = lambda p: src if p == src.place else None
+    pane = Canvas(state)
+    pane.resize(900, 760)
+    layer = LabelMapLayer(doc, info.id, lambda: state.place, pane.refresh_layers)
+    pane.add_layer(layer)
+    pane.show_source(src, mapping=src.mapping)
+    pane.show()
+    ct_tool = SamTool(state, engine)
+    pane.set_tool(ct_tool)
+    box = (229, 219, 42, 42) if ct.shape[1] == 512 else (95, 44, 36, 36)  # an insert / the lesion
+    if have_model:
+        drag(pane, box[:2], (box[0] + box[2], box[1] + box[3]))
+        answered(ct_tool)
+        save("sam_ct_slice", pane)
+        from app.widgets.jobs import Jobs
+        from app.widgets.sam_jobs import propagate_volume_segment
+
+        reviews: list = []
+        host = type("Host", (), {})()
+        host.state, host.jobs = state, Jobs()
+        host.message = lambda text, ms=0: print(text, file=sys.stderr)
+        host.error = lambda text: print("error:", text, file=sys.stderr)
+        propagate_volume_segment(host, engine, ct_tool.model().id, src, ct_tool.box,
+                                 state.labelmap_target(src.place), (80.0, 40.0),
+                                 lambda title, r: reviews.append((title, r)))
+        until(lambda: bool(reviews), 300000)
+        ct_tool.cancel()
+        if reviews:
+            title, found = reviews[0]
+            page = QWidget()
+            lay = QHBoxLayout(page)
+            review = ReviewList(lambda place: None)
+            review.show_reviews(title, found)
+            review.setFixedWidth(360)
+            near = found[0].place.index if found else seed + 8
+            state.set(place=Place(vol.id, axis="k", index=near))
+            src2 = VolumeSliceSource(state.place, ct, geo)
+            pane.setParent(page)
+            pane.show_source(src2, mapping=src.mapping)
+            lay.addWidget(pane, 1)
+            lay.addWidget(review)
+            page.resize(1280, 760)
+            page.show()
+            pane.labels.left()  # no class label left at the last pointer position
+            save("sam_ct_propagated", page)
+            page.close()
+
+    # a video frame (the demo clip)
+    from app.demo_media import car_box, write_demo_video
+    from app.io.video import open_video
+
+    clip = write_demo_video(tmp / "sam-demo.mp4")
+    vdoc = Document.create(tmp / "sam-video")
+    vdoc.execute(SetSchema(demo_schema()))
+    add_media(vdoc, [clip])
+    (video,) = vdoc.media()
+    with open_video(clip) as reader:
+        frame = reader.frame(30)
+    vstate = EditorState(vdoc, place=Place(video.id, frame=30),
+                         class_id=vdoc.schema.class_by_name("car").id)
+    vsrc = RGBSource(vstate.place, frame)
+    vstate.picture = lambda p: vsrc if p == vsrc.place else None
+    view = Canvas(vstate)
+    view.resize(900, 700)
+    view.show_source(vsrc)
+    view.show()
+    v_tool = SamTool(vstate, engine)
+    view.set_tool(v_tool)
+    if have_model:
+        x, y, w, h = car_box(30)
+        drag(view, (x - 4, y - 4), (x + w + 4, y + h + 4))
+        answered(v_tool)
+        save("sam_video_frame", view)
+    v_tool.cancel()
+    view.close()
+    pane.close()
+
+    dialog = ModelManager(win.jobs, win)
+    dialog.show()
+    until(lambda: dialog.report is not None)
+    save("model_manager", dialog)
+    dialog.close()
+    win.close()
+    doc.close()
+    vdoc.close()
+    return written
+
+
+def _sam_ct(shared: Path):  # noqa: ANN202
+    """The S2020 phantom series as HU [k, j, i] with its spacing (mm), else the demo CT."""
+    import numpy as np
+
+    folder = shared / "data" / "dicom" / "philips_phantom_study" / "S2020"
+    if folder.is_dir():
+        import pydicom
+
+        slices = []
+        for path in sorted(folder.iterdir()):
+            ds = pydicom.dcmread(path, force=True)
+            if "ImagePositionPatient" in ds and "PixelData" in ds:
+                hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+                slices.append((float(ds.ImagePositionPatient[2]), hu.astype(np.float32),
+                               [float(v) for v in ds.PixelSpacing]))
+        slices.sort(key=lambda s: s[0])
+        z = [s[0] for s in slices]
+        step = float(np.median(np.diff(z))) if len(z) > 1 else 1.0
+        row, col = slices[0][2]
+        return np.stack([s[1] for s in slices]), (col, row, abs(step))
+    from app.demo_media import CT_SPACING, ct_phantom
+
+    return ct_phantom().astype(np.float32), tuple(CT_SPACING)
 
 
 if __name__ == "__main__":

@@ -163,3 +163,19 @@ def test_hovering_encodes_ahead_and_prefetches_the_next_images(scene, tmp_path):
     assert ahead[1].pixels().shape == (20, 30, 3) and ahead[1].pixels()[0, 0, 0] == 40
     scene.move(60, 30)
     assert len(engine.prepared) == 1  # the same place is not encoded twice
+
+
+def test_enter_while_the_model_answers_accepts_the_answer_when_it_arrives(sam):
+    scene, tool, engine = sam
+    engine.sync = False
+    scene.click(60.5, 50.5)
+    scene.key(Qt.Key.Key_Return)
+    assert scene.anns() == [] and tool.busy
+    engine.flush()
+    (ann,) = scene.anns("mask")
+    assert ann.source == "fake-sam" and not tool.busy
+    scene.click(100.5, 80.5)
+    scene.key(Qt.Key.Key_Return)
+    scene.click(120.5, 90.5)  # a new prompt before the answer: no longer accepted at once
+    engine.flush()
+    assert len(scene.anns("mask")) == 1 and tool.busy and tool.answer is not None

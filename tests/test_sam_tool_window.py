@@ -141,6 +141,15 @@ def test_a_box_in_the_window_becomes_a_mask_from_the_tiny_model(qtbot, tmp_path,
         assert ann.source == "tiny-sam" and ann.score == pytest.approx(0.9)
         mask = decode(ann.shape.rle)
         assert iou(mask, box_mask(240, 320, (60, 50, 140, 120))) > 0.9
+        tool = s.win.canvas.tool
+        s.canvas_drag([(60, 50), (200, 170)])
+        s.canvas_click(130, 110, button=Qt.MouseButton.RightButton)  # reaches the tool
+        assert [p.label for p in tool.points] == [0] and tool.box is not None
+        qtbot.waitUntil(lambda: tool.pending is None and tool.answer is not None, timeout=30000)
+        s.key(Qt.Key.Key_Escape)
+        assert not tool.busy and len(s.anns("mask")) == 1
+        s.win.sam.propagate()  # on a photo there is nothing to propagate through
+        assert "volume slices and video frames" in s.win.statusBar().currentMessage()
         sam = s.win.sam
         assert sam.options is not None and sam.options.model.currentData() == "tiny-sam"
         assert sam.options.model.isEnabled() and sam.options.isVisible()

@@ -113,6 +113,7 @@ class SamTool(Tool):
         self._prepared: tuple[Place, str] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.on_active: Callable[[bool], None] | None = None  # the options bar listens
+        self._accept_when_ready = False  # Enter pressed while the answer was on its way
 
     # ------------------------------------------------------------------ engine and model
     def get_engine(self) -> SamEngine | None:
@@ -160,6 +161,7 @@ class SamTool(Tool):
     def cancel(self) -> None:
         super().cancel()
         self.prompts, self.answer, self.pending, self._drag = [], None, None, None
+        self._accept_when_ready = False
         self.place, self._picture = None, None
         self._serial += 1  # answers still on their way are dropped
 
@@ -227,6 +229,7 @@ class SamTool(Tool):
         """Send the current prompts to the engine (or say why not)."""
         self._serial += 1
         self.pending = None
+        self._accept_when_ready = False
         if not self.prompts or self.place is None:
             self.answer = None
             return
@@ -266,6 +269,10 @@ class SamTool(Tool):
             self.message(f"{answer.source} found nothing there; add a point or redraw the box.")
         else:
             self.answer = answer
+        if self._accept_when_ready:
+            self._accept_when_ready = False
+            if self.answer is not None:
+                self.accept()
         engine = self.get_engine()
         if engine is not None:
             engine.repaint(self)
@@ -329,11 +336,15 @@ class SamTool(Tool):
 
     # ------------------------------------------------------------------ accepting
     def accept(self) -> bool:
-        """Write the previewed mask into the active class; False when there is none yet."""
+        """Write the previewed mask into the active class (once it arrives, when the model is
+        still answering); False when there is nothing to accept."""
         answer, place = self.answer, self.place
+        if self.pending is not None:
+            self._accept_when_ready = True  # accepted as soon as the answer arrives
+            self.message("Segmenting… the mask is accepted as soon as it is ready.")
+            return True
         if answer is None or place is None or answer.mask is None:
-            self.message("Still segmenting…" if self.pending is not None else
-                          "Nothing to accept yet: click the object or drag a box around it.")
+            self.message("Nothing to accept yet: click the object or drag a box around it.")
             return False
         label = f"Segment with {answer.source}"
         score = min(max(float(answer.score), 0.0), 1.0)

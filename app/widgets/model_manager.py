@@ -10,6 +10,7 @@ the UI thread; every refused file is said in one sentence. Nothing is ever downl
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ class ModelManager(QDialog):
         self.table.setRootIsDecorated(False)
         self.table.setWordWrap(True)
         self.table.setAlternatingRowColors(True)
-        for col, width in enumerate((150, 70, 90, 260, 170, 200)):
+        for col, width in enumerate((140, 70, 90, 330, 160, 130)):
             self.table.setColumnWidth(col, width)
         self.providers = QLabel()
         self.providers.setWordWrap(True)
@@ -163,9 +164,10 @@ class ModelManager(QDialog):
                                                      f"not used — {p['reason']}")
                  for p in report["providers"]]
         if report.get("importable"):
-            lines.append("Packs Vellum knows but are not installed: "
+            lines.append("Packs Vellum knows that are not installed (import their files): "
                          + ", ".join(report["importable"]))
-        self.providers.setText("\n".join(lines))
+        self.providers.setText("<b>Where models can run</b><br>"
+                               + "<br>".join(html.escape(line) for line in lines))
         folder = report["models_dir"]
         note = "" if folder["exists"] else " (not created yet)"
         note += "" if folder["writable"] else " (not writable)"
@@ -174,8 +176,8 @@ class ModelManager(QDialog):
 
     @staticmethod
     def _row(pack: dict[str, Any], entry: dict[str, Any]) -> QTreeWidgetItem:
-        files = "\n".join(f"{f['role']}: {f['name']} ({_mb(f.get('bytes'))})"
-                          for f in entry.get("files", []))
+        files = "\n".join(f"{f['role']}: {f['name']}, {_mb(f.get('bytes'))}"
+                          for f in sorted(entry.get("files", []), key=lambda f: f["role"]))
         if pack["verified"] and pack["complete"]:
             verified = "✓ verified (SHA-256)"
         else:

@@ -28,6 +28,8 @@ class ReviewList(QWidget):
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.list = QListWidget()
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setToolTip("Places where the model was less sure: click one to go there")
         self.list.itemActivated.connect(self._go)
         self.list.itemClicked.connect(self._go)
@@ -40,8 +42,8 @@ class ReviewList(QWidget):
             f"{len(reviews)} place(s) to check" if reviews else "Nothing to check: the model "
             "was confident everywhere."))
         for r in sorted(reviews, key=lambda r: r.place):
-            score = f" ({r.score:.2f})" if r.score is not None else ""
-            item = QListWidgetItem(f"{r.place.describe()} — {r.reason}{score}")
+            score = f" · confidence {r.score:.2f}" if r.score is not None else ""
+            item = QListWidgetItem(f"{r.place.describe().capitalize()}{score}\n{r.reason}")
             item.setData(PlaceRole, r.place)
             self.list.addItem(item)
 
