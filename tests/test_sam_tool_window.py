@@ -178,3 +178,56 @@ def test_the_real_litemedsam_pack_segments_a_photo_in_the_window(qtbot, tmp_path
         qtbot.waitUntil(lambda: "Models:" in s.win.status.device.text(), timeout=10000)
     finally:
         s.win.close()
+
+
+def test_propagate_in_the_window_starts_from_the_pane_prompted_last(qtbot, tmp_path,
+                                                                   tiny_models):
+    """A volume pane (its own editor state and SAM tool, as the volume mode makes them) on the
+    window's project: a box there, then Tools ▸ Propagate… paints the label map through the
+    window's engine and lists the review in the window's Review dock."""
+    from app.core.commands import Put
+    from app.core.labelmap import LabelMapInfo, Segment
+    from app.core.media import MediaItem, MediaKind
+    from app.io.planes import VolumeSliceSource, WindowLevel
+    from app.tools.paint import LabelMapPaint
+    from app.tools.state import EditorState
+    from app.widgets.canvas import Canvas
+    from test_sam_tool_volume import GEO, SHAPE, _ct, _drag
+
+    s = WindowScene(qtbot, tmp_path, images=1)
+    try:
+        doc = s.doc
+        vol = MediaItem(kind=MediaKind.VOLUME, path="ct", fingerprint="ctfp", size_bytes=1,
+                        width=0, height=0, volume=GEO, position=5)
+        tree = doc.schema.class_by_name("tree")
+        info = LabelMapInfo(vol.id, *SHAPE, segments=(Segment(1, "tree", tree.color,
+                                                              tree.id),))
+        assert s.state.execute(Put((vol, info)))
+        state = EditorState(doc, place=Place(vol.id, axis="k", index=12), class_id=tree.id)
+        state.labelmap_target = lambda place: LabelMapPaint(info.id, 1, tree.color)
+        src = VolumeSliceSource(state.place, _ct(), GEO)
+        src.mapping = WindowLevel(400, 40)
+        state.picture = lambda p: src if p == src.place else None
+        pane = Canvas(state)
+        qtbot.addWidget(pane)
+        pane.resize(500, 400)
+        pane.show_source(src, mapping=src.mapping)
+        pane.show()
+        tool = SamTool(state)  # the window's engine is every SAM tool's default
+        pane.set_tool(tool)
+        _drag(pane, (21, 19), (39, 37))
+        qtbot.waitUntil(lambda: tool.pending is None and tool.answer is not None,
+                        timeout=30000)
+        action = next(a for a in s.win.menuBar().actions() if a.text() == "&Tools")
+        propagate = next(a for a in action.menu().actions()
+                         if a.text() == "&Propagate segmentation…")
+        propagate.trigger()
+        qtbot.waitUntil(lambda: getattr(s.win, "_sam_review", None) is not None,
+                        timeout=60000)
+        painted = set(np.argwhere(doc.labelmap_volume(info.id) == 1)[:, 0])
+        assert 12 in painted  # (the tiny model answers its prompt box, so it soon stops)
+        assert "Segmented slices k=" in s.win.statusBar().currentMessage()
+        assert "Propagation k=" in s.win._sam_review.title.text()
+        assert doc.undo_label == "Propagate with tiny-sam"
+    finally:
+        s.win.close()

@@ -20,6 +20,7 @@ continuous picture pixels of the place (CONVENTIONS.md); boxes ``(x, y, w, h)``.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ from app.tools.base import Button, EventType, Gesture, KeyEvent, OverlayItem, Po
 from app.tools.sam_protocol import (SamAnswer, SamEngine, SamModel, SamPicture, SamRequest,
                                    default_engine, fingerprint_of, sam_picture, slice_picture,
                                    window_of)
+
+_LAST: list[Any] = [None]  # weak reference to the SAM tool that was prompted last
 
 DRAG_PX = 4.0  # screen px a press must move to draw a box instead of placing a point
 POSITIVE, NEGATIVE = "#3ee07a", "#ff4d4d"
@@ -80,6 +83,13 @@ def as_polygon(mask: np.ndarray) -> Polygon | None:
         return None
     return Polygon(polys[0].exterior, tuple(h for p in polys for h in p.holes),
                    tuple(p.exterior for p in polys[1:]))
+
+
+def last_prompted() -> SamTool | None:
+    """The SAM tool the user prompted last, whichever pane or canvas it is on (what the
+    window's Propagate starts from)."""
+    ref = _LAST[0]
+    return ref() if ref is not None else None
 
 
 # ---------------------------------------------------------------------- the tool
@@ -222,6 +232,7 @@ class SamTool(Tool):
             self.cancel()
         self.place = place
         self.prompts.append(prompt)
+        _LAST[0] = weakref.ref(self)
         self.ask()
 
     # ------------------------------------------------------------------ asking the model

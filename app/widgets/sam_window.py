@@ -172,22 +172,36 @@ class SamWindow(QObject):
         show_review(self.w, title, reviews)
 
     def _model(self) -> Any:
-        model = self.tool.model() if self.tool is not None else None
+        from app.tools.sam import last_prompted
+
+        tool = last_prompted() or self.tool
+        model = tool.model() if tool is not None else None
         if model is None:
             self.w.message("No segmentation model is installed: Tools ▸ Models… imports one.")
         return model
 
+    def _tool_and_state(self) -> tuple[Any, Any]:
+        """The SAM tool prompted last (a volume pane's or a video view's) and its editor
+        state, else the window's own."""
+        from app.tools.sam import last_prompted
+
+        tool = last_prompted()
+        if tool is not None and tool.state.doc is self.w.state.doc and tool.state.place:
+            return tool, tool.state
+        return self.tool, self.w.state
+
     def propagate(self) -> None:
-        """Propagate what the SAM tool shows (or the selected mask) from the current place."""
-        state, tool = self.w.state, self.tool
+        """Propagate what the SAM tool shows (or the selected mask) from its place."""
+        tool, state = self._tool_and_state()
         place = state.place
         if place is None or state.doc is None:
             return
         if place.is_slice:
-            self._propagate_volume(place)
+            self._propagate_volume(tool, state, place)
         elif place.is_frame:
             model = self._model()
             seed = seed_annotation(state, tool, ("mask",))
+            host = _Host(self.w, state)
             if model is None:
                 return
             if seed is None:
@@ -196,14 +210,13 @@ class SamWindow(QObject):
             item = state.doc.media_item(place.media_id)
             chosen = ask_range(self.w, "Propagate the mask", place.frame, item.frames)
             if chosen is not None:
-                propagate_video_mask(self.w, self.engine, model.id, seed, chosen[1], chosen[0],
+                propagate_video_mask(host, self.engine, model.id, seed, chosen[1], chosen[0],
                                      self._review)
         else:
             self.w.message("Propagation works on volume slices and video frames; on a photo, "
                            "Enter accepts the mask.")
 
-    def _propagate_volume(self, place: Any) -> None:
-        state, tool = self.w.state, self.tool
+    def _propagate_volume(self, tool: Any, state: Any, place: Any) -> None:
         model = self._model()
         source = state.picture(place) if state.picture is not None else None
         target = state.labelmap_target(place) if state.labelmap_target is not None else None
@@ -218,11 +231,11 @@ class SamWindow(QObject):
             self.w.message("Segment the object on this slice first (W: drag a box around it), "
                            "then propagate.")
             return
-        propagate_volume_segment(self.w, self.engine, model.id, source, box, target,
-                                 window_of(source), self._review)
+        propagate_volume_segment(_Host(self.w, state), self.engine, model.id, source, box,
+                                 target, window_of(source), self._review)
 
     def track(self) -> None:
-        state = self.w.state
+        tool, state = self._tool_and_state()
         place = state.place
         if place is None or not place.is_frame or state.doc is None:
             self.w.message("Tracking follows a box along a video: select a box on a frame.")
@@ -234,7 +247,20 @@ class SamWindow(QObject):
         item = state.doc.media_item(place.media_id)
         chosen = ask_range(self.w, "Track the box", place.frame, item.frames)
         if chosen is not None:
-            track_box(self.w, seed, chosen[1], chosen[0], on_review=self._review)
+            track_box(_Host(self.w, state), seed, chosen[1], chosen[0], on_review=self._review)
+
+
+class _Host:
+    """The window as a job host, with the editor state of the view the work starts from."""
+
+    def __init__(self, window: Any, state: Any) -> None:
+        self.w, self.state, self.jobs = window, state, window.jobs
+
+    def message(self, text: str, ms: int = 4000) -> None:
+        self.w.message(text, ms)
+
+    def error(self, text: str) -> None:
+        self.w.error(text)
 
 
 def volume_box(tool: Any, place: Any, margin: float = 3.0
