@@ -159,6 +159,7 @@ def main() -> int:
           f"running jobs: {[j.label for j in win.jobs.running()]}", file=sys.stderr)
     shot("unreadable_image")
     win.close()
+    written += video_shots(out, tmp, len(written))
     written += segment_anything_shots(out, tmp, len(written))
     shutil.rmtree(tmp, ignore_errors=True)
     for p in written:
@@ -390,6 +391,104 @@ def _sam_ct(shared: Path):  # noqa: ANN202
 
     return ct_phantom().astype(np.float32), tuple(CT_SPACING)
 
+
+def video_shots(out: Path, tmp: Path, first: int) -> list[Path]:
+    """The video mode on the demo clip with its demo labels: the timeline under a frame
+    between keyframes (the car's box dashed), a keyframe with the track's markers and the
+    track list open, a frame range selected beside the "braking" event, the import report,
+    and a damaged clip whose report warns."""
+    import numpy as np
+    from PySide6.QtCore import QPoint, QSettings, Qt
+    from PySide6.QtTest import QTest
+
+    from app.core.commands import SetSchema
+    from app.core.document import Document
+    from app.demo import demo_schema
+    from app.demo_media import write_demo_video
+    from app.io.ingest import add_media
+    from app.widgets.main_window import MainWindow
+    from app.widgets.video.demo import demo_video_labels
+
+    written: list[Path] = []
+
+    def save(name: str, widget) -> None:  # noqa: ANN001
+        QTest.qWait(200)
+        path = out / f"{first + len(written):02d}_{name}.png"
+        widget.grab().save(str(path))
+        written.append(path)
+
+    def until(ready, ms: int = 10000) -> bool:  # noqa: ANN001
+        for _ in range(ms // 20):
+            if ready():
+                return True
+            QTest.qWait(20)
+        return False
+
+    folder = tmp / "video-project"
+    clip = write_demo_video(folder / "videos" / "drive.mp4")
+    broken = folder / "videos" / "drive_cut.mkv"
+    import av  # a copy that lost its last third (Matroska: what is left still plays)
+
+    with av.open(str(clip)) as src, av.open(str(broken), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = broken.read_bytes()
+    with Document.create(folder) as doc:
+        doc.execute(SetSchema(demo_schema()))
+        add_media(doc, [clip, broken])
+        item = next(m for m in doc.media() if m.name == "drive.mp4")
+        doc.execute(demo_video_labels(doc, item))
+    broken.write_bytes(data[: len(data) * 2 // 3])
+    win = MainWindow(None, settings=QSettings(str(tmp / "video.ini"), QSettings.IniFormat))
+    win.resize(1500, 950)
+    win.show()
+    win.open_project(folder)
+    until(lambda: win.presenter is not None and win.state.frame == 0
+          and win.canvas.showing() == "image")
+    p = win.presenter
+
+    def go(frame: int) -> None:
+        p.jump(frame)
+        until(lambda: win.state.frame == frame and win.canvas.showing() == "image")
+
+    track = p.index.track_list()[0]
+    go(20)
+    p.choose_track(track.id)
+    win.set_tool("select")
+    save("video_mode_timeline", win)
+    go(35)
+    p.choose_track(track.id)
+    row = p.tracks.track_row(track.id)
+    if row is not None:
+        row.setExpanded(True)
+    save("video_track_keyframe_markers", win)
+    bar = p.timeline.bar
+
+    def at(frame: int) -> QPoint:
+        top, bottom = bar.rows()["track"]
+        return QPoint(round(bar.x_of(frame)), (top + bottom) // 2)
+
+    QTest.mousePress(bar, Qt.LeftButton, Qt.ShiftModifier, at(12))
+    for f in np.linspace(12, 28, 6)[1:]:
+        QTest.mouseMove(bar, at(int(f)))
+    QTest.mouseRelease(bar, Qt.LeftButton, Qt.ShiftModifier, at(28))
+    go(48)
+    save("video_event_range", win)
+    save("video_timeline_closeup", p.panel)
+    p.show_report()
+    if p._report_box is not None:
+        save("video_import_report", p._report_box)
+        p._report_box.close()
+    cut = next(m for m in win.state.doc.media() if m.name == "drive_cut.mkv")
+    win.show_media(cut.id)
+    until(lambda: p.report is not None)
+    until(lambda: win.canvas.showing() == "image")
+    save("video_damaged_report", win)
+    win.close()
+    return written
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -65,9 +65,7 @@ class VideoScene(WindowScene):
             return np.array(v.frame(n))
 
     def bar_point(self, frame: int, row: str = "track") -> QPoint:
-        from app.widgets.video.timeline import ROWS
-
-        top, bottom = ROWS[row]
+        top, bottom = self.timeline.bar.rows()[row]
         return QPoint(round(self.timeline.bar.x_of(frame)), (top + bottom) // 2)
 
     def bar_drag(self, a: int, b: int, mods=SHIFT) -> None:

@@ -18,25 +18,25 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import QDialog, QSplitter, QWidget
 
-from app.core.commands import Command, Put, Remove
-from app.core.document import Change
+from app.core.commands import Command, Put
 from app.core.errors import VellumError
 from app.core.media import MediaItem
 from app.core.places import Place
-from app.core.shapes import Event
 from app.io.planes import RGBSource
 from app.widgets.video import edits
+from app.widgets.video.actions import TrackActions
+from app.widgets.video.sync import PanelSync
 from app.widgets.video.frames import FrameFeed, Playback
 from app.widgets.video.keys import KEYS, SpaceTap
 from app.widgets.video.report_text import report_summary
-from app.widgets.video.timeline import EventBar, Marker, TimelinePanel
+from app.widgets.video.timeline import TimelinePanel
 from app.widgets.video.track_list import TrackList
 from app.widgets.video.tracks import TRACKED_KINDS, TrackIndex
 
 
-PANEL_HEIGHT = 210  # px of the timeline dock (the canvas keeps the rest)
+PANEL_HEIGHT = 180  # px of the timeline dock (the canvas keeps the rest)
 
 
 def _open_video(path: Path) -> Any:
@@ -45,7 +45,7 @@ def _open_video(path: Path) -> Any:
     return open_video(path)
 
 
-class VideoPresenter:
+class VideoPresenter(TrackActions, PanelSync):
     """Shows videos (see the module doc). ``open_video(path)`` opens a reader; tests replace
     it (a slow decoder)."""
 
@@ -68,7 +68,7 @@ class VideoPresenter:
         self._mounted = False
         self._remove: list[Callable[[], Any]] = []
         self._resumed = False
-        self._report_box: QMessageBox | None = None
+        self._report_box: QDialog | None = None
         self.feed = FrameFeed(host.jobs, self._frame_shown, self._frame_failed)
         self.panel: QWidget | None = None
 
@@ -185,7 +185,10 @@ class VideoPresenter:
         tl.as_track.setChecked(self.as_track)
         tl.as_track_changed.connect(self._set_as_track)
         for key, what, method in KEYS:
-            self._remove.append(host.on_key(key, getattr(self, method), what))
+            try:
+                self._remove.append(host.on_key(key, getattr(self, method), what))
+            except ValueError:  # the window took this key since: the button still works
+                host.message(f"The key {key} ({what.lower()}) is taken by the window.", 6000)
         state.drawn_hook, state.shown, state.edit_hook = self._drawn, self._shown_at, \
             self._rewrite
         self._remove.append(state.subscribe(self._on_state))
@@ -217,6 +220,7 @@ class VideoPresenter:
         self.reader = reader
         item = self.item
         self.readable = min(int(reader.frame_count), item.frames)
+        self.timeline.bar.readable = self.readable
         if self.host.doc.frame_times(item.id) is None:
             self._set_times(np.asarray(reader.timestamps, np.float64))
         self.report = reader.report
@@ -391,156 +395,3 @@ class VideoPresenter:
 
     def toggle_as_track(self) -> None:
         self.tracks.as_track.setChecked(not self.as_track)
-
-    # ------------------------------------------------------------------ observing
-    def _on_state(self, name: str) -> None:
-        if name == "selection" and self.index is not None:
-            for i in self.host.state.selection:
-                tid = self.index.track_of(self.frame, i)
-                if tid:
-                    if tid != self.track_id:
-                        self.track_id = tid
-                        self._show_track()
-                        self.tracks.show_tracks(self.index, self.host.doc.schema,
-                                                self.track_id)
-                    break
-
-    def _on_changes(self, changes: list[Change]) -> None:
-        if self.item is None or self.index is None:
-            return
-        if not any(c.kind in ("schema", "reset") or self.item.id in c.media_ids
-                   for c in changes):
-            return
-        state = self.host.state
-        renamed = self.edits.renamed if self.edits else {}
-        if renamed and any(i in renamed for i in state.selection):
-            state.set(selection=tuple(renamed.get(i, i) for i in state.selection))
-            renamed.clear()
-        if self.track_id is not None and self.host.doc.track(self.track_id) is None:
-            self.track_id = None
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Track list, keyframe markers, density and events as the project now is."""
-        if self.item is None or self.index is None:
-            return
-        self.tracks.show_tracks(self.index, self.host.doc.schema, self.track_id)
-        self._show_track()
-        bar = self.timeline.bar
-        bar.density = self.index.density()
-        schema = self.host.doc.schema
-        bar.events = []
-        for a in self.host.doc.annotations(Place(self.item.id)):
-            if isinstance(a.shape, Event):
-                cls = schema.class_by_id(a.class_id)
-                bar.events.append(EventBar(a.shape.start, a.shape.end,
-                                           cls.color if cls else "#c8c8c8",
-                                           cls.name if cls else "event", a.id))
-        bar.update()
-
-    def _show_track(self) -> None:
-        bar, ix = self.timeline.bar, self.index
-        if ix is None or self.track_id is None or self.track_id not in ix.fresh().tracks:
-            bar.markers, bar.runs = [], []
-        else:
-            cls = self.host.doc.schema.class_by_id(ix.tracks[self.track_id].class_id)
-            bar.track_color = cls.color if cls else "#c8c8c8"
-            bar.markers = [Marker(a.frame, "outside" if a.outside else
-                                  "key" if a.keyframe else "tracked")
-                           for a in ix.shapes(self.track_id)]
-            bar.runs = ix.visible_runs(self.track_id)
-        bar.update()
-
-    # ------------------------------------------------------------------ track commands
-    def current_track(self) -> str | None:
-        """The track of the selected shape, else the one chosen in the track list."""
-        ix = self.index
-        if ix is None:
-            return None
-        for i in self.host.state.selection:
-            tid = ix.track_of(self.frame, i)
-            if tid:
-                self.track_id = tid
-                return tid
-        return self.track_id if self.track_id in ix.fresh().tracks else None
-
-    def _need_track(self) -> str | None:
-        tid = self.current_track()
-        if tid is None:
-            self.host.message("Select a track first: click its shape, or its row in the "
-                              "track list.", 4000)
-        return tid
-
-    def choose_track(self, track_id: str) -> None:
-        self.track_id = track_id
-        a = self.index.at(track_id, self.frame) if self.index is not None else None
-        self.host.state.set(selection=(a.id,) if a is not None else ())
-        self._show_track()
-
-    def toggle_keyframe(self) -> None:
-        tid = self._need_track()
-        if tid is not None:
-            self._run(*edits.toggle_keyframe(self.index, tid, self.frame))
-
-    def toggle_outside(self) -> None:
-        tid = self._need_track()
-        if tid is not None:
-            self._run(*edits.toggle_outside(self.index, tid, self.frame))
-
-    def toggle_occluded(self) -> None:
-        targets = self.host.state.selected()
-        if not targets:
-            tid = self._need_track()
-            a = self.index.at(tid, self.frame) if tid else None
-            targets = [a] if a is not None else []
-        if not targets:
-            return
-        commands, notes = [], []
-        for a in targets:
-            c, note = edits.toggle_occluded(self.index, a)
-            commands.append(c)
-            notes.append(note)
-        from app.core.commands import Batch
-
-        self._run(commands[0] if len(commands) == 1 else Batch(tuple(commands),
-                                                               label="Occluded"), notes[0])
-
-    def propagate(self) -> None:
-        anns = self.host.state.selected()
-        if not anns and (tid := self.current_track()):
-            a = self.index.at(tid, self.frame)
-            anns = [a] if a is not None else []
-        if not anns:
-            self.host.message("Select the shape to propagate first.", 4000)
-            return
-        self._run(*edits.propagate(self.index, anns, self.frame, self.tracks.count.value(),
-                                   self.tracks.as_keyframes))
-
-    def delete_track(self, track_id: str) -> None:
-        if self._run(*edits.delete_track(self.index, track_id)):
-            self.track_id = None
-            self.host.state.set(selection=())
-
-    def make_event(self) -> None:
-        sel = self.timeline.bar.selection
-        if sel is None:
-            self.host.message("Select a frame range first: Shift+drag on the timeline.", 4000)
-            return
-        if self._run(*edits.frame_event(self.item.id, self.host.state.active_class(), *sel)):
-            self.timeline.clear_range()
-
-    def delete_event(self, annotation_id: str) -> None:
-        a = self.host.doc.annotation(self.item.id, annotation_id)
-        if a is not None:
-            self._run(Remove((a,), label="Delete event"), "Event deleted.")
-
-    def show_report(self) -> None:
-        if self.report is None:
-            self.host.message(self.error or "The video is still opening.", 4000)
-            return
-        box = QMessageBox(QMessageBox.Icon.Information, "Video report", self.report.text(),
-                          QMessageBox.StandardButton.Close, self.host.parent)
-        box.setModal(False)
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.show()
-        self._report_box = box

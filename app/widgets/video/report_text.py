@@ -7,6 +7,28 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPlainTextEdit, QVBoxLayout, QWidget
+
+
+class ReportDialog(QDialog):
+    """The full report, one fact a line, in a fixed-width font (not modal)."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Video report")
+        self.setModal(False)
+        self.text = QPlainTextEdit(text)
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        box.rejected.connect(self.close)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.text)
+        lay.addWidget(box)
+        self.resize(760, 380)
+
 
 def report_summary(report: Any, project_frames: int) -> tuple[str, str]:
     """(rich text line, warning sentence or '') for a :class:`app.io.video.VideoReport`."""
@@ -27,6 +49,6 @@ def report_summary(report: Any, project_frames: int) -> tuple[str, str]:
     if project_frames != r.frame_count:
         warn.append(f"{r.frame_count} of the project's {project_frames} frames can be read")
     text = " · ".join(parts)
-    if warn:
-        text += " · ⚠ " + html.escape("; ".join(warn), quote=False)
+    if warn:  # first, so that a narrow window still shows it
+        text = "⚠ " + html.escape("; ".join(warn), quote=False) + " · " + text
     return text, "; ".join(warn)

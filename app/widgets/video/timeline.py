@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtGui import (QBrush, QColor, QMouseEvent, QPainter, QPaintEvent, QPen,
+                           QPolygonF)
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMenu, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
 MARGIN = 10  # px left and right of the frame strip
-ROWS = {"ruler": (0, 15), "density": (17, 25), "track": (27, 41), "events": (43, 57)}
-HEIGHT = 60
+HEIGHT = 72  # px at least; the rows grow with the strip
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,10 @@ class TimelineBar(QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setMinimumHeight(HEIGHT)
-        self.setMaximumHeight(HEIGHT)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
         self.frame_count = 1
+        self.readable: int | None = None  # frames the decoder can show (None: all)
         self.current = 0
         self.pending: int | None = None
         self.selection: tuple[int, int] | None = None
@@ -94,6 +94,22 @@ class TimelineBar(QWidget):
         self._scrubbing = False
 
     # ------------------------------------------------------------------ geometry
+    def rows(self) -> dict[str, tuple[float, float]]:
+        """(top, bottom) px of each row: the ruler, the density strip, the selected track's
+        row and the events' row."""
+        h = max(self.height(), HEIGHT)
+        ruler = 16.0
+        rest = h - ruler - 8
+        d, t = min(max(rest * 0.16, 7.0), 12.0), min(rest * 0.46, 30.0)
+        e = min(rest - d - t, 26.0)
+        top = ruler + 3
+        out = {"ruler": (0.0, ruler), "density": (top, top + d)}
+        top += d + 3
+        out["track"] = (top, top + t)
+        top += t + 2
+        out["events"] = (top, top + e)
+        return out
+
     def _width(self) -> float:
         return max(self.width() - 2 * MARGIN, 1)
 
@@ -106,7 +122,7 @@ class TimelineBar(QWidget):
         return min(max(f, 0), self.frame_count - 1)
 
     def _event_at(self, x: float, y: float) -> EventBar | None:
-        top, bottom = ROWS["events"]
+        top, bottom = self.rows()["events"]
         if not top <= y <= bottom:
             return None
         f = self.frame_at(x)
@@ -114,8 +130,7 @@ class TimelineBar(QWidget):
 
     # ------------------------------------------------------------------ input
     def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
-        x, y = e.position().x(), e.position().y()
-        f = self.frame_at(x)
+        f = self.frame_at(e.position().x())
         if e.button() == Qt.MouseButton.RightButton:
             self._menu(e)
             return
@@ -182,7 +197,8 @@ class TimelineBar(QWidget):
         faint = QColor(text)
         faint.setAlphaF(0.35)
         # ruler: a tick per "nice" number of frames, labelled
-        top, bottom = ROWS["ruler"]
+        rows = self.rows()
+        top, bottom = rows["ruler"]
         every = _nice_step(n, max(w / 70, 1))
         p.setPen(QPen(faint, 1))
         font = p.font()
@@ -201,12 +217,12 @@ class TimelineBar(QWidget):
             sel = QColor("#3d8bfd")
             sel.setAlphaF(0.28)
             x0, x1 = self.x_of(a) - step / 2, self.x_of(b) + step / 2
-            p.fillRect(QRectF(x0, 0, max(x1 - x0, 2), HEIGHT), sel)
+            p.fillRect(QRectF(x0, 0, max(x1 - x0, 2), self.height()), sel)
             p.setPen(QPen(QColor("#3d8bfd"), 1))
-            p.drawLine(QPointF(x0, 0), QPointF(x0, HEIGHT))
-            p.drawLine(QPointF(x1, 0), QPointF(x1, HEIGHT))
+            p.drawLine(QPointF(x0, 0), QPointF(x0, self.height()))
+            p.drawLine(QPointF(x1, 0), QPointF(x1, self.height()))
         # density strip: how many objects each frame shows
-        top, bottom = ROWS["density"]
+        top, bottom = rows["density"]
         p.fillRect(QRectF(MARGIN, top, w - 2 * MARGIN, bottom - top), faint.darker(300))
         if len(self.density):
             peak = max(int(self.density.max()), 1)
@@ -219,8 +235,14 @@ class TimelineBar(QWidget):
                     col = QColor("#f0a030")
                     col.setAlphaF(0.3 + 0.7 * v / peak)
                     p.fillRect(QRectF(MARGIN + c, top, 1, bottom - top), col)
+        if self.readable is not None and self.readable < n:  # what the file no longer has
+            x0 = self.x_of(self.readable) - step / 2
+            gone = QColor("#808080")
+            gone.setAlphaF(0.45)
+            p.fillRect(QRectF(x0, top, w - MARGIN - x0, bottom - top), QBrush(
+                gone, Qt.BrushStyle.BDiagPattern))
         # the selected track: where it is in view, and its stored shapes
-        top, bottom = ROWS["track"]
+        top, bottom = rows["track"]
         mid = (top + bottom) / 2
         tc = QColor(self.track_color)
         run = QColor(tc)
@@ -231,7 +253,7 @@ class TimelineBar(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for m in self.markers:
             x = self.x_of(m.frame)
-            r = 5.0
+            r = min(max((bottom - top) / 2 - 1, 4.0), 8.0)
             diamond = QPolygonF([QPointF(x, mid - r), QPointF(x + r, mid), QPointF(x, mid + r),
                                  QPointF(x - r, mid)])
             if m.kind == "outside":
@@ -249,7 +271,7 @@ class TimelineBar(QWidget):
                 p.drawPolygon(diamond)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         # events
-        top, bottom = ROWS["events"]
+        top, bottom = rows["events"]
         for ev in self.events:
             x0, x1 = self.x_of(ev.start) - step / 2, self.x_of(ev.end) + step / 2
             c = QColor(ev.color)
@@ -267,11 +289,11 @@ class TimelineBar(QWidget):
         if self.pending is not None and self.pending != self.current:
             x = self.x_of(self.pending)
             p.setPen(QPen(faint, 1, Qt.PenStyle.DashLine))
-            p.drawLine(QPointF(x, 0), QPointF(x, HEIGHT))
+            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         x = self.x_of(self.current)
         cur = QColor("#ff4040")
         p.setPen(QPen(cur, 2))
-        p.drawLine(QPointF(x, 0), QPointF(x, HEIGHT))
+        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         p.setBrush(cur)
         p.drawPolygon(QPolygonF([QPointF(x - 5, 0), QPointF(x + 5, 0), QPointF(x, 6)]))
 
@@ -328,7 +350,7 @@ class TimelinePanel(QWidget):
         self.position.setMinimumWidth(200)
         row.addWidget(self.position)
         self.jump = QLineEdit()
-        self.jump.setPlaceholderText("Go to frame or time (4.5s)")
+        self.jump.setPlaceholderText("Frame or time")
         self.jump.setToolTip("A frame number, or a time: 4.5s, 0:04.5 (Ctrl+G)")
         self.jump.setMinimumWidth(120)
         self.jump.setMaximumWidth(190)
@@ -340,11 +362,13 @@ class TimelinePanel(QWidget):
                                     "active class (M); Shift+drag on the timeline selects it")
         self.event_button.clicked.connect(self.make_event.emit)
         row.addWidget(self.event_button)
-        row.addStretch(1)
+        row.addStretch(0)
         self.info = QLabel()
         self.info.setObjectName("muted")
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.info.setMinimumWidth(80)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        row.addWidget(self.info)
+        row.addWidget(self.info, 1)
         self.report_button = _button("Report…", "What the decoder found in this video")
         self.report_button.clicked.connect(self.show_report.emit)
         row.addWidget(self.report_button)
@@ -352,7 +376,7 @@ class TimelinePanel(QWidget):
         lay.setContentsMargins(0, 2, 0, 2)
         lay.setSpacing(2)
         lay.addLayout(row)
-        lay.addWidget(self.bar)
+        lay.addWidget(self.bar, 1)
         self.bar.range_picked.connect(lambda a, b: self._show_range())
         self.bar.clear_range.connect(self.clear_range)
         self._show_range()
@@ -368,6 +392,7 @@ class TimelinePanel(QWidget):
     # ------------------------------------------------------------------ shown state
     def set_video(self, frame_count: int, times: np.ndarray) -> None:
         self.bar.frame_count = max(int(frame_count), 1)
+        self.bar.readable = None
         self.times = np.asarray(times, np.float64)
         self.bar.selection = None
         self._show_range()
