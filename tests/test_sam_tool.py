@@ -68,6 +68,9 @@ def test_right_click_drag_box_backspace_and_escape(sam):
     assert req.labels == (0,) and req.box == engine.requests[-2].box and not req.multimask
     assert not tool.answer.mask[60, 80] and tool.answer.mask[40, 50]
     scene.key(Qt.Key.Key_Backspace)  # the negative point goes
+    scene.click(80.5, 60.5, mods=Qt.KeyboardModifier.ControlModifier)  # Ctrl+click: the same
+    assert engine.requests[-1].labels == (0,)
+    scene.key(Qt.Key.Key_Backspace)
     assert engine.requests[-1].points == () and tool.answer.mask[60, 80]
     scene.key(Qt.Key.Key_Backspace)  # the box goes: nothing left
     assert not tool.busy and tool.answer is None

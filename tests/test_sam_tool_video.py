@@ -178,3 +178,57 @@ def test_what_cannot_be_propagated_is_said(clip):
     assert propagate_video_mask(c.host, FakeEngine(), "fake-sam", mask, 5) is None
     assert "no frame" in c.said[-1]
     assert track_box(c.host, mask, 5) is None and "box" in c.said[-1]
+
+
+def test_segment_then_propagate_in_the_video_mode_of_the_window(qtbot, tmp_path, monkeypatch):
+    """The window's video mode with the tiny model: a box on frame 10 around the car, Enter,
+    then Tools ▸ Propagate… 5 frames forward: the mask's track gets shapes on frames 11-15
+    from the model; the review list's rows go to their frame."""
+    from PySide6.QtCore import Qt
+
+    from app.demo_media import car_box
+    from app.inference.pack_import import import_models
+    from app.tools.sam import SamTool
+    from test_inference_tiny_models import sam_vit_pack
+    from tools_scene import in_dialog
+    from video_scene import VideoScene
+
+    root = tmp_path / "models"
+    assert not import_models(sam_vit_pack(tmp_path / "pack"), root).errors
+    monkeypatch.setenv("VELLUM_MODELS_DIR", str(root))
+    SamTool.choice.model_id, SamTool.choice.output = None, "mask"
+    s = VideoScene(qtbot, tmp_path)
+    try:
+        s.presenter.jump(10)
+        s.wait_frame(10)
+        s.key(Qt.Key.Key_W)
+        tool = s.canvas.tool
+        x, y, w, h = car_box(10)
+        s.canvas_drag([(x - 2, y - 2), (x + w + 2, y + h + 2)])
+        qtbot.waitUntil(lambda: tool.pending is None and tool.answer is not None,
+                        timeout=30000)
+        s.key(Qt.Key.Key_Return)
+        (seed,) = [a for a in s.doc.annotations(s.video.id, all_frames=True)
+                   if a.kind == "mask"]
+        assert seed.frame == 10 and seed.source == "tiny-sam"
+        s.state.select((seed.id,))
+        menu = next(a for a in s.win.menuBar().actions() if a.text() == "&Tools").menu()
+        propagate = next(a for a in menu.actions() if a.text() == "&Propagate segmentation…")
+
+        def fill(dialog) -> None:
+            dialog.count.setValue(5)
+            dialog.accept()
+
+        in_dialog(qtbot, propagate.trigger, fill)
+        qtbot.waitUntil(lambda: getattr(s.win, "_sam_review", None) is not None,
+                        timeout=60000)
+        masks = sorted((a for a in s.doc.annotations(s.video.id, all_frames=True)
+                        if a.kind == "mask"),
+                       key=lambda a: a.frame)
+        assert [a.frame for a in masks] == list(range(10, 16))
+        assert len({a.track_id for a in masks}) == 1 and masks[0].track_id is not None
+        assert all(not a.keyframe and a.source == "tiny-sam" for a in masks[1:])
+        s.win.sam.go_to(Place(s.video.id, frame=13))
+        s.wait_frame(13)
+    finally:
+        s.win.close()

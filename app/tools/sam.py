@@ -1,8 +1,9 @@
 """Segment anything on the canvas: clicks and a box become a mask from a segmentation model.
 
-Left click adds a point on the object, right click a point off it, a left drag draws the box
-around it (a new box replaces the old one). After every change the model's answer is previewed
-in the class colour with the prompts drawn over it; Enter accepts it into the active class,
+Left click adds a point on the object, right click (or Ctrl+click) a point off it, a left drag
+draws the box around it (a new box replaces the old one). After every change the model's
+answer is previewed in the class colour with the prompts drawn over it; Enter accepts it into
+the active class,
 Escape drops the prompts, Backspace removes the last one. Accepted, it becomes a mask (RLE) or
 polygon annotation (the options bar chooses) whose ``source`` is the model id and whose
 ``score`` is the model's predicted IoU, through ``state.add_drawn`` (a video mode makes a track
@@ -29,7 +30,8 @@ import numpy as np
 
 from app.core.places import Place
 from app.core.shapes import Box, Mask, Polygon
-from app.tools.base import Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent, Tool
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem,
+                            PointerEvent, Tool)
 from app.tools.sam_protocol import (SamAnswer, SamEngine, SamModel, SamPicture, SamRequest,
                                    default_engine, fingerprint_of, sam_picture, slice_picture,
                                    window_of)
@@ -101,7 +103,7 @@ class SamTool(Tool):
     draws = True
     keys = frozenset({"Escape", "Return", "Enter", "Backspace"})
     key_help = (("Click", "add a point on the object"),
-                ("Right-click", "add a point off the object"),
+                ("Right-click, Ctrl+click", "add a point off the object"),
                 ("Drag", "draw a box around the object (replaces the box)"),
                 ("Enter", "accept the mask into the active class"),
                 ("Backspace", "remove the last prompt"),
@@ -207,7 +209,7 @@ class SamTool(Tool):
 
     def _prompt(self, press: PointerEvent, place: Place) -> Gesture:
         x0, y0 = press.pos
-        positive = press.button is Button.LEFT
+        positive = press.button is Button.LEFT and not press.modifiers & Mod.CTRL
         far = False
         e = yield
         try:

@@ -169,7 +169,18 @@ class SamWindow(QObject):
         dialog.deleteLater()
 
     def _review(self, title: str, reviews: list) -> None:
-        show_review(self.w, title, reviews)
+        show_review(self.w, title, reviews, self.go_to)
+
+    def go_to(self, place: Any) -> None:
+        """Show ``place``: a frame through the video mode's ``jump``, anything else through
+        the mode's ``show_place`` when it has one, else as the editor's place."""
+        presenter = getattr(self.w, "presenter", None)
+        if place.is_frame and callable(getattr(presenter, "jump", None)):
+            presenter.jump(place.frame)
+        elif callable(getattr(presenter, "show_place", None)):
+            presenter.show_place(place)
+        else:
+            self.w.state.set(place=place)
 
     def _model(self) -> Any:
         from app.tools.sam import last_prompted
