@@ -3,19 +3,19 @@
 Left click adds a point on the object, right click (or Ctrl+click) a point off it, a left drag
 draws the box around it (a new box replaces the old one). After every change the model's
 answer is previewed in the class colour with the prompts drawn over it; Enter accepts it into
-the active class,
-Escape drops the prompts, Backspace removes the last one. Accepted, it becomes a mask (RLE) or
-polygon annotation (the options bar chooses) whose ``source`` is the model id and whose
-``score`` is the model's predicted IoU, through ``state.add_drawn`` (a video mode makes a track
-keyframe of it); on a volume slice it is painted into the label map the volume mode names
-(``state.labelmap_target``) as one undoable label-map edit. The same on images, video frames
-and volume slices: the pixels come from ``state.picture(place)`` (a plane source; scalar
-slices are windowed to 8-bit as shown, else by percentiles).
+the active class, Escape drops the prompts, Backspace removes the last one. Accepted, it
+becomes a mask (RLE) or polygon annotation (the options bar chooses) whose ``source`` is the
+model id and whose ``score`` is the model's predicted IoU, through ``state.add_drawn`` (a video
+mode makes a track keyframe of it); on a volume slice it is painted into the label map the
+volume mode names (``state.labelmap_target``) as one undoable label-map edit. The same on
+images, video frames and volume slices: the pixels come from ``state.picture(place)`` (a plane
+source; scalar slices are windowed to 8-bit as shown, else by percentiles).
 
 The tool is Qt-free and never runs a model: it asks a
 :class:`~app.tools.sam_protocol.SamEngine` (the window's runs the encoder and decoder on a
-worker thread and answers on the UI thread, see ``app.widgets.sam_engine``). Answers to superseded prompts are dropped. Coordinates are
-continuous picture pixels of the place (CONVENTIONS.md); boxes ``(x, y, w, h)``.
+worker thread and answers on the UI thread, see ``app.widgets.sam_engine``). Answers to
+superseded prompts are dropped. Coordinates are continuous picture pixels of the place
+(CONVENTIONS.md); boxes ``(x, y, w, h)``.
 """
 
 from __future__ import annotations
