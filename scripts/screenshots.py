@@ -168,9 +168,9 @@ def main() -> int:
 
 
 def segment_anything_shots(out: Path, tmp: Path, first: int) -> list[Path]:
-    """The SAM tool on a photo (the real window), a CT slice and a video frame (plain canvases
-    showing a VolumeSliceSource / a video frame's RGBSource, as the volume and video modes
-    will), a propagation through the CT with its review list, and the model manager - with
+    """The SAM tool on a photo and on a video frame (the real window, its video mode), on a CT
+    slice (a plain canvas showing a VolumeSliceSource, as a volume pane does), a propagation
+    through the CT with its review list, and the model manager - with
     the real LiteMedSAM pack from ../shared/models imported into a temporary model folder
     (skipped with a note where it is absent)."""
     import numpy as np
@@ -188,7 +188,7 @@ def segment_anything_shots(out: Path, tmp: Path, first: int) -> list[Path]:
     from app.inference.pack_import import import_models
     from app.io.images import read_image, write_png
     from app.io.ingest import add_media
-    from app.io.planes import RGBSource, VolumeSliceSource, WindowLevel
+    from app.io.planes import VolumeSliceSource, WindowLevel
     from app.tools.paint import LabelMapPaint
     from app.tools.sam import SamTool
     from app.tools.state import EditorState
@@ -225,9 +225,13 @@ def segment_anything_shots(out: Path, tmp: Path, first: int) -> list[Path]:
     folder = tmp / "sam-project"
     image = read_image(photo) if photo.is_file() else np.full((300, 450, 3), 90, np.uint8)
     write_png(folder / "images" / "cat.png", image)
+    from app.demo_media import car_box, write_demo_video
+
+    clip = write_demo_video(folder / "drive.mp4")
     with Document.create(folder) as doc:
         doc.execute(SetSchema(demo_schema()))
-        add_media(doc, [folder / "images"])
+        add_media(doc, [folder / "images", clip])
+        video = next(m for m in doc.media() if m.kind is MediaKind.VIDEO)
     win = MainWindow(None, settings=QSettings(str(tmp / "sam.ini"), QSettings.IniFormat))
     win.resize(1500, 950)
     win.show()
@@ -326,35 +330,23 @@ def segment_anything_shots(out: Path, tmp: Path, first: int) -> list[Path]:
             save("sam_ct_propagated", page)
             page.close()
 
-    # a video frame (the demo clip)
-    from app.demo_media import car_box, write_demo_video
-    from app.io.video import open_video
-
-    clip = write_demo_video(tmp / "sam-demo.mp4")
-    vdoc = Document.create(tmp / "sam-video")
-    vdoc.execute(SetSchema(demo_schema()))
-    add_media(vdoc, [clip])
-    (video,) = vdoc.media()
-    with open_video(clip) as reader:
-        frame = reader.frame(30)
-    vstate = EditorState(vdoc, place=Place(video.id, frame=30),
-                         class_id=vdoc.schema.class_by_name("car").id)
-    vsrc = RGBSource(vstate.place, frame)
-    vstate.picture = lambda p: vsrc if p == vsrc.place else None
-    view = Canvas(vstate)
-    view.resize(900, 700)
-    view.show_source(vsrc)
-    view.show()
-    v_tool = SamTool(vstate, engine)
-    view.set_tool(v_tool)
-    if have_model:
-        x, y, w, h = car_box(30)
-        drag(view, (x - 4, y - 4), (x + w + 4, y + h + 4))
-        answered(v_tool)
-        save("sam_video_frame", view)
-    v_tool.cancel()
-    view.close()
     pane.close()
+
+    # a video frame in the window's video mode (the demo clip: a car driving across)
+    win.show_media(video.id)
+    presenter = win.presenter
+    if have_model and presenter is not None and callable(getattr(presenter, "jump", None)):
+        until(lambda: win.canvas.showing() == "image" and win.state.frame == 0, 20000)
+        presenter.jump(30)
+        until(lambda: win.state.frame == 30 and win.canvas.source is not None
+              and win.canvas.source.place == win.state.place, 20000)
+        win.labels.choose(win.state.doc.schema.class_by_name("car").id)
+        win.set_tool("sam")
+        x, y, w, h = car_box(30)
+        drag(canvas, (x - 4, y - 4), (x + w + 4, y + h + 4))
+        answered(canvas.tool)
+        save("sam_video_frame", win)
+        canvas.tool.cancel()
 
     dialog = ModelManager(win.jobs, win)
     dialog.show()
@@ -363,7 +355,6 @@ def segment_anything_shots(out: Path, tmp: Path, first: int) -> list[Path]:
     dialog.close()
     win.close()
     doc.close()
-    vdoc.close()
     return written
 
 

@@ -69,7 +69,8 @@ class SamRequest:
 @dataclass(frozen=True, eq=False)
 class SamAnswer:
     """The model's best mask (bool H x W of the picture) with its predicted IoU, or ``error``
-    (one sentence). ``ms``: how long the engine took (encoder wait included)."""
+    (one sentence). ``ms``: the decoder and post-processing time; ``wait_ms``: the time spent
+    getting the picture's embedding first (0 when it was cached or prefetched)."""
 
     serial: int
     mask: np.ndarray | None
@@ -77,6 +78,7 @@ class SamAnswer:
     source: str
     error: str = ""
     ms: float = 0.0
+    wait_ms: float = 0.0
 
 
 class SamEngine(Protocol):

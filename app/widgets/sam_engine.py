@@ -151,10 +151,12 @@ class QtSamEngine(QObject):
                                        request.picture.content)
             if self._superseded(request):
                 return
+            encoded = time.perf_counter()
             best = session.predict(request.box, request.points, request.labels,
                                    multimask=request.multimask, embedding=embedding).best()
             answer = SamAnswer(request.serial, best.mask, float(best.score), best.source,
-                               ms=(time.perf_counter() - start) * 1000)
+                               ms=(time.perf_counter() - encoded) * 1000,
+                               wait_ms=(encoded - start) * 1000)
         except VellumError as exc:
             answer = SamAnswer(request.serial, None, 0.0, request.model_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - one sentence, never a traceback

@@ -88,8 +88,14 @@ class SamOptions(QWidget):
                   self.note):
             w.setEnabled(on)
 
-    def show_note(self, device: str = "", ms: float | None = None) -> None:
+    def show_note(self, device: str = "", ms: float | None = None, wait_ms: float = 0.0
+                  ) -> None:
+        """'CPU · 48 ms' (the last answer's decoder time), with '+ 0.6 s encoding' when its
+        picture had to be encoded first."""
         if device:
             self._device = device
-        parts = [getattr(self, "_device", "")] + ([f"{ms:.0f} ms"] if ms is not None else [])
+        parts = [getattr(self, "_device", "")]
+        if ms is not None:
+            parts.append(f"{ms:.0f} ms" + (f" + {wait_ms / 1000:.1f} s encoding"
+                                           if wait_ms >= 50 else ""))
         self.note.setText(" · ".join(p for p in parts if p))

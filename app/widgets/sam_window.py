@@ -147,7 +147,7 @@ class SamWindow(QObject):
 
     def _answered(self, answer: Any) -> None:
         if self.options is not None and not answer.error:
-            self.options.show_note(ms=answer.ms)
+            self.options.show_note(ms=answer.ms, wait_ms=answer.wait_ms)
 
     # ------------------------------------------------------------------ menu
     def entries(self) -> list[Entry]:
