@@ -304,3 +304,73 @@ def test_the_import_report_is_in_the_timeline(video):
     assert "72 frames" in info and "3.00 s" in info and "24 fps" in info
     assert "constant rate" in info and "⚠" not in info
     assert "duplicated timestamps: none" in s.timeline.info.toolTip()
+
+
+def test_a_polygon_track_vertex_edited_on_a_later_frame_becomes_a_keyframe(video):
+    s = video
+    s.key(K.Key_3)  # road: polygons
+    s.key(K.Key_P)
+    for p in ((40, 150), (120, 150), (120, 200), (40, 200)):
+        s.canvas_click(*p)
+    s.key(K.Key_Return)
+    (poly,) = s.anns("polygon")
+    assert poly.track_id and poly.keyframe
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(10)
+    s.key(K.Key_A)  # the vertex tool, on the interpolated polygon
+    s.canvas_drag([(120, 150), (150, 130)])
+    (moved,) = s.anns("polygon")
+    assert moved.keyframe and moved.track_id == poly.track_id
+    assert (150.0, 130.0) == tuple(round(v) for v in moved.shape.exterior[1])
+    s.key(K.Key_D, SHIFT)
+    s.key(K.Key_F, SHIFT)  # back and forth: frame 5 lies half way
+    s.wait_frame(10)
+    s.key(K.Key_G, CTRL)
+    s.type("5")
+    s.key(K.Key_Return)
+    s.wait_frame(5)
+    (half,) = s.anns("polygon")
+    x0, y0 = poly.shape.exterior[1]
+    x1, y1 = moved.shape.exterior[1]
+    assert half.shape.exterior[1] == pytest.approx(((x0 + x1) / 2, (y0 + y1) / 2))
+
+
+def test_masks_on_video_are_per_frame(video):
+    s = video
+    s.key(K.Key_5)  # sky: masks
+    s.key(K.Key_B)
+    s.canvas_drag([(60, 40), (120, 50)])
+    (mask,) = s.anns("mask")
+    assert mask.track_id is None and mask.frame == 0
+    s.key(K.Key_F)
+    s.wait_frame(1)
+    assert s.anns("mask") == []
+
+
+def test_reopening_the_project_comes_back_to_the_frame_left(video):
+    s = video
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(10)
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(20)
+    s.win.close_project()
+    s.open(s.path)
+    s.wait_frame(20)
+    assert s.current_name() == "clip.mp4"
+
+
+def test_relabelling_a_track_shape_relabels_the_whole_track(video):
+    s = video
+    s.draw_box(20, 100, 80, 140)
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(10)
+    s.key(K.Key_K, SHIFT)
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(20)
+    building = s.doc.schema.class_by_name("building")
+    s.win.objects.relabel(s.anns("box"), building)  # the object list's Set class
+    (track,) = s.doc.tracks(s.video.id)
+    assert track.class_id == building.id and track.attributes == {"floors": 1.0}
+    shapes = s.presenter.index.shapes(track.id)
+    assert [a.class_id for a in shapes] == [building.id, building.id]  # no keyframe added
+    assert s.anns("box")[0].class_id == building.id

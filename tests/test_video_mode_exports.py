@@ -261,3 +261,18 @@ def test_demo_video_labels_key_the_car_and_mark_braking(tmp_path):
         assert doc.schema.class_by_id(event.class_id).name == "braking"
         doc.undo()  # one undo step
         assert doc.tracks(item.id) == [] and doc.annotations(item.id, all_frames=True) == []
+
+
+def test_read_frame_keeps_one_reader_per_video_open(tmp_path):
+    from app.core.media import MediaKind
+    from app.demo_media import write_demo_video
+    from app.io.video import open_video
+    from app.widgets import loading
+
+    clip = write_demo_video(tmp_path / "clip.mp4")
+    first = loading.read_frame(clip, MediaKind.VIDEO, 40)
+    reader = loading.video_reader(clip)
+    again = loading.read_frame(clip, MediaKind.VIDEO, 41)
+    assert loading.video_reader(clip) is reader  # not reopened per frame
+    with open_video(clip) as v:
+        assert np.array_equal(first, v.frame(40)) and np.array_equal(again, v.frame(41))

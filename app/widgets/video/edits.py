@@ -53,8 +53,11 @@ def as_keyframe(a: Annotation, **changes: Any) -> Annotation:
     return replace(a, **values)
 
 
-def _same(a: Annotation, b: Annotation) -> bool:
-    return all(getattr(a, k) == getattr(b, k) for k in _CONTENT)
+def _same(a: Annotation, b: Annotation, relabel: bool = False) -> bool:
+    """Whether ``b`` shows what ``a`` shows (a relabel changes the attributes with the class:
+    those are the track's business then)."""
+    return all(getattr(a, k) == getattr(b, k) for k in _CONTENT
+               if not (relabel and k == "attributes"))
 
 
 class TrackEdits:
@@ -106,7 +109,8 @@ class TrackEdits:
             new_cls = self.schema.class_by_id(r.class_id)
             static, dynamic = split_attributes(new_cls, r.attributes)
             changed = track
-            if r.class_id != track.class_id:
+            relabel = r.class_id != track.class_id
+            if relabel:
                 keep = {k: v for k, v in track.attributes.items() if new_cls is None
                         or (new_cls.attribute(k) is not None
                             and not new_cls.attribute(k).dynamic)}
@@ -122,7 +126,7 @@ class TrackEdits:
             base = stored
             if base is None and shown is not None:
                 base = replace(shown, attributes=split_attributes(old_cls, shown.attributes)[1])
-            if base is not None and _same(base, r):
+            if base is not None and _same(base, r, relabel):
                 continue  # only the track changed (a static attribute, the class)
             if stored is None:
                 if shown is None and r.source != INTERPOLATED:
