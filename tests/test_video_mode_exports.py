@@ -276,3 +276,30 @@ def test_read_frame_keeps_one_reader_per_video_open(tmp_path):
     assert loading.video_reader(clip) is reader  # not reopened per frame
     with open_video(clip) as v:
         assert np.array_equal(first, v.frame(40)) and np.array_equal(again, v.frame(41))
+
+
+def test_a_tracks_static_attributes_go_through_coco_and_come_back_on_the_track(video,
+                                                                               tmp_path):
+    from app.io.coco import export_coco, import_coco
+
+    s = video
+    a_moved_track(s)
+    s.win.attributes.editors["color"].setCurrentText("blue")  # static: set on the track
+    (track,) = s.doc.tracks(s.video.id)
+    assert track.attributes["color"] == "blue"
+    out = tmp_path / "coco.json"
+    export_coco(s.doc, out)
+    data = json.loads(out.read_text())
+    assert {a["attributes"]["color"] for a in data["annotations"]} == {"blue"}  # every frame
+    assert {a["attributes"]["parked"] for a in data["annotations"]} == {False}
+    from app.core.commands import SetSchema
+
+    with Document.create(tmp_path / "fresh") as fresh:  # a project with the same classes
+        fresh.execute(SetSchema(s.doc.schema))
+        import_coco(fresh, out, s.path.parent)
+        (video_item,) = [m for m in fresh.media() if m.kind.value == "video"]
+        (back,) = fresh.tracks(video_item.id)
+        assert back.attributes == track.attributes
+        shapes = fresh.track_shapes(back)
+        assert [a.frame for a in shapes] == [0, 10]  # the keyframes, not the frames between
+        assert all("color" not in a.attributes for a in shapes)

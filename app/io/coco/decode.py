@@ -215,6 +215,9 @@ class Decoder:
         if isinstance(shape, Keypoints) and (shape.box is not None or shape.region is not None):
             rest[OSHA] = object_digest(shape)
         tid = track_id(ann, item, cls, attrs) if frame is not None else None
+        if tid is not None and cls is not None and user:  # static attributes: on the track
+            user = {k: v for k, v in user.items()
+                    if (spec := cls.attribute(k)) is None or spec.dynamic}
         occluded = attrs.get("occluded")
         return Annotation(
             place=self.place(item, frame), shape=shape, class_id=cls.id if cls else None,

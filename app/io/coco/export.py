@@ -37,7 +37,7 @@ from app.io.atomic import atomic_write, refuse_overwrite
 from app.io.coco.classes import export_color, export_name, export_skeleton
 from app.io.coco.entries import Entry
 from app.io.coco.foreign import COCO, coco_of
-from app.io.coco.video_frames import track_frames
+from app.io.coco.video_frames import track_frames, with_track_attributes
 
 Progress = Callable[[int, int], None]
 
@@ -325,7 +325,7 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
             skipped_volume += len(anns)
             continue
         if item.kind is MediaKind.VIDEO:
-            anns = anns + track_frames(doc, item, anns)
+            anns = with_track_attributes(doc, anns + track_frames(doc, item, anns))
         for e in exp.group(anns, item):
             try:
                 text = _dumps(e.d)

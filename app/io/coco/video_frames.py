@@ -58,6 +58,17 @@ def track_frames(doc: Document, item: MediaItem, anns: Iterable[Annotation]
     return out
 
 
+def with_track_attributes(doc: Document, anns: list[Annotation]) -> list[Annotation]:
+    """Track shapes with their track's static attributes beside their per-frame ones (as
+    CVAT writes tracks to COCO; the import puts the static ones back on the track)."""
+    out = []
+    for a in anns:
+        track = doc.track(a.track_id) if a.track_id is not None else None
+        out.append(replace(a, attributes={**track.attributes, **a.attributes})
+                   if track is not None and track.attributes else a)
+    return out
+
+
 class FrameImages:
     """The pictures of an export's video frames (see the module doc): :meth:`write` stages
     them, :meth:`commit` moves them beside ``out``, :meth:`discard` removes them."""

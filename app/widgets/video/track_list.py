@@ -16,6 +16,7 @@ from app.widgets.video.tracks import TrackIndex
 
 TRACK_ROLE = Qt.ItemDataRole.UserRole
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 1
+MAX_ROWS = 500  # keyframe rows listed under a track
 
 
 def _button(text: str, tip: str) -> QToolButton:
@@ -49,6 +50,8 @@ class TrackList(QWidget):
             head.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         head.setStretchLastSection(False)
         self.tree.itemClicked.connect(self._clicked)
+        self.tree.itemExpanded.connect(self._fill)
+        self._index: TrackIndex | None = None
         self.as_track = QCheckBox("Draw as track")
         self.as_track.setChecked(True)
         self.as_track.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -110,8 +113,9 @@ class TrackList(QWidget):
 
     def show_tracks(self, index: TrackIndex | None, schema: LabelSchema | None,
                     current: str | None) -> None:
-        """Rebuild the rows (keyframe rows under the current track's row, opened)."""
-        self.current = current
+        """Rebuild the rows; a track's keyframe rows are made when it is opened (the current
+        track's at once), so a video with thousands of shapes lists fast."""
+        self.current, self._index = current, index
         opened = {self.tree.topLevelItem(i).data(0, TRACK_ROLE)
                   for i in range(self.tree.topLevelItemCount())
                   if self.tree.topLevelItem(i).isExpanded()}
@@ -129,18 +133,27 @@ class TrackList(QWidget):
                                    dpr=self.devicePixelRatioF()))
             item.setData(0, TRACK_ROLE, track.id)
             item.setToolTip(0, f"track {track.id}")
-            for a in index.shapes(track.id):
-                flags = [w for w, on in (("outside", a.outside), ("occluded", a.occluded),
-                                         ("tracked", not a.keyframe)) if on]
-                child = QTreeWidgetItem([f"frame {a.frame}" + (f" ({', '.join(flags)})"
-                                                              if flags else ""), "", ""])
-                child.setData(0, TRACK_ROLE, track.id)
-                child.setData(0, FRAME_ROLE, a.frame)
-                item.addChild(child)
+            item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
             self.tree.addTopLevelItem(item)
             item.setSelected(track.id == current)
             if track.id == current or track.id in opened:
                 item.setExpanded(True)
+
+    def _fill(self, item: QTreeWidgetItem) -> None:
+        """The keyframe rows of an opened track row (made once per rebuild)."""
+        if item.childCount() or self._index is None or item.data(0, FRAME_ROLE) is not None:
+            return
+        tid = item.data(0, TRACK_ROLE)
+        keys = self._index.keyframes(tid)
+        for a in keys[:MAX_ROWS]:
+            flags = [w for w, on in (("outside", a.outside), ("occluded", a.occluded)) if on]
+            child = QTreeWidgetItem([f"frame {a.frame}" + (f" ({', '.join(flags)})"
+                                                          if flags else ""), "", ""])
+            child.setData(0, TRACK_ROLE, tid)
+            child.setData(0, FRAME_ROLE, a.frame)
+            item.addChild(child)
+        if len(keys) > MAX_ROWS:
+            item.addChild(QTreeWidgetItem([f"… {len(keys) - MAX_ROWS} more keyframes", "", ""]))
 
     def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         track = item.data(0, TRACK_ROLE)
