@@ -164,3 +164,17 @@ def test_a_refused_step_rolls_back_the_whole_command(doc):
     assert doc.annotation(image.id, good.id) is None
     with Document.open(doc.path) as other:
         assert other.annotations(image.id) == []
+
+
+def test_a_put_that_adds_a_track_and_moves_a_shape_onto_it_is_undone(doc):
+    _, video, _ = _items(doc)
+    car = doc.schema.class_by_name("car").id
+    loose = Annotation(Place(video.id, 4), Box(0, 0, 5, 5), car)
+    doc.execute(Put((loose,)))
+    track = Track(video.id, car)
+    doc.execute(Put((track, doc.edited(loose, track_id=track.id))))
+    assert doc.annotation(video.id, loose.id).track_id == track.id
+    doc.undo()
+    assert doc.track(track.id) is None and doc.annotation(video.id, loose.id).track_id is None
+    doc.redo()
+    assert doc.annotation(video.id, loose.id).track_id == track.id

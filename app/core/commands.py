@@ -97,11 +97,20 @@ class Put(Command):
         return changes
 
     def inverse(self) -> Command:
+        """Remove what was added and put back what was replaced, in an order that never
+        orphans a record: added annotations go first (they may sit on an added track), then
+        the replaced values return, then the other added records go."""
+        from app.core.annotations import Annotation
+
+        added_anns = tuple(r for r in self._added if isinstance(r, Annotation))
+        added_rest = tuple(r for r in self._added if not isinstance(r, Annotation))
         steps: list[Command] = []
-        if self._added:
-            steps.append(Remove(tuple(self._added), label=self.label))
+        if added_anns:
+            steps.append(Remove(added_anns, label=self.label))
         if self._replaced:
             steps.append(Put(tuple(self._replaced), label=self.label))
+        if added_rest:
+            steps.append(Remove(added_rest, label=self.label))
         return steps[0] if len(steps) == 1 else Batch(tuple(steps), label=self.label)
 
     def detail(self) -> dict[str, Any]:
