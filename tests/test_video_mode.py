@@ -91,7 +91,7 @@ def test_play_runs_to_the_end_at_real_speed(video):
     assert shown[-1][1] == 71
     took = shown[-1][0] - shown[0][0]
     want = (71 - shown[0][1]) / 24
-    assert abs(took - want) < 0.25, (took, want)
+    assert abs(took - want) < 0.4, (took, want)
 
 
 def test_shift_drag_on_the_timeline_selects_a_range_and_m_makes_an_event(video):

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 
 from app.core.document import Document
 from app.core.places import Place
-from video_scene import SHIFT, K, VideoScene, video  # noqa: F401  (fixture)
+from video_scene import K, VideoScene, video  # noqa: F401  (fixture)
 
 pytest.importorskip("pytestqt")
 CTRL = Qt.KeyboardModifier.ControlModifier
