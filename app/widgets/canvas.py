@@ -50,6 +50,7 @@ class Canvas(QWidget):
     cursor_moved = Signal(float, float)
     zoom_changed = Signal(float)
     status_message = Signal(str)
+    tool_changed = Signal(str)  # the new tool's name ('' for none): panes of a mode follow it
 
     def __init__(self, state: EditorState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -215,6 +216,7 @@ class Canvas(QWidget):
             tool.activate()
         self._sync_cursor()
         self.update()
+        self.tool_changed.emit(tool.name if tool is not None else "")
 
     @property
     def tool(self) -> Tool | None:

@@ -1,0 +1,178 @@
+"""One pane of a volume: a title bar (pane name, slice, oblique note) over a real
+:class:`~app.widgets.canvas.Canvas` with its own editor state, showing one slice through the
+volume plane source, the label maps under the annotations and the crosshair, orientation
+letters and notes over everything.
+
+Mouse and wheel, as 3D Slicer and ITK-SNAP do (the pane takes these before the canvas):
+wheel = next / previous slice, Ctrl+wheel = zoom at the pointer (the canvas's own wheel),
+right-drag = window/level (right widens, down raises the level), Shift+move = the crosshair
+follows the pointer; a double click on the title maximises the pane (and back).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetricsF, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.io.planes import VolumeSliceSource
+from app.tools.state import EditorState
+from app.widgets.canvas import Canvas
+from app.widgets.labels import draw_label, label_font
+from app.widgets.view import View
+from app.widgets.volume.cursor import PANE_COLOURS
+
+CROSSHAIR_GAP = 10  # screen px left open around the crosshair's centre
+DRAG_SLOP = 2  # screen px a right press may move before it counts as a drag
+
+
+class PaneTitle(QLabel):
+    """The title bar; a double click asks to maximise the pane."""
+
+    double_clicked = Signal()
+
+    def mouseDoubleClickEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        self.double_clicked.emit()
+        e.accept()
+
+
+class SlicePane(QWidget):
+    """A pane showing array axis ``axis`` of a volume (named ``pane`` in patient space)."""
+
+    activated = Signal(object)  # the pane (pointer entered or pressed)
+    slices_scrolled = Signal(object, int)  # the pane, wheel notches (+ forward)
+    window_dragged = Signal(object, float, float, bool)  # the pane, dx, dy, finished
+    crosshair_moved = Signal(object, float, float)  # the pane, picture x, y
+    maximise = Signal(object)
+
+    def __init__(self, pane: str, axis: str, state: EditorState,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pane, self.axis, self.state = pane, axis, state
+        self.source: VolumeSliceSource | None = None
+        self.cross: tuple[float, float] | None = None  # crosshair on the picture (px)
+        self.cross_colours: tuple[str, str] = ("#ffffff", "#ffffff")  # lines x=c, y=c
+        self.notes: list[str] = []  # drawn at the bottom left (e.g. "oblique 12°")
+        self.title = PaneTitle()
+        self.title.setObjectName(f"pane_title_{pane}")
+        self.title.setToolTip("Double-click to maximise this pane (and back). Wheel: slices, "
+                              "Ctrl+wheel: zoom, right-drag: window/level, Shift+move: "
+                              "crosshair")
+        colour = PANE_COLOURS[pane]
+        self.title.setStyleSheet(f"QLabel {{ background: {colour}; color: #111; "
+                                 "padding: 1px 6px; font-weight: bold; }")
+        self.canvas = Canvas(state)
+        self.canvas.setObjectName(f"pane_canvas_{pane}")
+        self.canvas.setMinimumSize(120, 100)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(1, 1, 1, 1)
+        lay.setSpacing(0)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title, 1)
+        lay.addLayout(head)
+        lay.addWidget(self.canvas, 1)
+        self.title.double_clicked.connect(lambda: self.maximise.emit(self))
+        self._right: tuple[float, float] | None = None
+        self._right_moved = False
+        self._wheel_rest = 0
+        self.canvas.installEventFilter(self)
+        self.canvas.add_layer(self._decorate, above=True)
+        self.set_title("")
+
+    # ------------------------------------------------------------------ showing
+    def set_title(self, text: str) -> None:
+        self.title.setText(f"{self.pane.capitalize()}  {text}".rstrip())
+
+    def show_source(self, source: VolumeSliceSource, mapping) -> None:
+        self.source = source
+        self.canvas.show_source(source, mapping=mapping)
+
+    # ------------------------------------------------------------------ input
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802
+        t = e.type()
+        if t in (QEvent.Type.Enter, QEvent.Type.MouseButtonPress, QEvent.Type.FocusIn):
+            self.activated.emit(self)
+        if t == QEvent.Type.Wheel:
+            return self._wheel(e)  # type: ignore[arg-type]
+        if t == QEvent.Type.MouseButtonPress and e.button() == Qt.MouseButton.RightButton:
+            self._right = (e.position().x(), e.position().y())
+            self._right_moved = False
+            return True
+        if t == QEvent.Type.MouseMove and self._right is not None:
+            dx, dy = e.position().x() - self._right[0], e.position().y() - self._right[1]
+            if self._right_moved or abs(dx) + abs(dy) > DRAG_SLOP:
+                self._right_moved = True
+                self.window_dragged.emit(self, dx, dy, False)
+            return True
+        if t == QEvent.Type.MouseButtonRelease and e.button() == Qt.MouseButton.RightButton:
+            if self._right is not None and self._right_moved:
+                dx, dy = e.position().x() - self._right[0], e.position().y() - self._right[1]
+                self.window_dragged.emit(self, dx, dy, True)
+            self._right = None
+            return True
+        if (t == QEvent.Type.MouseMove and e.buttons() == Qt.MouseButton.NoButton
+                and e.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            x, y = self.canvas.widget_to_image(e.position().x(), e.position().y())
+            self.crosshair_moved.emit(self, x, y)
+        return False
+
+    def _wheel(self, e: QWheelEvent) -> bool:
+        if e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            return False  # the canvas zooms at the pointer
+        delta = e.angleDelta().y() or e.angleDelta().x()
+        self._wheel_rest += delta
+        steps = int(self._wheel_rest / 120)
+        if steps:
+            self._wheel_rest -= steps * 120
+            self.slices_scrolled.emit(self, steps)
+        e.accept()
+        return True
+
+    # ------------------------------------------------------------------ decorations
+    def _decorate(self, painter: QPainter, view: View) -> None:
+        if self.source is None:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if self.cross is not None:
+            self._draw_cross(painter, view)
+        self._draw_letters(painter, view)
+        painter.restore()
+
+    def _draw_cross(self, painter: QPainter, view: View) -> None:
+        w, h = self.source.size
+        cx, cy = self.cross
+        centre = QPointF(*view.to_widget(cx, cy))
+        for (p0, p1), colour in ((((cx, 0.0), (cx, float(h))), self.cross_colours[0]),
+                                 (((0.0, cy), (float(w), cy)), self.cross_colours[1])):
+            a, b = QPointF(*view.to_widget(*p0)), QPointF(*view.to_widget(*p1))
+            pen = QPen(QColor(colour), 1.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            for start, end in ((a, centre), (b, centre)):
+                d = end - start
+                n = max((d.x() ** 2 + d.y() ** 2) ** 0.5, 1e-6)
+                if n > CROSSHAIR_GAP:
+                    painter.drawLine(start, end - d * (CROSSHAIR_GAP / n))
+
+    def _draw_letters(self, painter: QPainter, view: View) -> None:
+        left, right, top, bottom = self.source.orientation.letters
+        w, h = view.width, view.height
+        metrics = QFontMetricsF(label_font(painter.font().family()))
+        plate = QColor("#d0d0d0")
+
+        def width(text: str) -> float:
+            return metrics.horizontalAdvance(text)
+
+        mid = h / 2 + metrics.ascent() / 2
+        for text, pos in ((left, QPointF(8, mid)), (right, QPointF(w - width(right) - 6, mid)),
+                          (top, QPointF(w / 2 - width(top) / 2, metrics.ascent() + 6)),
+                          (bottom, QPointF(w / 2 - width(bottom) / 2, h - metrics.descent() - 5))):
+            if text:
+                draw_label(painter, pos, text, plate)
+        y = h - metrics.descent() - 5
+        for note in reversed(self.notes):
+            r = draw_label(painter, QPointF(8, y), note, QColor("#ffb347"))
+            y -= r.height() + 3

@@ -1,0 +1,212 @@
+"""The volume mode's presenter: loads the item's voxels off the UI thread (progress in the
+status bar), then shows three linked panes in the middle of the window and the Segments panel
+beside them.
+
+Keys while a volume is shown: Up / Down (Shift: 10 at a time) and F / D step the active pane's
+slice (the window's PgDown / PgUp still change item); C is the crosshair tool, U the flood
+fill, B / E the brush and eraser in mm. One volume array is kept in memory (the last one
+loaded, so coming back to it is instant); every pane shows a view into it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.core.errors import VellumError
+from app.core.media import MediaItem
+from app.io.planes import CT_PRESETS, WindowLevel, default_window
+from app.tools.volume_brush import BrushSettings
+from app.widgets.focus import is_text_field
+from app.widgets.volume.segments_panel import SegmentsPanel
+from app.widgets.volume.session import VolumeSession, data_range
+from app.widgets.volume.view import AUTO, VolumeView
+
+
+def load(path, source, job):
+    """Work function: the volume, its value span and its default window (worker thread)."""
+    from app.io.volume import load_source, load_volume
+
+    def progress(done: int, total: int, *_: object) -> None:
+        job.check()
+        job.progress(done, total)
+
+    volume = (load_source(path, source, progress) if source is not None
+              else load_volume(path, progress=progress))
+    sample = volume.array.ravel()[:: max(1, volume.array.size // 1_000_000)]
+    return volume, data_range(volume.array), default_window(volume.modality, sample)
+
+
+class VolumePresenter(QObject):
+    """Shows volume items (see the module doc)."""
+
+    def __init__(self, host) -> None:
+        super().__init__(host.parent)  # goes with the window (and its focus watch with it)
+        self.host = host
+        self.view = VolumeView()
+        self.panel = SegmentsPanel()
+        self.settings = BrushSettings()
+        self.session: VolumeSession | None = None
+        self.item: MediaItem | None = None
+        self.loaded: tuple[str, object, tuple[float, float], WindowLevel] | None = None
+        self.job = None
+        self.dock = None
+        self._keys: list = []
+        self.view.preset_chosen.connect(self.choose_preset)
+        for w in self.panel.findChildren(QWidget):
+            if is_text_field(w):  # Enter / Escape in a field give the keyboard back
+                w.installEventFilter(self)
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+
+    # ------------------------------------------------------------------ Presenter
+    def show(self, item: MediaItem) -> None:
+        self._close_session()
+        self.item = item
+        self._put_up()
+        if self.loaded is not None and self.loaded[0] == item.id:
+            self._start(*self.loaded[1:])
+            return
+        self.loaded = None  # one array in memory: the old one goes before the new one comes
+        if self.job is not None:
+            self.job.cancel()
+        doc = self.host.doc
+        path, source = doc.media_path(item), item.source
+        self.view.show_message(f"Loading {item.name}…")
+        self.host.state.set(refusal=f"{item.name} is still loading.")
+        self.job = self.host.jobs.start(
+            f"Loading {item.name}", lambda job: load(path, source, job),
+            on_done=lambda result, mid=item.id: self._loaded(mid, result),
+            on_error=lambda exc, mid=item.id: self._failed(mid, exc))
+
+    def leave(self) -> None:
+        self._close_session()
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
+        for remove in self._keys:
+            remove()
+        self._keys = []
+        if self.dock is not None:
+            self.dock.setWidget(None)
+            self.panel.setParent(None)
+            self.host.remove_dock(self.dock)
+            self.dock = None
+        self.item = None
+
+    def step(self, delta: int) -> bool:
+        """F / D: the active pane's next / previous slice."""
+        if self.session is None:
+            return False
+        self.session.step(self.session.active, delta)
+        return True
+
+    # ------------------------------------------------------------------ putting up
+    def _put_up(self) -> None:
+        self.host.set_center(self.view)
+        if self.dock is None:
+            self.dock = self.host.add_dock("Segments", self.panel,
+                                           Qt.DockWidgetArea.RightDockWidgetArea)
+        if not self._keys:
+            for key, delta in (("Up", 1), ("Down", -1), ("Shift+Up", 10), ("Shift+Down", -10)):
+                self._keys.append(self.host.on_key(
+                    key, lambda d=delta: self.step(d),
+                    f"{'Next' if delta > 0 else 'Previous'} slice{' (10)' if abs(delta) > 1 else ''}"
+                    " in the active pane"))
+
+    def _loaded(self, media_id: str, result) -> None:
+        volume, span, window = result
+        self.job = None
+        if self.item is None or media_id != self.item.id:
+            return
+        if tuple(volume.array.shape) != tuple(self.item.volume_shape):
+            self._failed(media_id, VellumError(
+                f"{self.item.name} on disk is {volume.array.shape} voxels (k, j, i) but the "
+                f"project knows it as {self.item.volume_shape}; its labels stay safe in the "
+                "project."))
+            return
+        self.loaded = (media_id, volume, span, window)
+        self._start(volume, span, window)
+
+    def _failed(self, media_id: str, exc: Exception) -> None:
+        self.job = None
+        if self.item is None or media_id != self.item.id:
+            return
+        text = str(exc) if isinstance(exc, VellumError) else f"Cannot show this volume ({exc})."
+        self.host.state.set(refusal=text)
+        self.view.show_message(text + "\n\nThe rest of the project is unaffected: fix or "
+                               "replace the files, or press PgDown for the next item.")
+
+    def _start(self, volume, span, window) -> None:
+        item = self.item
+        self.host.state.set(refusal="")
+        s = self.session = VolumeSession(self.host, item, volume, self.settings, window, span)
+        s.window_changed.connect(lambda w: self.view.show_window(w, None))
+        for pane in s.panes.values():
+            pane.activated.connect(lambda p: self.view.set_active(p.pane))
+            pane.canvas.zoom_changed.connect(self.host.status.show_zoom)
+        self.view.set_panes(s.panes, self._info(volume))
+        self.view.show_window(window, next((n for n, w in CT_PRESETS.items() if w == window),
+                                           None if volume.modality.upper() == "CT" else AUTO))
+        self.panel.attach(s)
+        QTimer.singleShot(0, self.home)
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            self.panel.detach()
+            self.session.close()
+            self.session = None
+            self.view.set_panes({}, "")
+
+    def _info(self, volume) -> str:
+        g = volume.geometry
+        k, j, i = g.shape
+        lines = [f"<b>{self.item.name}</b>", f"{volume.modality or 'Volume'} · {i} × {j} × {k} "
+                 f"voxels (i × j × k)",
+                 "spacing " + " × ".join(f"{v:g}" for v in g.spacing) + " mm",
+                 "origin (LPS) " + ", ".join(f"{v:.1f}" for v in g.origin) + " mm"]
+        for p in g.panes().values():
+            lines.append(f"{p.pane}: array axis {p.axis}" + (
+                f", oblique {p.angle_deg:.1f}°" if p.oblique else ""))
+        lines += [f"<span style='color:#ffb347'>{w}</span>" for w in volume.warnings[:6]]
+        lines.append("<i>A 3D view is not part of this version.</i>")
+        return "<br>".join(lines)
+
+    # ------------------------------------------------------------------ window / level
+    def choose_preset(self, name: str) -> None:
+        if self.session is None or self.loaded is None:
+            return
+        if name == AUTO:
+            arr = self.loaded[1].array
+            window = WindowLevel.auto(arr.ravel()[:: max(1, arr.size // 1_000_000)])
+        else:
+            window = CT_PRESETS[name]
+        self.session.set_window(window)
+        self.view.show_window(window, name)
+
+    # ------------------------------------------------------------------ keyboard
+    def home(self) -> None:
+        """The keyboard to the active pane (the window's canvas is not on screen)."""
+        if self.session is not None:
+            canvas = self.session.panes[self.session.active].canvas
+            if canvas.isVisible():
+                canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
+        """As the window does for its canvas: any panel that is not a text field hands the
+        keyboard straight back to the active pane."""
+        try:
+            if self.session is None or now is None or not self.view.isVisible():
+                return
+            mine = now.window() is self.host.parent
+        except RuntimeError:  # the window is going
+            return
+        if not mine or is_text_field(now) or any(
+                now is p.canvas for p in self.session.panes.values()):
+            return
+        self.home()
+
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802
+        if e.type() == QEvent.Type.KeyPress and e.key() in (
+                Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            QTimer.singleShot(0, self.home)
+        return False

@@ -1,0 +1,395 @@
+"""The Segments panel of the volume mode (3D Slicer's Segment Editor, thin): the label maps of
+the volume and their segments (shown, colour, name, value, class, voxels, mL), the brush in mm
+(2D disc or 3D sphere), the "paint only where" intensity range, flood-fill options, fill
+between slices, and how label maps are drawn (opacity, outline).
+
+Every change of the project is one command (undoable): a segment is added linked to a class
+(made when its name is new), renamed in its cell, recoloured by a double click on its swatch,
+deleted with its voxels. Choosing a row makes its class the active one, so the brush paints it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout,
+                               QHBoxLayout, QInputDialog, QLabel, QPushButton, QSlider,
+                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from app.core.geometry import PANES
+from app.core.labelmap import Segment
+from app.tools.volume_interpolate import fill_between_command
+from app.tools.volume_segments import add_segment, delete_segment, edit_segment
+from app.tools.volume_stats import SegmentStats, voxel_ml
+
+COLUMNS = ("", "", "Segment", "Value", "Class", "Voxels", "mL")
+SHOW, COLOUR, NAME, VALUE, CLASS, VOXELS, ML = range(7)
+BONE = (200.0, 3000.0)  # HU: the range the "bone" shortcut sets
+
+
+class SegmentsPanel(QWidget):
+    """See the module doc; :meth:`attach` a volume session, :meth:`detach` on leaving."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = None
+        self.stats: SegmentStats | None = None
+        self._subs: list = []
+        self._filling = False
+        self._timer = QTimer(self, singleShot=True, interval=60)
+        self._timer.timeout.connect(self.refresh)
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.maps = QComboBox()
+        self.maps.setObjectName("labelmaps")
+        self.maps.setToolTip("The label map the tools paint")
+        self.maps.activated.connect(self._choose_map)
+        self.new_map = QPushButton("New label map")
+        self.new_map.clicked.connect(self._new_map)
+        row.addWidget(self.maps, 1)
+        row.addWidget(self.new_map)
+        lay.addLayout(row)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("segments")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        for c, w in ((SHOW, 24), (COLOUR, 24), (NAME, 110), (VALUE, 44), (CLASS, 80),
+                     (VOXELS, 70)):
+            self.table.setColumnWidth(c, w)
+        self.table.itemChanged.connect(self._item_changed)
+        self.table.cellDoubleClicked.connect(self._double_clicked)
+        self.table.itemSelectionChanged.connect(self._row_chosen)
+        lay.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.add_button = QPushButton("Add segment…")
+        self.add_button.clicked.connect(self.add_dialog)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the chosen segment and its voxels (Ctrl+Z "
+                                      "brings them back)")
+        self.delete_button.clicked.connect(self.delete_chosen)
+        row.addWidget(self.add_button)
+        row.addWidget(self.delete_button)
+        lay.addLayout(row)
+        form = QFormLayout()
+        self.radius = QDoubleSpinBox()
+        self.radius.setObjectName("brush_mm")
+        self.radius.setRange(0.1, 500.0)
+        self.radius.setDecimals(1)
+        self.radius.setSuffix(" mm")
+        self.radius.setToolTip("Brush and eraser radius in millimetres ([ and ] change it)")
+        self.radius.valueChanged.connect(self._radius_set)
+        self.sphere = QCheckBox("3D sphere")
+        self.sphere.setToolTip("Paint a sphere through the neighbouring slices instead of a "
+                               "disc on the slice")
+        self.sphere.toggled.connect(lambda on: self._set(sphere=on))
+        row = QHBoxLayout()
+        row.addWidget(self.radius)
+        row.addWidget(self.sphere)
+        form.addRow("Brush radius", row)
+        self.limit_on = QCheckBox("Only where value in")
+        self.limit_on.setObjectName("intensity_on")
+        self.limit_on.setToolTip("Paint, erase and fill only voxels whose value lies in the "
+                                 "range (e.g. HU 200-3000 for bone)")
+        self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
+        for box, v in ((self.low, BONE[0]), (self.high, BONE[1])):
+            box.setRange(-100000.0, 100000.0)
+            box.setDecimals(0)
+            box.setValue(v)
+            box.valueChanged.connect(self._range_set)
+        self.limit_on.toggled.connect(self._range_set)
+        row = QHBoxLayout()
+        for w in (self.limit_on, self.low, QLabel("–"), self.high):
+            row.addWidget(w)
+        form.addRow(row)
+        self.fill_3d = QCheckBox("3D")
+        self.fill_3d.toggled.connect(lambda on: self._set(fill_3d=on))
+        self.tolerance = QDoubleSpinBox()
+        self.tolerance.setRange(0.0, 100000.0)
+        self.tolerance.setPrefix("± ")
+        self.tolerance.valueChanged.connect(lambda v: self._set(fill_tolerance=float(v)))
+        self.limit = QSpinBox()
+        self.limit.setRange(1000, 200_000_000)
+        self.limit.setSingleStep(100_000)
+        self.limit.setSuffix(" voxels")
+        self.limit.valueChanged.connect(lambda v: self._set(fill_limit=int(v)))
+        row = QHBoxLayout()
+        for w in (self.tolerance, self.fill_3d, self.limit):
+            row.addWidget(w)
+        form.addRow("Fill (U)", row)
+        self.between = QPushButton("Fill between slices")
+        self.between.setObjectName("fill_between")
+        self.between.setToolTip("Interpolate the chosen segment on the empty slices between "
+                                "its painted ones (shape-based)")
+        self.between.clicked.connect(self.fill_between)
+        self.between_axis = QComboBox()
+        self.between_axis.addItems(["Active pane", *[p.capitalize() for p in PANES]])
+        row = QHBoxLayout()
+        row.addWidget(self.between)
+        row.addWidget(QLabel("along"))
+        row.addWidget(self.between_axis)
+        form.addRow(row)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.opacity.valueChanged.connect(self._overlay)
+        self.outline = QCheckBox("Outline")
+        self.outline.toggled.connect(self._overlay)
+        row = QHBoxLayout()
+        row.addWidget(self.opacity, 1)
+        row.addWidget(self.outline)
+        form.addRow("Overlay", row)
+        lay.addLayout(form)
+        self.setEnabled(False)
+
+    # ------------------------------------------------------------------ attaching
+    def attach(self, session) -> None:
+        self.detach()
+        self.session = session
+        s = session.settings
+        self._filling = True
+        self.sphere.setChecked(s.sphere)
+        self.limit_on.setChecked(s.intensity is not None)
+        if s.intensity is not None:
+            self.low.setValue(s.intensity[0])
+            self.high.setValue(s.intensity[1])
+        self.fill_3d.setChecked(s.fill_3d)
+        self.tolerance.setValue(s.fill_tolerance)
+        self.limit.setValue(s.fill_limit)
+        self._filling = False
+        self.show_radius()
+        session.link.on_radius = self.show_radius
+        doc = session.host.state.doc
+        self._subs = [doc.subscribe(self._changed),
+                      session.host.state.subscribe(self._state_changed)]
+        self._restat()
+        self.setEnabled(True)
+
+    def detach(self) -> None:
+        for unsubscribe in self._subs:
+            unsubscribe()
+        self._subs, self.session, self.stats = [], None, None
+        self._timer.stop()
+        self.setEnabled(False)
+
+    # ------------------------------------------------------------------ settings
+    def _set(self, **values) -> None:
+        if self.session is not None and not self._filling:
+            for k, v in values.items():
+                setattr(self.session.settings, k, v)
+
+    def _radius_set(self, mm: float) -> None:
+        if self.session is not None and not self._filling:
+            self.session.settings.radius_mm = float(mm)
+            self.session.link.push_radius()
+
+    def show_radius(self) -> None:
+        if self.session is None:
+            return
+        self.radius.blockSignals(True)
+        self.radius.setValue(self.session.settings.radius_mm)
+        self.radius.blockSignals(False)
+
+    def _range_set(self, *_: object) -> None:
+        lo, hi = sorted((self.low.value(), self.high.value()))
+        self._set(intensity=(lo, hi) if self.limit_on.isChecked() else None)
+
+    def _overlay(self, *_: object) -> None:
+        if self.session is not None:
+            self.session.set_overlay(self.opacity.value() / 100, self.outline.isChecked())
+
+    # ------------------------------------------------------------------ the table
+    def _changed(self, changes) -> None:
+        seg = self.session.segmentation if self.session else None
+        if seg is None:
+            return
+        for c in changes:
+            if c.kind == "reset" or (c.kind == "labelmap" and "start" not in c.extra):
+                self._restat()
+                return
+            if c.kind == "schema":
+                self._timer.start()
+            if c.kind == "labelmap" and self.stats is not None and (
+                    self.stats.labelmap_id in c.ids):
+                self.stats.update(c.extra["start"], c.extra["shape"])
+                self._timer.start()
+
+    def _restat(self) -> None:
+        info = self.session.segmentation.info() if self.session else None
+        self.stats = SegmentStats(self.session.host.state.doc, info.id) if info else None
+        self.refresh()
+
+    def _state_changed(self, field: str) -> None:
+        if field == "class_id":
+            self._select_active()
+
+    def segments(self) -> list[Segment]:
+        if self.session is None or self.session.host.state.doc is None:
+            return []
+        info = self.session.segmentation.info()
+        return sorted(info.segments, key=lambda s: s.value) if info else []
+
+    def refresh(self) -> None:
+        """Rows from the active label map's segments and counts."""
+        if self.session is None or self.session.closed or self.session.host.state.doc is None:
+            return
+        seg = self.session.segmentation
+        maps = seg.labelmaps()
+        self.maps.blockSignals(True)
+        self.maps.clear()
+        for m in maps:
+            self.maps.addItem(m.name, m.id)
+        info = seg.info()
+        if info is not None:
+            self.maps.setCurrentIndex(self.maps.findData(info.id))
+        self.maps.blockSignals(False)
+        counts = self.stats.counts() if self.stats else {}
+        ml = voxel_ml(self.session.geometry)
+        schema = self.session.host.state.doc.schema
+        hidden = self.session.hidden_values.get(info.id, frozenset()) if info else frozenset()
+        self._filling = True
+        self.table.setRowCount(0)
+        for s in self.segments():
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            show = QTableWidgetItem()
+            show.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled
+                          | Qt.ItemFlag.ItemIsSelectable)
+            show.setCheckState(Qt.CheckState.Unchecked if s.value in hidden
+                               else Qt.CheckState.Checked)
+            show.setData(Qt.ItemDataRole.UserRole, s.value)
+            swatch = QTableWidgetItem()
+            swatch.setBackground(QColor(s.color))
+            swatch.setToolTip("Double-click to change the colour")
+            cls = schema.class_by_id(s.class_id)
+            n = counts.get(s.value, 0)
+            cells = [show, swatch, QTableWidgetItem(s.name), QTableWidgetItem(str(s.value)),
+                     QTableWidgetItem(cls.name if cls else "—"), QTableWidgetItem(f"{n:,}"),
+                     QTableWidgetItem(f"{n * ml:.2f}")]
+            for c, item in enumerate(cells):
+                if c not in (SHOW, NAME):
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if c in (VALUE, VOXELS, ML):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        self._filling = False
+        self._select_active()
+
+    def _select_active(self) -> None:
+        if self.session is None:
+            return
+        active = self.session.segmentation.active_segment()
+        self._filling = True
+        self.table.clearSelection()
+        for r, s in enumerate(self.segments()):
+            if active is not None and s.value == active.value:
+                self.table.selectRow(r)
+        self._filling = False
+
+    def chosen(self) -> Segment | None:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        segs = self.segments()
+        return segs[min(rows)] if rows and min(rows) < len(segs) else None
+
+    def _row_chosen(self) -> None:
+        if self._filling or self.session is None:
+            return
+        s = self.chosen()
+        if s is None:
+            return
+        seg = self.session.segmentation
+        seg.chosen_value = s.value
+        self.session.host.state.set(class_id=s.class_id)
+
+    def _item_changed(self, item: QTableWidgetItem) -> None:
+        if self._filling or self.session is None:
+            return
+        info = self.session.segmentation.info()
+        s = self.segments()[item.row()]
+        if item.column() == NAME and item.text().strip() and item.text() != s.name:
+            self.session.host.state.execute(edit_segment(info, s.value, name=item.text().strip()))
+        elif item.column() == SHOW:
+            hidden = dict(self.session.hidden_values)
+            mine = set(hidden.get(info.id, frozenset())) - {s.value}
+            if item.checkState() != Qt.CheckState.Checked:
+                mine.add(s.value)
+            hidden[info.id] = frozenset(mine)
+            self.session.set_overlay(hidden=hidden)
+
+    def _double_clicked(self, row: int, column: int) -> None:
+        if column == COLOUR and self.session is not None:
+            s = self.segments()[row]
+            c = QColorDialog.getColor(QColor(s.color), self, f"Colour of {s.name}")
+            if c.isValid():
+                self.recolour(s.value, c.name())
+
+    def recolour(self, value: int, color: str) -> None:
+        info = self.session.segmentation.info()
+        self.session.host.state.execute(edit_segment(info, value, color=color))
+
+    # ------------------------------------------------------------------ actions
+    def add_dialog(self) -> None:
+        if self.session is None:
+            return
+        names = [c.name for c in self.session.host.state.doc.schema.classes]
+        name, ok = QInputDialog.getItem(self, "Add segment", "Class (choose one, or type a "
+                                        "new name):", names, 0, True)
+        if ok and name.strip():
+            self.add(name.strip())
+
+    def add(self, name: str) -> Segment | None:
+        """A segment linked to the class named ``name`` (made when new); it becomes active."""
+        s = self.session
+        state = s.host.state
+        cmd, info, seg = add_segment(state.doc.schema, s.segmentation.info(), s.item, name=name)
+        if not state.execute(cmd):
+            return None
+        s.segmentation.labelmap_id, s.segmentation.chosen_value = info.id, seg.value
+        state.set(class_id=seg.class_id)
+        self._restat()
+        return seg
+
+    def delete_chosen(self) -> None:
+        s = self.chosen()
+        if s is None or self.session is None:
+            return
+        info = self.session.segmentation.info()
+        box = self.stats.box_of(s.value) if self.stats else None
+        if self.session.host.state.execute(delete_segment(info, s.value, box)):
+            self.session.host.message(f"Deleted segment {s.name!r} (Ctrl+Z brings it back).")
+
+    def _choose_map(self, index: int) -> None:
+        if self.session is not None:
+            self.session.segmentation.labelmap_id = self.maps.itemData(index)
+            self._restat()
+
+    def _new_map(self) -> None:
+        if self.session is None:
+            return
+        n = len(self.session.segmentation.labelmaps()) + 1
+        name, ok = QInputDialog.getText(self, "New label map", "Name:", text=f"Segmentation {n}")
+        if ok and name.strip():
+            self.session.segmentation.new_labelmap(name.strip())
+            self._restat()
+
+    def fill_between(self) -> None:
+        """Fill the active segment between its painted slices along the chosen axis."""
+        s = self.session
+        if s is None:
+            return
+        seg = s.segmentation.active_segment()
+        info = s.segmentation.info()
+        if seg is None or info is None:
+            s.host.message("Choose a segment (or paint one) first.")
+            return
+        choice = self.between_axis.currentIndex()
+        pane = s.active if choice == 0 else PANES[choice - 1]
+        box = self.stats.box_of(seg.value) if self.stats else None
+        cmd, text = fill_between_command(s.host.state.doc, info.id, seg.value, s.axes[pane],
+                                         s.geometry, box)
+        if cmd is not None:
+            s.host.state.execute(cmd)
+        s.host.message(text)

@@ -1,0 +1,257 @@
+"""One volume on screen: the loaded array (one copy, every pane a view into it), the three
+panes with their editor states and tools, the linked crosshair, window/level, the label-map
+layers and what the tools paint.
+
+Panes are named in patient space (``geometry.panes()``): the axial pane shows the array axis
+closest to S, and so on; each shows the slice through the crosshair along its axis. The tool
+of every pane follows the window's (toolbar and keys), each pane having its own instance bound
+to its own state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app.core.document import Change
+from app.core.geometry import PANES
+from app.core.media import MediaItem
+from app.core.places import Place
+from app.io.planes import VolumeSliceSource, WindowLevel
+from app.io.volume import Volume
+from app.tools import TOOLS
+from app.tools.state import EditorState
+from app.tools.volume_brush import BrushSettings, VolumeBrush, pixel_size
+from app.tools.volume_crosshair import set_crosshair_hook
+from app.widgets.volume.cursor import PANE_COLOURS, Crosshair, cursor_text
+from app.widgets.volume.layers import SliceLabelLayer
+from app.widgets.volume.link import StateLink
+from app.widgets.volume.pane import SlicePane
+from app.widgets.volume.segmentation import Segmentation
+
+
+class VolumeSession(QObject):
+    """See the module doc. ``host`` is the window's ModeHost."""
+
+    window_changed = Signal(object)  # the WindowLevel now shown
+    moved = Signal()  # the crosshair (and so the slices) moved
+
+    def __init__(self, host, item: MediaItem, volume: Volume, settings: BrushSettings,
+                 window: WindowLevel, data_range: tuple[float, float]) -> None:
+        super().__init__()
+        self.host, self.item, self.volume = host, item, volume
+        self.array, self.geometry = volume.array, volume.geometry
+        self.settings, self.window, self.data_range = settings, window, data_range
+        self.unit = "HU" if volume.modality.upper() == "CT" else ""
+        self.crosshair = Crosshair(self.geometry)
+        self.brush = VolumeBrush(self.array, self.geometry, settings)
+        main = host.state
+        self.segmentation = Segmentation(main, item, self.brush)
+        self.axes = {name: p.axis for name, p in self.geometry.panes().items()}
+        self.obliques = {name: p.angle_deg for name, p in self.geometry.panes().items()
+                         if p.oblique}
+        self.panes: dict[str, SlicePane] = {}
+        self.tools: dict[str, dict[str, object]] = {}
+        for name in PANES:
+            axis = self.axes[name]
+            state = EditorState(main.doc, place=self._place(axis), class_id=main.class_id)
+            state.labelmap_target = lambda place, n=name: self._target(n, place)
+            state.picture = self._picture
+            set_crosshair_hook(state, lambda place, x, y, n=name: self.click(n, x, y))
+            pane = SlicePane(name, axis, state)
+            pane.cross_colours = tuple(PANE_COLOURS[self._pane_of(a)] for a in _cols_rows(axis))
+            if name in self.obliques:
+                pane.notes = [f"oblique {self.obliques[name]:.1f}°"]
+            self.panes[name] = pane
+            self.tools[name] = {cls.name: cls(state) for cls in TOOLS}
+            pane.canvas.cursor_moved.connect(lambda x, y, p=pane: self._cursor(p, x, y))
+            pane.activated.connect(self.activate)
+            pane.slices_scrolled.connect(lambda p, n: self.step(p.pane, n))
+            pane.crosshair_moved.connect(lambda p, x, y: self.click(p.pane, x, y))
+            pane.window_dragged.connect(self._dragged)
+        self.active = "axial"
+        finest = min(self.geometry.spacing)
+        mm = {None: finest, **{self.axes[n]: min(pixel_size(self.geometry, self.axes[n]))
+                               for n in PANES}}
+        self.link = StateLink(main, {self.axes[n]: self.panes[n].state for n in PANES},
+                              settings, mm)
+        self.layers: dict[tuple[str, str], SliceLabelLayer] = {}
+        self._removers: dict[tuple[str, str], Callable[[], None]] = {}
+        self.opacity, self.outline = 0.45, False
+        self.hidden_values: dict[str, frozenset[int]] = {}
+        self._unsubscribe = main.doc.subscribe(self._doc_changed)
+        self._drag_start: WindowLevel | None = None
+        self.closed = False
+        self.sync_layers()
+        host.canvas.tool_changed.connect(self.follow_tool)
+        self.follow_tool(host.canvas.tool.name if host.canvas.tool else "")
+        self.show_slices(force=True)
+
+    # ------------------------------------------------------------------ places and sources
+    def _place(self, axis: str) -> Place:
+        return Place(self.item.id, axis=axis, index=self.crosshair.index(axis))
+
+    def _pane_of(self, axis: str) -> str:
+        return next(n for n, a in self.axes.items() if a == axis)
+
+    def source(self, pane: str) -> VolumeSliceSource:
+        return self.panes[pane].source  # type: ignore[return-value]
+
+    def _picture(self, place: Place) -> VolumeSliceSource | None:
+        """What tools see at a slice place of this volume (any slice, made on demand)."""
+        if place.media_id != self.item.id or not place.is_slice:
+            return None
+        return VolumeSliceSource(place, self.array, self.geometry)
+
+    def show_slices(self, force: bool = False) -> None:
+        """Every pane on the slice through the crosshair, the crosshair drawn on each."""
+        for name, pane in self.panes.items():
+            place = self._place(pane.axis)
+            if force or pane.source is None or pane.source.place != place:
+                pane.state.set(place=place)
+                pane.show_source(VolumeSliceSource(place, self.array, self.geometry),
+                                 self.window)
+                n = self.geometry.axis_size(pane.axis)
+                pane.set_title(f"·  {pane.axis} {place.index + 1} / {n}")
+            pane.cross = self.crosshair.point_on(pane.source)
+            pane.canvas.refresh_layers()
+        self._publish_place()
+        self.moved.emit()
+
+    def _publish_place(self) -> None:
+        """The window's state follows the active pane (the Objects panel lists its slice)."""
+        if self.closed:
+            return
+        pane = self.panes[self.active]
+        self.host.state.set(place=pane.state.place, image_size=pane.state.image_size)
+
+    # ------------------------------------------------------------------ navigation
+    def activate(self, pane: SlicePane) -> None:
+        if pane.pane != self.active:
+            self.active = pane.pane
+            self._publish_place()
+
+    def step(self, pane: str, delta: int) -> None:
+        """``delta`` slices forward in ``pane`` (the crosshair moves along its axis)."""
+        self.crosshair.step(self.axes[pane], pane, delta)
+        self.show_slices()
+
+    def click(self, pane: str, x: float, y: float) -> None:
+        """The crosshair to picture point (x, y) of ``pane``; the other panes follow."""
+        src = self.source(pane)
+        self.crosshair.move_to(src.to_world(x, y), src)
+        self.show_slices()
+
+    def _cursor(self, pane: SlicePane, x: float, y: float) -> None:
+        if pane.source is not None:
+            self.host.status.cursor.setText(cursor_text(pane.source, x, y, self.unit))
+
+    # ------------------------------------------------------------------ window / level
+    def set_window(self, window: WindowLevel) -> None:
+        self.window = window
+        for pane in self.panes.values():
+            pane.canvas.set_mapping(window)
+        self.window_changed.emit(window)
+
+    def per_pixel(self) -> float:
+        """Units per screen pixel of a right-drag: the data range over 500 px."""
+        lo, hi = self.data_range
+        return max((hi - lo) / 500.0, 1e-3)
+
+    def _dragged(self, pane: SlicePane, dx: float, dy: float, finished: bool) -> None:
+        if self._drag_start is None:
+            self._drag_start = self.window
+        self.set_window(self._drag_start.dragged(dx, dy, self.per_pixel()))
+        if finished:
+            self._drag_start = None
+
+    # ------------------------------------------------------------------ tools
+    def follow_tool(self, name: str) -> None:
+        for pane_name, pane in self.panes.items():
+            pane.canvas.set_tool(self.tools[pane_name].get(name))
+
+    def _target(self, pane: str, place: Place):
+        tool = self.panes[pane].canvas.tool
+        return self.segmentation.target(place, create=not getattr(tool, "erase", False))
+
+    # ------------------------------------------------------------------ label maps
+    def sync_layers(self) -> None:
+        """One layer per label map and pane (label maps added or removed meanwhile)."""
+        doc = self.host.state.doc
+        ids = {i.id for i in doc.labelmaps(self.item.id)}
+        for key in [k for k in self.layers if k[1] not in ids]:
+            self._removers.pop(key)()
+            self.layers.pop(key).close()
+        for name, pane in self.panes.items():
+            for lm in ids:
+                if (name, lm) not in self.layers:
+                    layer = SliceLabelLayer(doc, lm, lambda s=pane.state: s.place,
+                                            pane.canvas.refresh_layers, self.opacity,
+                                            self.outline)
+                    layer.hidden = self.hidden_values.get(lm, frozenset())
+                    self.layers[(name, lm)] = layer
+                    self._removers[(name, lm)] = pane.canvas.add_layer(layer)
+
+    def set_overlay(self, opacity: float | None = None, outline: bool | None = None,
+                    hidden: dict[str, frozenset[int]] | None = None) -> None:
+        if opacity is not None:
+            self.opacity = opacity
+        if outline is not None:
+            self.outline = outline
+        if hidden is not None:
+            self.hidden_values = hidden
+        for (_, lm), layer in self.layers.items():
+            layer.set_style(self.opacity, self.outline, self.hidden_values.get(lm, frozenset()))
+        for pane in self.panes.values():
+            pane.canvas.refresh_layers()
+
+    def _doc_changed(self, changes: list[Change]) -> None:
+        if any(c.kind in ("reset",) or (c.kind == "labelmap" and "start" not in c.extra)
+               for c in changes):
+            self.sync_layers()
+
+    # ------------------------------------------------------------------ closing
+    def close(self) -> None:
+        self.closed = True
+        for pane in self.panes.values():
+            pane.canvas.removeEventFilter(pane)
+            for signal in (pane.activated, pane.slices_scrolled, pane.crosshair_moved,
+                           pane.window_dragged):
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
+        try:
+            self.host.canvas.tool_changed.disconnect(self.follow_tool)
+        except (RuntimeError, TypeError):
+            pass
+        self._unsubscribe()
+        self.link.close()
+        for key in list(self.layers):
+            self._removers.pop(key)()
+            self.layers.pop(key).close()
+        for name, pane in self.panes.items():
+            pane.canvas.set_tool(None)
+            set_crosshair_hook(pane.state, None)
+            pane.state.labelmap_target = None
+            pane.state.picture = None
+            pane.state.set(doc=None)
+
+
+def _cols_rows(axis: str) -> tuple[str, str]:
+    """The array axes along picture x and y of slices along ``axis`` (the crosshair's
+    vertical line x = c is the plane of the pane showing the column axis)."""
+    from app.core.places import PICTURE_AXES
+
+    rows, cols = PICTURE_AXES[axis]
+    return (cols, rows)
+
+
+def data_range(array: np.ndarray) -> tuple[float, float]:
+    """0.5 and 99.5 percentiles of (a sample of) the values: the span right-drags cover."""
+    flat = array.ravel()
+    sample = flat[:: max(1, flat.size // 1_000_000)]
+    lo, hi = np.percentile(sample, [0.5, 99.5])
+    return (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
