@@ -18,6 +18,7 @@ keyframes back). ``with_images`` also writes those frames as PNG beside the JSON
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -86,12 +87,24 @@ class _Ids:
         return self.next
 
 
+def absolute_media_path(doc: Document, item: MediaItem) -> Path:
+    """A media item's absolute path, normalised, from the project folder resolved once per
+    document (resolving 10,000 paths one by one costs seconds)."""
+    folder = _resolved_folder(str(doc.folder))
+    return Path(os.path.normpath(os.path.join(folder, item.path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_folder(folder: str) -> str:
+    return str(Path(folder).resolve())
+
+
 def default_root(doc: Document, media: list[MediaItem]) -> Path:
     """Default folder for ``file_name``: where the images were imported from (the path less
     its COCO ``file_name``), else their folder; the deepest folder holding all of them."""
     roots: list[str] = []
     for m in media:
-        p = doc.media_path(m).resolve()
+        p = absolute_media_path(doc, m)
         fn = coco_of(m).get("file_name")
         root = p.parent
         if isinstance(fn, str) and fn and not PurePosixPath(fn).is_absolute():
@@ -166,7 +179,7 @@ class _Exporter:
         return self.category_of[None]
 
     def file_name(self, item: MediaItem) -> str:
-        p = self.doc.media_path(item).resolve()
+        p = absolute_media_path(self.doc, item)
         try:
             rel = Path(os.path.relpath(p, self.root)).as_posix()
         except ValueError:
