@@ -161,6 +161,7 @@ def main() -> int:
     win.close()
     written += video_shots(out, tmp, len(written))
     written += segment_anything_shots(out, tmp, len(written))
+    written += volume_shots(out, tmp, len(written))
     shutil.rmtree(tmp, ignore_errors=True)
     for p in written:
         print(p)
@@ -480,6 +481,99 @@ def video_shots(out: Path, tmp: Path, first: int) -> list[Path]:
     save("video_damaged_report", win)
     win.close()
     return written
+
+def volume_shots(out: Path, tmp: Path, first: int) -> list[Path]:
+    """The volume mode on the demo CT (1.2 x 1.2 x 4 mm) with its painted lesion: three panes
+    in the brain window with the crosshair on the lesion, the four-up layout with outlines, a
+    bone-range brush stroke, the Segments panel, and a volume tilted 15 degrees (oblique
+    notes)."""
+    import numpy as np
+    from PySide6.QtCore import QPoint, QSettings, Qt
+    from PySide6.QtTest import QTest
+
+    from app.core.commands import SetSchema
+    from app.core.document import Document
+    from app.core.geometry import VolumeGeometry
+    from app.demo import demo_schema
+    from app.demo_media import CT_SPACING, ct_phantom, write_demo_ct
+    from app.io.ingest import add_media
+    from app.io.volume import write_nifti
+    from app.widgets.main_window import MainWindow
+    from app.widgets.volume.demo import demo_volume_labels
+
+    written: list[Path] = []
+
+    def save(name: str, widget) -> None:  # noqa: ANN001
+        QTest.qWait(200)
+        path = out / f"{first + len(written):02d}_{name}.png"
+        widget.grab().save(str(path))
+        written.append(path)
+
+    def until(ready, ms: int = 15000) -> bool:  # noqa: ANN001
+        for _ in range(ms // 20):
+            if ready():
+                return True
+            QTest.qWait(20)
+        return False
+
+    folder = tmp / "volume-project"
+    ct = write_demo_ct(folder / "ct")
+    a = np.radians(15)  # the phantom again, tilted about the patient's left-right axis
+    tilted = VolumeGeometry((36, 160, 160), CT_SPACING, (-95.4, -95.4, -60.0),
+                            ((1, 0, 0), (0, np.cos(a), -np.sin(a)), (0, np.sin(a), np.cos(a))))
+    write_nifti(folder / "tilted.nii.gz", ct_phantom(), tilted)
+    with Document.create(folder) as doc:
+        doc.execute(SetSchema(demo_schema()))
+        add_media(doc, [ct, folder / "tilted.nii.gz"])
+        item = next(m for m in doc.media() if m.name == "Demo head phantom")
+        doc.execute(demo_volume_labels(doc, item))
+    win = MainWindow(None, settings=QSettings(str(tmp / "volume.ini"), QSettings.IniFormat))
+    win.resize(1600, 950)
+    win.show()
+    win.open_project(folder)
+    win.show_media(item.id)
+    until(lambda: getattr(win.presenter, "session", None) is not None)
+    p = win.presenter
+    s = p.session
+    p.choose_preset("CT brain")
+    win.set_tool("crosshair")
+    axial = s.panes["axial"].canvas
+    wx, wy = axial.image_to_widget(105.5, 59.5)  # the lesion
+    QTest.mouseClick(axial, Qt.LeftButton, Qt.NoModifier, QPoint(round(wx), round(wy)))
+    QTest.mouseMove(axial, QPoint(round(wx) + 30, round(wy) + 20))
+    save("volume_three_panes_brain_window", win)
+    p.view.set_layout("2x2")
+    p.panel.outline.setChecked(True)
+    save("volume_four_up_outline", win)
+    p.panel.outline.setChecked(False)
+    p.view.set_layout("1x3")
+    p.choose_preset("CT bone")
+    p.panel.add("bone")
+    p.panel.limit_on.setChecked(True)
+    p.panel.radius.setValue(7.0)
+    win.set_tool("brush")
+    coronal = s.panes["coronal"].canvas
+
+    def at(x: float, y: float) -> QPoint:
+        wx, wy = coronal.image_to_widget(x, y)
+        return QPoint(round(wx), round(wy))
+
+    for y in (14.5, 18.5, 22.5):  # strokes across the head: only the skull takes paint
+        QTest.mousePress(coronal, Qt.LeftButton, Qt.NoModifier, at(4, y))
+        for t in np.linspace(0, 1, 16)[1:]:
+            QTest.mouseMove(coronal, at(4 + 152 * t, y))
+        QTest.mouseRelease(coronal, Qt.LeftButton, Qt.NoModifier, at(156, y))
+    QTest.mouseMove(coronal, at(100, 26))
+    save("volume_bone_range_brush", win)
+    save("volume_segments_panel", p.panel)
+    tilt = next(m for m in win.state.doc.media() if m.name.startswith("tilted"))
+    win.show_media(tilt.id)
+    until(lambda: p.session is not None and p.session.item.id == tilt.id)
+    p.choose_preset("CT soft tissue")
+    save("volume_oblique_notes", win)
+    win.close()
+    return written
+
 
 if __name__ == "__main__":
     sys.exit(main())

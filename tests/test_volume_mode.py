@@ -360,3 +360,25 @@ def test_segments_are_added_linked_to_a_new_class_renamed_and_deleted(vs, qtbot)
     assert not vs.labels().any()
     vs.key(Qt.Key.Key_Z, CTRL)
     assert vs.labels().any() and vs.session.segmentation.info().segments[0].name == "Tumour A"
+
+
+def test_the_demo_ct_gets_its_findings_in_one_undoable_command(tmp_path, ct_folder):
+    from app.core.document import Document
+    from app.demo_media import lesion_mask
+    from app.io.ingest import add_media
+    from app.widgets.volume.demo import demo_volume_labels
+
+    with Document.create(tmp_path / "demo") as doc:
+        item = add_media(doc, [ct_folder]).added[0]
+        doc.execute(demo_volume_labels(doc, item))
+        (info,) = doc.labelmaps(item.id)
+        (seg,) = info.segments
+        cls = doc.schema.class_by_name("lesion")
+        assert (info.name, seg.name, seg.class_id) == ("Findings", "lesion", cls.id)
+        assert np.array_equal(doc.labelmap_volume(info.id) == 1, lesion_mask())
+        again = demo_volume_labels(doc, item)  # a second run reuses the class
+        doc.execute(again)
+        assert len([c for c in doc.schema.classes if c.name == "lesion"]) == 1
+        doc.undo()
+        doc.undo()
+        assert doc.labelmaps(item.id) == [] and doc.schema.class_by_name("lesion") is None

@@ -28,6 +28,12 @@ class Segmentation:
         self.labelmap_id: str | None = maps[0].id if maps else None
         self.chosen_value: int | None = None  # the panel's choice when no class is active
         self.on_made: Callable[[], None] | None = None  # a label map or segment was made
+        info = self.info()
+        if info is not None and info.segments and self.active_segment() is None:
+            first = min(info.segments, key=lambda s: s.value)  # paint what is there
+            self.chosen_value = first.value
+            if first.class_id is not None:
+                state.set(class_id=first.class_id)
 
     @property
     def doc(self):

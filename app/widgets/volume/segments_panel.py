@@ -13,7 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QHBoxLayout, QInputDialog, QLabel, QPushButton, QSlider,
+                               QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QSlider,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.core.geometry import PANES
@@ -55,10 +55,13 @@ class SegmentsPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        for c, w in ((SHOW, 24), (COLOUR, 24), (NAME, 110), (VALUE, 44), (CLASS, 80),
-                     (VOXELS, 70)):
-            self.table.setColumnWidth(c, w)
+        self.table.setMinimumHeight(130)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        head = self.table.horizontalHeader()
+        fit = QHeaderView.ResizeMode.ResizeToContents
+        for c, mode in ((SHOW, fit), (COLOUR, fit), (NAME, QHeaderView.ResizeMode.Stretch),
+                        (VALUE, fit), (CLASS, fit), (VOXELS, fit), (ML, fit)):
+            head.setSectionResizeMode(c, mode)
         self.table.itemChanged.connect(self._item_changed)
         self.table.cellDoubleClicked.connect(self._double_clicked)
         self.table.itemSelectionChanged.connect(self._row_chosen)
@@ -261,7 +264,7 @@ class SegmentsPanel(QWidget):
                                else Qt.CheckState.Checked)
             show.setData(Qt.ItemDataRole.UserRole, s.value)
             swatch = QTableWidgetItem()
-            swatch.setBackground(QColor(s.color))
+            swatch.setData(Qt.ItemDataRole.DecorationRole, QColor(s.color))
             swatch.setToolTip("Double-click to change the colour")
             cls = schema.class_by_id(s.class_id)
             n = counts.get(s.value, 0)

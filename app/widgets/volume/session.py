@@ -114,7 +114,9 @@ class VolumeSession(QObject):
                 pane.show_source(VolumeSliceSource(place, self.array, self.geometry),
                                  self.window)
                 n = self.geometry.axis_size(pane.axis)
-                pane.set_title(f"·  {pane.axis} {place.index + 1} / {n}")
+                tilt = (f"  ·  oblique {self.obliques[name]:.1f}°" if name in self.obliques
+                        else "")
+                pane.set_title(f"·  {pane.axis} {place.index + 1} / {n}{tilt}")
             pane.cross = self.crosshair.point_on(pane.source)
             pane.canvas.refresh_layers()
         self._publish_place()

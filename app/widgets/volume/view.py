@@ -74,7 +74,7 @@ class VolumeView(QWidget):
         self.window_text.setMinimumWidth(110)
         bar.addWidget(self.window_text)
         bar.addStretch(1)
-        self.hint = QLabel("Mouse ⓘ")
+        self.hint = QLabel("<u>Mouse and keys</u>")
         self.hint.setToolTip(MOUSE_HELP)
         bar.addWidget(self.hint)
         self.stack = QStackedWidget()
