@@ -382,3 +382,49 @@ def test_the_demo_ct_gets_its_findings_in_one_undoable_command(tmp_path, ct_fold
         doc.undo()
         doc.undo()
         assert doc.labelmaps(item.id) == [] and doc.schema.class_by_name("lesion") is None
+
+
+def test_bracket_keys_size_the_brush_in_millimetres_in_every_pane(vs):
+    vs.key(Qt.Key.Key_B)
+    vs.panel.radius.setValue(4.0)
+    vs.pane_click("sagittal", 80.5, 18.5)  # the pane takes the keyboard (paints a dot)
+    vs.pane_key(Qt.Key.Key_BracketRight)
+    assert math.isclose(vs.session.settings.radius_mm, 5.0, rel_tol=1e-6)
+    assert math.isclose(vs.panel.radius.value(), 5.0)
+    for pane in vs.session.panes.values():  # each pane's cursor circle in its own pixels
+        assert math.isclose(pane.state.brush_radius, 5.0 / 1.2, rel_tol=1e-6)
+
+
+def test_shapes_drawn_on_a_slice_are_kept_at_that_array_axis_and_index(vs):
+    vs.key(Qt.Key.Key_1)
+    vs.key(Qt.Key.Key_R)
+    j = vs.index("coronal")
+    vs.pane_drag("coronal", [(30.5, 8.5), (70.5, 20.5)])
+    (ann,) = [a for a in vs.doc.annotations(vs.item.id, all_frames=True) if a.kind == "box"]
+    assert (ann.place.axis, ann.place.index) == ("j", j)
+    x, y, w, h = ann.shape.bbox()
+    assert abs(x - 30.5) < 1 and abs(y - 8.5) < 1 and abs(w - 40) < 1.5 and abs(h - 12) < 1.5
+    assert vs.state.place == ann.place  # the Objects panel lists the active pane's slice
+
+
+def test_a_volume_whose_files_went_away_says_so_in_one_sentence(qtbot, tmp_path, ct_folder):
+    import shutil
+
+    from app.io.ingest import add_media
+
+    s = WindowScene(qtbot, tmp_path, images=1)
+    try:
+        copy = shutil.copytree(ct_folder, tmp_path / "gone")
+        item = add_media(s.doc, [copy]).added[0]
+        shutil.rmtree(copy)
+        s.win.show_media(item.id)
+        view = s.win.presenter.view
+        qtbot.waitUntil(lambda: "Loading" not in view.message.text(), timeout=10000)
+        text = view.message.text()
+        assert str(copy) in text and "Traceback" not in text
+        assert s.win.presenter.session is None and s.state.refusal
+        s.key(Qt.Key.Key_PageUp)
+        s.wait_picture()
+        assert s.canvas.showing() == "image"
+    finally:
+        s.win.close()

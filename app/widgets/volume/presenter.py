@@ -70,7 +70,7 @@ class VolumePresenter(QObject):
         if self.job is not None:
             self.job.cancel()
         doc = self.host.doc
-        path, source = doc.media_path(item), item.source
+        path, source = doc.media_path(item).resolve(), item.source
         self.view.show_message(f"Loading {item.name}…")
         self.host.state.set(refusal=f"{item.name} is still loading.")
         self.job = self.host.jobs.start(
