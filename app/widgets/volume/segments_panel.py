@@ -1,7 +1,6 @@
 """The Segments panel of the volume mode (3D Slicer's Segment Editor, thin): the label maps of
-the volume and their segments (shown, colour, name, value, class, voxels, mL), the brush in mm
-(2D disc or 3D sphere), the "paint only where" intensity range, flood-fill options, fill
-between slices, and how label maps are drawn (opacity, outline).
+the volume and their segments (shown, colour, name, value, class, voxels, mL), and under them
+the tools' options (:mod:`app.widgets.volume.segment_options`).
 
 Every change of the project is one command (undoable): a segment is added linked to a class
 (made when its name is new), renamed in its cell, recoloured by a double click on its swatch,
@@ -12,19 +11,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QSlider,
-                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QHeaderView, QInputDialog,
+                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from app.core.geometry import PANES
 from app.core.labelmap import Segment
-from app.tools.volume_interpolate import fill_between_command
 from app.tools.volume_segments import add_segment, delete_segment, edit_segment
 from app.tools.volume_stats import SegmentStats, voxel_ml
+from app.widgets.volume.segment_options import SegmentOptions
 
 COLUMNS = ("", "", "Segment", "Value", "Class", "Voxels", "mL")
 SHOW, COLOUR, NAME, VALUE, CLASS, VOXELS, ML = range(7)
-BONE = (200.0, 3000.0)  # HU: the range the "bone" shortcut sets
 
 
 class SegmentsPanel(QWidget):
@@ -76,94 +72,18 @@ class SegmentsPanel(QWidget):
         row.addWidget(self.add_button)
         row.addWidget(self.delete_button)
         lay.addLayout(row)
-        form = QFormLayout()
-        self.radius = QDoubleSpinBox()
-        self.radius.setObjectName("brush_mm")
-        self.radius.setRange(0.1, 500.0)
-        self.radius.setDecimals(1)
-        self.radius.setSuffix(" mm")
-        self.radius.setToolTip("Brush and eraser radius in millimetres ([ and ] change it)")
-        self.radius.valueChanged.connect(self._radius_set)
-        self.sphere = QCheckBox("3D sphere")
-        self.sphere.setToolTip("Paint a sphere through the neighbouring slices instead of a "
-                               "disc on the slice")
-        self.sphere.toggled.connect(lambda on: self._set(sphere=on))
-        row = QHBoxLayout()
-        row.addWidget(self.radius)
-        row.addWidget(self.sphere)
-        form.addRow("Brush radius", row)
-        self.limit_on = QCheckBox("Only where value in")
-        self.limit_on.setObjectName("intensity_on")
-        self.limit_on.setToolTip("Paint, erase and fill only voxels whose value lies in the "
-                                 "range (e.g. HU 200-3000 for bone)")
-        self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
-        for box, v in ((self.low, BONE[0]), (self.high, BONE[1])):
-            box.setRange(-100000.0, 100000.0)
-            box.setDecimals(0)
-            box.setValue(v)
-            box.valueChanged.connect(self._range_set)
-        self.limit_on.toggled.connect(self._range_set)
-        row = QHBoxLayout()
-        for w in (self.limit_on, self.low, QLabel("–"), self.high):
-            row.addWidget(w)
-        form.addRow(row)
-        self.fill_3d = QCheckBox("3D")
-        self.fill_3d.toggled.connect(lambda on: self._set(fill_3d=on))
-        self.tolerance = QDoubleSpinBox()
-        self.tolerance.setRange(0.0, 100000.0)
-        self.tolerance.setPrefix("± ")
-        self.tolerance.valueChanged.connect(lambda v: self._set(fill_tolerance=float(v)))
-        self.limit = QSpinBox()
-        self.limit.setRange(1000, 200_000_000)
-        self.limit.setSingleStep(100_000)
-        self.limit.setSuffix(" voxels")
-        self.limit.valueChanged.connect(lambda v: self._set(fill_limit=int(v)))
-        row = QHBoxLayout()
-        for w in (self.tolerance, self.fill_3d, self.limit):
-            row.addWidget(w)
-        form.addRow("Fill (U)", row)
-        self.between = QPushButton("Fill between slices")
-        self.between.setObjectName("fill_between")
-        self.between.setToolTip("Interpolate the chosen segment on the empty slices between "
-                                "its painted ones (shape-based)")
-        self.between.clicked.connect(self.fill_between)
-        self.between_axis = QComboBox()
-        self.between_axis.addItems(["Active pane", *[p.capitalize() for p in PANES]])
-        row = QHBoxLayout()
-        row.addWidget(self.between)
-        row.addWidget(QLabel("along"))
-        row.addWidget(self.between_axis)
-        form.addRow(row)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(45)
-        self.opacity.valueChanged.connect(self._overlay)
-        self.outline = QCheckBox("Outline")
-        self.outline.toggled.connect(self._overlay)
-        row = QHBoxLayout()
-        row.addWidget(self.opacity, 1)
-        row.addWidget(self.outline)
-        form.addRow("Overlay", row)
-        lay.addLayout(form)
+        self.options = SegmentOptions(self)
+        lay.addWidget(self.options)
+        for name in ("radius", "sphere", "limit_on", "low", "high", "fill_3d", "tolerance",
+                     "limit", "between", "between_axis", "opacity", "outline"):
+            setattr(self, name, getattr(self.options, name))  # the panel's own controls
         self.setEnabled(False)
 
     # ------------------------------------------------------------------ attaching
     def attach(self, session) -> None:
         self.detach()
         self.session = session
-        s = session.settings
-        self._filling = True
-        self.sphere.setChecked(s.sphere)
-        self.limit_on.setChecked(s.intensity is not None)
-        if s.intensity is not None:
-            self.low.setValue(s.intensity[0])
-            self.high.setValue(s.intensity[1])
-        self.fill_3d.setChecked(s.fill_3d)
-        self.tolerance.setValue(s.fill_tolerance)
-        self.limit.setValue(s.fill_limit)
-        self._filling = False
-        self.show_radius()
-        session.link.on_radius = self.show_radius
+        self.options.attach(session)
         doc = session.host.state.doc
         self._subs = [doc.subscribe(self._changed),
                       session.host.state.subscribe(self._state_changed)]
@@ -174,34 +94,9 @@ class SegmentsPanel(QWidget):
         for unsubscribe in self._subs:
             unsubscribe()
         self._subs, self.session, self.stats = [], None, None
+        self.options.detach()
         self._timer.stop()
         self.setEnabled(False)
-
-    # ------------------------------------------------------------------ settings
-    def _set(self, **values) -> None:
-        if self.session is not None and not self._filling:
-            for k, v in values.items():
-                setattr(self.session.settings, k, v)
-
-    def _radius_set(self, mm: float) -> None:
-        if self.session is not None and not self._filling:
-            self.session.settings.radius_mm = float(mm)
-            self.session.link.push_radius()
-
-    def show_radius(self) -> None:
-        if self.session is None:
-            return
-        self.radius.blockSignals(True)
-        self.radius.setValue(self.session.settings.radius_mm)
-        self.radius.blockSignals(False)
-
-    def _range_set(self, *_: object) -> None:
-        lo, hi = sorted((self.low.value(), self.high.value()))
-        self._set(intensity=(lo, hi) if self.limit_on.isChecked() else None)
-
-    def _overlay(self, *_: object) -> None:
-        if self.session is not None:
-            self.session.set_overlay(self.opacity.value() / 100, self.outline.isChecked())
 
     # ------------------------------------------------------------------ the table
     def _changed(self, changes) -> None:
@@ -377,22 +272,3 @@ class SegmentsPanel(QWidget):
         if ok and name.strip():
             self.session.segmentation.new_labelmap(name.strip())
             self._restat()
-
-    def fill_between(self) -> None:
-        """Fill the active segment between its painted slices along the chosen axis."""
-        s = self.session
-        if s is None:
-            return
-        seg = s.segmentation.active_segment()
-        info = s.segmentation.info()
-        if seg is None or info is None:
-            s.host.message("Choose a segment (or paint one) first.")
-            return
-        choice = self.between_axis.currentIndex()
-        pane = s.active if choice == 0 else PANES[choice - 1]
-        box = self.stats.box_of(seg.value) if self.stats else None
-        cmd, text = fill_between_command(s.host.state.doc, info.id, seg.value, s.axes[pane],
-                                         s.geometry, box)
-        if cmd is not None:
-            s.host.state.execute(cmd)
-        s.host.message(text)
