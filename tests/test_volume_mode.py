@@ -428,3 +428,45 @@ def test_a_volume_whose_files_went_away_says_so_in_one_sentence(qtbot, tmp_path,
         assert s.canvas.showing() == "image"
     finally:
         s.win.close()
+
+
+def test_a_sagittal_acquisition_in_patient_panes_agrees_with_simpleitk(qtbot, tmp_path):
+    """Slices acquired along L-R: the axial pane shows array axis j, and the world position
+    under the pointer and a crosshair click land where SimpleITK puts them."""
+    sitk = pytest.importorskip("SimpleITK")
+    from app.io.ingest import add_media
+    from test_volume_support import make_series
+
+    folder = tmp_path / "sag"
+    make_series(folder, n=20, rows=30, cols=24, pixel_spacing=(0.9, 0.8), step=1.5,
+                origin=(-15.0, -10.0, 40.0), row_dir=(0.0, 1.0, 0.0), col_dir=(0.0, 0.0, -1.0))
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+    ref = reader.Execute()
+    s = WindowScene(qtbot, tmp_path, images=1)
+    try:
+        item = add_media(s.doc, [folder]).added[0]
+        s.win.show_media(item.id)
+        qtbot.waitUntil(lambda: getattr(s.win.presenter, "session", None) is not None,
+                        timeout=20000)
+        session = s.win.presenter.session
+        assert {n: p.axis for n, p in session.panes.items()} == {
+            "axial": "j", "coronal": "i", "sagittal": "k"}
+        axial = session.panes["axial"]
+        assert axial.source.orientation.letters == ("R", "L", "A", "P")
+        canvas = axial.canvas
+        x, y = 5.5, 7.5  # picture of axis j is [k, i]: x = i, y = k
+        wx, wy = canvas.image_to_widget(x, y)
+        QTest.mouseMove(canvas, QPoint(int(wx), int(wy)))
+        j = axial.source.index
+        world = ref.TransformIndexToPhysicalPoint((5, j, 7))
+        assert f"voxel (i 5, j {j}, k 7)" in s.win.status.cursor.text()
+        assert lps_and_ras(np.array(world)) in s.win.status.cursor.text()
+        s.key(Qt.Key.Key_C)
+        QTest.mouseClick(canvas, LEFT, NOMOD, QPoint(int(wx), int(wy)))
+        clicked = axial.source.to_world(*canvas.widget_to_image(int(wx) + 0.5, int(wy) + 0.5))
+        i_ref, _, k_ref = ref.TransformPhysicalPointToIndex(tuple(float(v) for v in clicked))
+        assert (session.panes["sagittal"].source.index, session.panes["coronal"].source.index
+                ) == (k_ref, i_ref)
+    finally:
+        s.win.close()
