@@ -1,5 +1,6 @@
-"""The bundled demo project: pictures generated here (no download), a schema covering every
-tool, and a few pre-drawn annotations of each shape kind.
+"""The bundled demo project: pictures, a video and a CT volume generated here (no download),
+a schema covering every tool, a few pre-drawn annotations of each shape kind, a tracked car
+with an event on the video and a painted lesion on the CT - every mode of the window.
 
 ``build_demo(folder)`` is idempotent: an existing demo project is reopened as it is. It builds
 into a temporary sibling folder and renames it into place, so a crash never leaves half a demo.
@@ -59,7 +60,7 @@ def demo_schema() -> LabelSchema:
     classes = (
         LabelClass("car", "#e6194b", ("box", "rotated_box", "polygon", "mask"), "1", (
             attr("color", A.ENUM, "red", "blue", "white", "black"),
-            attr("occluded", A.BOOL), attr("parked", A.BOOL, dynamic=True))),
+            attr("truncated", A.BOOL), attr("parked", A.BOOL, dynamic=True))),
         LabelClass("person", "#ffe119", ("keypoints", "box", "polygon", "mask"), "2", (
             attr("pose", A.ENUM, "standing", "walking", "sitting"),
             attr("height_m", A.NUMBER, default=1.75, minimum=0.3, maximum=2.5)),
@@ -106,6 +107,24 @@ def _shape(kind: str, g: dict[str, Any]) -> Shape:
     return Tag()
 
 
+def _add_video_and_volume(doc: Document, folder: Path) -> None:
+    """The demo's video (a car driving across, tracked, with a braking event) and CT head
+    phantom (a DICOM series with a painted lesion), generated offline."""
+    from app.demo_media import write_demo_ct, write_demo_video
+    from app.io.ingest import add_media
+    from app.widgets.video.demo import demo_video_labels
+    from app.widgets.volume.demo import demo_volume_labels
+
+    video = write_demo_video(folder / "video" / "drive.mp4")
+    ct = write_demo_ct(folder / "ct" / "head_phantom")
+    report = add_media(doc, [video, ct])
+    if report.errors:
+        raise report.errors[0]
+    for item in report.added:
+        labels = demo_video_labels if item.kind.value == "video" else demo_volume_labels
+        doc.execute(labels(doc, item))
+
+
 def build_demo(folder: str | Path | None = None, progress: Progress | None = None) -> Path:
     """Create (or reopen) the demo project in ``folder``; returns its project file path."""
     from app.io.images import write_png
@@ -141,6 +160,7 @@ def build_demo(folder: str | Path | None = None, progress: Progress | None = Non
         doc.execute(Put(tuple(anns), label="Demo annotations"))
         after = tuple(replace(by_name[name], status=st) for name, _s, st in scenes)
         doc.execute(Put(after, label="Demo statuses"))
+        _add_video_and_volume(doc, tmp)
     if progress:
         progress(total - 1, total)
     folder.parent.mkdir(parents=True, exist_ok=True)

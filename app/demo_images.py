@@ -130,7 +130,7 @@ def street(w: int, h: int, seed: int, cars: int, people: int) -> Scene:
         _car(img, cx - cw // 2, int(cy) - ch, cw, ch, CAR_COLORS[name])
         scene.objects.append(("car", "box", {"x": cx - cw // 2, "y": int(cy) - ch, "w": cw,
                                              "h": ch},
-                              {"color": name, "occluded": False, "parked": bool(i % 2)}))
+                              {"color": name, "truncated": False, "parked": bool(i % 2)}))
     for i in range(people):
         px = w * (0.08 + 0.84 * (i + 0.5) / people)
         s = h * (0.16 + 0.08 * rng.random())
@@ -168,7 +168,7 @@ def parking(w: int, h: int, seed: int) -> Scene:
                 cv2.fillPoly(img, [_pts([tuple(p) for p in inner])], (120, 160, 190))
                 scene.objects.append(("car", "rotated_box", {"cx": cx, "cy": cy, "w": cw,
                                                              "h": ch, "angle": angle},
-                                      {"color": name, "occluded": False, "parked": True}))
+                                      {"color": name, "truncated": False, "parked": True}))
     scene.objects.append(("weather", "tag", {}, {"condition": "cloudy", "notes": ""}))
     scene.rgb = _noise(img, rng, 5.0)
     return scene

@@ -226,10 +226,10 @@ def test_static_attributes_go_on_the_track_and_per_frame_ones_on_the_frame(video
     s.draw_box(20, 100, 80, 140)
     (key,) = s.anns("box")
     track = s.doc.track(key.track_id)
-    assert track.attributes == {"color": "red", "occluded": False}
-    # car: color and occluded are static (on the track), parked per frame (on the shape)
+    assert track.attributes == {"color": "red", "truncated": False}
+    # car: color and truncated are static (on the track), parked per frame (on the shape)
     assert s.doc.annotation(s.video.id, key.id).attributes == {"parked": False}
-    assert key.attributes == {"parked": False, "color": "red", "occluded": False}  # as shown
+    assert key.attributes == {"parked": False, "color": "red", "truncated": False}  # as shown
     s.key(K.Key_F, SHIFT)
     s.wait_frame(10)
     s.key(K.Key_V)

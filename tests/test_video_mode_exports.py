@@ -130,7 +130,7 @@ def test_a_truncated_video_opens_with_its_report_and_loses_no_annotation(qtbot, 
     s = VideoScene(qtbot, tmp_path, write=write_mkv, name="clip.mkv")
     try:
         car = s.doc.schema.class_by_name("car").id
-        track = Track(s.video.id, car, attributes={"color": "red", "occluded": False})
+        track = Track(s.video.id, car, attributes={"color": "red", "truncated": False})
         keys = [Annotation(Place(s.video.id, f), Box(5, 5, 20, 10), car, track_id=track.id,
                            attributes={"parked": False}) for f in (2, 25)]
         assert s.state.execute(Put((track, *keys)))
