@@ -500,6 +500,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         doc = self.state.doc
         if doc is not None:
             view_memory.remember(self)
+        self._leave_presenter()  # the mode takes its docks and readers down first
         self.unwatch()
         if doc is not None:
             doc.close()
