@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import (QAbstractListModel, QItemSelectionModel, QModelIndex,
@@ -41,7 +42,7 @@ ErrorRole = Qt.UserRole + 4
 NoticeRole = Qt.UserRole + 5
 
 
-def load_thumbnail(path: Path, kind: MediaKind, edge: int) -> QImage:
+def load_thumbnail(path: Path, kind: MediaKind, edge: int, source: Any = None) -> QImage:
     """Decode ``path`` and scale it to fit ``edge`` pixels (worker thread; no Document)."""
     import cv2
 
@@ -54,6 +55,13 @@ def load_thumbnail(path: Path, kind: MediaKind, edge: int) -> QImage:
 
         with open_video(path, cache_bytes=16 << 20) as video:
             rgb = np.array(video.frame(0))
+    elif kind is MediaKind.VOLUME:  # the middle slice, read alone, in its default window
+        from app.io.planes import default_window
+        from app.io.volume.thumbnail import middle_slice
+
+        plane, modality = middle_slice(path, source)
+        grey = default_window(modality, plane).apply(plane)
+        rgb = np.repeat(grey[:, :, None], 3, axis=2)
     else:
         return QImage()
     h, w = rgb.shape[:2]
@@ -180,8 +188,9 @@ class MediaListModel(QAbstractListModel):
             return None  # its mode draws it (and its thumbnail) once there is one
         if img is None and m.id not in self._pending and m.id not in self._errors and self._doc:
             path, kind, edge = self._doc.media_path(m), m.kind, int(THUMB * self.dpr)
+            src = m.source
             self._pending[m.id] = self._jobs.start(
-                f"Thumbnail {m.name}", lambda job: load_thumbnail(path, kind, edge),
+                f"Thumbnail {m.name}", lambda job: load_thumbnail(path, kind, edge, src),
                 on_done=lambda img, mid=m.id: self._thumb_ready(mid, img),
                 on_error=lambda exc, mid=m.id: self._thumb_failed(mid, exc), visible=False)
         return img

@@ -1,0 +1,36 @@
+"""The middle slice (along array axis k) of a volume, read alone (no whole-volume load), for
+thumbnails: one DICOM frame decoded, or one plane of a NIfTI file read through nibabel's
+array proxy. Values in real units (HU for CT)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from app.core.errors import BadInputError
+from app.core.media import VolumeSource
+
+
+def middle_slice(path: str | Path, source: VolumeSource | None) -> tuple[np.ndarray, str]:
+    """``(picture [j, i], modality)`` of slice k = K // 2 of the item's series."""
+    from app.io.volume import scan_series
+    from app.io.volume.dicom_decode import read_frames
+    from app.io.volume.nifti import is_nifti, open_nifti
+
+    p = Path(path)
+    if p.is_file() and is_nifti(p):
+        img = open_nifti(p)
+        k = img.shape[2] // 2 if len(img.shape) > 2 else 0
+        index = (slice(None), slice(None), k) + (0,) * (len(img.shape) - 3)
+        plane = np.asarray(img.dataobj[index], np.float32)  # (i, j) -> picture [j, i]
+        return plane.T, ""
+    uid = source.series_uid if source else ""
+    found = [s for s in scan_series(p) if s.is_image and (not uid or s.uid == uid)]
+    if not found or not found[0].plan or not found[0].plan[0]:
+        raise BadInputError(f"{p} holds no image series to show.", p)
+    series = found[0]
+    refs = [r for r in series.plan[0] if r is not None]
+    ref = refs[len(refs) // 2]
+    (raw,) = read_frames(ref.path, [ref], None)
+    return np.asarray(raw, np.float32) * ref.slope + ref.intercept, series.modality
