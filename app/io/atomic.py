@@ -14,9 +14,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from app.core.errors import VellumError
+from app.core.lock import lock_path
 
 
 def user_umask() -> int:
@@ -104,3 +105,15 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def protected_files(doc: Any) -> list[tuple[Path, str]]:
+    """Files an export must never replace (for :func:`refuse_overwrite`): the project of
+    ``doc`` (a Document), its journal and lock, its media."""
+    db = doc.path
+    out = [(db, "the project file"), (lock_path(db), "the lock file of project")]
+    out += [(db.with_name(db.name + s), "a journal file of project") for s in
+            ("-wal", "-shm", "-journal")]
+    out += [(doc.media_path(m), "a media file of the project:") for m in doc.media(True)]
+    return out
+

@@ -30,11 +30,10 @@ from app.core.annotations import INTERPOLATED, Annotation
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.identity import utc_now
-from app.core.lock import lock_path
 from app.core.media import MediaItem, MediaKind
 from app.core.raster import pixel_areas
 from app.core.shapes import Event, Polyline, Tag
-from app.io.atomic import atomic_write, refuse_overwrite
+from app.io.atomic import atomic_write, protected_files, refuse_overwrite
 from app.io.coco.classes import export_color, export_name, export_skeleton
 from app.io.coco.entries import Entry
 from app.io.coco.foreign import COCO, coco_of
@@ -50,16 +49,6 @@ def frame_file_name(video: MediaItem, frame: int, video_name: str | None = None)
     name = video_name or video.path
     stem = name.rsplit(".", 1)[0] if "." in PurePosixPath(name).name else name
     return f"{stem}/frame_{frame:06d}.png"
-
-
-def protected_files(doc: Document) -> list[tuple[Path, str]]:
-    """Files an export must never replace: the project, its journal and lock, its media."""
-    db = doc.path
-    out = [(db, "the project file"), (lock_path(db), "the lock file of project")]
-    out += [(db.with_name(db.name + s), "a journal file of project") for s in
-            ("-wal", "-shm", "-journal")]
-    out += [(doc.media_path(m), "a media file of the project:") for m in doc.media(True)]
-    return out
 
 
 def _dumps(obj: Any) -> str:

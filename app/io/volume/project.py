@@ -51,8 +51,7 @@ def volume_geometry(doc: Document, item: MediaItem) -> VolumeGeometry:
 def export_nifti(doc: Document, out_dir: str | Path, with_volumes: bool = False,
                  progress: Progress | None = None) -> list[Path]:
     """Write every label map of the project under ``out_dir``; returns the files written."""
-    from app.io.atomic import refuse_overwrite
-    from app.io.coco.export import protected_files
+    from app.io.atomic import protected_files, refuse_overwrite
     from app.io.volume import load_source, write_labelmap_nifti, write_nifti
 
     out = Path(out_dir)
