@@ -17,6 +17,15 @@ BENCHMARKS = tuple(sorted(p.stem for p in Path(__file__).parent.glob("*_bench.py
 
 def main(names: list[str]) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if any(n in ("-h", "--help") for n in names):
+        print(__doc__.strip())
+        print("Benchmarks: " + ", ".join(b.removesuffix("_bench") for b in BENCHMARKS))
+        return 0
+    unknown = [n for n in names if n.removesuffix("_bench") + "_bench" not in BENCHMARKS]
+    if unknown:
+        print(f"No benchmark named {', '.join(unknown)}; there are: "
+              + ", ".join(b.removesuffix("_bench") for b in BENCHMARKS) + ".", file=sys.stderr)
+        return 2
     failed = 0
     for name in names or BENCHMARKS:
         module = name if name.endswith("_bench") else f"{name}_bench"

@@ -10,6 +10,8 @@ has at most one annotation per frame; shapes between them are computed by
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,9 +92,8 @@ class Annotation:
 
     @staticmethod
     def flag_values(flags: int) -> dict[str, bool]:
-        return {"hidden": bool(flags & _HIDDEN), "locked": bool(flags & _LOCKED),
-                "iscrowd": bool(flags & _CROWD), "outside": bool(flags & _OUTSIDE),
-                "occluded": bool(flags & _OCCLUDED)}
+        """Keyword arguments of a stored flag set (a fresh dict each call)."""
+        return dict(_flag_values(int(flags)))
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "place": self.place.to_json(), "class_id": self.class_id,
@@ -146,3 +147,10 @@ class Track:
                    foreign=dict(obj.get("foreign") or {}), creator=obj.get("creator", ""),
                    created=obj.get("created", ""), modified=obj.get("modified", ""),
                    id=obj["id"])
+
+
+@functools.lru_cache(maxsize=64)
+def _flag_values(flags: int) -> tuple[tuple[str, bool], ...]:
+    return (("hidden", bool(flags & _HIDDEN)), ("locked", bool(flags & _LOCKED)),
+            ("iscrowd", bool(flags & _CROWD)), ("outside", bool(flags & _OUTSIDE)),
+            ("occluded", bool(flags & _OCCLUDED)))

@@ -175,6 +175,35 @@ def counts_to_string(counts: NDArray[np.integer] | Sequence[int]) -> str:
     return out.tobytes().decode("ascii")
 
 
+_SHORT = 64  # counts strings up to this length are decoded in Python (numpy costs ~40 us)
+
+
+def _short_string_to_counts(raw: bytes) -> list[int]:
+    """:func:`string_to_counts` of a short string, as pycocotools' loop does it."""
+    out: list[int] = []
+    p, n = 0, len(raw)
+    while p < n:
+        x = k = 0
+        more = True
+        while more:
+            if p >= n:
+                raise ValueError("A COCO RLE counts string ends in the middle of a number.")
+            c = raw[p] - 48
+            if not 0 <= c <= 63:
+                raise ValueError(
+                    "A COCO RLE counts string may only contain the characters '0' to 'o'.")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(out) > 2:
+            x += out[-2]
+        out.append(x)
+    return out
+
+
 def string_to_counts(s: str | bytes) -> NDArray[np.int64]:
     """Expand a COCO counts string into run lengths (pycocotools' ``rleFrString``).
 
@@ -184,6 +213,11 @@ def string_to_counts(s: str | bytes) -> NDArray[np.int64]:
         raw = s.encode("ascii") if isinstance(s, str) else bytes(s)
     except UnicodeEncodeError as exc:
         raise ValueError("A COCO RLE counts string may only contain ASCII characters.") from exc
+    if len(raw) <= _SHORT:
+        try:
+            return np.array(_short_string_to_counts(raw), dtype=_I64)
+        except OverflowError:  # a value beyond int64: as the array path computes it
+            pass
     d = np.frombuffer(raw, dtype=np.uint8) - np.uint8(48)  # characters below '0' wrap high
     if d.size == 0:
         return np.zeros(0, dtype=_I64)

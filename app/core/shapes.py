@@ -35,6 +35,11 @@ def _ring(points: Any, *, minimum: int, what: str) -> Ring:
 
 
 def _points_bbox(points: Any) -> BBox:
+    if isinstance(points, Ring) and 0 < len(points) <= 256:  # small: no numpy call overhead
+        v = points.coords()
+        xs, ys = v[0::2], v[1::2]
+        x0, y0 = min(xs), min(ys)
+        return (x0, y0, max(xs) - x0, max(ys) - y0)
     a = np.asarray(points, dtype=np.float64)
     if a.size == 0:
         return (0.0, 0.0, 0.0, 0.0)

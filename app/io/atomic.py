@@ -49,32 +49,44 @@ def check_target(target: Path) -> None:
         raise VellumError(f"Cannot write {target}: {target.parent} is not a folder.", target)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _resolved(p: Path) -> Path:
     try:
-        if a.resolve() == b.resolve():
-            return True
-        return a.exists() and b.exists() and os.path.samefile(a, b)
+        return p.resolve()
     except OSError:
-        return False
-
-
-def _inside(a: Path, folder: Path) -> bool:
-    try:
-        return folder.is_dir() and a.resolve().is_relative_to(folder.resolve())
-    except OSError:
-        return False
+        return p.absolute()
 
 
 def refuse_overwrite(target: str | Path, protected: Iterable[tuple[Path, str]]) -> None:
     """Raise one sentence if writing ``target`` would replace or change a protected file.
 
     ``protected`` pairs a path with what it is ("the project file", "media file of the
-    project"). A target is refused when it is that file by resolved path (symbolic links
-    followed) or by identity (a hard link to it), or lies inside a protected folder (a DICOM
-    series). Also refuses a folder as target (:func:`check_target`)."""
+    project"). A target is refused when it is that file by identity (the same device and
+    inode: symbolic and hard links both count) or, for a protected path that does not exist
+    now, by resolved path; or when it lies inside a protected folder (a DICOM series). Also
+    refuses a folder as target (:func:`check_target`). One ``stat`` per protected path: a
+    project of 10,000 media files is checked in milliseconds."""
     t = Path(target)
+    try:
+        st = os.stat(t)
+        t_id: tuple[int, int] | None = (st.st_dev, st.st_ino)
+    except OSError:
+        t_id = None
+    t_resolved: Path | None = None
     for path, what in protected:
-        if _same_file(t, path) or _inside(t, path):
+        try:
+            sp = os.stat(path)
+        except OSError:
+            sp = None
+        if sp is not None and t_id == (sp.st_dev, sp.st_ino):
+            hit = True
+        elif sp is None or stat.S_ISDIR(sp.st_mode):
+            if t_resolved is None:
+                t_resolved = _resolved(t)
+            r = _resolved(path)
+            hit = t_resolved == r or (sp is not None and t_resolved.is_relative_to(r))
+        else:
+            hit = False
+        if hit:
             raise VellumError(f"Refusing to write {t}: it is {what} {path}; choose another "
                               "output file.", t)
     check_target(t)

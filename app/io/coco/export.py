@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -51,8 +51,12 @@ def frame_file_name(video: MediaItem, frame: int, video_name: str | None = None)
     return f"{stem}/frame_{frame:06d}.png"
 
 
+# One encoder for every entry: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(obj)
 
 
 class _Ids:
@@ -255,7 +259,8 @@ class _Exporter:
         return cid if cid is not None else self.unlabeled()
 
     def group(self, anns: list[Annotation], item: MediaItem) -> list[Entry]:
-        """Entries of one media item's annotations (tags, events and lines go elsewhere)."""
+        """Entries of one media item's annotations (tags, events and lines go elsewhere).
+        Entries with ``needs_area`` get their pixel area from :func:`fill_areas`."""
         out: list[Entry] = []
         for a in anns:
             shape = a.shape
@@ -288,12 +293,24 @@ class _Exporter:
                 extra["frame_index"] = a.frame
             e.attributes(extra)
             out.append(e)
-        pending = [e for e in out if e.needs_area]
-        if pending:
-            areas = pixel_areas([e.shape for e in pending], item.height, item.width)
-            for e, area in zip(pending, areas):
-                e.d["area"] = float(area)
         return out
+
+
+# Entries held back at most before their areas are computed and their JSON written: large
+# enough that the pixel areas of many small images are counted in one batch.
+_AREA_BATCH = 20_000
+
+
+def fill_areas(entries: Sequence[tuple[Entry, MediaItem]]) -> None:
+    """Set ``area`` of every entry that ``needs_area``: its shape's pixel count on its image,
+    computed in one :func:`pixel_areas` batch per image size (height, width)."""
+    by_size: dict[tuple[int, int], list[Entry]] = {}
+    for e, item in entries:
+        if e.needs_area:
+            by_size.setdefault((item.height, item.width), []).append(e)
+    for (h, w), group in by_size.items():
+        for e, area in zip(group, pixel_areas([e.shape for e in group], h, w)):
+            e.d["area"] = float(area)
 
 
 def export_coco(doc: Document, out: str | Path, progress: Progress | None = None,
@@ -317,6 +334,24 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
     created: list[str] = []
     skipped_volume = 0
     done = 0
+    waiting: list[tuple[Entry, MediaItem]] = []
+
+    def flush() -> None:
+        """Pixel areas of the waiting entries (batched by image size), then their JSON rows."""
+        fill_areas(waiting)
+        for e, item in waiting:
+            try:
+                text = _dumps(e.d)
+            except ValueError:
+                raise VellumError(f"Cannot write {target}: annotation {e.a.id} on {item.name} "
+                                  "has a value that is not a finite number.", target) from None
+            order = exp.image_index.get((item.id, e.a.frame if item.kind is MediaKind.VIDEO
+                                         else None), 0)
+            rows.append((order, len(rows), e.id, text))
+            kept_ids.append(e.id)
+            created.append(e.a.created)
+        waiting.clear()
+
     for item_id, anns in _by_media(doc.iter_annotations()):
         item = exp.by_id.get(item_id)
         if cancelled and cancelled():
@@ -328,20 +363,14 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
             continue
         if item.kind is MediaKind.VIDEO:
             anns = with_track_attributes(doc, anns + track_frames(doc, item, anns))
-        for e in exp.group(anns, item):
-            try:
-                text = _dumps(e.d)
-            except ValueError:
-                raise VellumError(f"Cannot write {target}: annotation {e.a.id} on {item.name} "
-                                  "has a value that is not a finite number.", target) from None
-            order = exp.image_index.get((item.id, e.a.frame if item.kind is MediaKind.VIDEO
-                                         else None), 0)
-            rows.append((order, len(rows), e.id, text))
-            kept_ids.append(e.id)
-            created.append(e.a.created)
+        entries = exp.group(anns, item)
+        waiting.extend((e, item) for e in entries)
+        if len(waiting) >= _AREA_BATCH:
+            flush()
         done += len(anns)
         if progress:
             progress(done, total)
+    flush()
     ann_ids = _Ids(kept_ids)
     ids: list[Any] = [None] * len(rows)
     # where two annotations carry one COCO id (a pasted copy keeps its original's foreign
