@@ -50,13 +50,34 @@ class MediaMapper:
         self.position = doc.next_position()
         self.plan = MediaPlan()
         self.by_path: dict[str, Any] = {}  # project path -> first image id naming it
+        self.relocated = 0  # file names found only by their trailing part (see _by_tail)
 
     def _file(self, name: Any) -> Path | None:
         if not isinstance(name, str) or not name.strip():
             return None
         p = Path(name)
         p = p if p.is_absolute() else self.images_dir / p
-        return p if p.is_file() else None
+        if p.is_file():
+            return p
+        return self._by_tail(name)
+
+    def _by_tail(self, name: str) -> Path | None:
+        """A file name that is not where it says: one written on Windows (``sub\\a.jpg``,
+        ``C:\\data\\a.jpg``) or absolute on another machine (``/home/x/data/a.jpg``) is
+        looked for under the images folder by its longest trailing part that exists there
+        (``data/a.jpg``, then ``a.jpg``). Counted in the import notes."""
+        parts = [q for q in name.replace("\\", "/").split("/") if q not in ("", ".")]
+        if parts and parts[0].endswith(":"):  # a Windows drive
+            parts = parts[1:]
+        for n in range(len(parts)):
+            tail = parts[n:]
+            if ".." in tail:
+                continue
+            p = self.images_dir.joinpath(*tail)
+            if p.is_file():
+                self.relocated += 1
+                return p
+        return None
 
     def _item(self, path: Path, entry: dict[str, Any], foreign: dict[str, Any] | None) -> MediaItem:
         rel = relative_path(path, self.doc.folder)
@@ -158,3 +179,7 @@ class MediaMapper:
                 self.plan.notes.append(f"Images {first!r} and {im['id']!r} name the same file "
                                        f"{item.path}; their labels share one media item.")
             images[im["id"]] = (item, None, None)
+        if self.relocated:
+            self.plan.notes.append(
+                f"{self.relocated} file name(s) were not where they said (Windows or another "
+                f"machine's paths); each was found under {self.images_dir} by its last part.")

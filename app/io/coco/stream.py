@@ -11,6 +11,8 @@ double range, ``NaN`` or ``Infinity`` is not JSON and is refused as such.
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,11 +75,36 @@ def _open(path: Path) -> IO[bytes]:
         raise BadInputError(f"{path} cannot be read ({exc.strerror}).", path) from exc
 
 
+_NON_FINITE = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)\b")
+
+
+def _non_finite_at(path: Path) -> int | None:
+    """Byte offset of the first of Python's non-standard ``NaN``/``Infinity`` values (only on
+    the error path: the parser's own offset is where its buffer ended, not the token)."""
+    try:
+        with open(path, "rb") as f:
+            done, tail = 0, b""
+            while chunk := f.read(1 << 22):
+                m = _NON_FINITE.search(tail + chunk)
+                if m:
+                    return done - len(tail) + m.start()
+                tail = chunk[-32:]
+                done += len(chunk)
+    except OSError:
+        return None
+    return None
+
+
 def _json_error(path: Path, exc: Exception, at: int) -> BadInputError:
     text = exc.args[0] if exc.args else str(exc)
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     first = str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+    bad = _non_finite_at(path)
+    if bad is not None:
+        return BadInputError(f"{path} is not valid JSON: it holds NaN or Infinity at byte "
+                             f"{bad}, which JSON does not allow (write null or a finite "
+                             "number).", path)
     return BadInputError(f"{path} is not valid JSON ({first.rstrip('.')}, near byte {at}).",
                          path)
 
