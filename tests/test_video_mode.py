@@ -374,3 +374,28 @@ def test_relabelling_a_track_shape_relabels_the_whole_track(video):
     shapes = s.presenter.index.shapes(track.id)
     assert [a.class_id for a in shapes] == [building.id, building.id]  # no keyframe added
     assert s.anns("box")[0].class_id == building.id
+
+
+def test_undo_of_an_edit_on_another_frame_shows_that_frame_first(video):
+    s = video
+    s.key(K.Key_G, CTRL)
+    s.type("30")
+    s.key(K.Key_Return)
+    s.wait_frame(30)
+    s.draw_box(20, 100, 80, 140)
+    assert [a.frame for a in s.anns("box")] == [30]
+    s.key(K.Key_G, CTRL)
+    s.type("5")
+    s.key(K.Key_Return)
+    s.wait_frame(5)
+    s.key(K.Key_Z, CTRL)
+    s.wait_frame(30)  # the undo happened in view (as CVAT and Slicer do)
+    assert "frame 30" in s.win.statusBar().currentMessage()
+    assert s.doc.tracks(s.video.id) == [] and s.anns() == []
+    s.key(K.Key_G, CTRL)
+    s.type("2")
+    s.key(K.Key_Return)
+    s.wait_frame(2)
+    s.key(K.Key_Z, CTRL | SHIFT)  # redo too
+    s.wait_frame(30)
+    assert [a.frame for a in s.anns("box")] == [30]

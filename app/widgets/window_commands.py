@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.core.errors import VellumError
 from app.core.media import MediaStatus
-from app.widgets.window_actions import history_media
+from app.widgets.window_actions import history_frame, history_media
 
 
 class WindowCommands:
@@ -67,6 +67,13 @@ class WindowCommands:
         if target is not None:
             self.show_media(target)
             where = f" (on {doc.media_item(target).name})"
+        place = self.state.place
+        frame = history_frame(doc, command, place.frame if place is not None else None) \
+            if place is not None and place.frame is not None else None
+        jump = getattr(self.presenter, "jump", None)
+        if frame is not None and jump is not None:
+            jump(frame)  # the video shows the frame the edit is on (also while it opens)
+            where = f" (on {doc.media_item(place.media_id).name}, frame {frame})"
         label = command.label
         try:
             done = doc.undo() if which == "undo" else doc.redo()
