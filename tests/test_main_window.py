@@ -400,7 +400,7 @@ def test_options_bar_is_built_from_what_the_tools_declare(win, qtbot):
     """One control per declared option; the active tool's are enabled; the controls are the
     real widgets a user types into and clicks."""
     opts = win.tool_options
-    _label, slider, spin = opts.controls[("size", "brush_radius")]
+    _label, slider, spin, _mm = opts.controls[("size", "brush_radius")]
     (inside,) = opts.controls[("toggle", "paint_inside")]
     (fill,) = opts.controls[("action", "Fill holes")]
     QTest.keyClick(win.canvas, Qt.Key_V)

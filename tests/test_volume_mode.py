@@ -470,3 +470,14 @@ def test_a_sagittal_acquisition_in_patient_panes_agrees_with_simpleitk(qtbot, tm
                 ) == (k_ref, i_ref)
     finally:
         s.win.close()
+
+
+def test_the_options_bar_shows_the_brush_in_voxels_and_millimetres(vs):
+    vs.key(Qt.Key.Key_B)
+    vs.panel.radius.setValue(6.0)
+    _label, _slider, spin, mm = vs.win.tool_options.controls[("size", "brush_radius")]
+    assert spin.suffix() == " vx" and mm.text() == "= 6.0 mm"
+    spin.setValue(spin.value() + 2)  # the bar's own control moves the mm size too
+    assert math.isclose(vs.panel.radius.value(), vs.session.settings.radius_mm)
+    assert mm.text() == f"= {vs.session.settings.radius_mm:.1f} mm"
+    assert vs.session.settings.radius_mm > 6.0

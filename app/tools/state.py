@@ -32,6 +32,7 @@ _FIELDS: dict[str, Any] = {
     "class_id": None,
     "selection": (),
     "brush_radius": 10.0,
+    "brush_mm": 0.0,
     "paint_inside": False,
     "clipboard": (),
     "hidden": frozenset(),
@@ -53,6 +54,7 @@ class EditorState:
     class_id: str | None
     selection: tuple[str, ...]
     brush_radius: float  # image pixels
+    brush_mm: float  # millimetres per brush_radius unit on a volume; 0 elsewhere
     paint_inside: bool  # brush/eraser constrained to the selected object
     clipboard: tuple[Annotation, ...]
     hidden: frozenset[str]  # annotation ids hidden in this session (view only)

@@ -56,7 +56,10 @@ class ToolOptions(QToolBar):
         spin.setRange(int(o.minimum), int(o.maximum))
         spin.setSuffix(f" {o.unit}" if o.unit else "")
         spin.setFixedWidth(90)
-        for w in (label, slider, spin):
+        mm = QLabel()  # on a volume: the same size in millimetres (Slicer shows mm)
+        mm.setObjectName(f"{o.field}_mm")
+        mm.setMinimumWidth(70)
+        for w in (label, slider, spin, mm):
             w.setToolTip(o.tip)
             self.addWidget(w)
         slider.valueChanged.connect(
@@ -69,8 +72,13 @@ class ToolOptions(QToolBar):
                 w.blockSignals(True)
                 w.setValue(v)
                 w.blockSignals(False)
+            per = float(getattr(self.state, "brush_mm", 0.0)) if o.field == "brush_radius" \
+                else 0.0
+            spin.setSuffix(" vx" if per else f" {o.unit}" if o.unit else "")
+            mm.setText(f"= {value * per:.1f} mm" if per else "")
         self._sync_fns.append((o.field, sync))
-        return [label, slider, spin]
+        self._sync_fns.append(("brush_mm", sync))
+        return [label, slider, spin, mm]
 
     def _build_toggle(self, o: Option) -> list[QWidget]:
         box = QCheckBox(o.label)

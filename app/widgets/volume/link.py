@@ -42,6 +42,7 @@ class StateLink:
         for unsubscribe in self._subs:
             unsubscribe()
         self._subs = []
+        self.main.set(brush_mm=0.0)
 
     def states(self) -> dict[str | None, EditorState]:
         return {None: self.main, **self.panes}
@@ -51,7 +52,8 @@ class StateLink:
         self._busy = True
         try:
             for key, s in self.states().items():
-                s.set(brush_radius=self.settings.radius_mm / self.mm_per_px[key])
+                s.set(brush_radius=self.settings.radius_mm / self.mm_per_px[key],
+                      brush_mm=self.mm_per_px[key])
         finally:
             self._busy = False
         if self.on_radius is not None:
