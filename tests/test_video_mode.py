@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 
 from app.core.annotations import INTERPOLATED
@@ -399,3 +400,24 @@ def test_undo_of_an_edit_on_another_frame_shows_that_frame_first(video):
     s.key(K.Key_Z, CTRL | SHIFT)  # redo too
     s.wait_frame(30)
     assert [a.frame for a in s.anns("box")] == [30]
+
+
+def test_reopening_the_project_comes_back_to_the_zoom_left_on_the_video(video):
+    s = video
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(10)
+    fitted = s.canvas.zoom()
+    pos = QPoint(s.canvas.width() // 2 + 40, s.canvas.height() // 2 - 30)
+    for _ in range(3):  # wheel zoom, as a user does
+        s.canvas.wheelEvent(QWheelEvent(pos, s.canvas.mapToGlobal(pos), QPoint(0, 0),
+                                        QPoint(0, 120), Qt.MouseButton.NoButton,
+                                        Qt.KeyboardModifier.NoModifier,
+                                        Qt.ScrollPhase.NoScrollPhase, False))
+    zoom, centre = s.canvas.zoom(), s.canvas.center()
+    assert zoom > 1.5 * fitted
+    s.win.close_project()
+    s.open(s.path)
+    s.wait_frame(10)
+    assert s.canvas.zoom() == pytest.approx(zoom)
+    assert s.canvas.center() == pytest.approx(centre, abs=0.5)
+    assert s.win.status.zoom.text() == f"{zoom * 100:.0f}%"

@@ -81,6 +81,14 @@ class ModeHost:
     def message(self, text: str, ms: int = 4000) -> None:
         self._w.message(text, ms)
 
+    def picture_shown(self) -> None:
+        """A presenter's picture is on the canvas: the zoom and centre the user left on this
+        item last time are applied once (see :mod:`app.widgets.view_memory`)."""
+        from app.widgets import view_memory
+
+        view_memory.apply_pending(self._w)
+        self._w.status.show_zoom(self._w.canvas.zoom())
+
     def error(self, text: str) -> None:
         self._w.error(text)
 

@@ -287,6 +287,7 @@ class VideoPresenter(TrackActions, PanelSync):
         state.picture = lambda p, s=source: s if p == s.place else None
         self.host.canvas.show_source(source, pyramid)
         state.set(place=place, selection=selection, refusal="")
+        self.host.picture_shown()
         self.timeline.set_current(n, self.feed.want)
         self.playback.note_shown(n)
         self._show_track()
