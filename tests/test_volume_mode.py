@@ -304,7 +304,8 @@ def test_flood_fill_in_the_slice_and_in_3d(vs):
     assert "voxels" in vs.win.statusBar().currentMessage()
     vs.key(Qt.Key.Key_Z, CTRL)
     vs.panel.fill_3d.click()
-    vs.pane_click("axial", 80.5, 100.5)
+    vs.pane_click("axial", 80.5, 100.5)  # 3D: off the UI thread, then one undoable edit
+    vs.qtbot.waitUntil(lambda: "voxels" in vs.win.statusBar().currentMessage(), timeout=10000)
     lab = vs.labels() != 0
     assert len(set(np.nonzero(lab)[0])) > 10  # through the slices
     assert (vs.array[lab] < 200).all()  # the skull stops it

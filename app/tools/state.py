@@ -83,6 +83,11 @@ class EditorState:
         # becomes a keyframe, a track's static attributes go onto the track):
         # command -> command to run, or None when refused (the hook says why)
         self.edit_hook: Callable[[Command], Command | None] | None = None
+        # the window's way to run a tool's long computation off the UI thread:
+        # (label, work, done) runs work() on a worker and done(result) back on the UI thread
+        # (None: run inline, as in tests and scripts; see run_off_ui)
+        self.background: Callable[[str, Callable[[], Any], Callable[[Any], None]], None] \
+            | None = None
         self.doc = doc
         self.set(**fields)
 
@@ -120,6 +125,15 @@ class EditorState:
     def message(self, text: str) -> None:
         """Publish a one-line status message (field ``'status'``)."""
         self.set(status=text)
+
+    def run_off_ui(self, label: str, work: Callable[[], Any],
+                   done: Callable[[Any], None]) -> None:
+        """``done(work())``, with ``work`` off the UI thread where the window offers one
+        (:attr:`background`); ``work`` may only read (the document is the UI thread's)."""
+        if self.background is None:
+            done(work())
+        else:
+            self.background(label, work, done)
 
     # ----------------------------------------------------------------- reading
     @property

@@ -175,9 +175,19 @@ class FillTool(Tool):
         if target is None or brush is None or not hasattr(brush, "fill_command"):
             self.message("Fill paints a volume's segments: open a volume.")
             return None
-        cmd, text = brush.fill_command(target, place, press.x, press.y,
-                                       bool(press.modifiers & Mod.SHIFT))
-        if cmd is not None:
-            self.state.execute(cmd)
-        self.message(text)
+        erase = bool(press.modifiers & Mod.SHIFT)
+        x, y = press.x, press.y
+
+        def done(result: tuple[Command | None, str]) -> None:
+            cmd, text = result
+            if cmd is not None:
+                self.state.execute(cmd)
+            self.message(text)
+
+        if brush.settings.fill_3d:  # a 3D region may take a few 100 ms: off the UI thread
+            self.message("Filling in 3D…")
+            self.state.run_off_ui("3D fill", lambda: brush.fill_command(
+                target, place, x, y, erase), done)
+        else:
+            done(brush.fill_command(target, place, x, y, erase))
         return None

@@ -59,6 +59,7 @@ class VolumeSession(QObject):
             state = EditorState(main.doc, place=self._place(axis), class_id=main.class_id)
             state.labelmap_target = lambda place, n=name: self._target(n, place)
             state.picture = self._picture
+            state.background = self._background
             set_crosshair_hook(state, lambda place, x, y, n=name: self.click(n, x, y))
             pane = SlicePane(name, axis, state)
             pane.cross_colours = tuple(PANE_COLOURS[self._pane_of(a)] for a in _cols_rows(axis))
@@ -239,7 +240,18 @@ class VolumeSession(QObject):
             set_crosshair_hook(pane.state, None)
             pane.state.labelmap_target = None
             pane.state.picture = None
+            pane.state.background = None
             pane.state.set(doc=None)
+
+    def _background(self, label: str, work, done) -> None:
+        """A pane tool's long computation (3D fill) on the window's workers; its result is
+        used only while this session is still the one shown."""
+        def finished(result) -> None:
+            if not self.closed:  # the volume is still shown
+                done(result)
+
+        self.host.jobs.start(label, lambda job: work(), on_done=finished,
+                             on_error=lambda exc: self.host.error(f"{label} failed: {exc}"))
 
 
 def _cols_rows(axis: str) -> tuple[str, str]:
