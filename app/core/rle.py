@@ -304,7 +304,9 @@ def _counts_from_toggles(toggles: NDArray[np.int64], n: int) -> NDArray[np.int64
 
 
 def _rle_toggles(rle: Rle) -> NDArray[np.int64]:
-    return _toggles(string_to_counts(rle.counts), rle.height, rle.width)
+    counts = rle.counts
+    return _toggles(_counts_of(counts) if isinstance(counts, str) else string_to_counts(counts),
+                    rle.height, rle.width)
 
 
 def _union_toggles(toggle_sets: Sequence[NDArray[np.int64]], n: int) -> NDArray[np.int64]:

@@ -38,6 +38,7 @@ from app.io.coco.classes import export_color, export_name, export_skeleton
 from app.io.coco.entries import Entry
 from app.io.coco.foreign import COCO, coco_of
 from app.io.coco.video_frames import track_frames, with_track_attributes
+from app.io.gc_pause import gc_paused
 
 Progress = Callable[[int, int], None]
 
@@ -321,7 +322,17 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
     project is listed, labelled or not; video frames are listed where they carry labels (a
     track's every frame in view). ``with_images``: the frames' pictures are written beside
     the JSON too (``frame_progress(done, total)``), all or none.
-    Returns counts of what was written and ``notes``: sentences on what COCO could not hold."""
+    Returns counts of what was written and ``notes``: sentences on what COCO could not hold.
+    The cyclic garbage collector is paused meanwhile (:mod:`app.io.gc_pause`)."""
+    with gc_paused():
+        return _export_coco(doc, out, progress, cancelled, images_root, with_images,
+                            frame_progress)
+
+
+def _export_coco(doc: Document, out: str | Path, progress: Progress | None = None,
+                 cancelled: Callable[[], bool] | None = None,
+                 images_root: str | Path | None = None, with_images: bool = False,
+                 frame_progress: Progress | None = None) -> dict[str, Any]:
     target = Path(out)
     refuse_overwrite(target, protected_files(doc))
     media = [m for m in doc.media() if m.kind is not MediaKind.VOLUME]
