@@ -22,6 +22,22 @@ from app.core.places import Place
 from app.widgets.view import View
 
 
+def label_pixels(values: np.ndarray, table: np.ndarray, outline: bool) -> np.ndarray:
+    """Premultiplied ARGB32 pixels (uint32, C-contiguous) of a plane of label values through
+    ``table`` (values past its end take its last colour); ``outline``: only the voxels on a
+    segment's boundary (next to another value, diagonals included, or to the plane's edge)
+    are coloured."""
+    if outline:
+        kernel = np.ones((3, 3), np.uint8)
+        v16 = values.astype(np.uint16)
+        eroded = cv2.erode(v16, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        dilated = cv2.dilate(v16, kernel)
+        values = np.where((eroded != values) | (dilated != values), values, 0)
+    top = len(table) - 1
+    idx = values if values.max() <= top else np.minimum(values, top)
+    return np.ascontiguousarray(table[idx])
+
+
 def colour_table(segments, opacity: float, hidden: frozenset[int] = frozenset()
                  ) -> np.ndarray:
     """uint32 premultiplied ARGB per label value (0 and hidden segments transparent)."""
@@ -93,13 +109,7 @@ class LabelMapLayer:
             return None
         info = self.doc.labelmap_info(self.labelmap_id)
         table = colour_table(info.segments, self.opacity, self.hidden)
-        values = plane
-        if self.outline:
-            eroded = cv2.erode(plane.astype(np.uint16), np.ones((3, 3), np.uint8),
-                               borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            dilated = cv2.dilate(plane.astype(np.uint16), np.ones((3, 3), np.uint8))
-            values = np.where((eroded != plane) | (dilated != plane), plane, 0)
-        self._buf = np.ascontiguousarray(table[np.minimum(values, len(table) - 1)])
+        self._buf = label_pixels(plane, table, self.outline)
         h, w = self._buf.shape
         self._image = QImage(self._buf.data, w, h, w * 4,
                              QImage.Format.Format_ARGB32_Premultiplied)

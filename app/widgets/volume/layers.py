@@ -6,13 +6,12 @@ small part of a 512 x 512 slice)."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 
 from app.core.document import Change
-from app.widgets.labelmap_layer import LabelMapLayer, colour_table
+from app.widgets.labelmap_layer import LabelMapLayer, colour_table, label_pixels
 from app.widgets.view import View
 
 _AXIS = {"k": 0, "j": 1, "i": 2}
@@ -61,15 +60,7 @@ class SliceLabelLayer(LabelMapLayer):
         values = plane[r0:r1, c0:c1]
         info = self.doc.labelmap_info(self.labelmap_id)
         table = colour_table(info.segments, self.opacity, self.hidden)
-        if self.outline:
-            kernel = np.ones((3, 3), np.uint8)
-            v16 = values.astype(np.uint16)
-            eroded = cv2.erode(v16, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            dilated = cv2.dilate(v16, kernel)
-            values = np.where((eroded != values) | (dilated != values), values, 0)
-        top = len(table) - 1
-        idx = values if values.max() <= top else np.minimum(values, top)
-        self._buf = np.ascontiguousarray(table[idx])
+        self._buf = label_pixels(values, table, self.outline)
         bh, bw = self._buf.shape
         self._offset = (c0, r0)
         self._image = QImage(self._buf.data, bw, bh, bw * 4,
