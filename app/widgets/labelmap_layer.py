@@ -57,6 +57,8 @@ class LabelMapLayer:
     """Draws label map ``labelmap_id`` at whatever slice ``place()`` returns; add it to a
     canvas with ``canvas.add_layer(layer)``."""
 
+    _offset: tuple[int, int] = (0, 0)  # picture (x, y) of the image's first pixel
+
     def __init__(self, doc: Document, labelmap_id: str, place: Callable[[], Place | None],
                  on_change: Callable[[], None] | None = None, opacity: float = 0.45,
                  outline: bool = False) -> None:
@@ -122,5 +124,6 @@ class LabelMapLayer:
         painter.save()
         painter.setWorldTransform(view.transform(), True)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        painter.drawImage(QRectF(0, 0, img.width(), img.height()), img)
+        x0, y0 = self._offset
+        painter.drawImage(QRectF(x0, y0, img.width(), img.height()), img)
         painter.restore()

@@ -7,20 +7,16 @@ small part of a 512 x 512 slice)."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QImage
 
 from app.core.document import Change
 from app.widgets.labelmap_layer import LabelMapLayer, colour_table, label_pixels
-from app.widgets.view import View
 
 _AXIS = {"k": 0, "j": 1, "i": 2}
 
 
 class SliceLabelLayer(LabelMapLayer):
     """A label map's layer on one pane (see the module doc)."""
-
-    _offset: tuple[int, int] = (0, 0)  # picture (x, y) of the image's first pixel
 
     def _changed(self, changes: list[Change]) -> None:
         place = self.place()
@@ -66,14 +62,3 @@ class SliceLabelLayer(LabelMapLayer):
         self._image = QImage(self._buf.data, bw, bh, bw * 4,
                              QImage.Format.Format_ARGB32_Premultiplied)
         return self._image
-
-    def __call__(self, painter: QPainter, view: View) -> None:
-        img = self.image()
-        if img is None:
-            return
-        x0, y0 = self._offset
-        painter.save()
-        painter.setWorldTransform(view.transform(), True)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        painter.drawImage(QRectF(x0, y0, img.width(), img.height()), img)
-        painter.restore()
