@@ -93,7 +93,8 @@ def _mutations(good: dict) -> dict[str, tuple[dict | str, str]]:
         "top_level_list": ("[]", "top level"),
         "not_coco": (missing, "not a COCO file"),
         "images_not_list": ({**good, "images": {"id": 1}}, "'images'"),
-        "unknown_category": (with_ann(category_id=999), "category_id 999"),
+        # (an unknown int or str id is imported as a class: test_coco_unknown_categories.py)
+        "category_not_an_id": (with_ann(category_id=[999]), "category_id [999]"),
         "unknown_image": (with_ann(image_id=999), "image 999"),
         "bbox_wrong_type": (with_ann(segmentation=[], bbox=["a", 1, 2, 3],
                                      attributes={}), "bbox"),

@@ -66,7 +66,8 @@ def _evaluate(gt_path, dets: list[dict], iou_type: str) -> float:
 
 def _detections_from_the_project(doc, data, shift: float = 0.0) -> dict[str, list[dict]]:
     """Detections made from the project's own shapes (not from the file): boxes from
-    ``shape.bbox()``, masks rasterised by Vellum and encoded by pycocotools, keypoints from
+    ``shape.bbox()`` (a keypoint-only object's box around its points less half a pixel, as
+    its keypoints are written), masks rasterised by Vellum and encoded by pycocotools, keypoints from
     the points less half a pixel; ``shift`` moves everything right by that many pixels."""
     from pycocotools import mask as mu
 
@@ -86,6 +87,8 @@ def _detections_from_the_project(doc, data, shift: float = 0.0) -> dict[str, lis
                 x, y, w, h = shape.cx - shape.w / 2, shape.cy - shape.h / 2, shape.w, shape.h
             elif isinstance(shape, Keypoints):
                 x, y, w, h = shape.object_bbox()
+                if shape.box is None and shape.region is None:  # in keypoint index space
+                    x, y = x - 0.5, y - 0.5
             else:
                 x, y, w, h = shape.bbox()
             out["bbox"].append({**base, "bbox": [x, y, w, h]})

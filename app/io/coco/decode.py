@@ -27,7 +27,7 @@ from app.core.rings import Ring, Triples
 from app.core.rle import Rle
 from app.core.schema import LabelClass
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape, Tag
-from app.io.coco.foreign import (ABSENT, ANN_INTERPRETED, COCO, COUNTS, MAX_COORD, OSHA,
+from app.io.coco.foreign import (ABSENT, ANN_INTERPRETED, COCO, COUNTS, MAX_COORD, OSHA, OWN,
                                  ROUND, SHA, STANDARD, absent_keys, digest, object_digest)
 from app.io.coco.geometry import coco_bbox
 
@@ -47,9 +47,13 @@ class Decoder:
 
     def __init__(self, fail: Callable[[str], Any], images: dict[Any, tuple],
                  by_cat: dict[Any, LabelClass | None], author: str, created: str,
-                 match: Callable[[MediaItem, Any], str | None] | None = None) -> None:
+                 match: Callable[[MediaItem, Any], str | None] | None = None,
+                 unknown: Callable[[Any], LabelClass] | None = None) -> None:
         self.fail, self.images, self.by_cat = fail, images, by_cat
         self.match = match
+        # a category id the file uses but does not list (TAO, mmtracking): its stand-in class
+        self.unknown = unknown
+        self.unknown_uses: dict[Any, int] = {}
         self.author, self.created = author, created
         self.places: dict[tuple[str, int | None], Place] = {}
         self.used_ids: set[str] = set()
@@ -181,8 +185,15 @@ class Decoder:
             cls = self.by_cat[cat]
         except (KeyError, TypeError):
             if cat is not None and cat != 0:
-                self.fail(f"{where} has category_id {cat!r}, which is not in 'categories'")
-            cls = None  # datumaro's captions (category 0) and labels without a category
+                if self.unknown is None or type(cat) not in (int, str):
+                    self.fail(f"{where} has category_id {cat!r}, which is not in "
+                              "'categories'")
+                self.by_cat[cat] = cls = self.unknown(cat)
+                self.unknown_uses[cat] = 0
+            else:
+                cls = None  # datumaro's captions (category 0) and labels without a category
+        if cat in self.unknown_uses:
+            self.unknown_uses[cat] += 1
         if "category_id" in ann and (cls is None or cat not in self.by_cat):
             rest["category_id"] = cat
         raw_attrs = ann.get("attributes")
@@ -212,6 +223,8 @@ class Decoder:
         if absent:
             rest[ABSENT] = absent_keys(absent)
         rest[SHA] = digest(shape)
+        if own:
+            rest[OWN] = 1
         if isinstance(shape, Keypoints) and (shape.box is not None or shape.region is not None):
             rest[OSHA] = object_digest(shape)
         tid = track_id(ann, item, cls, attrs) if frame is not None else None
@@ -305,6 +318,13 @@ class Decoder:
                 return
 
     def finish_notes(self) -> list[str]:
+        if self.unknown_uses:
+            ids = sorted(self.unknown_uses, key=repr)
+            shown = ", ".join(repr(i) for i in ids[:10]) + (" ..." if len(ids) > 10 else "")
+            self.notes.append(
+                f"{sum(self.unknown_uses.values())} annotation(s) use category id(s) {shown} "
+                "that 'categories' does not list; each is kept as a class named by its id "
+                "and written back with the same id.")
         if self._degenerate:
             self.notes.append(f"{self._degenerate} annotation(s) have polygon parts of fewer "
                               "than 3 points, which draw nothing; they are left out of the "

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.core.annotations import Annotation
 from app.core.shapes import Box, Keypoints, Polygon, RotatedBox, Shape, Tag
-from app.io.coco.foreign import (ABSENT, COUNTS, OSHA, OWN_KEYS, ROUND, SHA, coco_of,
+from app.io.coco.foreign import (ABSENT, COUNTS, OSHA, OWN, OWN_KEYS, ROUND, SHA, coco_of,
                                  digest, object_digest)
 from app.io.coco.geometry import coco_bbox, segmentation, simple_area
 
@@ -98,12 +98,13 @@ class Entry:
         """Write ``attributes``: the user's, plus Vellum's own keys (``vellum_id``, shape
         hints, ``extra``) for annotations made or edited in Vellum. An unedited annotation
         from another tool's file gets its attributes exactly as it had them (none if none);
-        its identity on re-import is its COCO id on its image."""
+        its identity on re-import is its COCO id on its image. One that came from Vellum's own
+        export gets Vellum's keys again, so a round trip is stable to any depth."""
         a, shape = self.a, self.a.shape
         attrs: dict[str, Any] = {**a.attributes}
         if isinstance(attrs.get("occluded"), bool):
             attrs["occluded"] = a.occluded
-        if self.f and not self.edited and not extra:
+        if self.f and not self.edited and not extra and not self.f.get(OWN):
             if attrs:
                 self.d["attributes"] = attrs
             elif "attributes" in self.f:  # an empty dict (or a non-dict) given, as given

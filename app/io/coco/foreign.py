@@ -8,8 +8,10 @@ Vellum interprets into its own fields (geometry, class, image, flags):
   datumaro write it, only the number of decimals: ``vellum_round``), ``num_keypoints``, ``track_id``/``instance_id``, ``score``
   outside [0, 1], ``caption``, an empty ``segmentation`` as written, and every unknown key;
   plus ``vellum_sha``, a digest of the shape at import (an edited shape gets recomputed
-  values), ``vellum_osha`` for a keypoint set's box and region, and ``vellum_absent``: the
-  standard keys the entry did not have (so an unedited entry gains none);
+  values), ``vellum_osha`` for a keypoint set's box and region, ``vellum_absent``: the
+  standard keys the entry did not have (so an unedited entry gains none), and ``vellum_own``
+  where the entry came from Vellum's own export (its hints are written again, so that round
+  trips are stable to any depth);
 - image: ``id``, ``file_name`` as given, ``license``, ``coco_url``, ``flickr_url``,
   ``date_captured``, ``video_id``/``frame_id``/``frame_index`` and unknown keys;
 - category (on the class): ``id``, ``name`` as given, ``supercategory``, ``color`` as given,
@@ -33,7 +35,8 @@ COCO = "coco"
 SHA, OSHA, ABSENT, NAME = "vellum_sha", "vellum_osha", "vellum_absent", "vellum_name"
 COUNTS = "vellum_counts"  # "list" where an RLE came with uncompressed counts
 ROUND = "vellum_round"  # the bbox was the computed one rounded to this many decimals
-OWN_KEYS = frozenset({SHA, OSHA, ABSENT, NAME, COUNTS, ROUND})
+OWN = "vellum_own"  # the entry came from Vellum's own export (it carried vellum_id)
+OWN_KEYS = frozenset({SHA, OSHA, ABSENT, NAME, COUNTS, ROUND, OWN})
 STANDARD = ("bbox", "area", "segmentation", "iscrowd")
 
 # Keys of an annotation Vellum turns into its own fields (never kept in foreign as such).

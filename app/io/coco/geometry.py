@@ -33,6 +33,12 @@ def coco_bbox(shape: Shape) -> tuple[float, ...] | None:
     if isinstance(shape, Mask):
         return tuple(float(v) for v in rle_bbox(shape.rle))
     if isinstance(shape, Keypoints):
+        if shape.box is None and shape.region is None and shape.labelled:
+            # a keypoint-only object: the tight box around its labelled points, in the
+            # integer pixel-index space COCO writes keypoints in (see keypoint_list), so the
+            # box and the keypoints agree as written ([min x, min y, max-min x, max-min y])
+            x, y, w, h = shape.points_bbox()
+            return (x - 0.5, y - 0.5, w, h)
         return shape.object_bbox()
     if isinstance(shape, (Polygon, Polyline)):
         return shape.bbox()
@@ -96,6 +102,8 @@ def simple_area(shape: Shape) -> float | None:
         if isinstance(shape.region, Mask):
             return float(rle_area(shape.region.rle))
         if shape.region is None:
+            # no region: the area of the object's box (for a keypoint-only object, the box
+            # around its points), the scale COCO's OKS needs
             b = shape.object_bbox()
             return float(b[2] * b[3])
     return None

@@ -166,8 +166,14 @@ class _Reader:
         media.videos(data.get("videos") or [])
         media.images(data.get("images") or [])
         plan = media.plan
+
+        def unknown_category(cat_id: Any) -> LabelClass:
+            cls = mapper.add({"id": cat_id, "name": str(cat_id)}, f"category id {cat_id!r}")
+            assert cls is not None
+            return cls
+
         dec = Decoder(self.fail, plan.images, by_cat, self.doc.author, now,
-                      self.matcher(data, {m.id for m in plan.new}))
+                      self.matcher(data, {m.id for m in plan.new}), unknown_category)
         tracks: dict[tuple[str, Any], Track] = {}
 
         def track_id(ann: dict, item: MediaItem, cls: LabelClass | None, attrs: dict
