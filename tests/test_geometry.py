@@ -137,3 +137,18 @@ def test_adding_a_video_stores_its_frame_times_and_annotations_get_them(tmp_path
     doc.execute(Put((a,)))
     assert doc.annotation(video.id, a.id).timestamp == times.seconds[100]
     doc.close()
+
+
+def test_a_gantry_tilted_stack_says_oblique_on_the_axial_pane():
+    """GE-style gantry tilt: rows along L, columns tilted 18.5° about L, slices stepping
+    straight along the table (S). The axial pane shows the tilted (i, j) plane: the oblique
+    note is there, not on the coronal pane, whose (i, k) plane is a true coronal one."""
+    t = math.radians(18.5)
+    col = (0.0, math.cos(t), -math.sin(t))
+    shear = VolumeGeometry((28, 512, 512), (0.5, 0.5, 4.0), (0, 0, 0),
+                           direction=((1, 0, 0), (0, col[1], 0), (0, col[2], 1)))
+    panes = shear.panes()
+    assert {p: a.axis for p, a in panes.items()} == {
+        "axial": "k", "coronal": "j", "sagittal": "i"}
+    assert panes["axial"].oblique and math.isclose(panes["axial"].angle_deg, 18.5, abs_tol=1e-6)
+    assert not panes["coronal"].oblique and not panes["sagittal"].oblique

@@ -179,11 +179,21 @@ class VolumeGeometry:
         """Unit LPS vector of array axis 'i', 'j' or 'k'."""
         return self._matrix[:, "ijk".index(axis)].copy()
 
+    def plane_normals(self) -> np.ndarray:
+        """3x3, column ``a`` = unit LPS normal of the plane a pane shows when it steps along
+        array axis ``a`` (the cross product of the other two axes). On an orthogonal grid
+        that is the axis itself; on a sheared one (a gantry-tilted stack whose k axis follows
+        the slice origins) it is not: the axial plane is tilted although k is not."""
+        m = self._matrix
+        cols = [np.cross(m[:, (a + 1) % 3], m[:, (a + 2) % 3]) for a in range(3)]
+        return np.column_stack([c / np.linalg.norm(c) for c in cols])
+
     def panes(self) -> dict[str, PaneAxis]:
-        """Axial/coronal/sagittal -> the array axis closest to S, P and L, each used once
-        (an acquisition's slice axis may be i or j: a sagittal scan still shows axial in the
-        axial pane)."""
-        cosines = np.abs(self._matrix)  # [patient component, array axis]
+        """Axial/coronal/sagittal -> the array axis whose displayed plane's normal is closest
+        to S, P and L, each used once (an acquisition's slice axis may be i or j: a sagittal
+        scan still shows axial in the axial pane), with the angle (degrees) between that
+        normal and the patient axis: the pane's obliquity."""
+        cosines = np.abs(self.plane_normals())  # [patient component, array axis]
         best: tuple[float, dict[str, int]] | None = None
         for perm in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)):
             # perm[p] = array axis index (i=0, j=1, k=2) used for patient component p
