@@ -83,3 +83,29 @@ def test_a_migrated_project_keeps_working_and_reopens(tmp_path):
         doc.execute(ModifyLabelMap(lm.id, (0, 0, 0), np.ones((1, 2, 2), bool), value=2))
     with Document.open(folder) as doc:
         assert doc.labelmap_region(lm.id, (0, 0, 0), (1, 2, 2)).tolist() == [[[2, 2], [2, 2]]]
+
+
+def test_values_no_segment_names_get_segments_on_migration(tmp_path):
+    """A format-1 label map holding values without segment records (format 1 allowed it)
+    migrates into a project that validates: one named, coloured segment per value, no class."""
+    import json
+    import subprocess
+    import sys
+
+    folder = _copy(tmp_path)
+    with sqlite3.connect(folder / "project.vellum") as conn:
+        body = json.loads(conn.execute("SELECT body FROM label_schema").fetchone()[0])
+        body["segments"] = [s for s in body["segments"] if s["value"] == 2]  # 1 unnamed
+        conn.execute("UPDATE label_schema SET body = ?", (json.dumps(body),))
+    conn.close()
+    result = subprocess.run([sys.executable, "-m", "app", "validate", str(folder), "--skip-files"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with Document.open(folder) as doc:
+        (vol,) = [m for m in doc.media() if m.kind.value == "volume"]
+        (info,) = doc.labelmaps(vol.id)
+        by_value = {s.value: s for s in info.segments}
+        assert set(by_value) >= {1, 2}
+        assert by_value[2].name == "brain"
+        assert by_value[1].name and by_value[1].class_id is None
+        assert by_value[1].color != by_value[2].color

@@ -20,6 +20,7 @@ from typing import Any
 
 from app.core.geometry import VideoGeometry, VolumeGeometry
 from app.core.identity import new_id, utc_now
+from app.core.project_files import is_project_file
 
 _BLOCK = 1 << 20  # bytes read from each end of a file for its fingerprint
 
@@ -163,8 +164,8 @@ def fingerprint(path: str | Path) -> str:
     p = Path(path)
     h = hashlib.sha256()
     if p.is_dir():
-        for sub in sorted(q for q in p.rglob("*") if q.is_file()):
-            h.update(sub.relative_to(p).as_posix().encode())
+        for sub in sorted(q for q in p.rglob("*") if q.is_file() and not is_project_file(q)):
+            h.update(os.fsencode(sub.relative_to(p).as_posix()))
             h.update(fingerprint(sub).encode())
         return "sha256:" + h.hexdigest()
     size = p.stat().st_size

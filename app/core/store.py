@@ -28,7 +28,8 @@ from app.core.lock import EditLock
 from app.core.labelmap import BRICK, BrickKey, LabelMapInfo, Segment, pack_brick
 from app.core.media import FrameTimes, MediaItem, MediaKind, MediaStatus, VolumeSource
 from app.core.places import Place
-from app.core.schema import LabelSchema
+from app.core.project_files import Pin, pin, read_head, unpin
+from app.core.schema import PALETTE, LabelSchema
 from app.core.shapes import shape_from_json
 
 PROJECT_FILE = "project.vellum"
@@ -139,7 +140,8 @@ def _migrate_v2_data(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE labelmaps SET segments = ?", (_dumps(segments),))
     for lm_id, depth, height, width, dtype in conn.execute(
             "SELECT id, depth, height, width, dtype FROM labelmaps").fetchall():
-        _slices_to_bricks(conn, lm_id, (depth, height, width), np.dtype(dtype))
+        found = _slices_to_bricks(conn, lm_id, (depth, height, width), np.dtype(dtype))
+        _name_stray_values(conn, lm_id, segments, found)
     conn.execute("DROP TABLE labelmap_slices")
     dupes = conn.execute("SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY track_id, "
                          "frame ORDER BY created, rowid) AS n FROM annotations WHERE track_id IS "
@@ -149,12 +151,28 @@ def _migrate_v2_data(conn: sqlite3.Connection) -> None:
                  "(track_id, frame) WHERE track_id IS NOT NULL")
 
 
+def _name_stray_values(conn: sqlite3.Connection, lm_id: str, segments: list[dict[str, Any]],
+                       found: set[int]) -> None:
+    """Format 1 let a label map hold values no segment named: each gets a segment of its own
+    ("Segment 3", a palette colour, no class), so the migrated project validates and no
+    painted voxel is orphaned."""
+    named = {int(s.get("value", 0)) for s in segments if isinstance(s, dict)}
+    stray = sorted(v for v in found if v and v not in named)
+    if not stray:
+        return
+    extra = [Segment(v, f"Segment {v}", PALETTE[(len(named) + n) % len(PALETTE)]).to_json()
+             for n, v in enumerate(stray)]
+    conn.execute("UPDATE labelmaps SET segments = ? WHERE id = ?",
+                 (_dumps(segments + extra), lm_id))
+
+
 def _slices_to_bricks(conn: sqlite3.Connection, lm_id: str, shape: tuple[int, int, int],
-                      dtype: np.dtype) -> None:
+                      dtype: np.dtype) -> set[int]:
     """Re-cut one format-1 label map (a zlib row per k-slice) into bricks, a slab of BRICK
-    slices at a time (memory: one slab)."""
+    slices at a time (memory: one slab); the values it holds."""
     depth, height, width = shape
     le = dtype.newbyteorder("<")
+    values: set[int] = set()
     for k0 in range(0, depth, BRICK):
         slab = np.zeros((min(BRICK, depth - k0), height, width), dtype)
         found = False
@@ -164,6 +182,7 @@ def _slices_to_bricks(conn: sqlite3.Connection, lm_id: str, shape: tuple[int, in
             found = True
         if not found:
             continue
+        values.update(np.unique(slab).tolist())
         for j0 in range(0, height, BRICK):
             for i0 in range(0, width, BRICK):
                 brick = slab[:, j0:j0 + BRICK, i0:i0 + BRICK]
@@ -171,6 +190,7 @@ def _slices_to_bricks(conn: sqlite3.Connection, lm_id: str, shape: tuple[int, in
                     conn.execute("INSERT INTO labelmap_bricks VALUES (?, ?, ?, ?, ?)",
                                  (lm_id, k0 // BRICK, j0 // BRICK, i0 // BRICK,
                                   pack_brick(brick)))
+    return values
 
 
 _MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
@@ -197,15 +217,42 @@ def project_file(path: str | Path) -> Path:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text; a string that is not valid Unicode (a file name that is not UTF-8,
+    kept by Python as lone surrogates) is written as ``\\udcff`` escapes, which read back the
+    same (SQLite stores only valid UTF-8 text)."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True)
+    return text
 
 
-def _check_sqlite_header(path: Path) -> None:
+def _path_to_db(path: str) -> str | bytes:
+    """A media path as stored: text, or, for a file name that is not valid UTF-8 (PEP 383
+    surrogates), the file system's own bytes as a BLOB, so it reopens the same file."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(path)
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogatepass")
+
+
+def _path_from_db(value: str | bytes) -> str:
+    """Inverse of :func:`_path_to_db`."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _check_sqlite_header(path: Path, held: Pin) -> None:
     """Refuse files that are not SQLite databases or are shorter than their header says,
-    without letting SQLite touch them."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(100)
+    without letting SQLite touch them. Reads through this process's pinned descriptor of the
+    file (:mod:`app.core.project_files`): opening and closing another one would drop the SQLite
+    locks of any connection this process has to it."""
+    head, size = read_head(held)
     if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
         raise StoreError(f"{path} is not a Vellum project: it is not an SQLite database.", path)
     page_size = int.from_bytes(head[16:18], "big")
@@ -225,9 +272,10 @@ def _loads_dict(text: str) -> dict[str, Any]:
 class Store:
     """Open connection to one project file. Use :meth:`create` or :meth:`open`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, held: Pin | None = None) -> None:
         self.path = path
         self._conn = conn
+        self._pin = held
         self._depth = 0
         self.lock = EditLock(path)
         self._data_version = 0
@@ -276,8 +324,16 @@ class Store:
         file = project_file(path)
         if not file.is_file():
             raise StoreError(f"{file} does not exist: no Vellum project there.", file)
-        _check_sqlite_header(file)
-        conn = cls._connect(file, configure=False)
+        try:
+            held = pin(file)
+        except OSError as exc:
+            raise StoreError(f"Cannot read {file} ({exc.strerror or exc}).", file) from exc
+        try:
+            _check_sqlite_header(file, held)
+            conn = cls._connect(file, configure=False)
+        except BaseException:
+            unpin(held)
+            raise
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if app_id != APPLICATION_ID:
@@ -288,15 +344,17 @@ class Store:
                                  f"{version}, this one reads up to {SCHEMA_VERSION}).", file)
             conn.execute("SELECT count(*) FROM meta").fetchone()
             cls._configure(conn)
-            store = cls(file, conn)
+            store = cls(file, conn, held)
             if version < SCHEMA_VERSION:
                 store._migrate()
             return store
         except sqlite3.DatabaseError as exc:
             conn.close()
+            unpin(held)
             raise StoreError(f"{file} is damaged and cannot be read ({exc}).", file) from exc
-        except StoreError:
+        except BaseException:
             conn.close()
+            unpin(held)
             raise
 
     @classmethod
@@ -340,6 +398,9 @@ class Store:
             self._conn.close()
         except sqlite3.Error:
             pass
+        held, self._pin = self._pin, None
+        if held is not None:  # only now: SQLite holds no lock through this connection
+            unpin(held)
         self.lock.release()
 
     def changed_elsewhere(self) -> bool:
@@ -443,8 +504,8 @@ class Store:
                                     (r[32], r[33], r[34]), (d[0:3], d[3:6], d[6:9]))
         if r[36] is not None:
             source = VolumeSource(r[36], r[37] or "", r[38] or "", r[39] or "", r[40] or 0)
-        return MediaItem(id=r[0], position=r[1], kind=kind, path=r[3], fingerprint=r[4],
-                         size_bytes=r[5], width=r[6], height=r[7], frames=r[8],
+        return MediaItem(id=r[0], position=r[1], kind=kind, path=_path_from_db(r[3]),
+                         fingerprint=r[4], size_bytes=r[5], width=r[6], height=r[7], frames=r[8],
                          status=MediaStatus(r[9]), foreign=json.loads(r[10]),
                          removed=bool(r[11]), added=r[12], title=r[13], video=video,
                          volume=volume, source=source)
@@ -467,8 +528,8 @@ class Store:
     def put_media(self, items: Iterable[MediaItem]) -> None:
         items = tuple(items)
         self._write("INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(m.id, m.position, m.kind.value, m.path, m.fingerprint, m.size_bytes,
-                      m.width, m.height, m.frames, m.status.value, _dumps(m.foreign),
+                    [(m.id, m.position, m.kind.value, _path_to_db(m.path), m.fingerprint,
+                      m.size_bytes, m.width, m.height, m.frames, m.status.value, _dumps(m.foreign),
                       int(m.removed), m.added, m.title) for m in items])
         ids = [(m.id,) for m in items]
         self._write("DELETE FROM videos WHERE media_id = ?", ids)

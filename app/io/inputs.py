@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import BadInputError, VellumError
+from app.core.project_files import unsafe_to_open
 
 #: Deepest nesting of JSON arrays/objects accepted from a file (COCO, manifests, sidecars
 #: never go past ~10).
@@ -44,6 +45,9 @@ def require_readable(path: str | Path, *, folders: bool = False, what: str = "in
     except OSError as exc:
         raise VellumError(f"Cannot read {p} ({exc.strerror or exc}).", p) from None
     if stat.S_ISREG(st.st_mode):
+        if unsafe_to_open(p):  # opening it here would drop this process's SQLite locks
+            raise BadInputError(f"{p} is a Vellum project's own file; it is opened only as "
+                                f"a project, never as {what}.", p)
         return p
     if stat.S_ISDIR(st.st_mode):
         if folders:
