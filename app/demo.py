@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -50,6 +51,28 @@ def user_data_folder() -> Path:
 def demo_folder() -> Path:
     """``<user data>/vellum/demo``."""
     return user_data_folder() / "demo"
+
+
+def _data_variable() -> str:
+    """The environment variable that moves the user data folder, for a sentence."""
+    return ("LOCALAPPDATA" if sys.platform == "win32" else "HOME" if sys.platform == "darwin"
+            else "XDG_DATA_HOME")
+
+
+def _require_writable(folder: Path, default: bool) -> None:
+    """Create ``folder``'s parent and write a file in it, or say in one sentence which folder
+    is not writable and what moves it (a read-only home, a file in the way...)."""
+    parent = folder.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        hint = (f"set {_data_variable()} to a writable folder to move it" if default
+                else "choose a writable folder")
+        raise VellumError(f"The demo project cannot be built because {parent} is not writable "
+                          f"({exc.strerror or exc}); {hint}.", parent) from None
 
 
 def demo_schema() -> LabelSchema:
@@ -131,9 +154,11 @@ def build_demo(folder: str | Path | None = None, progress: Progress | None = Non
     from app.io.ingest import add_media
 
     folder = Path(folder) if folder is not None else demo_folder()
+    default = folder == demo_folder()
     project = folder / PROJECT_FILE
     if project.is_file():
         return project
+    _require_writable(folder, default)
     tmp = folder.with_name(folder.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)

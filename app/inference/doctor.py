@@ -12,7 +12,7 @@ from typing import Any
 from app.core.errors import ModelError
 from app.inference.manifest import bundled_manifests
 from app.inference.packs import InstalledPack, installed_packs, models_dir
-from app.inference.runtime import Runtime, default_runtime, runtime_packages
+from app.inference.runtime import Runtime, default_runtime, runtime_packages, telemetry_status
 
 
 def pack_entry(pack: InstalledPack, runtime: Runtime) -> dict[str, Any]:
@@ -81,12 +81,16 @@ def doctor(root: Path | None = None, runtime: Runtime | None = None,
         report_packs.append(entry)
     providers = [{"name": s.name, "device": s.device, "ok": s.ok, "reason": s.reason}
                  for s in runtime.providers()]
+    telemetry = telemetry_status()
+    if not telemetry["off"]:
+        warnings.append(f"ONNX Runtime telemetry may be on: {telemetry['detail']}.")
     return {"packages": packages, "warnings": warnings, "providers": providers,
             "preferred": runtime.preferred(), "device": runtime.device(),
             "options": {"threads": runtime.options.threads,
                         "optimization": runtime.options.optimization,
                         "cache_dir": str(runtime.options.cache_dir or "")},
-            "models_dir": folder, "packs": report_packs, "errors": errors}
+            "models_dir": folder, "packs": report_packs, "errors": errors,
+            "telemetry": telemetry}
 
 
 def doctor_ok(report: dict[str, Any]) -> bool:
@@ -102,6 +106,11 @@ def format_doctor(report: dict[str, Any]) -> list[str]:
         state = "works" if p["ok"] else f"not used: {p['reason']}"
         lines.append(f"  {p['device']:<16} {p['name']:<28} {state}")
     lines.append(f"models run on: {report['device']}")
+    t = report["telemetry"]
+    lines.append(f"telemetry: {'off' if t['off'] else 'NOT OFF'} ({t['detail']})")
+    if t["deviceid"]:
+        lines.append(f"  {t['deviceid']} was left by an earlier onnxruntime run outside "
+                     "Vellum (Vellum never writes it); delete it if you like.")
     f = report["models_dir"]
     lines.append(f"model folder: {f['path']}" + ("" if f["exists"] else " (not created yet)")
                  + ("" if f["writable"] else " (not writable)"))

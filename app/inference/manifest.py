@@ -18,6 +18,17 @@ from app.core.errors import ModelError
 
 FAMILIES = {"litemedsam": "segment", "sam-vit-onnx": "segment", "nanotrack": "track"}
 MANIFEST_VERSION = 1
+#: Largest size a manifest may give for one file (a SAM ViT-H encoder is 2.5 GB).
+MAX_FILE_BYTES = 16 * 1024**3
+_NAME_FORBIDDEN = set('/\\:\0') | {chr(c) for c in range(32)} | {"\x7f"}
+
+
+def plain_file_name(name: object) -> bool:
+    """Whether ``name`` is a plain base name: a non-empty string without folders (``/`` or
+    ``\\``), drive letters or streams (``:``), control characters or NUL, not ``.`` or ``..``,
+    at most 255 characters. Manifest file names must be; they are joined to the pack folder."""
+    return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..")
+            and not _NAME_FORBIDDEN.intersection(name) and name.strip() == name)
 
 
 def bundled_folder() -> Path:
@@ -89,6 +100,9 @@ def parse_manifest(raw: dict[str, Any], where: str, families: dict[str, Manifest
     if not isinstance(raw, dict):
         raise ModelError(f"{where} is not a model manifest (expected a JSON object).", where)
     extends = raw.get("extends")
+    if extends is not None and not isinstance(extends, str):
+        raise ModelError(f"{where} is not a usable model manifest ('extends' must be a family "
+                         "id).", where)
     if extends:
         family = (families if families is not None else _bundled_by_id()).get(extends)
         if family is None:
@@ -102,17 +116,22 @@ def parse_manifest(raw: dict[str, Any], where: str, families: dict[str, Manifest
     missing = [k for k in ("id", "task", "family", "files") if not raw.get(k)]
     if missing:
         raise ModelError(f"{where} is not a model manifest (no {', '.join(missing)}).", where)
+    _check_types(raw, where)
     if raw["family"] not in FAMILIES or FAMILIES[raw["family"]] != raw["task"]:
         raise ModelError(f"{where} names a model family Vellum cannot run "
                          f"({raw['family']!r} for {raw['task']!r}).", where)
     kind = str(raw.get("kind") or "pack")
     files: dict[str, FileSpec] = {}
-    for role, spec in dict(raw["files"]).items():
+    for role, spec in raw["files"].items():
         spec = spec or {}
         sha = spec.get("sha256")
         if kind == "pack" and (not spec.get("name") or not _is_sha256(sha)):
             raise ModelError(f"{where} gives no file name or no valid SHA-256 for its {role} "
                              "file.", where)
+        if spec.get("name") is not None and not plain_file_name(spec["name"]):
+            raise ModelError(f"{where} names its {role} file {str(spec['name'])[:80]!r}, which "
+                             "is not a plain file name (no folders, '..', drive letters or "
+                             "control characters), so nothing was installed from it.", where)
         files[role] = FileSpec(role, spec.get("name"), sha.lower() if sha else None,
                                spec.get("bytes"), dict(spec.get("inputs") or {}),
                                dict(spec.get("outputs") or {}), spec.get("edit"))
@@ -123,6 +142,49 @@ def parse_manifest(raw: dict[str, Any], where: str, families: dict[str, Manifest
     return Manifest(model_id, str(raw.get("name") or model_id), raw["task"], raw["family"],
                     str(raw.get("licence") or "unknown"), str(raw.get("source") or "unknown"),
                     files, raw, kind, origin)
+
+
+def _check_types(raw: dict[str, Any], where: str) -> None:
+    """Refuse, in one sentence naming ``where``, fields of the wrong JSON type (``files`` a
+    string, a size that is not a number...) before anything uses them."""
+    def bad(what: str) -> ModelError:
+        return ModelError(f"{where} is not a usable model manifest ({what}).", where)
+
+    for key in ("id", "task", "family"):
+        if not isinstance(raw[key], str):
+            raise bad(f"'{key}' must be a string")
+    if not isinstance(raw["files"], dict):
+        raise bad("'files' must map each role to a file")
+    for role, spec in raw["files"].items():
+        if spec is None:
+            continue
+        if not isinstance(spec, dict):
+            raise bad(f"the {role} file must be an object with name and sha256")
+        for key in ("name", "sha256", "edit"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise bad(f"the {role} file's '{key}' must be a string")
+        size = spec.get("bytes")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                 or not 0 < size <= MAX_FILE_BYTES):
+            raise bad(f"the {role} file's 'bytes' must be a whole number from 1 to "
+                      f"{MAX_FILE_BYTES}")
+        for key in ("inputs", "outputs"):
+            shapes = spec.get(key)
+            if shapes is not None and not (isinstance(shapes, dict) and all(
+                    isinstance(v, list) and all(isinstance(d, (int, str)) for d in v)
+                    for v in shapes.values())):
+                raise bad(f"the {role} file's '{key}' must map names to shape lists")
+    for key in ("prompt", "tracking"):
+        if raw.get(key) is not None and not isinstance(raw[key], dict):
+            raise bad(f"'{key}' must be an object")
+    size = raw.get("input_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                             or not 0 <= size <= 16384):
+        raise bad("'input_size' must be a whole number of pixels")
+    tracking = raw.get("tracking") or {}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+               for v in tracking.values()):
+        raise bad("every 'tracking' value must be a number")
 
 
 def _is_sha256(value: Any) -> bool:

@@ -12,14 +12,16 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import ModelError
+from app.core.errors import ModelError, VellumError
 from app.inference.manifest import FileSpec, Manifest, bundled_manifests, parse_manifest
 from app.io.atomic import atomic_write
+from app.io.inputs import read_json_file
 
 MANIFEST_NAME = "manifest.json"
 _CHUNK = 1 << 20
@@ -38,6 +40,35 @@ def models_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "vellum" / "models"
+
+
+def models_dir_variable() -> str:
+    """The environment variable(s) that move the model folder, for a sentence."""
+    if os.environ.get("VELLUM_MODELS_DIR"):
+        return "VELLUM_MODELS_DIR"
+    if sys.platform == "win32":
+        return "VELLUM_MODELS_DIR (or LOCALAPPDATA)"
+    if sys.platform == "darwin":
+        return "VELLUM_MODELS_DIR"
+    return "VELLUM_MODELS_DIR (or XDG_DATA_HOME)"
+
+
+def writable_models_dir(root: Path) -> Path:
+    """``root``, created if needed, once a file has really been written in it (a read-only
+    home, a read-only mount or a file in the way all show only then); otherwise
+    :class:`ModelError` naming the folder and the variable that moves it."""
+    try:
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a folder")
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=root)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ModelError(f"The model folder {root} is not writable ({exc.strerror or exc}); "
+                         f"set {models_dir_variable()} to a writable folder to move it.",
+                         root) from None
+    return root
 
 
 def sha256_file(path: Path) -> str:
@@ -119,10 +150,13 @@ def _verified(path: Path, expected: str) -> bool:
 def _read_installed(folder: Path) -> InstalledPack:
     path = folder / MANIFEST_NAME
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path} is not a readable model manifest ({exc}).", path) from exc
+        raw = read_json_file(path, "model manifest", max_bytes=16 * 1024 * 1024)
+    except VellumError as exc:
+        raise ModelError(str(exc), path) from None
     record = raw.pop("installed", {}) if isinstance(raw, dict) else {}
+    if not isinstance(record, dict) or not isinstance(record.get("files") or {}, dict):
+        raise ModelError(f"{path} is not a usable model manifest (its 'installed' record is "
+                         "damaged).", path)
     manifest = parse_manifest(raw, str(path), origin=record.get("origin", "vellum"))
     return InstalledPack(manifest, folder, dict(record.get("files") or {}))
 

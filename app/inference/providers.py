@@ -28,10 +28,10 @@ def cuda_device_count() -> int:
 
 def available_providers() -> list[str]:
     """Providers this onnxruntime build offers (empty if onnxruntime cannot be imported)."""
-    try:
-        import onnxruntime as ort
+    from app.inference.runtime import load_onnxruntime
 
-        return list(ort.get_available_providers())
+    try:
+        return list(load_onnxruntime().get_available_providers())
     except Exception:  # noqa: BLE001 - a broken runtime means CPU-less models too; say none
         return []
 

@@ -7,6 +7,12 @@ the list alone proves nothing. A provider that fails is skipped with a plain rea
 a missing CUDA/cuDNN library, ...). Session options (threads, graph optimisation, the optional
 on-disk cache of optimised graphs) are set here and nowhere else; every model session records
 the provider it really runs on (:attr:`ModelSession.device`).
+
+This is also the one module that imports ``onnxruntime`` (:func:`load_onnxruntime`; the CLI,
+the window and the frozen bundle all come through it): it sets ``ORT_DISABLE_TELEMETRY=1``
+before the first import and calls ``onnxruntime.disable_telemetry_events()``, so ONNX Runtime's
+1DS telemetry (a device-id file under ``~/.cache/Microsoft`` and a telemetry host looked up on
+the network) never runs. ``vellum models doctor`` reports it (:func:`telemetry_status`).
 """
 
 from __future__ import annotations
@@ -48,6 +54,65 @@ RUNTIME_PACKAGES = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml",
 _PROBE_MODEL = (b'\x08\x08:;\n\x10\n\x01x\x12\x01y"\x08Identity\x12\x05probeZ\x0f\n\x01x\x12\n'
                 b'\n\x08\x08\x01\x12\x04\n\x02\x08\x01b\x0f\n\x01y\x12\n\n\x08\x08\x01\x12\x04'
                 b'\n\x02\x08\x01B\x04\n\x00\x10\r')
+
+
+TELEMETRY_VARIABLE = "ORT_DISABLE_TELEMETRY"
+_ORT: Any = None
+_ORT_LOCK = threading.Lock()
+_TELEMETRY: dict[str, Any] = {}
+
+
+def load_onnxruntime() -> Any:
+    """The ``onnxruntime`` module with its telemetry off; every use in Vellum comes through
+    here. Raises whatever a broken install raises on import (callers report it)."""
+    global _ORT
+    with _ORT_LOCK:
+        if _ORT is None:
+            earlier = "onnxruntime" in sys.modules
+            os.environ[TELEMETRY_VARIABLE] = "1"  # read by onnxruntime when it loads
+            import onnxruntime as ort
+
+            events = "not offered by this onnxruntime"
+            disable = getattr(ort, "disable_telemetry_events", None)
+            if callable(disable):
+                try:
+                    disable()
+                    events = "disabled"
+                except Exception as exc:  # noqa: BLE001 - say it, never fail a model for it
+                    events = f"could not be disabled ({_first_line(exc)})"
+            _TELEMETRY.update(loaded_before=earlier, events=events)
+            _ORT = ort
+        return _ORT
+
+
+def deviceid_file() -> Path:
+    """Where ONNX Runtime's telemetry writes its device id on Linux (``$XDG_CACHE_HOME`` or
+    ``~/.cache``, then ``Microsoft/DeveloperTools/.onnxruntime/deviceid``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "Microsoft" / "DeveloperTools" / ".onnxruntime" / "deviceid"
+
+
+def telemetry_status() -> dict[str, Any]:
+    """Whether ONNX Runtime's telemetry is off in this process: ``off`` (bool), ``detail`` (a
+    sentence) and ``deviceid`` (the path of a device-id file left by an earlier run, or '')."""
+    try:
+        load_onnxruntime()
+    except Exception as exc:  # noqa: BLE001 - no runtime, no telemetry
+        return {"off": True, "detail": f"onnxruntime cannot be imported ({_first_line(exc)})",
+                "deviceid": ""}
+    problems = []
+    if _TELEMETRY.get("loaded_before"):
+        problems.append("onnxruntime was imported before Vellum could set "
+                        f"{TELEMETRY_VARIABLE}=1")
+    if os.environ.get(TELEMETRY_VARIABLE) != "1":
+        problems.append(f"{TELEMETRY_VARIABLE} was changed after onnxruntime loaded")
+    if _TELEMETRY.get("events", "").startswith("could not"):
+        problems.append(f"telemetry events {_TELEMETRY['events']}")
+    left = deviceid_file()
+    detail = (f"{TELEMETRY_VARIABLE}=1 set before onnxruntime loaded; telemetry events "
+              f"{_TELEMETRY.get('events')}") if not problems else "; ".join(problems)
+    return {"off": not problems, "detail": detail,
+            "deviceid": str(left) if left.is_file() else ""}
 
 
 @dataclass(frozen=True)
@@ -124,7 +189,7 @@ def _quiet(ort: Any):
     prints on *stdout* (which would corrupt ``--json`` output). The notice is caught by giving
     onnxruntime's session module a ``print`` of its own for the moment - never by swapping
     ``sys.stdout``, which would swallow what other threads print meanwhile."""
-    from onnxruntime.capi import onnxruntime_inference_collection as collection
+    collection = ort.capi.onnxruntime_inference_collection
 
     ort.set_default_logger_severity(4)
     buffer = io.StringIO()
@@ -169,7 +234,7 @@ def _library_reason(ort: Any, provider: str) -> str:
 def probe_providers() -> list[ProviderStatus]:
     """Try every provider this build offers on a one-node graph; CPU always comes last."""
     try:
-        import onnxruntime as ort
+        ort = load_onnxruntime()
     except Exception as exc:  # noqa: BLE001 - a broken install must still be reported
         return [ProviderStatus("CPUExecutionProvider", "CPU", False,
                                f"onnxruntime cannot be imported ({_first_line(exc)})")]
@@ -263,8 +328,7 @@ class Runtime:
 
     def _cached_graph(self, path: Path, sha256: str | None, provider: str) -> tuple[Path, bool]:
         """Where the optimised copy of ``path`` lives in the cache, and whether it exists."""
-        import onnxruntime as ort
-
+        ort = load_onnxruntime()
         assert self.options.cache_dir is not None
         digest = sha256 or hashlib.sha256(
             f"{path.resolve()}|{path.stat().st_size}|{path.stat().st_mtime_ns}".encode()).hexdigest()
@@ -278,8 +342,7 @@ class Runtime:
         """Open ``path`` on the best working provider, falling back towards the CPU when a
         provider refuses this model (the reason is kept in :attr:`ModelSession.fallback`).
         Raises :class:`ModelError` naming the file when no provider can open it."""
-        import onnxruntime as ort
-
+        ort = load_onnxruntime()
         path = Path(path)
         what = label or str(path)
         if not path.is_file():
@@ -345,8 +408,7 @@ def graph_io(path: str | Path) -> tuple[dict[str, list[Any]], dict[str, list[Any
     """Inputs and outputs (name -> shape, strings for free dims) of an ONNX file, read by
     opening it on the CPU without optimising; :class:`ModelError` naming the file when ONNX
     Runtime cannot read it (truncated, damaged, not ONNX)."""
-    import onnxruntime as ort
-
+    ort = load_onnxruntime()
     p = Path(path)
     so = ort.SessionOptions()
     so.log_severity_level = 4
