@@ -13,6 +13,7 @@ from PySide6.QtTest import QTest
 from app.core.annotations import INTERPOLATED
 from app.core.places import Place
 from app.core.shapes import Event
+from fake_clock import install as install_fake_clock
 from tools_scene import LEFT, NOMOD, in_dialog
 from video_scene import SHIFT, K, video  # noqa: F401  (fixture)
 
@@ -56,19 +57,19 @@ def test_jump_box_takes_a_frame_or_a_time_and_the_timeline_a_click(video):
     s.wait_frame(20)
 
 
-def test_space_tap_plays_and_pauses_and_space_drag_still_pans(video):
+def test_space_tap_plays_and_pauses_and_space_drag_still_pans(video, monkeypatch):
     s = video
+    clock = install_fake_clock(monkeypatch)  # time passes only when the test says so
     s.press_space()
     assert s.presenter.playback.playing
-    s.qtbot.wait(500)
+    clock.advance(0.51)  # half a second at 24 fps: frame 12 (0.500 s) is due, 13 is not
+    s.wait_frame(12)
     s.press_space()
     assert not s.presenter.playback.playing
-    s.qtbot.wait(100)
-    n = s.state.frame
-    assert 6 <= n <= 20, n  # about 12 frames in half a second at 24 fps
     assert s.canvas.source.place == s.state.place  # the picture is the frame labelled
-    s.qtbot.wait(150)
-    assert s.state.frame == n  # paused means paused
+    clock.advance(1.0)  # playing, frame 36 would be due now
+    s.qtbot.wait(150)  # let playback's timer tick
+    assert s.state.frame == 12  # paused means paused
     before = s.canvas.image_to_widget(0, 0)
     QTest.keyPress(s.canvas, K.Key_Space)
     QTest.mousePress(s.canvas, LEFT, NOMOD, QPoint(300, 200))
@@ -79,20 +80,26 @@ def test_space_tap_plays_and_pauses_and_space_drag_still_pans(video):
     assert not s.presenter.playback.playing  # and did not start playing
 
 
-def test_play_runs_to_the_end_at_real_speed(video):
+def test_play_runs_to_the_end_at_real_speed(video, monkeypatch):
     s = video
     s.key(K.Key_G, CTRL)
     s.type("60")
     s.key(K.Key_Return)
     s.wait_frame(60)
+    clock = install_fake_clock(monkeypatch)  # time passes only when the test says so
+    playback = s.presenter.playback
     s.press_space()
-    s.qtbot.waitUntil(lambda: not s.presenter.playback.playing, timeout=3000)
-    s.wait_frame(71)
-    shown = s.presenter.playback.shown
-    assert shown[-1][1] == 71
-    took = shown[-1][0] - shown[0][0]
-    want = (71 - shown[0][1]) / 24
-    assert abs(took - want) < 0.4, (took, want)
+    for n in range(61, 72):  # the clock reaches each frame's time: that frame is shown
+        clock.advance(playback.times[n] - playback.times[n - 1])
+        s.wait_frame(n)
+    s.qtbot.waitUntil(lambda: not playback.playing, timeout=3000)  # stops at the end
+    shown = playback.shown
+    assert [n for _, n in shown] == list(range(61, 72))  # each frame once, in order
+    took = shown[-1][0] - shown[0][0]  # on the playback clock, between first and last shown
+    assert took == pytest.approx((71 - 61) / 24, abs=1e-3)  # 24 fps, real speed
+    clock.advance(1.0)
+    s.qtbot.wait(100)
+    assert s.state.frame == 71 and not playback.playing
 
 
 def test_shift_drag_on_the_timeline_selects_a_range_and_m_makes_an_event(video):

@@ -6,7 +6,6 @@ frames when the decoder is slow; the demo clip's labels."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import cv2
@@ -16,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from app.core.document import Document
 from app.core.places import Place
+from fake_clock import FakeClock, install as install_fake_clock
 from video_scene import K, VideoScene, video  # noqa: F401  (fixture)
 
 pytest.importorskip("pytestqt")
@@ -182,13 +182,14 @@ def test_an_unreadable_video_says_so_in_one_sentence_and_the_rest_works(video):
 
 
 class SlowReader:
-    """A reader whose every decode takes ``delay`` seconds (a 4K HEVC stream on a laptop)."""
+    """A reader whose every decode takes ``delay`` seconds of the playback clock (a 4K HEVC
+    stream on a laptop); the clock moves only by decoding, however fast the machine is."""
 
-    def __init__(self, reader, delay: float) -> None:
-        self._r, self.delay, self.decoded = reader, delay, []
+    def __init__(self, reader, delay: float, clock: FakeClock) -> None:
+        self._r, self.delay, self.clock, self.decoded = reader, delay, clock, []
 
     def frame(self, n: int):
-        time.sleep(self.delay)
+        self.clock.advance(self.delay)
         self.decoded.append(n)
         return self._r.frame(n)
 
@@ -202,9 +203,10 @@ def test_playback_drops_display_frames_not_time_when_decoding_is_slow(qtbot, tmp
     from app.widgets.video.presenter import VideoPresenter
 
     readers: list[SlowReader] = []
+    clock = install_fake_clock(monkeypatch)  # moved only by decodes (and once below)
 
     def slow_open(path):
-        readers.append(SlowReader(open_video(path), delay=0.1))  # 10 fps for a 24 fps clip
+        readers.append(SlowReader(open_video(path), 0.1, clock))  # 10 fps for a 24 fps clip
         return readers[-1]
 
     monkeypatch.setattr(VideoPresenter, "open_video", staticmethod(slow_open))
@@ -213,21 +215,27 @@ def test_playback_drops_display_frames_not_time_when_decoding_is_slow(qtbot, tmp
         seen: list[tuple[int, int]] = []  # (frame of the place, frame of the picture)
         s.state.subscribe(lambda name: name == "place" and s.state.frame is not None and
                           seen.append((s.state.frame, s.canvas.source.place.frame)))
-        start = time.monotonic()
+        start = clock.monotonic()
         s.press_space()
-        qtbot.wait(1200)
+        clock.advance(1 / 24)  # frame 1 is due: from here on each decode moves the clock
+        qtbot.waitUntil(lambda: clock.monotonic() - start >= 1.2, timeout=20000)
         s.press_space()
-        elapsed = time.monotonic() - start
-        qtbot.wait(250)
+        elapsed = clock.monotonic() - start
+        qtbot.waitUntil(lambda: not s.presenter.feed.busy, timeout=10000)
         end = s.state.frame
-        assert abs(end - elapsed * 24) < 6, (end, elapsed)  # real time is kept...
+        # real time is kept: the frame shown is the one due when its (0.1 s) decode began,
+        # or the one before (a decode in flight at the pause)
+        assert elapsed * 24 - 6 < end <= elapsed * 24, (end, elapsed)
         shown = [f for f, _ in seen]
         assert len(shown) < end * 0.7, (len(shown), end)  # ...by dropping display frames
         assert shown == sorted(shown) and len(set(shown)) == len(shown)
         assert all(place == picture for place, picture in seen)  # labels match the picture
         assert s.state.frame == s.canvas.source.place.frame
-        qtbot.wait(300)
+        decoded = len(readers[-1].decoded)
+        clock.advance(1.0)
+        qtbot.wait(100)  # let playback's timer tick
         assert s.state.frame == end  # paused: nothing late arrives
+        assert len(readers[-1].decoded) == decoded  # and nothing more is decoded
     finally:
         s.win.close()
 

@@ -21,7 +21,7 @@ import numpy as np
 from app.core.errors import BadInputError
 from app.io.video.convert import display_transform
 from app.io.video.decoding import (HEAD_CAP, _Decoded, _decode_pass, _picture_info, _reason,
-                                   open_container, video_stream)
+                                   open_container, packets, video_stream)
 from app.io.video.index import (BADKEY, CORRUPT, DISCARD, INDEX_VERSION, KEY, NOFRAME, NOPTS,
                                 FrameIndex)
 
@@ -66,9 +66,7 @@ def _demux(container: Any, stream: Any, progress: Any
     cc.thread_type = "SLICE"  # the first picture as soon as possible
     total = max(int(stream.frames or 0), 1)
     try:
-        for p in container.demux(stream):
-            if p.size == 0:
-                continue
+        for p in packets(container, stream):
             pts.append(NOPTS if p.pts is None else p.pts)
             dts.append(NOPTS if p.dts is None else p.dts)
             pos.append(-1 if p.pos is None else p.pos)
@@ -81,7 +79,7 @@ def _demux(container: Any, stream: Any, progress: Any
                     for f in cc.decode(p):
                         head.out_pkt.append(int(f.pts) if f.pts is not None else -1)
                         if head.first is None:
-                            head.first = _picture_info(f)
+                            head.first = _picture_info(f, cc.name or "")
                 except av.error.FFmpegError as exc:
                     head.errors.append((i, _reason(exc)))
             if progress is not None and len(pts) % 4096 == 0:

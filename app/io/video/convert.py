@@ -41,9 +41,25 @@ def _rgb24(frame: Any, interpolation: str | None = None) -> np.ndarray:
     return r.reformat(frame, format="rgb24", interpolation=interpolation).to_ndarray()
 
 
-def display_matrix(frame: Any) -> tuple[int, ...] | None:
-    """The 3x3 display matrix (9 int32, row-major, 16.16 / 2.30 fixed point) a decoded frame
-    carries, or None."""
+#: Codecs whose FFmpeg decoders attach no side data with a metadata dictionary of its own, so
+#: that PyAV's ``frame.side_data`` is safe to read on their frames. PyAV wraps each entry's
+#: ``AVFrameSideData.metadata`` in an ``av.Dictionary`` that frees it when the wrapper goes,
+#: and the frame frees it again: a double free that kills the process at a later garbage
+#: collection. FFmpeg's PNG decoders name the ICC profile of an ``iCCP`` chunk that way
+#: (a PNG renamed ``.mp4``, PNG-in-MOV, APNG), so ``png``/``apng`` are not here.
+SIDE_DATA_SAFE_CODECS = frozenset({
+    "h264", "hevc", "vp8", "vp9", "av1", "libdav1d", "libaom-av1", "mpeg4", "mpeg2video",
+    "mpeg1video", "h263", "vc1", "wmv3", "theora", "mjpeg", "prores", "dnxhd", "ffv1",
+    "rawvideo", "qtrle", "utvideo", "huffyuv", "ffvhuff", "magicyuv", "cfhd"})
+
+
+def display_matrix(frame: Any, codec: str) -> tuple[int, ...] | None:
+    """The 3x3 display matrix (9 int32, row-major, 16.16 / 2.30 fixed point) a frame decoded
+    by ``codec`` carries, or None. For codecs outside :data:`SIDE_DATA_SAFE_CODECS` the side
+    data are never wrapped: the matrix is rebuilt from the rotation angle alone (a flip in it,
+    which such files practically never carry, is not seen)."""
+    if codec not in SIDE_DATA_SAFE_CODECS:
+        return _rotation_matrix(frame)
     from av.sidedata.sidedata import Type
 
     try:
@@ -55,6 +71,21 @@ def display_matrix(frame: Any) -> tuple[int, ...] | None:
     except Exception:  # side data PyAV cannot read: treat as absent
         return None
     return None
+
+
+def _rotation_matrix(frame: Any) -> tuple[int, ...] | None:
+    """The pure-rotation display matrix of a frame's rotation, as ``av_display_rotation_set``
+    writes it, from PyAV's ``frame.rotation`` (read in C, no side-data wrappers); None for
+    no rotation."""
+    try:
+        ccw = float(frame.rotation)  # counter-clockwise degrees, as av_display_rotation_get
+    except Exception:  # an unreadable matrix: treat as absent
+        return None
+    if not math.isfinite(ccw) or ccw == 0:
+        return None
+    r = math.radians(ccw)
+    c, s = int(math.cos(r) * 65536), int(math.sin(r) * 65536)
+    return (c, -s, 0, s, c, 0, 0, 0, 1 << 30)
 
 
 def display_transform(matrix: tuple[int, ...] | None) -> tuple[str, float]:

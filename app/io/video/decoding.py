@@ -7,6 +7,7 @@ untouched, so every picture names the packet it came from (its real pts is in th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,20 +15,29 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import BadInputError, UnsupportedFormatError
+from app.io.inputs import require_readable
 from app.io.video.convert import display_matrix
 from app.io.video.index import NOPTS
 
 HEAD_CAP = 600  # packets decoded at most to learn what the start of a stream drops
 
 
-def open_container(path: Path) -> Any:
-    """``av.open`` with the error as one sentence naming the file."""
-    import av
-
+def require_video_file(path: Path) -> None:
+    """Refuse, in one sentence naming it, a path that is not a regular file: missing, a
+    folder, or a FIFO / device / socket (which would block the demuxer or feed it without
+    end). Only looks at the path (``stat``), never opens it."""
     if not path.exists():
         raise BadInputError(f"{path} does not exist.", path)
     if path.is_dir():
         raise UnsupportedFormatError(f"{path} is a folder, not a video file.", path)
+    require_readable(path, what="video")
+
+
+def open_container(path: Path) -> Any:
+    """``av.open`` with the error as one sentence naming the file."""
+    import av
+
+    require_video_file(path)
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -49,6 +59,22 @@ def video_stream(container: Any, path: Path) -> Any:
             except Exception:  # older PyAV: the demuxer reads and drops them
                 pass
     return stream
+
+
+def packets(container: Any, stream: Any) -> Iterator[Any]:
+    """The non-empty packets of ``stream`` in demux order (``container.demux(stream)``).
+
+    A damaged MPEG-TS can gain streams while it is read (a flipped bit makes a new PID):
+    PyAV's end-of-file flush then looks up streams it never listed and raises IndexError
+    after the last packet. That is the end of the file here, not an error."""
+    it = container.demux(stream)
+    while True:
+        try:
+            p = next(it)
+        except (StopIteration, IndexError):
+            return
+        if p.size:
+            yield p
 
 
 @dataclass
@@ -88,12 +114,10 @@ def _decode_pass(path: Path, pkt_pts: np.ndarray, stop: int | None, first_only: 
                 out.out_dts.append(NOPTS if f.dts is None else int(f.dts))
                 out.out_corrupt.append(bool(getattr(f, "is_corrupt", False)))
                 if out.first is None:
-                    out.first = _picture_info(f)
+                    out.first = _picture_info(f, cc.name or "")
 
         try:
-            for packet in container.demux(stream):
-                if packet.size == 0:
-                    continue
+            for packet in packets(container, stream):
                 if i >= total or (first_only and out.first is not None):
                     break
                 packet.pts = i  # the decoder passes pts through: it names the packet
@@ -119,9 +143,10 @@ def _decode_pass(path: Path, pkt_pts: np.ndarray, stop: int | None, first_only: 
     return out
 
 
-def _picture_info(f: Any) -> dict[str, Any]:
+def _picture_info(f: Any, codec: str) -> dict[str, Any]:
+    """Size, pixel format and display matrix of a picture decoded by ``codec``."""
     return {"width": f.width, "height": f.height, "pix_fmt": f.format.name,
-            "bit_depth": int(f.format.components[0].bits), "matrix": display_matrix(f),
+            "bit_depth": int(f.format.components[0].bits), "matrix": display_matrix(f, codec),
             "colorspace": int(f.colorspace), "color_range": int(f.color_range)}
 
 

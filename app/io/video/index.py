@@ -96,6 +96,11 @@ class FrameIndex:
         rel = (self.frame_pts - self.frame_pts[0]).astype(np.float64)
         return rel * float(self.time_base)
 
+    def backward_frames(self) -> np.ndarray:
+        """Frame indices whose timestamp is earlier than the frame before's (damaged timing:
+        a project keeps no frame times for such a video)."""
+        return np.flatnonzero(np.diff(self.frame_pts) < 0) + 1
+
     def pts_seconds(self) -> np.ndarray:
         """Stream pts of each frame in seconds (not re-based)."""
         return self.frame_pts.astype(np.float64) * float(self.time_base)

@@ -193,6 +193,12 @@ def _notes(r: VideoReport, index: FrameIndex) -> list[str]:
     if r.duplicated_timestamps:
         out.append(f"{_n(r.duplicated_timestamps, 'frame')} share their timestamp with the "
                    f"frame before (first: {', '.join(map(str, r.duplicated_frames[:5]))}).")
+    back = index.backward_frames()
+    if len(back):
+        out.append(f"Timestamps go backwards at {_n(len(back), 'frame')} (first: "
+                   f"{', '.join(map(str, back[:5]))}): the file's timing is damaged; frames "
+                   f"are numbered in the order they are shown, and a project keeps no frame "
+                   f"times for it.")
     if r.start_time:
         out.append(f"The stream starts at {r.start_time:.3f} s; exported timestamps count "
                    f"from the first displayed frame.")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.io.video.decoding import _reason, open_container, video_stream
+from app.io.video.decoding import _reason, open_container, packets, video_stream
 from app.io.video.index import NOPTS, FrameIndex
 
 Sink = Callable[[int, Any], None]
@@ -76,9 +76,7 @@ class DecodeSession:
 
     # ----------------------------------------------------------------- positioning
     def _packets(self) -> Any:
-        for p in self._container.demux(self._stream):
-            if p.size:
-                yield p
+        return packets(self._container, self._stream)
 
     def _rewind(self) -> None:
         """Reopen: the demuxer's next packet is packet 0, the decoder is fresh."""

@@ -10,6 +10,7 @@ from app.core.errors import BadInputError, VellumError
 from app.core.media import fingerprint
 from app.io.video.build import build_index
 from app.io.video.cachedir import video_index_folder
+from app.io.video.decoding import require_video_file
 from app.io.video.index import FrameIndex
 
 
@@ -25,6 +26,8 @@ def load_index(path: Path, verify: str = "auto", use_cache: bool = True,
     index is rebuilt only when it was checked less than ``verify`` asks."""
     if verify not in ("needed", "auto", "always"):
         raise ValueError(f"verify must be 'needed', 'auto' or 'always', not {verify!r}")
+    path = Path(path)
+    require_video_file(path)  # before anything reads it: a FIFO would block the fingerprint
     try:
         fp = fingerprint(path)
     except FileNotFoundError:
