@@ -76,7 +76,8 @@ def test_nifti_and_dicom_volumes(shared_data):
     series = shared_data / "dicom" / "philips_phantom_study" / "S2020"
     p = probe(series)
     assert p.kind is MediaKind.VOLUME and p.frames == 140 and p.source.modality == "CT"
-    assert p.volume.shape == (140, 512, 512) and p.title == "STD BRAIN 1MM, iDose"
+    assert p.volume.shape == (140, 512, 512) and p.title == "CT series 202 (029137)"
+    assert p.source.description == "STD BRAIN 1MM, iDose"  # kept, never the title
 
 
 def test_a_study_folder_becomes_one_volume_per_image_series(tmp_path, shared_data):
@@ -87,12 +88,15 @@ def test_a_study_folder_becomes_one_volume_per_image_series(tmp_path, shared_dat
     with Document.create(tmp_path / "p") as doc:
         report = add_media(doc, [study, shared_data / "dicom" / "pydicom_test_files" /
                                  "CT_small.dcm"])
-        names = sorted(m.name for m in doc.media())
-        assert names == sorted(["STD BRAIN 1MM, iDose", "STD BRAIN 5MM",
-                                "1A TRAUMA/PLAIN HEAD DM /Head", "CT series 1"]), names
+        names = sorted(m.name for m in doc.media())  # never the series descriptions
+        assert names == sorted(["CT series 202 (029137)", "CT series 201 (34c687)",
+                                "CT series 100 (a35171)", "CT series 1 (5713db)"]), names
+        assert sorted(m.source.description for m in doc.media()) == sorted(
+            ["STD BRAIN 1MM, iDose", "STD BRAIN 5MM", "1A TRAUMA/PLAIN HEAD DM /Head",
+             "CT series 1"])
         assert any("secondary capture" in n for n in report.notes)  # the dose report
         assert any("LICENSE_dcm_qa_ct is not a DICOM file" in n for n in report.notes)
-        single = next(m for m in doc.media() if m.name == "CT series 1")
+        single = next(m for m in doc.media() if m.name == "CT series 1 (5713db)")
         assert single.volume_shape == (1, 128, 128) and single.source.series_uid
         uids = {m.source.series_uid for m in doc.media()}
         assert len(uids) == 4

@@ -164,46 +164,67 @@ def test_missing_slice_keeps_every_slice_at_its_position(tmp_path):
 
 
 @pytest.mark.parametrize("tilt", [2.0, 15.0])
-def test_gantry_tilt_keeps_the_acquired_grid(tmp_path, tilt):
-    if tilt > 2.5 and not sheared_geometry_allowed():
-        pytest.skip("app.core.geometry.VolumeGeometry refuses non-orthogonal axes; the "
-                    "geometry patch in the volume report allows them")
+def test_gantry_tilt_is_made_orthogonal_by_whole_pixel_shifts(tmp_path, tilt):
+    """A tilted stack on an orthogonal grid along the slice normal: each acquired slice is
+    shifted in its plane by whole pixels, so every value is a stored one and lies within
+    half a pixel of where DICOM puts it; the exported NIfTI's qform is its sform, and
+    SimpleITK reads the export onto the same grid."""
     files = make_series(tmp_path / "tilt", tilt_deg=tilt)
     volume = load_volume(tmp_path / "tilt")
     g = volume.geometry
-    assert any("tilted by" in w and f"{tilt:.2f}°" in w for w in volume.warnings)
-    np.testing.assert_array_equal(volume.array, expected_volume())
+    assert any(f"tilted by {tilt:.2f}°" in w and "orthogonal" in w for w in volume.warnings)
+    assert np.allclose(np.asarray(g.direction).T @ np.asarray(g.direction), np.eye(3),
+                       atol=1e-9)
+    want = expected_volume()
     import pydicom
 
-    for k, f in enumerate(files):  # every voxel stays where DICOM puts it
+    half = 0.5 * math.hypot(0.5, 0.7) + 1e-6
+    for k, f in enumerate(files):
         ds = pydicom.dcmread(f, stop_before_pixels=True)
         ipp = np.array([float(v) for v in ds.ImagePositionPatient])
         row = np.array([float(v) for v in ds.ImageOrientationPatient[:3]])
         col = np.array([float(v) for v in ds.ImageOrientationPatient[3:]])
-        j, i = 9, 5
-        world = ipp + i * 0.7 * row + j * 0.5 * col
-        assert g.voxel_to_world((i, j, k)) == pytest.approx(world, abs=1e-6)
-    # The exported NIfTI keeps that grid exactly in its sform (nibabel's affine).
+        for j, i in ((9, 5), (0, 0), (15, 11)):
+            world = ipp + i * 0.7 * row + j * 0.5 * col
+            vi, vj, vk = np.rint(g.world_to_voxel(world)).astype(int)
+            assert vk == k
+            assert np.linalg.norm(g.voxel_to_world((vi, vj, vk)) - world) <= half
+            assert volume.array[vk, vj, vi] == want[k, j, i]  # the stored value, moved
     import nibabel as nib
+    import SimpleITK as sitk
 
     out = write_nifti(tmp_path / "tilt.nii.gz", volume.array, g)
     img = nib.load(str(out))
     np.testing.assert_allclose(img.affine, g.affine_ras(), atol=1e-4)
-    if sheared_geometry_allowed():  # (the geometry patch also lets from_affine_ras shear)
-        back = read_nifti(out)
-        np.testing.assert_allclose(back.geometry.affine_lps(), g.affine_lps(), atol=1e-4)
-        np.testing.assert_array_equal(back.array, volume.array)
-    # SimpleITK keeps an orthogonal grid: same origin and in-plane axes, k along the normal.
-    # Our qform is that grid, so SimpleITK reads our export as it reads the DICOM files.
-    import SimpleITK as sitk
-
-    image = sitk_series(tmp_path / "tilt")
-    np.testing.assert_allclose(g.origin, image.GetOrigin(), atol=1e-3)
-    np.testing.assert_allclose(np.asarray(g.direction)[:, :2],
-                               np.asarray(image.GetDirection()).reshape(3, 3)[:, :2], atol=1e-6)
+    np.testing.assert_allclose(img.get_qform(), img.get_sform(), atol=1e-4)
+    back = read_nifti(out)
+    np.testing.assert_allclose(back.geometry.affine_lps(), g.affine_lps(), atol=1e-4)
+    np.testing.assert_array_equal(back.array, volume.array)
     exported = sitk.ReadImage(str(out))
-    for attr in ("GetSpacing", "GetOrigin", "GetDirection"):
-        np.testing.assert_allclose(getattr(exported, attr)(), getattr(image, attr)(), atol=1e-4)
+    np.testing.assert_allclose(exported.GetOrigin(), g.origin, atol=1e-3)
+    np.testing.assert_allclose(exported.GetSpacing(), g.spacing, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(exported.GetDirection()).reshape(3, 3),
+                               np.asarray(g.direction), atol=1e-5)
+
+
+def test_gantry_tilt_on_the_acquired_grid_for_older_projects(tmp_path):
+    """``regularize=False`` (volumes a project added before 0.2): the sheared grid, every
+    voxel exactly where DICOM puts it."""
+    from app.io.volume import load_series, scan_series
+
+    files = make_series(tmp_path / "tilt", tilt_deg=2.0)
+    (info,) = [s for s in scan_series(tmp_path / "tilt", regularize=False) if s.is_image]
+    volume = load_series(info)
+    np.testing.assert_array_equal(volume.array, expected_volume())
+    import pydicom
+
+    for k, f in enumerate(files):
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        ipp = np.array([float(v) for v in ds.ImagePositionPatient])
+        row = np.array([float(v) for v in ds.ImageOrientationPatient[:3]])
+        col = np.array([float(v) for v in ds.ImageOrientationPatient[3:]])
+        world = ipp + 5 * 0.7 * row + 9 * 0.5 * col
+        assert volume.geometry.voxel_to_world((5, 9, k)) == pytest.approx(world, abs=1e-6)
 
 
 def test_folder_with_mixed_series_lists_each_and_loads_the_largest(tmp_path):

@@ -203,7 +203,8 @@ def test_label_map_made_by_another_tool_gets_segment_names(tmp_path):
 
 
 def test_no_patient_data_in_any_export(tmp_path):
-    make_series(tmp_path / "Quixote" / "ct")  # even the folder is named after the patient
+    # even the folder and the series description (typed at the scanner) name the patient
+    make_series(tmp_path / "Quixote" / "ct", description="Quixote^Alonso head")
     out = tmp_path / "export"
     out.mkdir()
     assert main(["volume", "convert", str(tmp_path / "Quixote"), str(out / "ct.nii.gz")]) == 0

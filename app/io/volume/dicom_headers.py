@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.project_files import is_project_file
 from app.io.volume.model import FrameRef
 
 DIRECTORY_SOP = "1.2.840.10008.1.3.10"  # Media Storage Directory (DICOMDIR, Philips DIRFILE)
@@ -49,6 +50,7 @@ class FileHeader:
     frames: list[FrameRef] = field(default_factory=list)
     monochrome1: bool = False
     references: list[list[str]] = field(default_factory=list)  # directory records' file IDs
+    damage: str = ""  # an image whose pixel data is cut short: why, in a few words
 
 
 class Unreadable(Exception):
@@ -60,30 +62,46 @@ def walk(folder: Path) -> list[Path]:
     out: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out.extend(Path(root, f) for f in sorted(files) if not f.startswith("."))
+        out.extend(Path(root, f) for f in sorted(files)
+                   if not f.startswith(".") and not is_project_file(Path(root, f)))
     return out
 
 
 def read_header(path: Path) -> FileHeader:
-    """Parse ``path``'s header (pixel data is not read). Raises :class:`Unreadable`."""
+    """Parse ``path``'s header (pixel data is not read, but an image's Pixel Data element is
+    checked against the file's length: ``damage`` says when it is cut short). Raises
+    :class:`Unreadable`; a folder member that is not a regular file is never opened."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    from app.io.inputs import special_kind
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(132)
+        st = os.stat(path)
     except OSError as exc:
         raise Unreadable(f"{path} cannot be opened ({exc.strerror}).") from exc
-    with warnings.catch_warnings():
+    kind = special_kind(st.st_mode)
+    if kind is not None:
+        raise Unreadable(f"{path} is {kind}, not a regular file; it is skipped.")
+    if st.st_size == 0:
+        raise Unreadable(f"{path} is empty (0 bytes): the file is damaged or cut short.")
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise Unreadable(f"{path} cannot be opened ({exc.strerror}).") from exc
+    with fh, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        head = fh.read(132)
+        fh.seek(0)
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            ds = pydicom.dcmread(fh, stop_before_pixels=True)
         except InvalidDicomError:
             # DICOM without the 128-byte preamble (old ACR-NEMA style) starts with group 8
             if head[:2] not in (b"\x08\x00", b"\x02\x00"):
                 raise Unreadable(f"{path} is not a DICOM file.") from None
             try:
-                ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+                fh.seek(0)
+                ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
             except Exception as exc:
                 raise Unreadable(f"{path} is not a DICOM file ({exc}).") from None
             if "SOPClassUID" not in ds:
@@ -91,9 +109,72 @@ def read_header(path: Path) -> FileHeader:
         except Exception as exc:  # pydicom raises many kinds for a damaged header
             raise Unreadable(f"{path} has a damaged DICOM header ({exc}).") from None
         try:
-            return describe(path, ds)
+            header = describe(path, ds)
         except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
             raise Unreadable(f"{path} has an invalid DICOM header ({exc}).") from None
+        if header.kind == "image":
+            header.damage = pixel_damage(fh, st.st_size, ds, header.frames)
+        return header
+
+
+_DEFLATED = "1.2.840.10008.1.2.1.99"
+_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"  # sequence delimitation item (LE)
+
+
+def pixel_damage(fh: Any, size: int, ds: Any, frames: list[FrameRef]) -> str:
+    """Why the Pixel Data element at ``fh``'s position (where a header read stopped) is cut
+    short, in a few words; "" when it is whole or cannot be judged without decoding. Reads at
+    most a few bytes unless compressed data lacks its closing delimiter at the very end."""
+    if not frames or frames[0].syntax == _DEFLATED:
+        return ""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None or little is None:
+        return ""
+    pos = fh.tell()
+    if pos >= size:
+        return "the file ends where its pixel data should begin"
+    order = "little" if little else "big"
+    head = fh.read(12 if not implicit else 8)
+    tag = (b"\xe0\x7f\x10\x00" if little else b"\x7f\xe0\x00\x10")
+    if len(head) < 8:
+        return "the file ends inside its pixel data header"
+    if head[:4] != tag:
+        return ""  # not Pixel Data (float pixels, trailing elements): left to the decoder
+    if implicit:
+        length, start = int.from_bytes(head[4:8], order), pos + 8
+    elif head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
+        length, start = int.from_bytes(head[8:12], order), pos + 12
+    else:
+        length, start = int.from_bytes(head[6:8], order), pos + 8
+    if len(head) < start - pos:
+        return "the file ends inside its pixel data header"
+    if length == 0xFFFFFFFF:  # encapsulated (compressed): must close with a delimiter
+        fh.seek(max(start, size - len(_DELIMITER)))
+        if fh.read() == _DELIMITER or _has_delimiter(fh, start):
+            return ""
+        return f"its compressed pixel data is cut short ({size - start} bytes, no end marker)"
+    held = size - start
+    if held < length:
+        return f"its pixel data is cut short ({held} of {length} bytes)"
+    f = frames[0]
+    want = f.rows * f.columns * f.file_frames * f.bits_allocated // 8
+    if frames[0].syntax in _NATIVE_SYNTAXES and length < want:
+        return f"its pixel data holds {length} bytes, {want} expected"
+    return ""
+
+
+def _has_delimiter(fh: Any, start: int, chunk: int = 1 << 20) -> bool:
+    """Whether the sequence delimiter's tag occurs after ``start`` (read in chunks)."""
+    fh.seek(start)
+    tail = b""
+    while block := fh.read(chunk):
+        if _DELIMITER[:4] in tail + block:
+            return True
+        tail = block[-3:]
+    return False
+
+
+_NATIVE_SYNTAXES = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
 
 
 def _sop_class(ds: Any) -> str:

@@ -85,6 +85,18 @@ def _store(out: np.ndarray, k: int, raw: np.ndarray, f: FrameRef) -> tuple[np.nd
     return out, float(lo)
 
 
+def _shifted(acquired: np.ndarray, shifts: list[tuple[int, int]], shape: tuple[int, int, int],
+             fill: float) -> np.ndarray:
+    """A tilted stack on its orthogonal grid: acquired slice k placed at its whole-pixel
+    offset ``shifts[k]`` (rows, columns) in a grid of ``shape``; the rest holds ``fill``
+    (the volume's lowest value). No value is interpolated."""
+    out = np.full(shape, fill, acquired.dtype)
+    rows, cols = acquired.shape[1:]
+    for k, (b, a) in enumerate(shifts):
+        out[k, b:b + rows, a:a + cols] = acquired[k]
+    return out
+
+
 Job = tuple[Path, list[tuple[int, FrameRef]], SharedFile | None]  # file, its (k, frame)s
 
 
@@ -138,7 +150,7 @@ def load_dicom(info: SeriesInfo, volume_index: int = 0,
                             f"volume {volume_index}.", info.files[0])
     plan = info.plan[volume_index]
     frames = [f for f in plan if f is not None]
-    out = np.empty(info.geometry.shape, output_dtype(frames))
+    out = np.empty((len(plan), frames[0].rows, frames[0].columns), output_dtype(frames))
     by_file: dict[Path, list[tuple[int, FrameRef]]] = defaultdict(list)
     for k, f in enumerate(plan):
         if f is not None:
@@ -147,7 +159,8 @@ def load_dicom(info: SeriesInfo, volume_index: int = 0,
              if len(items) > 1 or any(f.index > 0 or f.stacked for _, f in items)}
     warnings_out = list(info.warnings)
     filled = [k for k, f in enumerate(plan) if f is None]
-    rows, cols = info.geometry.shape[1:]
+    marks = {k: "no image: its file is missing or damaged" for k in filled}
+    rows, cols = out.shape[1:]
     done, total, first_error, lowest = 0, len(frames), "", np.inf
     jobs = []  # a multi-frame file is decoded a few frames at a time, so memory stays low
     for path, items in by_file.items():
@@ -165,6 +178,7 @@ def load_dicom(info: SeriesInfo, volume_index: int = 0,
                 first_error = first_error or f"{path}: {reason}"
                 ks = [k for k, _ in items]
                 filled.extend(ks)
+                marks.update((k, f"damaged file {path.name}") for k in ks)
                 where = f"slice k={ks[0]}" if len(ks) == 1 else f"{len(ks)} slices"
                 warnings_out.append(f"{path} could not be decoded ({reason}); its {where} "
                                     "holds the volume's lowest value.")
@@ -181,8 +195,11 @@ def load_dicom(info: SeriesInfo, volume_index: int = 0,
                             f"could be decoded ({first_error}).", info.files[0])
     for k in filled:
         out[k] = lowest
+    if info.shifts:
+        out = _shifted(out, info.shifts, info.geometry.shape, lowest)
     if progress is not None:
         progress(total, total)
     return Volume(out, info.geometry, modality=info.modality, description=info.description,
                   series_uid=info.uid, warnings=warnings_out, volume_index=volume_index,
-                  volumes=info.volumes, monochrome1=info.monochrome1, source=info.files[0])
+                  volumes=info.volumes, monochrome1=info.monochrome1, source=info.files[0],
+                  marks=dict(sorted(marks.items())))

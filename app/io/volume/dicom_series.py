@@ -49,8 +49,10 @@ def _stacks(frames: list[FrameRef]) -> list[list[FrameRef]]:
     return sorted(stacks, key=len, reverse=True)
 
 
-def build_series(headers: list[FileHeader]) -> list[SeriesInfo]:
-    """Series found in ``headers``: image series (one per stack), then the others."""
+def build_series(headers: list[FileHeader], regularize: bool = True) -> list[SeriesInfo]:
+    """Series found in ``headers``: image series (one per stack, or per part of a stack
+    whose spacing changes), then the others. ``regularize``: see
+    :func:`~app.io.volume.dicom_grid.plan_stack`."""
     images: dict[str, list[FileHeader]] = defaultdict(list)
     others: dict[str, list[FileHeader]] = defaultdict(list)
     for h in headers:
@@ -60,7 +62,7 @@ def build_series(headers: list[FileHeader]) -> list[SeriesInfo]:
             others[h.series_uid].append(h)
     out: list[SeriesInfo] = []
     for uid, hs in images.items():
-        out.extend(_image_series(uid, hs, others.pop(uid, [])))
+        out.extend(_image_series(uid, hs, others.pop(uid, []), regularize))
     for uid, hs in others.items():
         h = hs[0]
         files = sorted(x.path for x in hs)
@@ -74,8 +76,8 @@ def build_series(headers: list[FileHeader]) -> list[SeriesInfo]:
     return out
 
 
-def _image_series(uid: str, hs: list[FileHeader], not_images: list[FileHeader]
-                  ) -> list[SeriesInfo]:
+def _image_series(uid: str, hs: list[FileHeader], not_images: list[FileHeader],
+                  regularize: bool = True) -> list[SeriesInfo]:
     h0 = min(hs, key=lambda h: str(h.path))
     folder = h0.path.parent
     description = h0.description or (f"{h0.modality or 'DICOM'} series {h0.number}"
@@ -97,22 +99,52 @@ def _image_series(uid: str, hs: list[FileHeader], not_images: list[FileHeader]
         sid = uid if n == 0 else f"{uid}#{n + 1}"
         desc = description if n == 0 else f"{description} (stack {n + 1})".strip()
         label = _label(desc, sid, folder)
-        files = sorted({f.path for f in stack})
-        info = SeriesInfo(uid=sid, description=desc, modality=h0.modality, geometry=None,
-                          files=files, frames=len(stack), number=h0.number,
-                          monochrome1=h0.monochrome1, warnings=list(common))
         try:
-            geometry, plan, warnings = plan_stack(stack, label)
+            parts = plan_stack(stack, label, regularize)
         except ValueError as exc:
-            info.is_image = False
+            info = SeriesInfo(uid=sid, description=desc, modality=h0.modality, geometry=None,
+                              files=sorted({f.path for f in stack}), frames=len(stack),
+                              number=h0.number, monochrome1=h0.monochrome1,
+                              warnings=list(common), is_image=False)
             info.warnings.insert(0, f"{cap(label)} cannot be laid out as a "
                                  f"volume ({exc}); it is skipped.")
-        else:
-            info.geometry, info.plan, info.volumes = geometry, plan, len(plan)
-            info.warnings.extend(warnings)
+            out.append(info)
+            continue
+        for r, part in enumerate(parts):
+            used = [f for f in part.plan[0] if f is not None] if part.plan else stack
+            if len(part.plan) > 1:
+                used = [f for vol in part.plan for f in vol if f is not None]
+            info = SeriesInfo(uid=sid if r == 0 else f"{sid}#part{r + 1}", description=desc,
+                              modality=h0.modality, geometry=part.geometry,
+                              files=sorted({f.path for f in used}), frames=len(used),
+                              number=h0.number, monochrome1=h0.monochrome1,
+                              warnings=list(common) + part.warnings, plan=part.plan,
+                              volumes=len(part.plan), shifts=part.shifts, part=part.part)
+            info.damaged.extend(_damaged_slices(hs, part.plan, info.title))
             if h0.monochrome1:
                 info.warnings.append(f"{cap(label)} is MONOCHROME1 (low "
                                      "values display white); values are kept as stored.")
-        out.append(info)
+            out.append(info)
     return out
 
+
+
+def _damaged_slices(hs: list[FileHeader], plan: list[list[FrameRef | None]], title: str
+                    ) -> list[str]:
+    """A sentence for each file of the stack whose pixel data is cut short, naming the file
+    and the slice(s) it holds (k, 0-based, in the first volume)."""
+    cut = {h.path: h.damage for h in hs if h.damage}
+    if not cut:
+        return []
+    slices: dict[Path, list[int]] = defaultdict(list)
+    for k, f in enumerate(plan[0] if plan else []):
+        if f is not None and f.path in cut:
+            slices[f.path].append(k)
+    out = []
+    for path in sorted(cut):
+        ks = slices.get(path, [])
+        where = (f"slice k={ks[0]}" if len(ks) == 1 else f"{len(ks)} slices" if ks
+                 else "a slice")
+        out.append(f"{path} is damaged: {cut[path]}, so {where} of {title} cannot be shown "
+                   "and is marked in the views.")
+    return out

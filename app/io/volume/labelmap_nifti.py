@@ -16,6 +16,7 @@ written: NIfTI descrip/aux_file/intent_name are empty.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -27,10 +28,13 @@ from app.core.errors import BadInputError
 from app.core.geometry import VolumeGeometry
 from app.core.labelmap import Segment
 from app.io.atomic import atomic_write
+from app.io.inputs import read_json_file, require_readable
 from app.io.volume.nifti import (_stem, is_nifti, max_corner_distance, nifti_image,
-                                 open_nifti, stream_image)
+                                 open_nifti, read_voxels, stream_image)
 
 FIT_MM = 1e-3  # a label map's grid must sit within this of the volume's
+MAX_SEGMENTS = 1000  # more distinct values than this is an image, not a label map
+MAX_TABLE_BYTES = 16 * 1024 * 1024  # a segment table (JSON, ITK-SNAP) is a few KiB
 SIDECAR_FORMAT = "vellum-labelmap"
 _PALETTE = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0",
             "#f032e6", "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#800000")
@@ -74,20 +78,24 @@ def itksnap_text(segments: Sequence[Segment]) -> str:
 
 
 def parse_itksnap(text: str) -> list[Segment]:
-    """Segments of an ITK-SNAP label description file (value 0 left out)."""
+    """Segments of an ITK-SNAP label description file (value 0 left out); ValueError with
+    the reason when a line is not one."""
     import shlex
 
     out = []
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        parts = shlex.split(line)
-        if len(parts) < 8:
-            continue
-        value, r, g, b = (int(float(x)) for x in parts[:4])
-        if value > 0:
-            out.append(Segment(value, parts[7], f"#{r:02x}{g:02x}{b:02x}"))
+        try:
+            parts = shlex.split(line)
+            if len(parts) < 8:
+                continue
+            value, r, g, b = (int(float(x)) for x in parts[:4])
+            if value > 0:
+                out.append(Segment(value, parts[7], f"#{r:02x}{g:02x}{b:02x}"))
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"line {n}: {exc}") from None
     return out
 
 
@@ -149,27 +157,68 @@ class LabelMapFile:
     warnings: list[str] = field(default_factory=list)
 
 
-def _segments_beside(p: Path, values: list[int], warnings: list[str]
-                     ) -> tuple[list[Segment], str | None, str | None]:
+def _segment(entry: object, json_path: Path) -> Segment:
+    """One entry of a JSON segment table, its types checked."""
+    def bad(why: str) -> BadInputError:
+        return BadInputError(f"{json_path} is not a usable segment table: {why}.", json_path)
+
+    if not isinstance(entry, dict):
+        raise bad("a segment is not a JSON object")
+    value, name = entry.get("value"), entry.get("name")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise bad(f"segment value {value!r} is not a whole number from 1 to 65535")
+    if not isinstance(name, str):
+        raise bad(f"segment {value} has no name (text)")
+    color = entry.get("color") or "#3cb44b"
+    class_id, vid = entry.get("class_id"), entry.get("vellum_id")
+    if not isinstance(color, str) or not all(
+            isinstance(x, (str, type(None))) for x in (class_id, vid)):
+        raise bad(f"segment {value} has a colour, class id or id that is not text")
+    try:
+        return Segment(value, name, color, class_id, **({"id": vid} if vid else {}))
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+
+
+def _segments_beside(p: Path) -> tuple[list[Segment], str | None, str | None]:
+    """The segment table beside label map ``p``: its JSON sidecar, else its ITK-SNAP file,
+    else none. A table that is there but unusable (not JSON, nested absurdly deep, wrong
+    types, a FIFO...) refuses the import in one sentence: made-up names would lose its own."""
     json_path, snap_path = sidecar_paths(p)
-    if json_path.is_file():
+    if os.path.lexists(json_path):
+        table = read_json_file(json_path, "segment table", MAX_TABLE_BYTES)
+        if not isinstance(table, dict):
+            raise BadInputError(f"{json_path} is not a usable segment table: it is not a "
+                                "JSON object.", json_path)
+        entries = table.get("segments", [])
+        if not isinstance(entries, list):
+            raise BadInputError(f"{json_path} is not a usable segment table: 'segments' is "
+                                "not a list.", json_path)
+        if len(entries) > MAX_SEGMENTS:
+            raise BadInputError(f"{json_path} lists {len(entries)} segments; a label map "
+                                f"holds at most {MAX_SEGMENTS}.", json_path)
+        segs = [_segment(e, json_path) for e in entries]
+        lm = table.get("labelmap") or {}
+        lm = lm if isinstance(lm, dict) else {}
+        lm_id, name = lm.get("vellum_id"), lm.get("name")
+        return (segs, lm_id if isinstance(lm_id, str) else None,
+                name if isinstance(name, str) else None)
+    if os.path.lexists(snap_path):
+        snap = require_readable(snap_path, what="ITK-SNAP label file")
         try:
-            table = json.loads(json_path.read_text(encoding="utf-8"))
-            segs = [Segment(int(s["value"]), str(s["name"]), str(s.get("color") or "#3cb44b"),
-                            s.get("class_id"), **({"id": str(s["vellum_id"])}
-                                                  if s.get("vellum_id") else {}))
-                    for s in table.get("segments", [])]
-            lm = table.get("labelmap") or {}
-            return segs, lm.get("vellum_id"), lm.get("name")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            warnings.append(f"{json_path} is not a readable segment table ({exc}); it is "
-                            "ignored.")
-    if snap_path.is_file():
-        try:
-            return parse_itksnap(snap_path.read_text(encoding="utf-8")), None, None
-        except ValueError as exc:
-            warnings.append(f"{snap_path} is not a readable ITK-SNAP label file ({exc}); it "
-                            "is ignored.")
+            if snap.stat().st_size > MAX_TABLE_BYTES:
+                raise ValueError(f"it is larger than {MAX_TABLE_BYTES} bytes")
+            text = snap.read_bytes().decode("utf-8")
+            segs = parse_itksnap(text)
+            if len(segs) > MAX_SEGMENTS:
+                raise ValueError(f"it lists {len(segs)} labels, more than {MAX_SEGMENTS}")
+        except UnicodeDecodeError:
+            raise BadInputError(f"{snap} is not a usable ITK-SNAP label file: it is not UTF-8 "
+                                "text.", snap) from None
+        except (OSError, ValueError) as exc:
+            raise BadInputError(f"{snap} is not a usable ITK-SNAP label file ({exc}).",
+                                snap) from None
+        return segs, None, None
     return [], None, None
 
 
@@ -188,30 +237,40 @@ def read_labelmap_nifti(path: str | Path, expected_geometry: VolumeGeometry) -> 
                             f"is {'x'.join(map(str, want))}; it is not this volume's label "
                             "map.", p)
     off = max_corner_distance(img.affine, expected_geometry.affine_ras(), want)
+    if not np.isfinite(off):
+        raise BadInputError(f"{p} is not a usable NIfTI file: its header gives voxel "
+                            "positions that are not numbers (affine or pixdim).", p)
     if off > FIT_MM:
         raise BadInputError(f"{p} does not sit on the volume's grid (its voxels are up to "
                             f"{off:.3g} mm away); it is not this volume's label map.", p)
-    try:
-        data = np.asanyarray(img.dataobj).reshape(want)
-    except Exception as exc:  # truncated or corrupt voxel data
-        raise BadInputError(f"{p} has unreadable voxel data ({exc}).", p) from exc
+    data = read_voxels(p, lambda: img.dataobj).reshape(want)
     if data.dtype.kind == "f":
         if not np.all(np.isfinite(data)) or not np.all(data == np.round(data)):
             raise BadInputError(f"{p} holds fractional values; a label map holds whole "
                                 "segment values.", p)
+    elif data.dtype.kind not in "biu":
+        raise BadInputError(f"{p} holds {data.dtype} voxels; a label map holds whole "
+                            "segment values.", p)
     lo, hi = (int(data.min()), int(data.max())) if data.size else (0, 0)
     if lo < 0 or hi > 65535:
         raise BadInputError(f"{p} holds values from {lo} to {hi}; label values must lie in "
                             "0..65535.", p)
     labels = np.ascontiguousarray(data.T, dtype=np.uint8 if hi <= 255 else np.uint16)
-    values = [int(v) for v in np.unique(labels) if v]
+    del data
+    counts = np.bincount(labels.ravel(), minlength=1)  # linear time; 64K counts at most
+    values = [int(v) for v in np.flatnonzero(counts[1:]) + 1]
+    if len(values) > MAX_SEGMENTS:
+        raise BadInputError(f"{p} holds {len(values)} distinct values; a label map holds at "
+                            f"most {MAX_SEGMENTS} segments (is it an image rather than a "
+                            "label map?).", p)
     warnings: list[str] = []
-    segments, lm_id, name = _segments_beside(p, values, warnings)
+    segments, lm_id, name = _segments_beside(p)
     known = {s.value for s in segments}
     missing = [v for v in values if v not in known]
     if missing:
-        if segments or any(x.is_file() for x in sidecar_paths(p)):
-            warnings.append(f"{p} holds value(s) {missing} that its segment table does not "
+        if segments or any(os.path.lexists(x) for x in sidecar_paths(p)):
+            shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+            warnings.append(f"{p} holds value(s) {shown} that its segment table does not "
                             "name; they are named 'Segment N'.")
         segments += [Segment(v, f"Segment {v}", _PALETTE[(v - 1) % len(_PALETTE)])
                      for v in missing]

@@ -8,12 +8,22 @@ applied).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from app.core.geometry import VolumeGeometry
+
+
+def series_title(modality: str, number: int | None, uid: str) -> str:
+    """A volume's default title, free of anything a site types (SeriesDescription and
+    ProtocolName often hold patient names): modality, series number and a short hash of the
+    SeriesInstanceUID, e.g. ``CT series 3 (a1b2c3)``."""
+    tag = hashlib.sha256(uid.encode()).hexdigest()[:6] if uid else ""
+    text = f"{modality or 'DICOM'} series" + (f" {number}" if number is not None else "")
+    return f"{text} ({tag})" if tag else text
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,25 @@ class SeriesInfo:
     # Where each slice of each volume comes from ([volume][k]; None = a plane inserted for a
     # missing slice). Filled by the DICOM scan; empty for NIfTI.
     plan: list[list[FrameRef | None]] = field(default_factory=list, repr=False)
+    # Sentences naming each damaged file of the series (a slice file cut short, an empty
+    # file beside its slices); the project keeps them on the item and ``validate`` reports
+    # them. Not repeated in ``warnings``.
+    damaged: list[str] = field(default_factory=list)
+    # A tilted stack made orthogonal: where each acquired slice k sits in the grid
+    # (row offset, column offset), whole pixels; empty when slices fill it as acquired.
+    shifts: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    # Which part of a stack whose spacing changes ("part 2 of 2, 7 mm apart"), else "".
+    part: str = ""
+
+    @property
+    def title(self) -> str:
+        """The title a project gives the volume: :func:`series_title` for DICOM (never the
+        series description), with its part where the stack was split; nothing for NIfTI
+        (the item is called by its file name)."""
+        if self.source == "nifti":
+            return ""
+        base = series_title(self.modality, self.number, self.uid.split("#part")[0])
+        return f"{base}, {self.part}" if self.part else base
 
     @property
     def voxels(self) -> int:
@@ -87,6 +116,9 @@ class Volume:
     volumes: int = 1
     monochrome1: bool = False
     source: Path | None = None
+    # Slices (index along k) that hold no image of their own, with why in a few words
+    # ("damaged file IM0003.dcm", "missing from the series"): the views mark them.
+    marks: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if tuple(self.array.shape) != tuple(self.geometry.shape):

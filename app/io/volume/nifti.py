@@ -20,6 +20,10 @@ the array's values unchanged (no scaling).
 from __future__ import annotations
 
 import gzip
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,9 @@ import numpy as np
 
 from app.core.errors import BadInputError, UnsupportedFormatError
 from app.core.geometry import VolumeGeometry
+from app.core.media_damage import BadNiftiHeader, nifti_damage, read_header
 from app.io.atomic import atomic_write
+from app.io.inputs import require_readable
 from app.io.volume.model import Volume
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -53,17 +59,69 @@ def max_corner_distance(a: np.ndarray, b: np.ndarray, shape_ijk: tuple[int, int,
                                        axis=1)))
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """nibabel's warnings and log messages (``sizeof_hdr should be 348...``) kept from the
+    terminal: what matters reaches the user as Vellum's own sentence."""
+    log = logging.getLogger("nibabel.global")
+    was = log.disabled
+    log.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.disabled = was
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+
+
 def open_nifti(path: str | Path) -> Any:
-    """nibabel image of ``path``; one-sentence :class:`BadInputError` if unreadable."""
+    """nibabel image of ``path``; one-sentence :class:`BadInputError` if it is not a regular
+    file or its header is unreadable or impossible (checked before nibabel sees it)."""
     import nibabel as nib
 
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"{p} does not exist.", p)
+    p = require_readable(path, what="NIfTI file")
     try:
-        return nib.load(str(p))
+        read_header(p)
+    except BadNiftiHeader as exc:
+        raise BadInputError(f"{p} is not a usable NIfTI file: {exc}.", p) from None
+    except OSError as exc:
+        raise BadInputError(f"Cannot read {p} ({exc.strerror or exc}).", p) from None
+    try:
+        with quiet():
+            return nib.load(str(p))
     except Exception as exc:  # nibabel raises many kinds for damaged files
-        raise BadInputError(f"{p} cannot be read as NIfTI ({exc}).", p) from exc
+        raise BadInputError(f"{p} cannot be read as NIfTI ({_one_line(exc)}).", p) from None
+
+
+def damage_note(path: str | Path) -> str | None:
+    """A sentence naming ``path`` when the NIfTI file does not hold every voxel its header
+    promises (cut short), else None."""
+    p = Path(path)
+    try:
+        why = nifti_damage(p)
+    except OSError as exc:
+        return f"{p} cannot be read ({exc.strerror or exc})."
+    return f"{p} {why}; its voxels cannot be shown." if why else None
+
+
+def read_voxels(path: Path, read: Any) -> np.ndarray:
+    """``read()`` (a read of nibabel's array proxy), refused in one sentence when the file is
+    cut short (checked first: a damaged header may promise terabytes) or the read fails."""
+    note = damage_note(path)
+    if note is not None:
+        raise BadInputError(note, path)
+    try:
+        with quiet():
+            return np.asanyarray(read())
+    except MemoryError:
+        raise BadInputError(f"{path} is too large to load into memory.", path) from None
+    except Exception as exc:  # corrupt voxel data
+        raise BadInputError(f"{path} has unreadable voxel data ({_one_line(exc)}).",
+                            path) from None
 
 
 def nifti_layout(path: Path, img: Any) -> tuple[VolumeGeometry, int, list[str]]:
@@ -78,21 +136,26 @@ def nifti_layout(path: Path, img: Any) -> tuple[VolumeGeometry, int, list[str]]:
     ijk = (shape + (1, 1, 1))[:3]
     volumes = shape[3] if len(shape) > 3 else 1
     hdr = img.header
-    warnings: list[str] = []
-    qcode, scode = int(hdr["qform_code"]), int(hdr["sform_code"])
-    if qcode <= 0 and scode <= 0:
-        warnings.append(f"{path} has neither a qform nor an sform: its orientation is "
-                        "unknown, so the volume uses nibabel's default axes from pixdim.")
-    elif qcode > 0 and scode > 0:
-        off = max_corner_distance(hdr.get_qform(), hdr.get_sform(), ijk)
-        if off > AGREE_MM:
-            warnings.append(f"{path}'s qform and sform disagree by up to {off:.3g} mm; the "
-                            "sform is used (as nibabel does).")
+    notes: list[str] = []
+    with quiet():
+        qcode, scode = int(hdr["qform_code"]), int(hdr["sform_code"])
+        if qcode <= 0 and scode <= 0:
+            notes.append(f"{path} has neither a qform nor an sform: its orientation is "
+                         "unknown, so the volume uses nibabel's default axes from pixdim.")
+        elif qcode > 0 and scode > 0:
+            off = max_corner_distance(hdr.get_qform(), hdr.get_sform(), ijk)
+            if off > AGREE_MM:
+                notes.append(f"{path}'s qform and sform disagree by up to {off:.3g} mm; the "
+                             "sform is used (as nibabel does).")
+        affine = np.asarray(img.affine, dtype=float)
+    if not np.all(np.isfinite(affine)):
+        raise BadInputError(f"{path} is not a usable NIfTI file: its header gives voxel "
+                            "positions that are not numbers (affine or pixdim).", path)
     try:
-        geometry = VolumeGeometry.from_affine_ras((ijk[2], ijk[1], ijk[0]), img.affine)
+        geometry = VolumeGeometry.from_affine_ras((ijk[2], ijk[1], ijk[0]), affine)
     except ValueError as exc:
         raise BadInputError(f"{path} has an affine Vellum cannot hold ({exc}).", path) from exc
-    return geometry, volumes, warnings
+    return geometry, volumes, notes
 
 
 def read_nifti(path: str | Path, volume_index: int = 0) -> Volume:
@@ -104,11 +167,9 @@ def read_nifti(path: str | Path, volume_index: int = 0) -> Volume:
     if not 0 <= volume_index < volumes:
         raise BadInputError(f"{p} holds {volumes} volume(s); there is no volume "
                             f"{volume_index}.", p)
-    try:
-        proxy = img.dataobj
-        data = np.asanyarray(proxy[..., volume_index] if len(img.shape) > 3 else proxy[...])
-    except Exception as exc:  # truncated or corrupt voxel data
-        raise BadInputError(f"{p} has unreadable voxel data ({exc}).", p) from exc
+    proxy = img.dataobj
+    data = read_voxels(p, lambda: proxy[..., volume_index] if len(img.shape) > 3
+                       else proxy[...])
     data = np.asarray(data).reshape((*data.shape, 1, 1)[:3]) if data.ndim < 3 else data
     raw = img.get_data_dtype()
     if data.dtype == np.float64 and raw.kind in "iu" and raw.itemsize <= 2:

@@ -4,16 +4,22 @@ NIfTI files. :func:`scan_series` reads headers only; :func:`load_series` decodes
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from app.core.errors import BadInputError
+from app.core.geometry import VolumeGeometry
 from app.core.media import VolumeSource
+from app.io.inputs import require_readable, special_kind
 from app.io.volume.dicom_headers import FileHeader, Unreadable, read_header, resolve_reference, walk
 from app.io.volume.dicom_pixels import load_dicom
 from app.io.volume.dicom_series import build_series
 from app.io.volume.model import SeriesInfo, Volume
-from app.io.volume.nifti import _stem, is_nifti, nifti_layout, open_nifti, read_nifti
+from app.io.volume.nifti import (_stem, damage_note, is_nifti, nifti_layout, open_nifti,
+                                 read_nifti)
 
 Progress = Callable[..., None]
 MAX_LISTED = 10  # unreadable files named one by one before a summary sentence
@@ -21,19 +27,30 @@ MAX_LISTED = 10  # unreadable files named one by one before a summary sentence
 
 def _nifti_series(p: Path) -> SeriesInfo:
     geometry, volumes, warnings = nifti_layout(p, open_nifti(p))
+    note = damage_note(p)
     return SeriesInfo(uid="", description=_stem(p), modality="", geometry=geometry,
                       files=[p], warnings=warnings, frames=geometry.shape[0] * volumes,
-                      volumes=volumes, source="nifti")
+                      volumes=volumes, source="nifti", damaged=[note] if note else [])
 
 
-def scan_series(path: str | Path, progress: Progress | None = None) -> list[SeriesInfo]:
+def _special(f: Path) -> str | None:
+    """A sentence when folder member ``f`` is a FIFO, device or socket (never opened)."""
+    try:
+        kind = special_kind(os.stat(f).st_mode)
+    except OSError:
+        return None  # a dangling link: reading it says why
+    return f"{f} is {kind}, not a regular file; it is skipped." if kind else None
+
+
+def scan_series(path: str | Path, progress: Progress | None = None,
+                regularize: bool = True) -> list[SeriesInfo]:
     """Every series under ``path`` (a DICOM file, a folder searched recursively, a DICOMDIR,
     or a NIfTI file), described from headers: image series first (largest first), then the
     series that are not volumes, then — when some files could not be read — one entry with
-    ``uid=""`` and ``is_image=False`` whose warnings name each such file."""
-    p = Path(path)
-    if not p.exists():
-        raise BadInputError(f"{p} does not exist.", p)
+    ``uid=""`` and ``is_image=False`` whose warnings name each such file. ``regularize``:
+    tilted and unevenly spaced stacks on regular orthogonal grids (see
+    :mod:`app.io.volume.dicom_grid`); False gives the acquired grid of releases before 0.2."""
+    p = require_readable(path, folders=True, what="volume")
     if p.is_file() and is_nifti(p):
         return [_nifti_series(p)]
     queue: list[tuple[Path, bool]] = ([(f, False) for f in walk(p)] if p.is_dir()
@@ -42,6 +59,8 @@ def scan_series(path: str | Path, progress: Progress | None = None) -> list[Seri
     niftis: list[SeriesInfo] = []
     damaged: list[str] = []
     not_dicom: list[str] = []
+    skipped: list[str] = []
+    damaged_dicom: list[tuple[Path, str]] = []  # (folder, why): maybe a slice of a series
     seen: set[Path] = set()
     done = 0
     while queue:
@@ -52,6 +71,10 @@ def scan_series(path: str | Path, progress: Progress | None = None) -> list[Seri
         if f.resolve() in seen:
             continue
         seen.add(f.resolve())
+        special = _special(f)
+        if special is not None:
+            skipped.append(special)
+            continue
         if is_nifti(f):
             try:
                 niftis.append(_nifti_series(f))
@@ -61,7 +84,11 @@ def scan_series(path: str | Path, progress: Progress | None = None) -> list[Seri
         try:
             h = read_header(f)
         except Unreadable as exc:
-            (not_dicom if "is not a DICOM file" in str(exc) else damaged).append(str(exc))
+            if "is not a DICOM file" in str(exc):
+                not_dicom.append(str(exc))
+            else:
+                damaged.append(str(exc))
+                damaged_dicom.append((f.parent, str(exc)))
             continue
         if h.kind == "directory":
             if expand:
@@ -77,18 +104,23 @@ def scan_series(path: str | Path, progress: Progress | None = None) -> list[Seri
                                    f"(e.g. {missing[0]}).")
             continue
         headers.append(h)
-    series = build_series(headers) + niftis
+    series = build_series(headers, regularize) + niftis
     series.sort(key=lambda s: (not s.is_image, -(s.voxels * s.volumes), s.description))
     for s in series:  # a damaged file beside a series may be one of its slices
         if s.is_image and s.source == "dicom":
             folders = {str(f.parent) for f in s.files}
-            s.warnings.extend(m for m in damaged if any(m.startswith(d + "/") for d in folders))
-    problems = damaged[:MAX_LISTED] + not_dicom[:MAX_LISTED]
+            s.warnings.extend(m for m in damaged
+                              if any(m.startswith(d + os.sep) for d in folders))
+            s.damaged.extend(m for d, m in damaged_dicom if str(d) in folders)
+    problems = damaged[:MAX_LISTED] + not_dicom[:MAX_LISTED] + skipped[:MAX_LISTED]
     if len(damaged) > MAX_LISTED:
         problems.append(f"{len(damaged) - MAX_LISTED} more files under {p} are damaged.")
     if len(not_dicom) > MAX_LISTED:
         problems.append(f"{len(not_dicom) - MAX_LISTED} more files under {p} are not DICOM "
                         "files.")
+    if len(skipped) > MAX_LISTED:
+        problems.append(f"{len(skipped) - MAX_LISTED} more files under {p} are not regular "
+                        "files and are skipped.")
     if problems:
         series.append(SeriesInfo(uid="", description="files that could not be read",
                                  modality="", geometry=None, files=[], warnings=problems,
@@ -147,7 +179,30 @@ def volume_source(info: SeriesInfo, volume_index: int = 0) -> VolumeSource:
 
 
 def load_source(path: str | Path, source: VolumeSource,
-                progress: Progress | None = None) -> Volume:
+                progress: Progress | None = None,
+                expected: VolumeGeometry | None = None) -> Volume:
     """Load the volume a project's media item names: ``path`` (file or folder) and its
-    :class:`~app.core.media.VolumeSource` (series UID, 4D volume index)."""
-    return load_volume(path, source.series_uid or None, progress, source.volume_index)
+    :class:`~app.core.media.VolumeSource` (series UID, 4D volume index). ``expected`` is the
+    grid the project stored: a tilted or unevenly spaced DICOM series that an earlier release
+    added on its acquired grid is loaded on that grid again, so its labels stay in place."""
+    p = Path(path)
+    uid = source.series_uid or None
+    if expected is None or source.format == "nifti" or (p.is_file() and is_nifti(p)):
+        return load_volume(p, uid, progress, source.volume_index)
+    chosen = pick_series(scan_series(p), p, uid)
+    if chosen.source == "dicom" and not _same_grid(chosen.geometry, expected):
+        legacy = next((s for s in scan_series(p, regularize=False)
+                       if s.uid == chosen.uid and _same_grid(s.geometry, expected)), None)
+        if legacy is not None:
+            volume = load_series(legacy, source.volume_index, progress)
+            volume.warnings.insert(0, f"{p} was added by an earlier Vellum on its acquired "
+                                   "grid (sheared or with averaged spacing); it is shown on "
+                                   "that grid so its labels stay in place. Add the series "
+                                   "again for a regular grid.")
+            return volume
+    return load_series(chosen, source.volume_index, progress)
+
+
+def _same_grid(a: VolumeGeometry | None, b: VolumeGeometry) -> bool:
+    return a is not None and a.shape == b.shape and bool(
+        np.allclose(a.affine_lps(), b.affine_lps(), atol=1e-3))

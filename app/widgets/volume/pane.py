@@ -23,6 +23,9 @@ from app.widgets.view import View
 from app.widgets.volume.cursor import PANE_COLOURS
 
 CROSSHAIR_GAP = 10  # screen px left open around the crosshair's centre
+MARK_COLOUR = "#d62728"  # a slice without its own image (damaged or missing file)
+PANE_HELP = ("Double-click to maximise this pane (and back). Wheel: slices, Ctrl+wheel: zoom, "
+             "right-drag: window/level, Shift+move: crosshair")
 DRAG_SLOP = 2  # screen px a right press may move before it counts as a drag
 
 
@@ -53,14 +56,11 @@ class SlicePane(QWidget):
         self.cross: tuple[float, float] | None = None  # crosshair on the picture (px)
         self.cross_colours: tuple[str, str] = ("#ffffff", "#ffffff")  # lines x=c, y=c
         self.notes: list[str] = []  # drawn at the bottom left (e.g. "oblique 12°")
+        self.mark = ""  # what is wrong with the slice shown (a damaged file): drawn in red
         self.title = PaneTitle()
         self.title.setObjectName(f"pane_title_{pane}")
-        self.title.setToolTip("Double-click to maximise this pane (and back). Wheel: slices, "
-                              "Ctrl+wheel: zoom, right-drag: window/level, Shift+move: "
-                              "crosshair")
-        colour = PANE_COLOURS[pane]
-        self.title.setStyleSheet(f"QLabel {{ background: {colour}; color: #111; "
-                                 "padding: 1px 6px; font-weight: bold; }")
+        self.title.setToolTip(PANE_HELP)
+        self._title_style(PANE_COLOURS[pane], "#111")
         self.canvas = Canvas(state)
         self.canvas.setObjectName(f"pane_canvas_{pane}")
         self.canvas.setMinimumSize(120, 100)
@@ -83,6 +83,24 @@ class SlicePane(QWidget):
     # ------------------------------------------------------------------ showing
     def set_title(self, text: str) -> None:
         self.title.setText(f"{self.pane.capitalize()}  {text}".rstrip())
+
+    def _title_style(self, background: str, colour: str) -> None:
+        self.title.setStyleSheet(f"QLabel {{ background: {background}; color: {colour}; "
+                                 "padding: 1px 6px; font-weight: bold; }")
+
+    def set_mark(self, text: str) -> None:
+        """Mark the slice shown as holding no image of its own (``text`` says why, e.g.
+        "slice k=12: damaged file IM12.dcm"): a red title bar and the words over the
+        picture; "" clears the mark."""
+        if text == self.mark:
+            return
+        self.mark = text
+        if text:
+            self._title_style(MARK_COLOUR, "#ffffff")
+        else:
+            self._title_style(PANE_COLOURS[self.pane], "#111")
+        self.title.setToolTip(text or PANE_HELP)
+        self.canvas.update()
 
     def show_source(self, source: VolumeSliceSource, mapping) -> None:
         self.source = source
@@ -172,6 +190,11 @@ class SlicePane(QWidget):
                           (bottom, QPointF(w / 2 - width(bottom) / 2, h - metrics.descent() - 5))):
             if text:
                 draw_label(painter, pos, text, plate)
+        if self.mark:  # "slice k=3:" over "damaged file NAME", under the top letter
+            y = 2 * metrics.ascent() + 18
+            for line in self.mark.replace(": ", ":\n", 1).splitlines():
+                r = draw_label(painter, QPointF(8, y), line, QColor(MARK_COLOUR))
+                y += r.height() + 3
         y = h - metrics.descent() - 5
         for note in reversed(self.notes):
             r = draw_label(painter, QPointF(8, y), note, QColor("#ffb347"))

@@ -10,6 +10,8 @@ loaded, so coming back to it is instant); every pane shows a view into it.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -23,15 +25,16 @@ from app.widgets.volume.session import VolumeSession, data_range
 from app.widgets.volume.view import AUTO, VolumeView
 
 
-def load(path, source, job):
-    """Work function: the volume, its value span and its default window (worker thread)."""
+def load(path, source, job, expected=None):
+    """Work function: the volume, its value span and its default window (worker thread).
+    ``expected``: the grid the project stored for it (see ``load_source``)."""
     from app.io.volume import load_source, load_volume
 
     def progress(done: int, total: int, *_: object) -> None:
         job.check()
         job.progress(done, total)
 
-    volume = (load_source(path, source, progress) if source is not None
+    volume = (load_source(path, source, progress, expected) if source is not None
               else load_volume(path, progress=progress))
     sample = volume.array.ravel()[:: max(1, volume.array.size // 1_000_000)]
     return volume, data_range(volume.array), default_window(volume.modality, sample)
@@ -74,7 +77,7 @@ class VolumePresenter(QObject):
         self.view.show_message(f"Loading {item.name}…")
         self.host.state.set(refusal=f"{item.name} is still loading.")
         self.job = self.host.jobs.start(
-            f"Loading {item.name}", lambda job: load(path, source, job),
+            f"Loading {item.name}", lambda job: load(path, source, job, item.volume),
             on_done=lambda result, mid=item.id: self._loaded(mid, result),
             on_error=lambda exc, mid=item.id: self._failed(mid, exc))
 
@@ -164,6 +167,13 @@ class VolumePresenter(QObject):
                  f"voxels (i × j × k)",
                  "spacing " + " × ".join(f"{v:g}" for v in g.spacing) + " mm",
                  "origin (LPS) " + ", ".join(f"{v:.1f}" for v in g.origin) + " mm"]
+        src = self.item.source
+        if src is not None and src.description:  # kept in the project, never exported
+            lines.append(f"series description: {html.escape(src.description)}")
+        if volume.marks:
+            lines.append(f"<span style='color:#ff6b6b'>{len(volume.marks)} slice(s) without "
+                         "an image of their own (damaged or missing files), marked in red"
+                         "</span>")
         for p in g.panes().values():
             lines.append(f"{p.pane}: array axis {p.axis}" + (
                 f", oblique {p.angle_deg:.1f}°" if p.oblique else ""))

@@ -65,6 +65,10 @@ class VolumeSession(QObject):
             pane.cross_colours = tuple(PANE_COLOURS[self._pane_of(a)] for a in _cols_rows(axis))
             if name in self.obliques:
                 pane.notes = [f"oblique {self.obliques[name]:.1f}°"]
+            if axis != "k" and volume.marks:  # the damaged slices cross this pane as lines
+                ks = ", ".join(map(str, list(volume.marks)[:6])) + (
+                    " ..." if len(volume.marks) > 6 else "")
+                pane.notes.append(f"damaged or missing slices k={ks}")
             self.panes[name] = pane
             self.tools[name] = {cls.name: cls(state) for cls in TOOLS}
             pane.canvas.cursor_moved.connect(lambda x, y, p=pane: self._cursor(p, x, y))
@@ -117,11 +121,20 @@ class VolumeSession(QObject):
                 n = self.geometry.axis_size(pane.axis)
                 tilt = (f"  ·  oblique {self.obliques[name]:.1f}°" if name in self.obliques
                         else "")
-                pane.set_title(f"·  {pane.axis} {place.index + 1} / {n}{tilt}")
+                mark = self.mark(pane.axis, place.index)
+                pane.set_mark(mark)
+                pane.set_title(f"·  {pane.axis} {place.index + 1} / {n}{tilt}"
+                               + ("  ·  damaged slice" if mark else ""))
             pane.cross = self.crosshair.point_on(pane.source)
             pane.canvas.refresh_layers()
         self._publish_place()
         self.moved.emit()
+
+    def mark(self, axis: str, index: int) -> str:
+        """Why slice ``index`` along ``axis`` has no image of its own ("slice k=12: damaged
+        file IM12.dcm"), or "" when it has one."""
+        why = self.volume.marks.get(index) if axis == "k" else None
+        return f"slice k={index}: {why}" if why else ""
 
     def _publish_place(self) -> None:
         """The window's state follows the active pane (the Objects panel lists its slice)."""
