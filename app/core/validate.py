@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import struct
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from app.core.document import Document
 from app.core.errors import VellumError
+from app.core.image_check import truncated_image
 from app.core.labelmap import brick_count, unpack_brick
-from app.core.media import fingerprint
+from app.core.media import MediaKind, fingerprint
+from app.core.media_damage import volume_damage
 from app.core.shapes import shape_from_json
 
 
@@ -80,61 +83,30 @@ def problems(doc: Document, check_files: bool = True) -> list[str]:
                 out.append(f"Media file {path} is missing (run 'vellum relink' with the folder "
                            "it moved to).")
                 continue
+            if not _regular(path):  # a FIFO or device would block or never end: not opened
+                out.append(f"Media file {path} is not a regular file or folder any more (a "
+                           "named pipe, device or socket); it was not read.")
+                continue
             try:
                 if fingerprint(path) != m.fingerprint:
                     out.append(f"Media file {path} has changed since it was added; its labels "
                                "may no longer fit it.")
-                if path.is_file():
+                if m.kind is MediaKind.IMAGE and path.is_file():
                     cut = truncated_image(path)
                     if cut:
                         out.append(f"Media file {path} {cut}.")
+                if m.kind is MediaKind.VOLUME:  # a NIfTI cut short; a damaged DICOM slice
+                    out.extend(volume_damage(path, m.foreign, lambda p=path, f=m.fingerprint:
+                                             fingerprint(p) == f))
             except (OSError, VellumError) as exc:
                 out.append(f"Media file {path} cannot be read ({exc}).")
     return out
 
 
-def truncated_image(path: str | Path) -> str | None:
-    """Why an image file is cut short (``"is a truncated JPEG (...)"``), or None when it is
-    complete or not a JPEG/PNG. Reads the header and the last bytes; only a JPEG whose last
-    64 bytes hold no end-of-image marker is scanned further, past its headers (so that data
-    appended after the image, or an EXIF thumbnail's own marker, decide nothing wrongly)."""
-    p = Path(path)
-    with open(p, "rb") as f:
-        head = f.read(8)
-        f.seek(0, 2)
-        size = f.tell()
-        f.seek(max(0, size - 64))
-        tail = f.read()
-        if head[:3] == b"\xff\xd8\xff":
-            if b"\xff\xd9" in tail:
-                return None
-            f.seek(0)
-            data = f.read()
-            scan = _jpeg_scan_start(data)
-            if scan is None or data.rfind(b"\xff\xd9", scan) < 0:
-                return "is a truncated JPEG (its end-of-image marker is missing)"
-            return None
-        if head == b"\x89PNG\r\n\x1a\n" and b"IEND" not in tail:
-            return "is a truncated PNG (its IEND chunk is missing)"
-    return None
-
-
-def _jpeg_scan_start(data: bytes) -> int | None:
-    """Offset of the first start-of-scan marker's data, skipping header segments by their
-    lengths; None when the headers themselves are cut short."""
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in (0x01,) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2:i + 4])
-        if marker == 0xDA:
-            return i + 2 + length
-        i += 2 + length
-    return None
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file or a folder (checked without opening it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # let the reading report it
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)

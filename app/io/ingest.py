@@ -17,6 +17,7 @@ from app.core.errors import VellumError
 from app.core.geometry import VideoGeometry
 from app.core.media import (FrameTimes, MediaItem, MediaKind, VolumeSource, fingerprint,
                             relative_path)
+from app.core.media_damage import with_damage
 from app.io.probe import Probe, discover, probe_all
 
 Progress = Callable[[int, int, str], None]  # done, total, current path
@@ -44,9 +45,12 @@ def media_item(info: Probe, path: str, fp: str, size: int, position: int) -> Med
                               str(info.meta.get("series_uid", "")),
                               str(info.meta.get("modality", "")),
                               str(info.meta.get("description", "")))
+    damaged = [str(n) for n in info.meta.get("damaged") or ()] \
+        if info.kind is MediaKind.VOLUME else []  # kept for 'validate' and the window
     return MediaItem(kind=info.kind, path=path, fingerprint=fp, size_bytes=size,
                      width=info.width, height=info.height, frames=info.frames, video=video,
-                     volume=info.volume, source=source, title=info.title, position=position)
+                     volume=info.volume, source=source, title=info.title, position=position,
+                     foreign=with_damage({}, damaged))
 
 
 def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], position: int,
@@ -56,11 +60,13 @@ def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], posit
     items to add (paths relative to ``folder``, positions from ``position``), skipping the
     identities in ``known`` (:func:`known_paths`). Two files with the same bytes are two items:
     identity is the path (and the series, for DICOM); the fingerprint is only for relinking.
-    A DICOM folder or study becomes one volume per image series, named by its description.
-    Safe to run on a worker thread."""
+    A DICOM folder or study becomes one volume per image series, titled by modality,
+    series number and a hash of its UID (never its description, which may name a patient).
+    An image cut short is added with a note; FIFOs and devices in folders are skipped with a
+    note, never opened. Safe to run on a worker thread."""
     report = AddReport()
     found: list[Path] = []
-    for entry in discover([Path(p) for p in paths]):
+    for entry in discover([Path(p) for p in paths], report.notes):
         if isinstance(entry, VellumError):
             report.errors.append(entry)
         else:
@@ -103,11 +109,12 @@ def plan_media(paths: Iterable[str | Path], folder: Path, known: set[str], posit
 
 def video_frame_times(path: Path, item: MediaItem) -> FrameTimes | None:
     """Presentation time of every frame of a video (from its frame index, already built and
-    cached by the probe), or None when the index does not match the item."""
+    cached by the probe), or None when the index does not match the item or its timestamps
+    go backwards (damaged timing; the probe's notes say so)."""
     from app.io.video import load_index
 
     index, _ = load_index(path)
-    if len(index.frame_pts) != item.frames:
+    if len(index.frame_pts) != item.frames or len(index.backward_frames()):
         return None
     return FrameTimes(item.id, tuple(int(p) for p in index.frame_pts),
                       tuple(float(t) for t in index.timestamps()),

@@ -16,7 +16,9 @@ from typing import Any
 from app.core.errors import BadInputError, UnsupportedFormatError, VellumError
 from app.core.geometry import VideoGeometry, VolumeGeometry
 from app.core.media import MediaKind, VolumeSource
-from app.io.images import IMAGE_SUFFIXES, image_size
+from app.core.project_files import is_project_file
+from app.io.images import IMAGE_SUFFIXES, image_size, truncated
+from app.io.inputs import require_readable, special_kind
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg",
                             ".ts", ".wmv"})
@@ -64,14 +66,16 @@ def probe_all(path: str | Path, progress: Any = None) -> list[Probe]:
     """Every media item a path holds: one for an image or video; one per image series for a
     DICOM file, folder (searched recursively) or DICOMDIR, and for a NIfTI file. Series that
     are not volumes (dose reports, SEG, secondary captures...) and unreadable files come back
-    as the ``warnings`` of the first probe; none at all is an error naming the path."""
-    p = Path(path)
-    if not p.exists():
-        raise BadInputError(f"{p} does not exist.", p)
+    as the ``warnings`` of the first probe; none at all is an error naming the path. A FIFO,
+    device or socket is refused without being opened. An image cut short whose size is still
+    in its header is described, with a warning saying so."""
+    p = require_readable(path, folders=True, what="media")
     suffix = p.suffix.lower()
     if p.is_file() and suffix in IMAGE_SUFFIXES:
         w, h = image_size(p)
-        return [Probe(MediaKind.IMAGE, p, w, h)]
+        cut = truncated(p)
+        warnings = (f"{p} {cut}: its picture is incomplete.",) if cut else ()
+        return [Probe(MediaKind.IMAGE, p, w, h, warnings=warnings)]
     if p.is_file() and suffix in VIDEO_SUFFIXES:
         return [_probe_video(p)]
     if p.is_dir() or _is_nifti(p) or _is_dicom(p):
@@ -93,22 +97,33 @@ def _probe_volumes(p: Path, progress: Any) -> list[Probe]:
     for n, s in enumerate(images):
         k, j, i = s.geometry.shape
         out.append(Probe(MediaKind.VOLUME, p, i, j, k, volume=s.geometry,
-                         source=volume_source(s), title=s.description,
-                         warnings=tuple(s.warnings) + (skipped if n == 0 else ())))
+                         source=volume_source(s), title=s.title,  # never the description
+                         meta={"damaged": list(s.damaged)} if s.damaged else {},
+                         warnings=tuple(s.warnings) + tuple(d for d in s.damaged
+                                                            if d not in s.warnings)
+                         + (skipped if n == 0 else ())))
     return out
 
 
-def discover(paths: list[Path]) -> Iterator[Path | VellumError]:
+def discover(paths: list[Path],
+             notes: list[str] | None = None) -> Iterator[Path | VellumError]:
     """Expand files and folders into the media paths they hold, in sorted order. A folder
     holding DICOM files (a series, a study, a DICOMDIR tree) is handed on whole: its series are
-    found by :func:`probe_all`, searching it recursively; other folders are searched here."""
+    found by :func:`probe_all`, searching it recursively; other folders are searched here.
+    FIFOs, devices and sockets found in a folder are never opened: each is skipped, with a
+    sentence added to ``notes``."""
     for p in paths:
-        if p.is_dir():
-            files = sorted(q for q in p.iterdir() if not q.name.startswith("."))
+        if is_project_file(p):  # never opened but through its SQLite connection
+            yield BadInputError(f"{p} is a Vellum project file, not media.", p)
+        elif p.is_dir():
+            files = sorted(q for q in p.iterdir()
+                           if not q.name.startswith(".") and not is_project_file(q))
+            if notes is not None:
+                notes.extend(_special(files))
             if any(q.is_file() and _is_dicom(q) for q in files):
                 yield p
                 continue
-            yield from discover([q for q in files if q.is_dir()])
+            yield from discover([q for q in files if q.is_dir()], notes)
             for q in files:
                 if q.is_file() and (q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
                                     or _is_nifti(q) or q.suffix.lower() == ".dcm"):
@@ -117,6 +132,17 @@ def discover(paths: list[Path]) -> Iterator[Path | VellumError]:
             yield p
         else:
             yield BadInputError(f"{p} does not exist.", p)
+
+
+def _special(files: list[Path]) -> Iterator[str]:
+    """A sentence for each FIFO, device or socket among ``files`` (found without opening)."""
+    for q in files:
+        try:
+            kind = special_kind(q.stat().st_mode)
+        except OSError:
+            continue
+        if kind:
+            yield f"{q} is {kind}, not a regular file; it was skipped without being read."
 
 
 def _probe_video(p: Path) -> Probe:

@@ -23,6 +23,7 @@ import ijson
 from ijson.common import ObjectBuilder
 
 from app.core.errors import BadInputError
+from app.io.inputs import require_readable
 
 MAX_DEPTH = 100  # COCO nests about 6 levels; deeper files are refused before any recursion
 _BOM = b"\xef\xbb\xbf"
@@ -65,6 +66,8 @@ class Header:
 
 
 def _open(path: Path) -> IO[bytes]:
+    if not path.is_dir():  # a FIFO or device would block or never end: refused unopened
+        require_readable(path, what="COCO JSON file")
     try:
         return open(path, "rb")
     except FileNotFoundError:
