@@ -61,10 +61,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             report = add_media(doc, args.paths, progress=progress)
     for err in report.errors:
         print(f"skipped: {err}", file=sys.stderr)
-    for note in report.notes[:20]:
+    for note in report.notes:  # every one: each names a file (a damaged one must be named)
         print(f"note: {note}", file=sys.stderr)
-    if len(report.notes) > 20:
-        print(f"note: ... and {len(report.notes) - 20} more", file=sys.stderr)
     for m in report.added:
         if m.kind.value == "volume":
             print(f"  volume {m.name!r}: {m.width}x{m.height}x{m.frames}"
@@ -103,7 +101,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with terminal_progress("Exporting", unit="annotation") as progress, bar as frames:
             report = export_coco(doc, args.out, progress=progress,
                                  images_root=args.images_root, with_images=args.with_images,
-                                 frame_progress=frames)
+                                 frame_progress=frames, overwrite=args.overwrite)
     for line in report.get("notes", []):
         print(f"note: {line}")
     print(f"Wrote {args.out}: {report['images']} images, {report['annotations']} annotations, "
@@ -224,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--with-images", action="store_true", help="also write the labelled video "
                    "frames as PNG beside the JSON (<video>/frame_000123.png, frame numbers "
                    "0-based as in the project), all or none")
+    q.add_argument("--overwrite", action="store_true", help="replace OUT.json (and frame "
+                   "images) that already exist; never the project or its media")
     q.set_defaults(func=cmd_export)
 
     p = sub.add_parser("validate", help="check a project's integrity",
@@ -262,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # a file name that is not UTF-8 (PEP 383 surrogates) prints as \udcff, never a crash
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.author:

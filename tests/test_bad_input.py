@@ -179,7 +179,7 @@ def test_huge_geometry_never_writes_infinity(tmp_path):
     doc.close()
     out = tmp_path / "out.json"
     out.write_text("previous")
-    result = vellum("export", "coco", tmp_path / "proj", out)
+    result = vellum("export", "coco", tmp_path / "proj", out, "--overwrite")
     assert_clean_failure(result, "not a finite number")
     assert out.read_text() == "previous"
 

@@ -82,7 +82,7 @@ def test_reexport_keeps_the_mode_of_the_file_it_replaces(project, tmp_path):
     out = tmp_path / "out.json"
     out.write_text("old")
     out.chmod(0o600)
-    assert vellum("export", "coco", proj, out).returncode == 0
+    assert vellum("export", "coco", proj, out, "--overwrite").returncode == 0
     assert out.stat().st_mode & 0o777 == 0o600 and out.read_text() != "old"
 
 
@@ -196,7 +196,8 @@ def test_file_names_follow_images_root_never_dotdot(tmp_path):
     assert vellum("export", "coco", proj, out).returncode == 0
     assert [im["file_name"] for im in load(out)["images"]] == [
         im["file_name"] for im in orig["images"]], "default: the folder given at import"
-    result = vellum("export", "coco", proj, out, "--images-root", root / "JPEGImages")
+    result = vellum("export", "coco", proj, out, "--images-root", root / "JPEGImages",
+                    "--overwrite")
     assert result.returncode == 0
     names = [im["file_name"] for im in load(out)["images"]]
     assert names == ["2011_000000.jpg", "2011_000001.jpg"]
@@ -269,7 +270,7 @@ def test_category_colours_and_supercategory_survive(tmp_path):
         assert cats[1]["color"] == [220, 20, 60] and cats[2]["color"] == "#FF8800"
         assert [cats[i]["supercategory"] for i in (0, 1, 2)] == ["none", "cells", "cells"]
         doc.execute(SetSchema(doc.schema.with_class(replace(rbc, color="#00ff00"))))
-        export_coco(doc, out)
+        export_coco(doc, out, overwrite=True)
         assert {c["id"]: c for c in load(out)["categories"]}[1]["color"] == "#00ff00"
 
 

@@ -94,7 +94,8 @@ def test_failed_convert_keeps_the_previous_output(tmp_path, capsys):
     before = out.read_bytes()
     for f in files:  # every slice's pixels cut short: nothing to convert
         f.write_bytes(f.read_bytes()[:-100])
-    code, _, err = _run(capsys, "volume", "convert", str(tmp_path / "ct"), str(out))
+    code, _, err = _run(capsys, "volume", "convert", str(tmp_path / "ct"), str(out),
+                        "--overwrite")
     assert code == 1 and "None of the 2 image(s)" in err
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct", "ct.nii.gz"]  # no temp left

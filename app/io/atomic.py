@@ -8,6 +8,7 @@ files an output must never replace (a project, its media).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -47,6 +48,19 @@ def check_target(target: Path) -> None:
         raise VellumError(f"{target} is a folder; give the name of a file to write.", target)
     if target.parent.exists() and not target.parent.is_dir():
         raise VellumError(f"Cannot write {target}: {target.parent} is not a folder.", target)
+
+
+_WHY = {errno.ENOSPC: "the disk is full",
+        getattr(errno, "EDQUOT", -1): "the disk quota is used up",
+        errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied", errno.EFBIG: "the file is too large for the disk"}
+
+
+def write_error(target: str | Path, exc: OSError) -> VellumError:
+    """One sentence for an ``OSError`` met while writing ``target`` (a full disk, a quota, a
+    read-only file system...): the caller removed what it had written."""
+    why = _WHY.get(exc.errno or 0) or (exc.strerror or str(exc) or "an error").rstrip(".")
+    return VellumError(f"Cannot write {target}: {why}; nothing was written.", target)
 
 
 def _resolved(p: Path) -> Path:
@@ -99,24 +113,37 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     error it is removed and ``path`` is left as it was."""
     target = Path(path)
     check_target(target)
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise VellumError(f"Cannot write {target} ({exc.strerror}).", target) from exc
+        _remove_empty(made)
+        raise write_error(target, exc) from exc
     try:
         os.chmod(tmp, _mode_for(target))
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise VellumError(f"Cannot write {target} ({exc.strerror}).", target) from exc
+        os.replace(tmp, target)
+    except OSError as exc:  # a full disk, a quota...: no temporary file left, target unchanged
+        Path(tmp).unlink(missing_ok=True)
+        _remove_empty(made)
+        raise write_error(target, exc) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        _remove_empty(made)
         raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed write made (innermost first; a folder not empty stays)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def protected_files(doc: Any) -> list[tuple[Path, str]]:

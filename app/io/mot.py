@@ -42,7 +42,7 @@ from app.core.media import MediaItem, MediaKind
 from app.core.places import Place
 from app.core.schema import PALETTE, LabelClass
 from app.core.shapes import Box, RotatedBox
-from app.io.atomic import atomic_write
+from app.io.inputs import require_readable
 
 # The MOT16/17 classes, by their number in the ground truth.
 MOT_CLASSES = ("pedestrian", "person on vehicle", "car", "bicycle", "motorbike",
@@ -102,12 +102,31 @@ def _num(v: float) -> int | float:
     return int(v) if v.is_integer() else round(v, 6)
 
 
+def _sequence_names(videos: list[MediaItem]) -> list[str]:
+    """One folder name per video: its file name without extension, never a path (``/``,
+    ``..``), unique even on case-blind disks."""
+    used: set[str] = set()
+    names = []
+    for v in videos:
+        base = Path(v.name.replace("\\", "/")).stem.replace("/", "_").strip(" .") or "video"
+        name, k = base, 2
+        while name.lower() in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
 def export_mot(doc: Document, out: str | Path, video_id: str | None = None,
-               pixel_origin: int = 1, scores: bool = False) -> dict[str, MotReport]:
+               pixel_origin: int = 1, scores: bool = False, *,
+               overwrite: bool = False) -> dict[str, MotReport]:
     """Write each video's tracks under ``out``: ``out/<video name>/gt/gt.txt`` with
     ``labels.txt`` beside it and a ``seqinfo.ini`` (MOT's sequence folder). When ``out`` ends
     in ``.txt`` and one video is exported, that file is written, with ``labels.txt`` beside.
-    Returns a report per video name."""
+    All files or none, never onto the project, its media or an existing file unless
+    ``overwrite`` (:mod:`app.io.outputs`). Returns a report per video name."""
+    from app.io.outputs import StagedOutput, prepare_folder, prepare_outputs
+
     out = Path(out)
     videos = [m for m in doc.media() if m.kind is MediaKind.VIDEO and (
         video_id is None or video_id in (m.id, m.name, m.path))]
@@ -122,22 +141,27 @@ def export_mot(doc: Document, out: str | Path, video_id: str | None = None,
     label_ids: dict[str | None, int] = {c.id: n for n, c in enumerate(classes, start=1)}
     labels = "".join(f"{c.foreign.get('mot', {}).get('name', c.name)}\n" for c in classes)
     reports: dict[str, MotReport] = {}
-    for video in videos:
-        rows, report = track_rows(doc, video, label_ids, pixel_origin, scores)
-        target = out if single else out / Path(video.name).stem / "gt" / "gt.txt"
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(rows)
-        with atomic_write(target) as f:
-            f.write(buf.getvalue())
-        with atomic_write(target.with_name("labels.txt")) as f:
-            f.write(labels)
-        if not single:
-            fps = video.video.avg_fps if video.video else 0.0
-            with atomic_write(target.parent.parent / "seqinfo.ini") as f:
-                f.write(f"[Sequence]\nname={Path(video.name).stem}\nimDir=img1\n"
-                        f"frameRate={round(fps) if fps else 0}\nseqLength={video.frames}\n"
-                        f"imWidth={video.width}\nimHeight={video.height}\nimExt=.png\n")
-        reports[video.name] = report
+    root = out.parent if single else prepare_folder(out, doc)
+    names = _sequence_names(videos)
+    targets = [out if single else out / name / "gt" / "gt.txt" for name in names]
+    prepare_outputs([p for t in targets for p in (t, t.with_name("labels.txt"))]
+                    + ([] if single else [t.parent.parent / "seqinfo.ini" for t in targets]),
+                    overwrite=overwrite, doc=doc)
+    with StagedOutput(root, out) as stage:  # all files or none
+        for video, name, target in zip(videos, names, targets):
+            rows, report = track_rows(doc, video, label_ids, pixel_origin, scores)
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(rows)
+            stage.write_text(target, buf.getvalue())
+            stage.write_text(target.with_name("labels.txt"), labels)
+            if not single:
+                fps = video.video.avg_fps if video.video else 0.0
+                stage.write_text(target.parent.parent / "seqinfo.ini",
+                                 f"[Sequence]\nname={name}\nimDir=img1\n"
+                                 f"frameRate={round(fps) if fps else 0}\n"
+                                 f"seqLength={video.frames}\nimWidth={video.width}\n"
+                                 f"imHeight={video.height}\nimExt=.png\n")
+            reports[video.name] = report
     return reports
 
 
@@ -154,8 +178,9 @@ class MotLine:
 
 def read_mot(path: str | Path, pixel_origin: int = 1) -> list[MotLine]:
     """Parse a MOT CSV (6 to 10 columns; comma or whitespace separated). Raises
-    :class:`BadInputError` naming the file and line on anything malformed."""
-    path = Path(path)
+    :class:`BadInputError` naming the file and line on anything malformed; a FIFO or device
+    is refused without being opened."""
+    path = require_readable(path, what="MOT file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -192,10 +217,22 @@ def read_mot(path: str | Path, pixel_origin: int = 1) -> list[MotLine]:
 
 
 def _label_names(path: Path) -> list[str]:
+    """The class names of the ``labels.txt`` beside ``path`` (one a line), else MOT16's.
+    One sentence naming it when it is not text (or a FIFO or device, never opened)."""
     labels = path.with_name("labels.txt")
-    if labels.is_file():
-        return [s.strip() for s in labels.read_text(encoding="utf-8").splitlines() if s.strip()]
-    return list(MOT_CLASSES)
+    if not labels.exists() or labels.is_dir():
+        return list(MOT_CLASSES)
+    require_readable(labels, what="labels.txt")
+    try:
+        text = labels.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise BadInputError(f"Cannot read {labels} ({exc.strerror}).", labels) from exc
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        raise BadInputError(f"{labels} is not a list of class names (it is not UTF-8 text).",
+                            labels)
+    return [s.strip() for s in text.splitlines() if s.strip()]
 
 
 def _keyframes(frames: list[int], boxes: dict[int, Box]) -> list[int]:

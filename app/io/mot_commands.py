@@ -12,7 +12,8 @@ def _export(args: argparse.Namespace) -> int:
     from app.io.mot import export_mot
 
     with Document.open(args.project) as doc:
-        reports = export_mot(doc, args.out, args.video, args.pixel_origin, args.scores)
+        reports = export_mot(doc, args.out, args.video, args.pixel_origin, args.scores,
+                             overwrite=args.overwrite)
     for name, r in reports.items():
         print(f"{name}: {r.tracks} tracks, {r.lines} lines")
         for s in r.skipped:
@@ -47,6 +48,8 @@ def register(cli: CommandRegistry) -> None:
                         "datumaro write MOT")
     p.add_argument("--scores", action="store_true",
                    help="write model scores in the conf column (a results file)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files of the same names that already exist")
     p = cli.importer("mot", _import, "MOT Challenge CSV (tracks of boxes)",
                      "Add the tracks of a MOT file (gt.txt or a results file) to a video of "
                      "the project as one undoable step. Class numbers are read from a "

@@ -27,8 +27,10 @@ def _summary(head: str, notes: list[str]) -> str:
 
 
 def export_coco(win: MainWindow, out: Path | None = None,
-                images_root: Path | None = None) -> None:
-    """Ask where (unless ``out`` is given) and write the project's labels as COCO JSON."""
+                images_root: Path | None = None, overwrite: bool = False) -> None:
+    """Ask where (unless ``out`` is given) and write the project's labels as COCO JSON. An
+    existing file is replaced only when the dialog asked about it (or ``overwrite``); the
+    project and its media never (:mod:`app.io.outputs`, as on the command line)."""
     doc = win.state.doc
     if doc is None:
         return
@@ -39,6 +41,9 @@ def export_coco(win: MainWindow, out: Path | None = None,
         if not name:
             return
         out = Path(name)
+        overwrite = True  # the dialog asked before choosing an existing file
+        if not out.suffix:  # a name typed without the extension
+            out, overwrite = out.with_name(out.name + ".json"), False
     project = doc.path
 
     def work(job: Job) -> dict:
@@ -46,7 +51,8 @@ def export_coco(win: MainWindow, out: Path | None = None,
 
         with Document.open(project) as snapshot:
             return write(snapshot, out, progress=job.progress,
-                         cancelled=lambda: job.cancelled, images_root=images_root)
+                         cancelled=lambda: job.cancelled, images_root=images_root,
+                         overwrite=overwrite)
 
     def done(n: dict) -> None:
         text = _summary(f"Wrote {out}: {n['images']} images, {n['annotations']} annotations.",

@@ -232,6 +232,8 @@ class Decoder:
             user = {k: v for k, v in user.items()
                     if (spec := cls.attribute(k)) is None or spec.dynamic}
         occluded = attrs.get("occluded")
+        if own and tid is not None and "occluded" in user:  # the track shape's state
+            user = {k: v for k, v in user.items() if k != "occluded"}
         return Annotation(
             place=self.place(item, frame), shape=shape, class_id=cls.id if cls else None,
             track_id=tid, keyframe=bool(attrs.get("keyframe", True)) if own and tid else True,

@@ -33,7 +33,8 @@ from app.core.identity import utc_now
 from app.core.media import MediaItem, MediaKind
 from app.core.raster import pixel_areas
 from app.core.shapes import Event, Polyline, Tag
-from app.io.atomic import atomic_write, protected_files, refuse_overwrite
+from app.io.atomic import atomic_write, protected_files
+from app.io.outputs import prepare_output
 from app.io.coco.classes import export_color, export_name, export_skeleton
 from app.io.coco.entries import Entry
 from app.io.coco.foreign import COCO, coco_of
@@ -61,11 +62,13 @@ def _dumps(obj: Any) -> str:
 
 
 class _Ids:
-    """Kept ids where unique, fresh ones (above every kept integer id) for the rest."""
+    """Kept ids where unique, fresh ones (above every kept integer id) for the rest;
+    :meth:`lowest` gives the smallest free one instead."""
 
     def __init__(self, kept: Iterable[Any]) -> None:
         self.used: set[Any] = set()
         self.next = 1 + max((i for i in kept if type(i) is int), default=0)
+        self.low = 1
 
     def keep(self, wanted: Any) -> Any:
         """``wanted`` when still free (None: a fresh id)."""
@@ -73,6 +76,14 @@ class _Ids:
             self.used.add(wanted)
             return wanted
         return None
+
+    def lowest(self) -> int:
+        """The smallest free id (for entries that are not stored, such as the frames a track
+        shows between keyframes: they get the same ids again on every export)."""
+        while self.low in self.used:
+            self.low += 1
+        self.used.add(self.low)
+        return self.low
 
     def fresh(self) -> int:
         while self.next in self.used:
@@ -287,7 +298,7 @@ class _Exporter:
             if a.track_id:
                 e.d["track_id"] = self.track_ids.setdefault(a.track_id, len(self.track_ids) + 1)
                 extra = {"vellum_track_id": a.track_id, "keyframe": a.keyframe,
-                         "outside": a.outside}
+                         "outside": a.outside, "occluded": a.occluded}
                 if a.source == INTERPOLATED:
                     extra["vellum_interpolated"] = True
             if a.frame is not None:
@@ -317,7 +328,8 @@ def fill_areas(entries: Sequence[tuple[Entry, MediaItem]]) -> None:
 def export_coco(doc: Document, out: str | Path, progress: Progress | None = None,
                 cancelled: Callable[[], bool] | None = None,
                 images_root: str | Path | None = None, with_images: bool = False,
-                frame_progress: Progress | None = None) -> dict[str, Any]:
+                frame_progress: Progress | None = None, *,
+                overwrite: bool = False) -> dict[str, Any]:
     """Write the project's 2D labels as COCO JSON to ``out`` (atomically). Every image in the
     project is listed, labelled or not; video frames are listed where they carry labels (a
     track's every frame in view). ``with_images``: the frames' pictures are written beside
@@ -326,15 +338,16 @@ def export_coco(doc: Document, out: str | Path, progress: Progress | None = None
     The cyclic garbage collector is paused meanwhile (:mod:`app.io.gc_pause`)."""
     with gc_paused():
         return _export_coco(doc, out, progress, cancelled, images_root, with_images,
-                            frame_progress)
+                            frame_progress, overwrite)
 
 
 def _export_coco(doc: Document, out: str | Path, progress: Progress | None = None,
                  cancelled: Callable[[], bool] | None = None,
                  images_root: str | Path | None = None, with_images: bool = False,
-                 frame_progress: Progress | None = None) -> dict[str, Any]:
+                 frame_progress: Progress | None = None,
+                 overwrite: bool = False) -> dict[str, Any]:
     target = Path(out)
-    refuse_overwrite(target, protected_files(doc))
+    prepare_output(target, formats=(".json",), overwrite=overwrite, doc=doc)
     media = [m for m in doc.media() if m.kind is not MediaKind.VOLUME]
     root = Path(images_root).resolve() if images_root else default_root(doc, media)
     exp = _Exporter(doc, root, frames_beside=with_images)
@@ -343,6 +356,7 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
     rows: list[tuple[int, int, Any, str]] = []  # (image order, n, kept id or None, json)
     kept_ids: list[Any] = []
     created: list[str] = []
+    derived: list[bool] = []  # the frames a track shows between keyframes (not stored)
     skipped_volume = 0
     done = 0
     waiting: list[tuple[Entry, MediaItem]] = []
@@ -361,6 +375,7 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
             rows.append((order, len(rows), e.id, text))
             kept_ids.append(e.id)
             created.append(e.a.created)
+            derived.append(e.a.source == INTERPOLATED)
         waiting.clear()
 
     for item_id, anns in _by_media(doc.iter_annotations()):
@@ -373,7 +388,9 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
             skipped_volume += len(anns)
             continue
         if item.kind is MediaKind.VIDEO:
-            anns = with_track_attributes(doc, anns + track_frames(doc, item, anns))
+            # frames in order, so that their image ids follow (video, frame) order
+            anns = sorted(with_track_attributes(doc, anns + track_frames(doc, item, anns)),
+                          key=_frame_order)
         entries = exp.group(anns, item)
         waiting.extend((e, item) for e in entries)
         if len(waiting) >= _AREA_BATCH:
@@ -390,9 +407,9 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
         ids[n] = ann_ids.keep(rows[n][2])
     repeated = sum(1 for i, (_, _, w, _) in zip(ids, rows) if i is None and w is not None)
     by_place = sorted(range(len(rows)), key=lambda n: rows[n][:2])
-    for n in by_place:  # fresh ids in image order, after every kept one
-        if ids[n] is None:
-            ids[n] = ann_ids.fresh()
+    for n in by_place:  # fresh ids in image order, after every kept one; between keyframes
+        if ids[n] is None:  # the lowest free ones, so that they are the last export's again
+            ids[n] = ann_ids.lowest() if derived[n] else ann_ids.fresh()
     order = sorted(range(len(rows)), key=lambda n: ids[n]) if all(
         type(i) is int for i in ids) else by_place
     if repeated:
@@ -429,19 +446,14 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
         raise VellumError(f"Cannot write {target}: a value is not a finite number.",
                           target) from None
     frames = None
-    if with_images:
+    if with_images:  # the frames and the JSON land together, or nothing does
         from app.io.coco.video_frames import FrameImages
 
-        frames = FrameImages(doc, target, protected_files(doc))
-        frames.write(exp.images, frame_progress, cancelled)
-    try:
+        with FrameImages(doc, target, overwrite=overwrite) as frames:
+            frames.write(exp.images, frame_progress, cancelled)
+            _write_json(frames.path(target), parts, rows, ids, order)
+    else:
         _write_json(target, parts, rows, ids, order)
-    except BaseException:
-        if frames is not None:
-            frames.discard()
-        raise
-    if frames is not None:
-        frames.commit()
     if progress:
         progress(total, total)
     return {"images": len(exp.images), "annotations": len(rows),
@@ -449,9 +461,17 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
             "frame_images": frames.count if frames is not None else 0}
 
 
+def _frame_order(a: Annotation) -> int:
+    return -1 if a.frame is None else a.frame
+
+
 def _write_json(target: Path, parts: dict[str, str], rows: list[tuple[int, int, Any, str]],
                 ids: list[Any], order: list[int]) -> None:
     with atomic_write(target) as f:
+        # A file name that is not UTF-8 reaches here as lone surrogates (PEP 383); they can
+        # only stand inside JSON strings, where this writes them as the JSON escape \udcff
+        # (as ensure_ascii would): the file stays UTF-8, and Python reads the same name back.
+        f.reconfigure(errors="backslashreplace")
         f.write("{")
         for k in ("info", "licenses", *[k for k in parts if k not in (
                 "info", "licenses", "categories", "videos", "images", "tracks")],

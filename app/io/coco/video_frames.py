@@ -5,18 +5,16 @@ their stored shapes, through core's one :func:`~app.core.interpolate.interpolate
 frames and values the MOT export and the window show). :class:`FrameImages` writes the
 exported frames as PNG beside the JSON (``--with-images``): decoded by the project's one
 decoder (frame N = the N-th frame in presentation order, display orientation, RGB), staged in
-a hidden folder and moved into place only once every frame was written, never over the
-project's files or media.
+a hidden folder and moved into place with the JSON only once every frame was written, never
+over the project's files or media (:mod:`app.io.outputs`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
+from types import TracebackType
 from typing import Any
 
 from app.core.annotations import Annotation
@@ -24,7 +22,7 @@ from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.interpolate import interpolate
 from app.core.media import MediaItem, MediaKind
-from app.io.atomic import refuse_overwrite
+from app.io.outputs import StagedOutput, inside, prepare_outputs
 
 DENSE = 0.25  # decode sequentially when this share of a span of frames is wanted
 
@@ -70,18 +68,33 @@ def with_track_attributes(doc: Document, anns: list[Annotation]) -> list[Annotat
 
 
 class FrameImages:
-    """The pictures of an export's video frames (see the module doc): :meth:`write` stages
-    them, :meth:`commit` moves them beside ``out``, :meth:`discard` removes them."""
+    """The pictures of an export's video frames (see the module doc), written with the JSON
+    all or none: ``with FrameImages(doc, out) as frames:`` then :meth:`write` stages them,
+    :meth:`path` is where to write the JSON meanwhile, and leaving the block moves everything
+    into place (or, on an error, removes it all)."""
 
-    def __init__(self, doc: Document, out: Path,
-                 protected: list[tuple[Path, str]]) -> None:
-        self.doc, self.folder, self.protected = doc, Path(out).parent, protected
-        self.stage: Path | None = None
-        self.files: list[tuple[Path, Path]] = []
+    def __init__(self, doc: Document, out: Path, *, overwrite: bool = False) -> None:
+        self.doc, self.out, self.folder = doc, Path(out), Path(out).parent
+        self.overwrite = overwrite
+        self.stage: StagedOutput | None = None
+        self.files: list[tuple[int, Path]] = []
 
     @property
     def count(self) -> int:
         return len(self.files)
+
+    def __enter__(self) -> FrameImages:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.stage is not None:
+            stage, self.stage = self.stage, None
+            stage.__exit__(kind, exc, tb)
+
+    def path(self, final: Path) -> Path:
+        """Where to write ``final`` (the JSON) so that it lands together with the frames."""
+        return self.stage.path(final) if self.stage is not None else final
 
     def write(self, images: list[dict[str, Any]], progress: Callable[..., None] | None = None,
               cancelled: Callable[[], bool] | None = None) -> None:
@@ -96,25 +109,17 @@ class FrameImages:
             if rel.is_absolute() or ".." in rel.parts:
                 raise VellumError(f"Cannot write the frame {rel} beside the JSON: it is not "
                                   "a relative name.", self.folder)
-            target = self.folder / Path(*rel.parts)
-            refuse_overwrite(target, self.protected)
+            target = inside(self.folder, Path(*rel.parts))
             wanted.setdefault(media_id, []).append((int(im["frame_index"]), target))
         if not wanted:
             return
+        prepare_outputs([t for frames in wanted.values() for _, t in frames],
+                        overwrite=self.overwrite, doc=self.doc)
         total = sum(len(v) for v in wanted.values())
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.stage = Path(tempfile.mkdtemp(prefix=".vellum-frames-", dir=self.folder))
-        except OSError as exc:
-            raise VellumError(f"Cannot write frames into {self.folder} ({exc.strerror}).",
-                              self.folder) from exc
-        try:
-            for media_id, frames in wanted.items():
-                self._video(self.doc.media_item(media_id), sorted(frames), total, progress,
-                            cancelled)
-        except BaseException:
-            self.discard()
-            raise
+        self.stage = StagedOutput(self.folder, self.out).__enter__()
+        for media_id, frames in wanted.items():
+            self._video(self.doc.media_item(media_id), sorted(frames), total, progress,
+                        cancelled)
 
     def _video(self, item: MediaItem, frames: list[tuple[int, Path]], total: int,
                progress: Callable[..., None] | None, cancelled: Callable[[], bool] | None
@@ -144,25 +149,7 @@ class FrameImages:
                 ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
                 if not ok:
                     raise VellumError(f"Cannot encode frame {n} of {path} as PNG.", path)
-                staged = self.stage / f"{len(self.files):08d}.png"
-                staged.write_bytes(buf.tobytes())
-                self.files.append((staged, targets[n]))
+                self.stage.write_bytes(targets[n], buf.tobytes())
+                self.files.append((n, targets[n]))
                 if progress:
                     progress(len(self.files), total)
-
-    def commit(self) -> None:
-        """Move every staged frame into place (each rename is atomic)."""
-        try:
-            for staged, target in self.files:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staged, target)
-        except OSError as exc:
-            raise VellumError(f"Cannot write the frame images into {self.folder} "
-                              f"({exc.strerror}).", self.folder) from exc
-        finally:
-            self.discard()
-
-    def discard(self) -> None:
-        if self.stage is not None:
-            shutil.rmtree(self.stage, ignore_errors=True)
-            self.stage = None

@@ -55,6 +55,7 @@ def register(cli: CommandRegistry) -> None:
     p.add_argument("n", metavar="N", type=int, help="frame index, 0-based")
     p.add_argument("-o", "--output", metavar="OUT.png", required=True,
                    help="output image (.png, or .jpg/.jpeg for JPEG)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.png if it exists")
 
     p = group.add("frames", cmd_frames, "write frames as PNG or JPEG files named by index",
                   epilog=FRAMES_EPILOG)
@@ -65,6 +66,8 @@ def register(cli: CommandRegistry) -> None:
                    help="frames A to B, both included")
     p.add_argument("--format", choices=("png", "jpg"), default="png", help="default: png")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace frame files that already exist in OUT_DIR")
 
 
 def info_json(reader: Any, with_frames: bool = False) -> dict[str, Any]:
@@ -97,42 +100,40 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
+def _encode(rgb: Any, path: Path, fmt: str, quality: int) -> bytes:
+    """``rgb`` as PNG or JPEG bytes."""
+    import cv2
+
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if fmt == "png":
+        ok, buf = cv2.imencode(".png", bgr)
+    else:
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise VellumError(f"Cannot encode {path} as {fmt.upper()}.", path)
+    return buf.tobytes()
 
 
 def _writer(path: Path, fmt: str, quality: int):
     """Encode RGB and write atomically; returns a function ``write(rgb)``."""
-    import cv2
-
     from app.io.atomic import atomic_write
 
     def write(rgb: Any) -> None:
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        if fmt == "png":
-            ok, buf = cv2.imencode(".png", bgr)
-        else:
-            ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise VellumError(f"Cannot encode {path} as {fmt.upper()}.", path)
+        data = _encode(rgb, path, fmt, quality)
         with atomic_write(path, "wb") as f:
-            f.write(buf.tobytes())
+            f.write(data)
 
     return write
 
 
 def cmd_frame(args: argparse.Namespace) -> int:
+    from app.io.outputs import prepare_output
     from app.io.video import open_video
 
-    src, out = Path(args.file), Path(args.output)
+    src = Path(args.file)
+    out = prepare_output(args.output, formats=(".png", ".jpg", ".jpeg"),
+                         overwrite=args.overwrite, inputs=[src])
     suffix = out.suffix.lower()
-    if _same_file(src, out) or src.resolve() == out.resolve():
-        raise VellumError(f"Refusing to overwrite the input video {src} with a frame.", src)
-    if suffix not in (".png", ".jpg", ".jpeg"):
-        raise VellumError(f"{out} must end in .png, .jpg or .jpeg.", out)
     with open_video(src, cache_bytes=64 << 20) as reader:
         rgb = reader.frame(args.n)
         t = float(reader.timestamps[args.n])
@@ -142,16 +143,15 @@ def cmd_frame(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
+    from app.io.outputs import StagedOutput, prepare_folder, prepare_outputs
     from app.io.video import open_video
     from app.progress import terminal_progress
 
-    src, out_dir = Path(args.file), Path(args.out_dir)
+    src, out_dir = Path(args.file), prepare_folder(args.out_dir)
     if args.every < 1:
         raise VellumError(f"--every must be 1 or more, not {args.every}.", src)
     if not 1 <= args.quality <= 100:
         raise VellumError(f"--quality must be between 1 and 100, not {args.quality}.", src)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise VellumError(f"{out_dir} exists and is not a folder.", out_dir)
     with open_video(src, cache_bytes=64 << 20) as reader:
         count = reader.frame_count
         a, b = (args.range if args.range else (0, count - 1))
@@ -161,16 +161,17 @@ def cmd_frames(args: argparse.Namespace) -> int:
         b = min(b, count - 1)
         width = max(6, len(str(count - 1)))
         wanted = len(range(a, b + 1, args.every))
-        out_dir.mkdir(parents=True, exist_ok=True)
         ext = "png" if args.format == "png" else "jpg"
+        prepare_outputs((out_dir / f"{n:0{width}d}.{ext}" for n in range(a, b + 1, args.every)),
+                        overwrite=args.overwrite, inputs=[src])
         done = 0
-        with terminal_progress("Writing frames", unit="frame") as progress:
+        # all or none: staged in a hidden folder in OUT_DIR, moved into place at the end
+        with terminal_progress("Writing frames", unit="frame") as progress, \
+                StagedOutput(out_dir) as stage:
             progress(0, wanted)
             for n, rgb in reader.frames(a, b + 1, args.every):
                 path = out_dir / f"{n:0{width}d}.{ext}"
-                if _same_file(src, path):
-                    raise VellumError(f"Refusing to overwrite the input video {src}.", src)
-                _writer(path, args.format, args.quality)(rgb)
+                stage.write_bytes(path, _encode(rgb, path, args.format, args.quality))
                 done += 1
                 progress(done, wanted, path.name)
     print(f"Wrote {done} frames to {out_dir}")

@@ -24,6 +24,8 @@ DICOMDIR, or a NIfTI file), from headers only.
   direction   3x3, rows x, y, z (LPS), columns the i, j, k axes (as SimpleITK's
               GetDirection() read row by row); not orthogonal for a gantry-tilted CT
   modality, series_uid, description, warnings (sentences), is_image, volumes, files
+  title       the title a project gives it (modality, series number, UID hash; never
+              the description), damaged: sentences naming files cut short
 Series that are not volumes (dose reports, segmentations, colour images...) are listed with
 is_image false and dims null; unreadable files are listed in one last entry (series_uid
 null)."""
@@ -44,7 +46,8 @@ def _series_json(s: Any) -> dict[str, Any]:
             "modality": s.modality or None, "series_uid": s.uid or None,
             "description": s.description, "warnings": list(s.warnings),
             "is_image": s.is_image, "volumes": s.volumes, "files": len(s.files),
-            "source": s.source}
+            "source": s.source, "title": (s.title or None) if s.is_image else None,
+            "damaged": list(s.damaged)}
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -73,7 +76,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                 print("     oblique: " + ", ".join(oblique))
         else:
             print(f"---- {s.description or s.uid or 'not an image'}: not a volume")
-        for w in s.warnings:
+        for w in s.warnings + [d for d in s.damaged if d not in s.warnings]:
             print(f"     ! {w}")
     return 0
 
@@ -83,7 +86,7 @@ def _inputs(series: list[Any]) -> list[Path]:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from app.io.atomic import refuse_overwrite
+    from app.io.outputs import NIFTI, prepare_output
     from app.io.volume import load_series, pick_series, scan_series, write_nifti
     from app.progress import terminal_progress
 
@@ -91,8 +94,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if not out.name.lower().endswith((".nii", ".nii.gz")):
         raise BadInputError(f"{out} must end in .nii or .nii.gz.", out)
     series = scan_series(path)
-    refuse_overwrite(out, [(f, "an input file") for f in _inputs(series)]
-                     + ([(path, "the input file")] if path.is_file() else []))
+    prepare_output(out, formats=NIFTI, overwrite=args.overwrite,
+                   inputs=_inputs(series) + ([path] if path.is_file() else []))
     chosen = pick_series(series, path, args.series)
     if not chosen.is_image:
         raise BadInputError(chosen.warnings[0] if chosen.warnings
@@ -104,7 +107,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     for w in volume.warnings:
         print(f"warning: {w}", file=sys.stderr)
     dims = "x".join(str(n) for n in reversed(volume.geometry.shape))
-    print(f"Wrote {out}: {chosen.description or chosen.uid or path.name}, {dims} voxels"
+    print(f"Wrote {out}: {chosen.title or chosen.description or path.name}, {dims} voxels"
           + (f" (volume {args.volume} of {volume.volumes})" if volume.volumes > 1 else "")
           + (f"; {others} other image series not converted (--series UID)" if others else ""))
     return 0
@@ -117,7 +120,8 @@ def cmd_export_nifti(args: argparse.Namespace) -> int:
 
     with Document.open(args.project) as doc, terminal_progress("Exporting",
                                                                unit="label map") as progress:
-        written = export_nifti(doc, args.out_dir, args.with_volumes, progress)
+        written = export_nifti(doc, args.out_dir, args.with_volumes, progress,
+                               overwrite=args.overwrite)
     maps = [p for p in written if p.name.endswith((".nii.gz", ".nii")) and p.with_name(
         p.name.replace(".nii.gz", ".json")).exists()]
     print(f"Wrote {len(maps)} label map(s) with their segment tables to {args.out_dir}")
@@ -154,6 +158,8 @@ def register(cli: CommandRegistry) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR")
     p.add_argument("--with-volumes", action="store_true",
                    help="also write each labelled volume in real units (HU for CT)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files of the same names in OUT_DIR")
     p = cli.importer("nifti", cmd_import_nifti, "a NIfTI label map onto a volume",
                      "Add a label map (.nii/.nii.gz, e.g. from 3D Slicer or ITK-SNAP) to a "
                      "volume of the project as one undoable step; its grid must be the "
@@ -181,3 +187,4 @@ def register(cli: CommandRegistry) -> None:
                    "the largest image series)")
     p.add_argument("--volume", metavar="N", type=int, default=0,
                    help="which volume of a 4D series or file, from 0 (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")

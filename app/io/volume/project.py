@@ -4,7 +4,8 @@
 Each label map is written on its volume's exact grid (``write_labelmap_nifti``: LPS -> RAS in
 the affine, voxel data unchanged) with its segment table beside it (JSON and ITK-SNAP), named
 ``<volume title>_<label map name>.nii.gz`` (letters, digits, ``-`` and ``_`` only; the volume
-title is the series description, never a patient field). ``--with-volumes`` also writes each
+title is modality, series number and a hash of the series UID, never the series description
+or a patient field: see :func:`export_title`). ``--with-volumes`` also writes each
 labelled volume itself in real units. Import reads such a file back onto a volume of the
 project, refused in one sentence when its grid does not fit.
 """
@@ -33,6 +34,19 @@ def safe_name(text: str, fallback: str) -> str:
     return out[:60] or fallback
 
 
+def export_title(item: MediaItem) -> str:
+    """The volume's part of an exported file name: its title, except where that is the DICOM
+    series description (projects made before titles were neutral): then modality and a hash
+    of the series UID, as new projects title it. Sites type patient names into descriptions."""
+    from app.io.volume.model import series_title
+
+    src = item.source
+    if src is not None and src.format == "dicom" and (
+            not item.title or item.title.strip() == src.description.strip()):
+        return safe_name(series_title(src.modality, None, src.series_uid), "volume")
+    return safe_name(item.name, "volume")
+
+
 def volume_geometry(doc: Document, item: MediaItem) -> VolumeGeometry:
     """The item's grid: the stored one, or read again from its source (projects made
     before volumes had typed geometry)."""
@@ -49,45 +63,56 @@ def volume_geometry(doc: Document, item: MediaItem) -> VolumeGeometry:
 
 
 def export_nifti(doc: Document, out_dir: str | Path, with_volumes: bool = False,
-                 progress: Progress | None = None) -> list[Path]:
-    """Write every label map of the project under ``out_dir``; returns the files written."""
-    from app.io.atomic import protected_files, refuse_overwrite
+                 progress: Progress | None = None, *, overwrite: bool = False) -> list[Path]:
+    """Write every label map of the project under ``out_dir``, all or none (never onto the
+    project, its media or a file that exists unless ``overwrite``, see
+    :mod:`app.io.outputs`); returns the files written."""
+    from app.io.outputs import StagedOutput, prepare_folder, prepare_outputs
     from app.io.volume import load_source, write_labelmap_nifti, write_nifti
+    from app.io.volume.labelmap_nifti import sidecar_paths
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise VellumError(f"{out} is a file; give a folder to write the label maps into.", out)
+    out = prepare_folder(out_dir, doc)
     pairs = [(m, info) for m in doc.media() if m.kind is MediaKind.VOLUME
              for info in doc.labelmaps(m.id)]
     if not pairs:
         raise VellumError(f"{doc.path} has no label maps to export.", doc.path)
-    protected = protected_files(doc)
+    used: set[str] = set()
+
+    def unique(stem: str) -> str:
+        base, k = stem, 2
+        while stem.lower() in used:  # one name per file, on case-blind disks too
+            stem, k = f"{base}-{k}", k + 1
+        used.add(stem.lower())
+        return stem
+
+    plan: list[tuple[MediaItem, LabelMapInfo, Path]] = []
+    for item, info in pairs:
+        stem = unique(f"{export_title(item)}_{safe_name(info.name, 'labels')}")
+        plan.append((item, info, out / f"{stem}.nii.gz"))
+    volumes: dict[str, Path] = {}
+    for item, _ in pairs if with_volumes else ():
+        if item.id not in volumes:
+            volumes[item.id] = out / f"{unique(export_title(item))}.nii.gz"
+    prepare_outputs([p for *_, t in plan for p in (t, *sidecar_paths(t))]
+                    + list(volumes.values()), overwrite=overwrite, doc=doc)
     class_names = {c.id: c.name for c in doc.schema.classes}
     written: list[Path] = []
-    used: set[str] = set()
-    for n, (item, info) in enumerate(pairs):
-        if progress:
-            progress(n, len(pairs), info.name)
-        geometry = volume_geometry(doc, item)
-        stem = f"{safe_name(item.name, 'volume')}_{safe_name(info.name, 'labels')}"
-        base, k = stem, 2
-        while stem in used:
-            stem, k = f"{base}-{k}", k + 1
-        used.add(stem)
-        target = out / f"{stem}.nii.gz"
-        refuse_overwrite(target, protected)
-        written += write_labelmap_nifti(target, doc.labelmap_volume(info.id), geometry,
-                                        info.segments, class_names=class_names,
-                                        labelmap_id=info.id, name=info.name)
-        if with_volumes:
-            vol_path = out / f"{safe_name(item.name, 'volume')}.nii.gz"
-            if vol_path not in written:
-                refuse_overwrite(vol_path, protected)
-                volume = load_source(doc.media_path(item), item.source)
-                write_nifti(vol_path, volume.array, volume.geometry)
+    with StagedOutput(out) as stage:  # all or none
+        for n, (item, info, target) in enumerate(plan):
+            if progress:
+                progress(n, len(plan), info.name)
+            geometry = volume_geometry(doc, item)
+            write_labelmap_nifti(stage.path(target), doc.labelmap_volume(info.id), geometry,
+                                 info.segments, class_names=class_names,
+                                 labelmap_id=info.id, name=info.name)
+            written += [target, *sidecar_paths(target)]
+            vol_path = volumes.pop(item.id, None)
+            if vol_path is not None:
+                volume = load_source(doc.media_path(item), item.source, expected=item.volume)
+                write_nifti(stage.path(vol_path), volume.array, volume.geometry)
                 written.append(vol_path)
     if progress:
-        progress(len(pairs), len(pairs), "")
+        progress(len(plan), len(plan), "")
     return written
 
 
