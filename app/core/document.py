@@ -26,7 +26,7 @@ from app.core.identity import author, utc_now
 from app.core.labelmap import (DEFAULT_CACHE_BYTES, BrickCache, BrickKey, LabelMapInfo, Mode,
                                Region, apply_mode, bricks_of, brick_shape, pack_brick,
                                unpack_brick, BRICK)
-from app.core.media import FrameTimes, MediaItem, MediaKind
+from app.core.media import FrameTimes, MediaItem, MediaKind, MediaStatus
 from app.core.places import Place
 from app.core.schema import LabelSchema
 from app.core.store import Store
@@ -372,12 +372,29 @@ class Document:
         try:
             with self._store.transaction():
                 changes = command.apply(self)
+                changes = [*changes, *self._mark_started(changes)]
                 self._store.log(action, command.detail(), self.author)
         except BaseException:
             self._reload_caches()
             raise
         for listener in list(self._listeners):
             listener(changes)
+
+    def _mark_started(self, changes: list[Change]) -> list[Change]:
+        """The first edit of an item's labels (shapes, tracks, voxels; from the window, an
+        import or a job alike) moves it from Unlabeled to In progress, in the same
+        transaction. As CVAT's job state, it is not part of the undo step: undoing that edit
+        leaves the item In progress (someone has started it)."""
+        touched = {m for c in changes for m in c.media_ids
+                   if c.kind in ("annotations", "tracks")
+                   or (c.kind == "labelmap" and "start" in c.extra)}  # voxels, not segments
+        items = [replace(self._media[m], status=MediaStatus.IN_PROGRESS) for m in touched
+                 if m in self._media and self._media[m].status == MediaStatus.UNLABELED]
+        if not items:
+            return []
+        self._store.put_media(items)
+        self._media.update((m.id, m) for m in items)
+        return [Change("media", frozenset(m.id for m in items), tuple(m.id for m in items))]
 
     def _reload_caches(self) -> None:
         """On open, and after a failed command: drop what may be ahead of the disk."""

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from app.tools.state import EditorState
 
 HIT_TOLERANCE = 8.0  # screen pixels within which a vertex or edge counts as hit
+# what a running gesture may have copied at its press: an edit of these ends the gesture
+_CONTENT_CHANGES = frozenset({"annotations", "tracks", "labelmap", "schema", "reset"})
 
 
 class EventType(Enum):
@@ -178,6 +180,7 @@ class Tool:
         self.cursor: str = "arrow"  # 'arrow' | 'cross' | 'pointing' | 'size_all' | 'blank' ...
         self.hover_pos: tuple[float, float] | None = None
         self._gesture: Gesture | None = None
+        self._unwatch: Callable[[], None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def activate(self) -> None:
@@ -189,9 +192,7 @@ class Tool:
 
     def cancel(self) -> None:
         """Abandon the gesture or shape in progress (Escape)."""
-        if self._gesture is not None:
-            self._gesture.close()
-            self._gesture = None
+        self.cancel_gesture_only()
 
     @property
     def busy(self) -> bool:
@@ -219,6 +220,33 @@ class Tool:
             self._gesture = gen
         except StopIteration:
             self._gesture = None
+            return
+        self._watch_edits(gen, e.place or self.state.place)
+
+    def _watch_edits(self, gen: Gesture, place: Place | None) -> None:
+        """Any edit of the gesture's media item made while it runs (Delete, Ctrl+Z, a class
+        key, the object list, a job) ends the gesture first: what it copied at its press is
+        stale, and committing it on release would undo that edit."""
+        self._stop_watching()
+        doc = self.state.doc
+        if doc is None:
+            return
+        media = place.media_id if place is not None else None
+
+        def edited(changes: list[Any]) -> None:
+            if self._gesture is not gen:
+                self._stop_watching()
+            elif any(c.kind in _CONTENT_CHANGES and (c.kind in ("schema", "reset")
+                                                     or media in c.media_ids)
+                     for c in changes):
+                self.cancel_gesture_only()
+
+        self._unwatch = doc.subscribe(edited)
+
+    def _stop_watching(self) -> None:
+        unwatch, self._unwatch = self._unwatch, None
+        if unwatch is not None:
+            unwatch()
 
     def move(self, e: PointerEvent) -> None:
         self.hover_pos = e.pos
@@ -231,11 +259,13 @@ class Tool:
             self._gesture.send(e)
         except StopIteration:
             self._gesture = None
+            self._stop_watching()
 
     def release(self, e: PointerEvent) -> None:
         if self._gesture is None:
             return
         gen, self._gesture = self._gesture, None
+        self._stop_watching()
         try:
             gen.send(e)
         except StopIteration:
@@ -254,9 +284,10 @@ class Tool:
         self.hover_pos = None
 
     def cancel_gesture_only(self) -> None:
+        self._stop_watching()
         if self._gesture is not None:
-            self._gesture.close()
-            self._gesture = None
+            gen, self._gesture = self._gesture, None
+            gen.close()
 
     # ----------------------------------------------------------------- keys
     def key(self, e: KeyEvent) -> bool:

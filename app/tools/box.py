@@ -66,7 +66,7 @@ class BoxTool(Handles, Tool):
             return
         ann = self.state.add_drawn(box, "Draw box", self.pointer_place)
         if ann is not None:
-            self.state.select((ann.id,))
+            self.state.select_drawn((ann.id,))
 
     def editing_ids(self) -> frozenset[str]:
         return frozenset({self._resizing_id}) if self._resizing_id else frozenset()

@@ -107,7 +107,7 @@ class KeypointsTool(Tool):
         pts = placed + [(0.0, 0.0, 0)] * (len(sk.points) - len(placed))
         ann = self.state.add_drawn(Keypoints(tuple(pts)), "Place keypoints", self.pointer_place)
         if ann is not None:
-            self.state.select((ann.id,))
+            self.state.select_drawn((ann.id,))
         self._prompt()
 
     def key(self, e: KeyEvent) -> bool:

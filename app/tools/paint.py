@@ -290,7 +290,7 @@ class PaintTool(Tool):
             if ann is not None:
                 # keep the clipping object selected so the next stroke stays inside it
                 keep = (self._clip_id,) if self._clip_id else ()
-                self.state.select(keep + (ann.id,))
+                self.state.select_drawn(keep + (ann.id,))
         else:
             label = "Erase" if self.erase else "Paint"
             self.state.execute(Put((self.state.doc.edited(target, shape=Mask(rle)),), label=label))

@@ -52,7 +52,7 @@ class PolygonTool(PathTool):
             return
         ann = self.state.add_drawn(Polygon(tuple(points)), "Draw polygon", self.pointer_place)
         if ann is not None:
-            self.state.select((ann.id,))
+            self.state.select_drawn((ann.id,))
 
     def _add_hole(self, target_id: str, points: list[Point]) -> None:
         doc, media = self.state.doc, self.state.media_id

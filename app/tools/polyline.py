@@ -26,4 +26,4 @@ class PolylineTool(PathTool):
     def commit(self, points: list[Point]) -> None:
         ann = self.state.add_drawn(Polyline(tuple(points)), "Draw polyline", self.pointer_place)
         if ann is not None:
-            self.state.select((ann.id,))
+            self.state.select_drawn((ann.id,))

@@ -86,7 +86,7 @@ class RotatedBoxTool(Handles, ClickTool):
             return
         ann = self.state.add_drawn(box, "Draw rotated box", self.pointer_place)
         if ann is not None:
-            self.state.select((ann.id,))
+            self.state.select_drawn((ann.id,))
 
     def key(self, e: KeyEvent) -> bool:
         if e.key == "Backspace" and self.points:

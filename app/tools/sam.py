@@ -375,7 +375,7 @@ class SamTool(Tool):
             if ann is None:
                 return False
             accepted.ids = (ann.id,)
-            self.state.select((ann.id,))
+            self.state.select_drawn((ann.id,))
         self.accepted = accepted
         self.cancel()
         return True

@@ -91,6 +91,8 @@ class SelectTool(Handles, Tool):
             return None
         if under.id not in self.state.selection:
             self.state.select((under.id,))
+        elif self.state.selection_drawn:
+            self.state.select(self.state.selection)  # clicked: now the user's selection
         return self._move(press)
 
     def _move(self, press: PointerEvent) -> Gesture:
@@ -152,6 +154,8 @@ class SelectTool(Handles, Tool):
             return self._cycle(-1 if (e.key == "Backtab" or e.modifiers & Mod.SHIFT) else 1)
         if not sel or not e.plain:
             return False
+        if self.busy and e.key in ("Delete", "Backspace", "Left", "Right", "Up", "Down"):
+            self.cancel_gesture_only()  # an edit during a drag ends the drag first
         editable = [a for a in sel if not self.state.is_locked(a)]
         if e.key in ("Delete", "Backspace"):
             if editable:

@@ -31,6 +31,7 @@ _FIELDS: dict[str, Any] = {
     "image_size": (0, 0),
     "class_id": None,
     "selection": (),
+    "selection_drawn": False,
     "brush_radius": 10.0,
     "brush_mm": 0.0,
     "paint_inside": False,
@@ -53,6 +54,9 @@ class EditorState:
     image_size: tuple[int, int]  # (width, height) in image pixels
     class_id: str | None
     selection: tuple[str, ...]
+    # the selection is what a tool just drew, not what the user picked: a class key then
+    # chooses the class of the next shape and leaves it alone (CVAT's way); see select_drawn
+    selection_drawn: bool
     brush_radius: float  # image pixels
     brush_mm: float  # millimetres per brush_radius unit on a volume; 0 elsewhere
     paint_inside: bool  # brush/eraser constrained to the selected object
@@ -106,6 +110,8 @@ class EditorState:
     def set(self, **changes: Any) -> None:
         """Change fields and notify listeners of each one that really changed."""
         changed = []
+        if "selection" in changes and not changes["selection"]:
+            changes.setdefault("selection_drawn", False)  # nothing selected, nothing drawn
         for name, value in changes.items():
             if name not in _FIELDS:
                 raise AttributeError(f"EditorState has no field {name!r}")
@@ -270,7 +276,15 @@ class EditorState:
         return True
 
     def select(self, ids: tuple[str, ...] | list[str]) -> None:
-        self.set(selection=tuple(ids))
+        """Select ``ids`` as the user's choice (a click, the object list, Ctrl+A, a paste):
+        a class key then relabels them."""
+        self.set(selection=tuple(ids), selection_drawn=False)
+
+    def select_drawn(self, ids: tuple[str, ...] | list[str]) -> None:
+        """Select what a tool just drew (handles and attributes show), without making it the
+        user's choice: a class key picks the class of the next shape instead of relabelling
+        it, so "draw, pick the next class, draw" never relabels earlier shapes."""
+        self.set(selection=tuple(ids), selection_drawn=bool(ids))
 
 
 def copied(a: Annotation, **changes: Any) -> Annotation:

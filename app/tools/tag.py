@@ -59,7 +59,7 @@ class TagTool(Tool):
             return done
         ann = state.new_annotation(Tag())
         if state.execute(Put((ann,), label=f"Tag {cls.name}")):
-            state.select((ann.id,))
+            state.select_drawn((ann.id,))
             self.message(f"Tagged this image {cls.name!r}; its attributes are on the right.")
             return True
         return False

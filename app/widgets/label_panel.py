@@ -186,11 +186,14 @@ class LabelPanel(QWidget, StateWatcher):
         self.choose(item.data(0, Qt.UserRole))
 
     def choose(self, class_id: str) -> None:
-        """Make ``class_id`` active and relabel the selected annotations that allow it."""
+        """Make ``class_id`` active and relabel the selected annotations that allow it —
+        only a selection the user made: what a tool just drew keeps its class (the choice is
+        for the next shape, as in CVAT)."""
         self.state.set(class_id=class_id)
         doc = self.state.doc
         cls = doc.schema.class_by_id(class_id) if doc else None
-        selected = set(getattr(self.state, "selection", ()) or ())
+        drawn = getattr(self.state, "selection_drawn", False)
+        selected = set() if drawn else set(getattr(self.state, "selection", ()) or ())
         if cls is None or not selected:
             return
         before = tuple(a for a in self.state.annotations() if a.id in selected

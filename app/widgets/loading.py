@@ -1,5 +1,7 @@
 """Work the main window runs off the UI thread: decoding a picture, probing files to add.
 
+Pictures decode on their own daemon threads (:class:`FrameCache`): a load no longer wanted is
+cancelled and never waited for, and one neighbour is decoded ahead within a byte budget.
 Nothing here touches a widget; :class:`AddMediaJob` reads what it needs from the document on
 the UI thread, plans in the worker (``app.io.ingest.plan_media``) and hands the command back for
 the UI thread to execute (the document is not thread-safe).
@@ -14,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.document import Document
 from app.core.errors import UnsupportedFormatError
 from app.core.media import MediaItem, MediaKind
 from app.io.ingest import known_paths
-from app.widgets.jobs import Job, Jobs
+from app.widgets.jobs import Job
 from app.widgets.tiles import ImagePyramid
 
 
@@ -69,22 +72,105 @@ def read_picture(path: Path, kind: MediaKind, frame: int = 0) -> ImagePyramid:
     return ImagePyramid(read_frame(path, kind, frame)).build()
 
 
-class FrameCache:
-    """The last few decoded pictures (LRU, keyed by media id and frame) with their display
-    pyramids, and their loading jobs. ``ready(media_id, picture)`` / ``failed(media_id, exc)``
-    are called on the UI thread."""
+CACHE_BYTES = 768 << 20  # decoded pictures kept, pyramids included (the shown one always)
+MAX_LOADS = 3  # decodes running at once, abandoned ones included (each holds its picture)
 
-    def __init__(self, jobs: Jobs, ready: Callable[[str, ImagePyramid], None],
-                 failed: Callable[[str, Exception], None], size: int = 4) -> None:
-        self._jobs, self._ready, self._failed, self._size = jobs, ready, failed, size
+
+def picture_bytes(width: int, height: int) -> int:
+    """Memory of a decoded RGB picture with its display pyramid (about 4/3 of level 0)."""
+    return width * height * 4
+
+
+class _Load:
+    """One picture being decoded on its own thread; ``cancelled`` is set when it is no longer
+    wanted (the user went on, the project closed): it then stops at its next step."""
+
+    def __init__(self, cache: FrameCache, key: tuple[str, int], path: Path, kind: MediaKind
+                 ) -> None:
+        self.cache, self.key, self.path, self.kind = cache, key, path, kind
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        """Worker thread: decode, then build the pyramid level by level, checking between
+        steps; whatever happens, report back (the UI thread keeps count of running loads)."""
+        picture, error = None, None
+        try:
+            if not self.cancelled.is_set():
+                rgb = read_frame(self.path, self.kind, self.key[1])
+                pyramid = ImagePyramid(rgb)
+                for n in range(1, pyramid.max_level() + 1):
+                    if self.cancelled.is_set():
+                        break
+                    pyramid.level(n)
+                else:
+                    picture = pyramid
+        except Exception as exc:  # noqa: BLE001 - shown as one sentence in place of the picture
+            error = exc
+        try:
+            _delivery().finished.emit(self, picture, error)
+        except RuntimeError:  # the application is gone: nobody to tell
+            pass
+
+
+class _Delivery(QObject):
+    """Carries finished loads to the UI thread. One for the process, never deleted: a load
+    that outlives its window (quitting does not wait for a decode) still reports somewhere."""
+
+    finished = Signal(object, object, object)  # (_Load, ImagePyramid or None, error or None)
+
+    @Slot(object, object, object)
+    def _route(self, load: _Load, picture: Any, error: Any) -> None:
+        load.cache._finished(load, picture, error)
+
+
+_DELIVERY: list[_Delivery] = []
+
+
+def _delivery() -> _Delivery:
+    if not _DELIVERY:  # made on the UI thread by the first FrameCache
+        d = _Delivery()
+        d.finished.connect(d._route)
+        _DELIVERY.append(d)
+    return _DELIVERY[0]
+
+
+class FrameCache:
+    """The last few decoded pictures (LRU within ``size`` pictures and ``budget`` bytes, the
+    wanted one always kept), keyed by media id and frame, with their display pyramids.
+
+    :meth:`load` asks for the picture to show: every other load under way is cancelled, so a
+    huge picture the user has moved on from never delays the next one nor quitting (loads
+    run on daemon threads; a decode stops at its next step). :meth:`prefetch` decodes one
+    neighbour once nothing else is loading, when it fits in the budget beside the shown one.
+    ``ready(media_id, picture)`` / ``failed(media_id, exc)`` are called on the UI thread."""
+
+    def __init__(self, ready: Callable[[str, ImagePyramid], None],
+                 failed: Callable[[str, Exception], None], size: int = 4,
+                 budget: int | None = None) -> None:
+        self._ready, self._failed, self._size = ready, failed, size
+        self._budget = CACHE_BYTES if budget is None else budget
         self._images: OrderedDict[tuple[str, int], ImagePyramid] = OrderedDict()
-        self._pending: dict[tuple[str, int], Job] = {}
+        self._pending: dict[tuple[str, int], _Load] = {}  # the wanted load and the prefetch
+        self._running: set[_Load] = set()  # every decode still running, abandoned ones too
+        self._queued: _Load | None = None  # the wanted load, waiting for a free thread
+        self._next: tuple[Document, MediaItem] | None = None  # a prefetch waiting for quiet
+        self._wanted: tuple[str, int] | None = None
+        _delivery()
 
     def clear(self) -> None:
-        for job in self._pending.values():
-            job.cancel()
-        self._pending.clear()
+        """Forget every picture and cancel every load (a project closes, the window quits)."""
+        self.cancel_except(None)
         self._images.clear()
+
+    def cancel_except(self, key: tuple[str, int] | None) -> None:
+        """Cancel every load but the one of ``key`` (the picture now wanted)."""
+        self._wanted, self._next = key, None
+        for k, load in list(self._pending.items()):
+            if k != key:
+                load.cancelled.set()
+                del self._pending[k]
+        if self._queued is not None and self._queued.key != key:
+            self._queued = None
 
     def get(self, media_id: str, frame: int = 0) -> ImagePyramid | None:
         rgb = self._images.get((media_id, frame))
@@ -92,36 +178,75 @@ class FrameCache:
             self._images.move_to_end((media_id, frame))
         return rgb
 
-    def load(self, doc: Document, item: MediaItem, frame: int = 0, visible: bool = True) -> None:
-        """Decode ``item`` (frame ``frame``) in the background unless already under way."""
+    def loading(self) -> int:
+        """Decodes still running (cancelled ones included, until they stop)."""
+        return len(self._running)
+
+    def load(self, doc: Document, item: MediaItem, frame: int = 0) -> None:
+        """Decode ``item`` (frame ``frame``), the picture to show, in the background unless
+        already under way; every other load is cancelled."""
         key = (item.id, frame)
+        self.cancel_except(key)
         if key in self._pending or key in self._images:
             return
-        path, kind = doc.media_path(item), item.kind
-        self._pending[key] = self._jobs.start(
-            f"Loading {item.name}", lambda job: read_picture(path, kind, frame),
-            on_done=lambda rgb: self._done(key, rgb),
-            on_error=lambda exc: self._error(key, exc), visible=visible)
+        self._start(_Load(self, key, doc.media_path(item), item.kind))
 
-    def prefetch_after(self, doc: Document, media_id: str) -> None:
-        """Decode the image after ``media_id`` so stepping forward is instant."""
-        items = doc.media()
-        ids = [m.id for m in items]
-        if media_id in ids:
-            i = ids.index(media_id) + 1
-            if i < len(items) and items[i].kind is MediaKind.IMAGE:
-                self.load(doc, items[i], 0, visible=False)
+    def prefetch(self, doc: Document, item: MediaItem) -> None:
+        """Decode ``item`` ahead of time: once no other decode runs, and only when it fits in
+        the byte budget beside the picture shown."""
+        key = (item.id, 0)
+        if key in self._pending or key in self._images:
+            return
+        shown = self._images.get(self._wanted) if self._wanted else None
+        used = picture_bytes(shown.width, shown.height) if shown is not None else 0
+        if used + picture_bytes(item.width, item.height) > self._budget:
+            return
+        if self._running or self._queued is not None:
+            self._next = (doc, item)
+            return
+        self._next = None
+        self._start(_Load(self, key, doc.media_path(item), item.kind))
 
-    def _done(self, key: tuple[str, int], rgb: ImagePyramid) -> None:
-        self._pending.pop(key, None)
-        self._images[key] = rgb
-        while len(self._images) > self._size:
-            self._images.popitem(last=False)
-        self._ready(key[0], rgb)
+    def _start(self, load: _Load) -> None:
+        self._pending[load.key] = load
+        if len(self._running) >= MAX_LOADS:
+            self._queued = load  # bounded: abandoned decodes still hold their memory
+            return
+        self._running.add(load)
+        threading.Thread(target=load.run, name=f"picture {load.path.name}",
+                         daemon=True).start()
 
-    def _error(self, key: tuple[str, int], exc: Exception) -> None:
-        self._pending.pop(key, None)
-        self._failed(key[0], exc)
+    def _finished(self, load: _Load, picture: ImagePyramid | None, error: Any) -> None:
+        self._running.discard(load)
+        if self._pending.get(load.key) is load and not load.cancelled.is_set():
+            del self._pending[load.key]
+            if error is not None:
+                self._failed(load.key[0], error)
+            elif picture is not None:
+                self._keep(load.key, picture)
+                self._ready(load.key[0], picture)
+        if self._queued is not None and len(self._running) < MAX_LOADS:
+            queued, self._queued = self._queued, None
+            self._pending.pop(queued.key, None)
+            self._start(queued)
+        elif self._next is not None and not self._running:
+            doc, item = self._next
+            self._next = None
+            self.prefetch(doc, item)
+
+    def _keep(self, key: tuple[str, int], picture: ImagePyramid) -> None:
+        self._images[key] = picture
+        self._images.move_to_end(key)
+
+        def total() -> int:
+            return sum(picture_bytes(p.width, p.height) for p in self._images.values())
+
+        while len(self._images) > 1 and (len(self._images) > self._size
+                                         or total() > self._budget):
+            victim = next((k for k in self._images if k != self._wanted), None)
+            if victim is None:
+                break
+            del self._images[victim]
 
 
 class AddMediaJob:

@@ -39,7 +39,7 @@ from app.widgets.focus import KeyboardHome
 from app.widgets.jobs import Jobs
 from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
-from app.widgets.media_list import MediaList
+from app.widgets.media_list import IdRole, MediaList
 from app.widgets.presenters import Presenter, make_presenter
 from app.widgets.object_list import ObjectList
 from app.widgets.status_bar import StatusFields
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.access.changed.connect(self._access_changed)
         self.access.reloaded.connect(self._reloaded)
         self._image: np.ndarray | None = None
-        self.frames = FrameCache(self.jobs, self._loaded, self._failed, CACHE_IMAGES)
+        self.frames = FrameCache(self._loaded, self._failed, CACHE_IMAGES)
         self.previous_place: Place | None = None
         modes.load_modes()
         self.presenters: dict[MediaKind, Presenter] = {}  # one per media kind with a mode
@@ -110,6 +110,11 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.last_drawing_tool = "box"
         self.pending_view: dict[str, Any] | None = None
         self.media.media_chosen.connect(self.show_media)
+        self._prefetch_soon = QTimer(self, singleShot=True, interval=0)
+        self._prefetch_soon.timeout.connect(self._prefetch_next)
+        for signal in (self.media.proxy.layoutChanged, self.media.proxy.rowsRemoved,
+                       self.media.proxy.rowsInserted, self.media.proxy.modelReset):
+            signal.connect(self._prefetch_soon.start)  # the filter changed what F shows next
         self.canvas.cursor_moved.connect(lambda x, y: self.status.show_cursor(x, y, self._image))
         self.canvas.zoom_changed.connect(self.status.show_zoom)
         self.canvas.status_message.connect(lambda m: self.statusBar().showMessage(m, 5000))
@@ -286,6 +291,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
                 presenter = self.presenters[item.kind] = make_presenter(mode.open, self)
             if self.presenter is not presenter:
                 self._leave_presenter()
+            self.frames.cancel_except(None)  # a picture still loading is no longer wanted
             self.presenter = presenter
             self.state.set(refusal="")
             presenter.show(item)
@@ -294,6 +300,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.state.picture = None
         notice = modes.notice(item)
         if notice is not None:
+            self.frames.cancel_except(None)
             self._image = None
             self.state.set(refusal=notice.split("\n")[0])
             self.status.show_zoom(0)
@@ -302,13 +309,27 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         frame = self.state.frame or 0
         picture = self.frames.get(media_id, frame)
         if picture is not None:
+            self.frames.cancel_except((media_id, frame))
             self._display(picture)
         else:
             self._image = None
             self.state.set(refusal=f"{item.name} is still loading.")
             self.canvas.show_image(None)
-            self.frames.load(doc, item, frame)
-        self.frames.prefetch_after(doc, media_id)
+            self.frames.load(doc, item, frame)  # cancels loads no longer wanted
+            self.message(f"Loading {item.name}…", 0)
+
+    def _prefetch_next(self) -> None:
+        """Decode the item F / PgDown shows next (the media list's order and filter) while the
+        current picture is looked at: one neighbour, within the cache's byte budget."""
+        doc, mid = self.state.doc, self.state.media_id
+        if doc is None or mid is None or self.presenter is not None or self._image is None:
+            return
+        model, proxy = self.media.model, self.media.proxy
+        row = proxy.mapFromSource(model.index(model.row_of(mid), 0)).row()
+        nxt = proxy.index(row + 1, 0) if row >= 0 else None
+        item = doc.stored_media(nxt.data(IdRole)) if nxt is not None and nxt.isValid() else None
+        if item is not None and item.kind is MediaKind.IMAGE and modes.notice(item) is None:
+            self.frames.prefetch(doc, item)
 
     def _loaded(self, media_id: str, picture: ImagePyramid) -> None:
         self.media.model.set_error(media_id, None)
@@ -319,6 +340,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         message = str(exc) if isinstance(exc, VellumError) else f"Cannot show this item ({exc})."
         self.media.model.set_error(media_id, message)
         if media_id == self.state.media_id:
+            self._loading_said()
             self._image = None
             self.state.set(refusal=message)
             self.status.show_cursor(0, 0, None)
@@ -335,6 +357,13 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.canvas.show_image(picture)
         view_memory.apply_pending(self)
         self.status.show_zoom(self.canvas.zoom())
+        self._loading_said()
+        self._prefetch_soon.start()
+
+    def _loading_said(self) -> None:
+        """Take down the "Loading …" message once the picture (or why not) is shown."""
+        if self.statusBar().currentMessage().startswith("Loading "):
+            self.statusBar().clearMessage()
 
     def step_media(self, delta: int) -> None:
         """F / D: the presenter's (video: next/previous frame) if it takes them, else the
@@ -493,6 +522,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.settings.setValue("window_state",
                                self.saveState() if self._panels_shown else self._layout)
         self.settings.sync()
+        self.frames.clear()  # a huge picture still decoding is not waited for
         self.jobs.cancel_all()
         self.thumb_jobs.cancel_all()
         self.jobs.wait(1000)

@@ -154,10 +154,12 @@ class ObjectList(QWidget, StateWatcher):
         if self._syncing:
             return
         ids = tuple(it.data(0, Qt.UserRole) for it in self.tree.selectedItems())
-        self.state.set(selection=ids)
+        self.state.select(ids)
 
     def _item_clicked(self, item: QTreeWidgetItem, column: int) -> None:
         if column not in (COL_SHOW, COL_LOCK):
+            if item.isSelected() and getattr(self.state, "selection_drawn", False):
+                self._selection_changed()  # a click on the row just drawn picks it
             return
         a = next((x for x in self._anns if x.id == item.data(0, Qt.UserRole)), None)
         if a is None:

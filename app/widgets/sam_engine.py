@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
 from app.core.errors import ModelError, VellumError
@@ -57,6 +57,13 @@ class QtSamEngine(QObject):
         self._models: list[SamModel] | None = None
         self._closed = False
         self._replied.connect(self._deliver)
+        # the model list follows the model folder: a pack installed or removed while the
+        # window is open (CLI, the Models dialog, a file manager) is offered at once
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _path: self._settle.start())
+        self._settle = QTimer(self, singleShot=True, interval=250)  # one rescan per burst
+        self._settle.timeout.connect(self.rescan)
+        self._follow_folder()
 
     # ------------------------------------------------------------------ models
     def models(self) -> list[SamModel]:
@@ -66,6 +73,46 @@ class QtSamEngine(QObject):
             except (OSError, VellumError):
                 self._models = []
         return list(self._models)
+
+    def folder(self) -> Path:
+        """The model folder this engine offers the packs of."""
+        from app.inference.packs import models_dir
+
+        return Path(self.root) if self.root is not None else models_dir()
+
+    def _follow_folder(self) -> None:
+        """Watch the model folder and each pack in it (their manifests and files), or, until
+        the folder exists, the folder it will be made in."""
+        root = self.folder()
+        try:
+            if root.is_dir():
+                want = [root, *(d for d in root.iterdir()
+                                if d.is_dir() and not d.name.startswith("."))]
+            else:
+                want = [root.parent] if root.parent.is_dir() else []
+        except OSError:
+            want = []
+        paths = {str(p) for p in want}
+        have = set(self._watcher.directories())
+        if have - paths:
+            self._watcher.removePaths(sorted(have - paths))
+        if paths - have:
+            self._watcher.addPaths(sorted(paths - have))
+
+    def rescan(self) -> bool:
+        """Read the model folder again; when its models differ from those offered, offer the
+        new list (:meth:`refresh`). Manifests only: cheap enough for the UI thread."""
+        if self._closed:
+            return False
+        self._follow_folder()
+        try:
+            now = installed_sam_models(self.root)
+        except (OSError, VellumError):
+            now = []
+        if self._models is not None and now == self._models:
+            return False
+        self.refresh()
+        return True
 
     def refresh(self) -> None:
         """Read the model folder again (after an import) and forget refused models."""
@@ -207,6 +254,9 @@ class QtSamEngine(QObject):
     def close(self) -> None:
         """Stop the worker and every session's prefetch thread."""
         self._closed = True
+        self._settle.stop()
+        if self._watcher.directories():
+            self._watcher.removePaths(self._watcher.directories())
         self._worker.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}

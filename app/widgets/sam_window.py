@@ -136,6 +136,8 @@ class SamWindow(QObject):
         if self.options is None:
             self.attach_options()
             return
+        if on:
+            self.engine.rescan()  # also where the folder cannot be watched (a network share)
         self.options.set_active(on)
         for action in self._option_actions:
             action.setVisible(on)
@@ -167,6 +169,7 @@ class SamWindow(QObject):
         dialog = ModelManager(self.w.jobs, self.w, changed=self.engine.refresh)
         dialog.exec()
         dialog.deleteLater()
+        self.engine.rescan()
 
     def _review(self, title: str, reviews: list) -> None:
         show_review(self.w, title, reviews, self.go_to)

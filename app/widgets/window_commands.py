@@ -103,7 +103,7 @@ class WindowCommands:
         clipboard.repeat_previous(self.state, self.previous_place)
 
     def select_all(self) -> None:
-        self.state.set(selection=tuple(a.id for a in self.state.visible_annotations()))
+        self.state.select(tuple(a.id for a in self.state.visible_annotations()))
 
     def show_all_objects(self) -> None:
         self.state.set(hidden=frozenset(), hidden_classes=frozenset())

@@ -36,7 +36,7 @@ class TrackActions:
     def choose_track(self, track_id: str) -> None:
         self.track_id = track_id
         a = self.index.at(track_id, self.frame) if self.index is not None else None
-        self.host.state.set(selection=(a.id,) if a is not None else ())
+        self.host.state.select((a.id,) if a is not None else ())
         self._show_track()
 
     def toggle_keyframe(self) -> None:
