@@ -75,7 +75,8 @@ def test_segment_an_image_and_a_volume_slice_of_a_project(tmp_path, models_dir):
                 "--window", 80, 40, "--class", "insert")
     assert r.returncode == 0, r.stderr
     with Document.open(proj) as doc:
-        vol = next(m for m in doc.media() if m.name == "STD BRAIN 5MM")
+        vol = next(m for m in doc.media()  # named by its description (its title is neutral)
+                   if m.source and m.source.description == "STD BRAIN 5MM")
         (lm,) = doc.labelmaps(vol.id)
         (seg,) = lm.segments
         assert doc.schema.class_by_id(seg.class_id).name == "insert"

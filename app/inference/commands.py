@@ -54,10 +54,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
         return _segment_project(args)
     if args.output is None:
         raise BadInputError("Give the mask file to write with -o MASK.png.")
+    from app.io.outputs import prepare_output
+
+    out = prepare_output(args.output, formats=(".png",), overwrite=args.overwrite,
+                         inputs=[args.image])
     image = read_image(args.image)
-    out = Path(args.output)
-    if out.resolve() == Path(args.image).resolve():
-        raise BadInputError(f"{out} is the input image: choose another output file.", out)
     box = _box(args.box, "segment") if args.box else None
     points = [tuple(p) for p in args.point] + [tuple(p) for p in args.negative]
     labels = [1] * len(args.point) + [0] * len(args.negative)
@@ -83,9 +84,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 def _segment_project(args: argparse.Namespace) -> int:
     from app.core.document import Document
+    from app.core.media import MediaKind
     from app.core.shapes import Box
     from app.inference.prelabel import find_media, segment_in_project
     from app.inference.sam import SamSession
+    from app.io.images import require_size
 
     box = Box(*_box(args.box, "segment")) if args.box else None
     points = [tuple(p) for p in args.point] + [tuple(p) for p in args.negative]
@@ -96,6 +99,8 @@ def _segment_project(args: argparse.Namespace) -> int:
     window = tuple(args.window) if args.window else None
     with Document.open(args.image) as doc, SamSession(args.model) as sam:
         item = find_media(doc, args.media)
+        if item.kind is MediaKind.IMAGE:  # replaced or rewritten since it was added: say so
+            require_size(doc.media_path(item), item.width, item.height)
         command, score = segment_in_project(doc, sam, item, box, points, labels, args.frame,
                                             slice_, args.class_name, args.as_ == "polygon",
                                             window)
@@ -109,33 +114,60 @@ def _segment_project(args: argparse.Namespace) -> int:
 def _track_project(args: argparse.Namespace) -> int:
     from app.core.document import Document
     from app.core.shapes import Box
-    from app.inference.prelabel import find_media, track_in_project
-    from app.inference.tracking import open_tracker, track_video
+    from app.inference.prelabel import TrackWriter, find_media
+    from app.inference.tracking import open_tracker, track_steps
     from app.progress import terminal_progress
 
     box = _box(args.box, "track")
+    found: list[Any] = []
     with Document.open(args.video) as doc:
         item = find_media(doc, args.media)
-        reader = open_video(str(doc.media_path(item)))
+        path = doc.media_path(item)
+        reader = open_video(str(path))
         try:
             tracker = open_tracker(args.model)
             count = int(reader.frame_count)
             if not 0 <= args.start < count:
                 raise BadInputError(f"{item.name} has frames 0 to {count - 1}; --start "
-                                    f"{args.start} is outside them.")
+                                    f"{args.start} is outside them.", path)
+            _check_end(args, str(path))
+            writer = TrackWriter(doc, item, Box(*box), args.start, tracker.model_id,
+                                 args.class_name)
+            # committed in steps (at least every 100 frames), so that a run that dies keeps
+            # what it did; each step is one undoable command
             with terminal_progress("Tracking", unit="frame") as progress:
-                found = track_video(reader, box, args.start, args.end, args.backward, tracker,
-                                    progress=progress)
+                for step in track_steps(reader, box, args.start, args.end, args.backward,
+                                        tracker, lost=args.lost, progress=progress):
+                    found += step.done
+                    command = writer.command(step.done, step.pending, final=step.last)
+                    if command is not None:
+                        doc.execute(command)
         finally:
             close = getattr(reader, "close", None)
             if callable(close):
                 close()
-        doc.execute(track_in_project(doc, item, found, Box(*box), args.start,
-                                     tracker.model_id, args.class_name))
-    lost = sum(t.lost for t in found)
+    steps = writer.steps
     print(f"Tracked {item.name} over {len(found)} frames with {tracker.model_id}"
-          + (f"; {lost} lost" if lost else "") + " (one undoable step)")
+          + _states_summary(found)
+          + (" (one undoable step)" if steps == 1 else f" ({steps} undoable steps)"))
     return EXIT_OK
+
+
+def _check_end(args: argparse.Namespace, video: str) -> None:
+    if args.end is not None and (args.backward and args.end > args.start
+                                 or not args.backward and args.end < args.start):
+        direction = "backward" if args.backward else "forward"
+        raise BadInputError(f"--end {args.end} lies on the wrong side of --start {args.start} "
+                            f"for tracking {direction} in {video}.", video)
+
+
+def _states_summary(found: list[Any]) -> str:
+    """``"; 15 occluded (boxes interpolated, flagged for review), 3 outside"`` or ``""``."""
+    occluded = sum(t.state == "occluded" for t in found)
+    outside = sum(t.state == "outside" for t in found)
+    parts = ([f"{occluded} occluded (boxes interpolated, flagged for review)"] if occluded
+             else []) + ([f"{outside} outside"] if outside else [])
+    return "; " + ", ".join(parts) if parts else ""
 
 
 def open_video(path: str) -> Any:
@@ -149,7 +181,7 @@ def open_video(path: str) -> Any:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
-    from app.inference.tracking import open_tracker, track_video
+    from app.inference.tracking import open_tracker, track_steps
     from app.progress import terminal_progress
 
     if _is_project(args.video):
@@ -161,30 +193,31 @@ def cmd_track(args: argparse.Namespace) -> int:
     if not 0 <= args.start < count:
         raise BadInputError(f"{args.video} has frames 0 to {count - 1}; --start {args.start} "
                             "is outside them.", args.video)
-    if args.end is not None and (args.backward and args.end > args.start
-                                 or not args.backward and args.end < args.start):
-        direction = "backward" if args.backward else "forward"
-        raise BadInputError(f"--end {args.end} lies on the wrong side of --start {args.start} "
-                            f"for tracking {direction} in {args.video}.", args.video)
+    _check_end(args, args.video)
+    found: list[Any] = []
     with terminal_progress("Tracking", unit="frame") as progress:
-        found = track_video(reader, box, args.start, args.end, args.backward, tracker,
-                            progress=progress)
+        for step in track_steps(reader, box, args.start, args.end, args.backward, tracker,
+                                lost=args.lost, progress=progress):
+            found += step.done
+    found.sort(key=lambda t: t.frame)
     close = getattr(reader, "close", None)
     if callable(close):
         close()
     if args.json:
+        # "states" runs beside "frames" (same order), so that each frame object keeps exactly
+        # its keys; an occluded frame's "box" is the interpolated one, its "lost" stays true
         json.dump({"video": str(args.video), "model": tracker.model_id,
-                   "device": tracker.device, "frames": [t.to_json() for t in found]},
+                   "device": tracker.device, "frames": [t.to_json() for t in found],
+                   "lost_policy": args.lost, "states": [t.state for t in found]},
                   sys.stdout)
         sys.stdout.write("\n")
     else:
         for t in found:
             x, y, w, h = t.box
             print(f"{t.frame:>6}  {x:9.2f} {y:9.2f} {w:8.2f} {h:8.2f}  {t.score:.3f}"
-                  + ("  lost" if t.lost else ""))
-        lost = sum(t.lost for t in found)
+                  + (f"  {t.state}" if t.state != "tracked" else ""))
         print(f"Tracked {len(found)} frames with {tracker.model_id} on {tracker.device}"
-              + (f"; {lost} lost" if lost else ""), file=sys.stderr)
+              + _states_summary(found), file=sys.stderr)
     return EXIT_OK
 
 
@@ -260,7 +293,9 @@ def register(cli: CommandRegistry) -> None:
                    metavar=("X", "Y"), help="a point inside the object (repeatable)")
     p.add_argument("--negative", nargs=2, type=float, action="append", default=[],
                    metavar=("X", "Y"), help="a point outside the object (repeatable)")
-    p.add_argument("-o", "--output", metavar="MASK.png", help="the mask to write (IMAGE form)")
+    p.add_argument("-o", "--output", metavar="MASK.png", help="the mask to write (IMAGE form; "
+                   "never onto a project or its media)")
+    p.add_argument("--overwrite", action="store_true", help="replace MASK.png if it exists")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     project = p.add_argument_group("PROJECT form")
     project.add_argument("--media", metavar="NAME", help="media item (id, name or path; "
@@ -278,10 +313,18 @@ def register(cli: CommandRegistry) -> None:
 
     p = cli.command("track", cmd_track, "track a box through a video",
                     "Track one object from frame N forward (or --backward) and print a box, "
-                    "a score and a lost flag per frame. Frame indices are 0-based in "
-                    "presentation order. With a PROJECT, the result becomes a track of that "
-                    "video: the given box is its keyframe, the tracker's boxes its shapes "
-                    "(with their scores), lost stretches outside.")
+                    "a score and a state per frame (tracked, occluded or outside). Frame "
+                    "indices are 0-based in presentation order. Where the tracker loses the "
+                    "object and finds it again, the frames between are occluded (--lost "
+                    "occluded, the default): their boxes are interpolated between the last "
+                    "confident box and the found one and keep the tracker's low score; they "
+                    "are outside only where the object left the picture (its last box touches "
+                    "the border) or is never found again (--lost outside: every lost frame). "
+                    "With a PROJECT, the result becomes a track of that video: the given box "
+                    "is its keyframe, the tracker's boxes its shapes (with their scores), "
+                    "occluded frames flagged occluded, an outside keyframe where the object "
+                    "leaves; it is written in steps of at most 100 frames, each one undoable "
+                    "command, so that a run that dies keeps what it did.")
     p.add_argument("video", metavar="VIDEO|PROJECT")
     p.add_argument("--model", required=True, metavar="ID", help="installed tracker id "
                    "(nanotrack-v2, nanotrack-v3) or 'classical' for OpenCV template matching")
@@ -291,8 +334,13 @@ def register(cli: CommandRegistry) -> None:
     p.add_argument("--end", type=int, metavar="M", help="last frame to track (inclusive; "
                    "default: the video's last frame, or 0 with --backward)")
     p.add_argument("--backward", action="store_true", help="track towards earlier frames")
+    p.add_argument("--lost", choices=("occluded", "outside"), default="occluded",
+                   help="what a stretch the tracker lost becomes: occluded (interpolated, "
+                        "flagged; outside only if the object left the picture or never came "
+                        "back; the default) or outside (every lost frame)")
     p.add_argument("--json", action="store_true",
-                   help='print {"frames": [{"frame", "box", "score", "lost"}, ...]}')
+                   help='print {"frames": [{"frame", "box", "score", "lost"}, ...], '
+                        '"states": [state of each frame, same order], "lost_policy"}')
     project = p.add_argument_group("PROJECT form (writes a track with source and scores)")
     project.add_argument("--media", metavar="NAME", help="the video (id, name or path; needed "
                          "when the project has several)")

@@ -6,8 +6,14 @@ PROJECT ...``, ``vellum track PROJECT ...``), one undoable command each.
 - On a volume slice it paints the volume's label map (the volume's first, or a new one) with
   the segment of the class, through the label map's one ``modify``.
 - ``track`` makes a track: the given box is its keyframe on the start frame; the tracker's
-  boxes are the track's shapes (``keyframe=False``), and where the tracker lost the target an
-  ``outside`` keyframe ends the track until it is found again.
+  boxes are the track's shapes (``keyframe=False``). A lost stretch the tracker comes back from
+  is an occlusion (``--lost occluded``, the default): every frame of it is stored as a shape
+  with ``occluded=True``, ``keyframe=False``, the tracker's low score and the box interpolated
+  between the last confident box and the found one (so a review finds it by its flag and
+  score, and editing one makes it a keyframe as usual). Where the object left the picture or
+  is never found again (or always, with ``--lost outside``) an ``outside`` keyframe on the
+  stretch's first frame ends the track until it is found again. :class:`TrackWriter` writes
+  that in steps (one undoable command each), so that a long run that dies keeps what it did.
 
 Boxes are ``(x, y, w, h)`` in continuous pixel coordinates of the place's picture; frame
 indices are 0-based in presentation order; slices are places by array axis.
@@ -15,7 +21,6 @@ indices are 0-based in presentation order; slices are places by array axis.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,9 +37,11 @@ from app.core.shapes import Box
 
 
 def find_media(doc: Document, name: str | None) -> MediaItem:
-    """The media item named by id, title, file name or path (the only one when None)."""
-    items = [m for m in doc.media() if name is None or name in (m.id, m.name, m.file_name,
-                                                                  m.path, m.key)]
+    """The media item named by id, title, file name or path, or a volume by its DICOM series
+    description (kept inside the project) (the only one when None)."""
+    items = [m for m in doc.media() if name is None or name in (
+        m.id, m.name, m.file_name, m.path, m.key,
+        m.source.description if m.source is not None and m.source.description else None)]
     if len(items) != 1:
         raise VellumError(f"{doc.path} has {len(items)} media items matching "
                           f"{name or 'no --media'}; name one with --media.", doc.path)
@@ -115,7 +122,7 @@ def _segment_slice(doc: Document, sam: Any, item: MediaItem, box: Box | None,
 
     axis, index = slice_
     Place(item.id, axis=axis, index=index)  # checks the axis and index
-    volume = load_source(doc.media_path(item), item.source)
+    volume = load_source(doc.media_path(item), item.source, expected=item.volume)
     size = dict(zip("kji", volume.array.shape))[axis]
     if not 0 <= index < size:
         raise BadInputError(f"{item.name} has slices 0-{size - 1} along {axis}; {index} is "
@@ -151,34 +158,103 @@ def _segment_slice(doc: Document, sam: Any, item: MediaItem, box: Box | None,
 def track_in_project(doc: Document, item: MediaItem, found: list[Any], start_box: Box,
                      start: int, source: str, class_name: str | None) -> Command:
     """A track on video ``item`` from a tracker's ``found`` boxes (``TrackedBox`` list, any
-    order): the start box is the keyframe; lost stretches end in an outside keyframe."""
-    if item.kind is not MediaKind.VIDEO:
-        raise VellumError(f"{item.name} is not a video: tracks follow objects across frames.")
-    schema, class_id = class_for(doc, class_name, "box")
-    track = Track(item.id, class_id)
-    attrs = _defaults(schema, class_id)
-    dynamic = {k: v for k, v in attrs.items()
-               if (spec := schema.class_by_id(class_id).attribute(k)) and spec.dynamic} \
-        if class_id else {}
-    track = replace(track, attributes={k: v for k, v in attrs.items() if k not in dynamic})
-    shapes: list[Annotation] = [Annotation(Place(item.id, start), start_box, class_id,
-                                           track_id=track.id, source=MANUAL,
-                                           attributes=dict(dynamic))]
-    was_lost = False
-    for t in sorted(found, key=lambda t: t.frame):
-        if t.frame == start:
-            continue
-        if t.lost:
-            if not was_lost:
-                shapes.append(Annotation(Place(item.id, t.frame), Box(*t.box), class_id,
-                                         track_id=track.id, outside=True, source=source,
-                                         score=min(max(t.score, 0.0), 1.0),
-                                         attributes=dict(dynamic)))
-            was_lost = True
-            continue
-        was_lost = False
-        shapes.append(Annotation(Place(item.id, t.frame), Box(*t.box), class_id,
-                                 track_id=track.id, keyframe=False, source=source,
-                                 score=min(max(t.score, 0.0), 1.0), attributes=dict(dynamic)))
-    return _with_schema(doc, schema, [Put((track, *shapes), label=f"Track with {source}")],
-                        f"Track with {source}")
+    order) as one command: the start box is the keyframe; boxes judged by
+    ``app.inference.tracking.LostStretches`` keep their state, raw ones (no ``state``) make
+    lost stretches end in an outside keyframe."""
+    writer = TrackWriter(doc, item, start_box, start, source, class_name)
+    return writer.command(found, final=True)  # type: ignore[return-value]
+
+
+def _state(t: Any) -> str:
+    return getattr(t, "state", "") or ("outside" if t.lost else "tracked")
+
+
+class TrackShapes:
+    """A tracker's boxes (``TrackedBox``, judged or raw) as the shapes of track ``track_id``
+    on video ``media_id``, batch after batch of one run (either direction):
+
+    - ``tracked``: a shape (``keyframe=False``, ``source``, ``score``);
+    - ``occluded``: the same with ``occluded=True`` (its box interpolated by the judge);
+    - ``outside``: an ``outside`` keyframe on the first frame (ascending) of each outside run,
+      which hides the object until the track's next stored shape.
+
+    ``pending`` boxes (a lost stretch not decided yet) are written provisionally as one
+    ``outside`` keyframe on their first frame; when the stretch is decided, the shape on that
+    frame takes that annotation's id, so that the store never holds two shapes of the track on
+    one frame. Frame ``skip`` (the seed's) is never written."""
+
+    def __init__(self, media_id: str, track_id: str, class_id: str | None, source: str,
+                 attributes: dict[str, Any] | None = None, skip: int | None = None) -> None:
+        self.media_id, self.track_id, self.class_id = media_id, track_id, class_id
+        self.source, self.attributes, self.skip = source, dict(attributes or {}), skip
+        self._outside: set[int] = set()
+        self._provisional: dict[int, str] = {}
+
+    def _shape(self, t: Any, state: str, ann_id: str | None) -> Annotation:
+        extra = {"id": ann_id} if ann_id else {}
+        flags = {"outside": True} if state == "outside" else {
+            "keyframe": False, "occluded": state == "occluded"}
+        return Annotation(Place(self.media_id, t.frame), Box(*t.box), self.class_id,
+                          track_id=self.track_id, source=self.source,
+                          score=min(max(float(t.score), 0.0), 1.0),
+                          attributes=dict(self.attributes), **flags, **extra)
+
+    def records(self, done: list[Any], pending: list[Any] = ()) -> list[Annotation]:
+        """The annotations to store for ``done`` (decided boxes) and ``pending``."""
+        done = [t for t in done if t.frame != self.skip]
+        self._outside.update(t.frame for t in done if _state(t) == "outside")
+        out: list[Annotation] = []
+        for t in sorted(done, key=lambda t: t.frame):
+            state = _state(t)
+            ann_id = self._provisional.pop(t.frame, None)
+            if state == "outside" and ann_id is None and t.frame - 1 in self._outside:
+                continue  # an outside keyframe before it already hides the object here
+            out.append(self._shape(t, state, ann_id))
+        pending = [t for t in pending if t.frame != self.skip]
+        if pending:
+            first = min(pending, key=lambda t: t.frame)
+            if first.frame - 1 not in self._outside:
+                ann = self._shape(first, "outside", self._provisional.get(first.frame))
+                self._provisional[first.frame] = ann.id
+                out.append(ann)
+        return out
+
+
+class TrackWriter:
+    """``vellum track PROJECT``: a new track on video ``item`` whose keyframe is ``start_box``
+    on frame ``start`` (class ``class_name``, made when new), filled from a tracker's boxes in
+    steps. Each :meth:`command` is one undoable command (the first also adds the class and the
+    track); undoing them one by one takes the run back, the first one removes the track."""
+
+    def __init__(self, doc: Document, item: MediaItem, start_box: Box, start: int,
+                 source: str, class_name: str | None) -> None:
+        if item.kind is not MediaKind.VIDEO:
+            raise VellumError(f"{item.name} is not a video: tracks follow objects across "
+                              "frames.", doc.media_path(item))
+        self.doc, self.source = doc, source
+        self.schema, class_id = class_for(doc, class_name, "box")
+        attrs = _defaults(self.schema, class_id)
+        dynamic = {k: v for k, v in attrs.items()
+                   if (spec := self.schema.class_by_id(class_id).attribute(k)) and spec.dynamic
+                   } if class_id else {}
+        self.track = Track(item.id, class_id,
+                           attributes={k: v for k, v in attrs.items() if k not in dynamic})
+        self.seed = Annotation(Place(item.id, start), start_box, class_id,
+                               track_id=self.track.id, source=MANUAL, attributes=dict(dynamic))
+        self.shapes = TrackShapes(item.id, self.track.id, class_id, source, dynamic, start)
+        self.steps = 0
+
+    def command(self, done: list[Any], pending: list[Any] = (), final: bool = False
+                ) -> Command | None:
+        """The command storing ``done`` and ``pending`` boxes (None when there is nothing to
+        store); ``final``: the first command is made even when no box is given."""
+        label = f"Track with {self.source}"
+        shapes = self.shapes.records(done, pending)
+        if not shapes and not (final and self.steps == 0):
+            return None
+        records: list[Any] = ([] if self.steps else [self.track, self.seed]) + shapes
+        self.steps += 1
+        if self.steps == 1:
+            return _with_schema(self.doc, self.schema, [Put(tuple(records), label=label)],
+                                label)
+        return Put(tuple(records), label=label)

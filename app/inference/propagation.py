@@ -17,6 +17,9 @@ slice is also refused when the mask stops looking like the seed's object:
 Intensities are compared in the volume's own units, seed inside (median of the eroded mask)
 against seed surroundings (median of a band 2-6 px outside). Slices kept with a weaker signal
 are flagged for review.
+
+``on_kept`` receives the kept slices in batches of ``every`` (the seed's first) while the
+propagation runs, so that a caller can commit a long one in steps.
 """
 
 from __future__ import annotations
@@ -149,11 +152,15 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
                      limits: dict[str, float] | None = None, max_slices: int | None = None,
                      progress: Callable[..., None] | None = None,
                      cancelled: Callable[[], bool] | None = None,
-                     content: str | None = None) -> Propagation:
+                     content: str | None = None,
+                     on_kept: Callable[[list[SliceMask]], None] | None = None,
+                     every: int = 100) -> Propagation:
     """Segment the object in ``box`` (``x, y, w, h`` in the slice's continuous pixel
     coordinates) on slice ``seed_index`` along array ``axis`` (0 = k), then up and down.
     ``window`` is ``(width, level)`` in the volume's units. ``content`` (e.g. the volume's
-    fingerprint) names the volume in the embedding cache; places are ``"k:40"``-style."""
+    fingerprint) names the volume in the embedding cache; places are ``"k:40"``-style.
+    ``on_kept(slices)`` is called with each ``every`` newly kept slices (in the order kept);
+    the slices kept after the last call are only in the result."""
     vol = np.asarray(volume)
     count = vol.shape[axis]
     if not 0 <= seed_index < count:
@@ -202,6 +209,7 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
     spread = float(np.std(seed_plane[_core(seed_mask)])) + 1e-6
     seed = _Seed(int(seed_mask.sum()), inside, outside, abs(inside - outside) > 3 * spread)
     kept = {seed_index: SliceMask(seed_index, seed_mask, seed_score)}
+    fresh = [kept[seed_index]]
     for name, step in (("up", 1), ("down", -1)):
         prev, k = seed_mask, seed_index + step
         while True:
@@ -222,6 +230,10 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
                 result.stopped[name] = f"slice {k}: {stop}"
                 break
             kept[k] = SliceMask(k, mask, score, review)
+            fresh.append(kept[k])
+            if on_kept is not None and len(fresh) >= max(1, every):
+                on_kept(fresh)
+                fresh = []
             prev, k = mask, k + step
     result.slices = [kept[i] for i in sorted(kept)]
     return result

@@ -6,12 +6,21 @@ asked for, a classical template matcher on OpenCV (normalised cross-correlation 
 window at three scales). Frames are RGB uint8; frame indices are 0-based in presentation order
 (the project's video decoder, ``app.io.video.open_video``); boxes ``(x, y, w, h)`` in continuous
 pixel coordinates.
+
+What a lost stretch means is decided afterwards, by :class:`LostStretches` (``vellum track
+--lost``): with ``occluded`` (the default) a stretch the tracker comes back from is an
+occlusion - its boxes are the linear interpolation between the last confident box and the box
+where the target is found again, flagged ``occluded`` with the tracker's own low score; it is
+``outside`` only when the object left the picture (the last confident box touches the image
+border) or the tracker never finds it again before the range ends. ``outside`` marks every lost
+frame outside (the behaviour before ``--lost``). :func:`track_steps` yields those decisions at
+least every :data:`STEP_FRAMES` frames, so that a caller can commit a long run in steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +31,11 @@ from app.inference.runtime import Runtime
 
 Box = tuple[float, float, float, float]
 CLASSICAL = "classical"
+TRACKED, OCCLUDED, OUTSIDE = "tracked", "occluded", "outside"
+LOST_POLICIES = (OCCLUDED, OUTSIDE)
+REACQUIRE = 3  # found frames in a row that end a lost stretch (shorter blips stay inside it)
+BORDER = 0.1  # a box within this fraction of its size of the image edge touches the border
+STEP_FRAMES = 100  # track_steps yields at least this often
 
 
 class Tracker(Protocol):
@@ -37,12 +51,15 @@ class Tracker(Protocol):
 class TrackedBox:
     """The target on one frame: ``box`` (x, y, w, h), tracker confidence ``score`` in [0, 1],
     ``lost`` when the confidence fell below the tracker's threshold (the box is then where the
-    target was last seen)."""
+    target was last seen). ``state`` is empty as the tracker returns it; once
+    :class:`LostStretches` has judged the frame it is ``tracked``, ``occluded`` (the box is
+    then interpolated) or ``outside``."""
 
     frame: int
     box: Box
     score: float
     lost: bool
+    state: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"frame": self.frame, "box": [round(v, 3) for v in self.box],
@@ -158,19 +175,30 @@ def track_frames(frames: Iterable[tuple[int, np.ndarray]], box: Box, tracker: Tr
                  cancelled: Callable[[], bool] | None = None) -> list[TrackedBox]:
     """Track through ``frames`` (``(index, rgb)`` in tracking order); the first frame holds
     ``box`` (score 1). Stops early when ``cancelled()`` turns true."""
-    out: list[TrackedBox] = []
+    return list(_track_iter(frames, box, tracker, progress, total, cancelled))
+
+
+def _track_iter(frames: Iterable[tuple[int, np.ndarray]], box: Box, tracker: Tracker,
+                progress: Callable[..., None] | None = None, total: int | None = None,
+                cancelled: Callable[[], bool] | None = None,
+                size: list[int] | None = None) -> Iterator[TrackedBox]:
+    """:func:`track_frames` one frame at a time; ``size`` (a list) receives the frames'
+    ``[width, height]``."""
+    first = True
     for n, (index, rgb) in enumerate(frames):
         if cancelled and cancelled():
             break
-        if not out:
+        if size is not None and not size:
+            size.extend((int(rgb.shape[1]), int(rgb.shape[0])))
+        if first:
             tracker.init(rgb, box)
-            out.append(TrackedBox(index, tuple(float(v) for v in box), 1.0, False))
+            first = False
+            yield TrackedBox(index, tuple(float(v) for v in box), 1.0, False)
         else:
             found, score, lost = tracker.update(rgb)
-            out.append(TrackedBox(index, found, score, lost))
+            yield TrackedBox(index, found, score, lost)
         if progress:
             progress(n + 1, total)
-    return out
 
 
 def _backward(reader: Any, start: int, end: int, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -191,7 +219,16 @@ def track_video(reader: Any, box: Box, start: int, end: int | None = None,
                 ) -> list[TrackedBox]:
     """Track ``box`` from frame ``start`` to ``end`` (inclusive; default the last frame, or 0
     going ``backward``) on a video reader (``.frame_count``, ``.frames(start, stop, step)``
-    yielding ``(index, rgb)``, stop exclusive). Returns boxes in ascending frame order."""
+    yielding ``(index, rgb)``, stop exclusive). Returns boxes in ascending frame order, as the
+    tracker gave them (``state`` empty; see :func:`track_steps` for the judged ones)."""
+    frames, end = _range(reader, start, end, backward, chunk)
+    found = track_frames(frames, box, tracker or open_tracker(None), progress,
+                         abs(end - start) + 1, cancelled)
+    return sorted(found, key=lambda t: t.frame)
+
+
+def _range(reader: Any, start: int, end: int | None, backward: bool, chunk: int
+           ) -> tuple[Iterator[tuple[int, np.ndarray]], int]:
     count = int(reader.frame_count)
     if not 0 <= start < count:
         raise ValueError(f"start frame {start} is outside the video (0..{count - 1})")
@@ -199,8 +236,133 @@ def track_video(reader: Any, box: Box, start: int, end: int | None = None,
     end = min(max(end, 0), count - 1)
     if backward and end > start or not backward and end < start:
         raise ValueError(f"end frame {end} is on the wrong side of start frame {start}")
-    tracker = tracker or open_tracker(None)
     frames = _backward(reader, start, end, chunk) if backward else iter(
         reader.frames(start, end + 1, 1))
-    found = track_frames(frames, box, tracker, progress, abs(end - start) + 1, cancelled)
-    return sorted(found, key=lambda t: t.frame)
+    return frames, end
+
+
+def touches_border(box: Box, size: tuple[int, int], margin: float = BORDER) -> bool:
+    """Whether ``box`` reaches (or crosses) the edge of a ``(width, height)`` picture, give or
+    take ``margin`` of its own width / height (at least 2 px)."""
+    x, y, w, h = box
+    width, height = size
+    mx, my = max(2.0, margin * w), max(2.0, margin * h)
+    return x <= mx or y <= my or x + w >= width - mx or y + h >= height - my
+
+
+def _lerp(a: Box, b: Box, t: float) -> Box:
+    return tuple(float(p + (q - p) * t) for p, q in zip(a, b))  # type: ignore[return-value]
+
+
+class LostStretches:
+    """Judges a tracker's boxes, fed one at a time in tracking order (either direction).
+
+    A *stretch* starts at a lost frame and ends where the tracker finds the target again:
+    the first of ``reacquire`` found frames in a row (a shorter blip between lost frames is a
+    false find and stays in the stretch); at the end of the range any found frames after it
+    count. With ``lost="occluded"`` a stretch is ``outside`` when the last confident box before
+    it touches the picture's border (the object left the picture) or when the target is not
+    found again before the range ends; otherwise it is ``occluded`` and each of its boxes is
+    the linear interpolation (by frame index) between the last confident box and the found
+    one, with the tracker's own score kept. With ``lost="outside"`` every lost frame is
+    ``outside`` and every found frame ``tracked`` (no blip is absorbed).
+
+    :meth:`push` returns the boxes whose state is now decided; :meth:`pending` those still
+    undecided, provisionally ``outside`` (the target is not back yet); :meth:`finish` decides
+    the rest at the end of the range."""
+
+    def __init__(self, size: tuple[int, int] | None, lost: str = OCCLUDED,
+                 reacquire: int = REACQUIRE, margin: float = BORDER) -> None:
+        if lost not in LOST_POLICIES:
+            raise ValueError(f"lost must be one of {', '.join(LOST_POLICIES)}, not {lost!r}")
+        self.size, self.lost, self.margin = size, lost, margin
+        self.reacquire = 1 if lost == OUTSIDE else max(1, int(reacquire))
+        self.last_good: TrackedBox | None = None
+        self._held: list[TrackedBox] = []
+        self._found = 0  # found frames at the end of _held
+
+    def push(self, t: TrackedBox) -> list[TrackedBox]:
+        if not self._held:
+            if not t.lost:
+                self.last_good = t
+                return [replace(t, state=TRACKED)]
+            self._held, self._found = [t], 0
+            return []
+        self._held.append(t)
+        self._found = 0 if t.lost else self._found + 1
+        if self._found >= self.reacquire:
+            return self._decide(self._found)
+        return []
+
+    def pending(self) -> list[TrackedBox]:
+        return [replace(t, state=OUTSIDE) for t in self._held]
+
+    def finish(self) -> list[TrackedBox]:
+        if not self._held:
+            return []
+        return self._decide(self._found) if self._found else self._decide(0)
+
+    def _left(self) -> bool:
+        return self.last_good is None or self.size is not None and touches_border(
+            self.last_good.box, self.size, self.margin)
+
+    def _decide(self, found: int) -> list[TrackedBox]:
+        held, self._held, self._found = self._held, [], 0
+        stretch, back = (held[:-found], held[-found:]) if found else (held, [])
+        if not back or self.lost == OUTSIDE or self._left():
+            out = [replace(t, state=OUTSIDE) for t in stretch]
+        else:
+            a, b = self.last_good, back[0]
+            out = [replace(t, box=_lerp(a.box, b.box, (t.frame - a.frame) / (b.frame - a.frame)),
+                           state=OCCLUDED) for t in stretch]
+        if back:
+            self.last_good = back[-1]
+        return out + [replace(t, state=TRACKED) for t in back]
+
+
+def judge_lost(found: Iterable[TrackedBox], size: tuple[int, int] | None,
+               lost: str = OCCLUDED, backward: bool = False) -> list[TrackedBox]:
+    """``found`` (any order; tracked forward, or ``backward``) judged by
+    :class:`LostStretches`; ascending frame order."""
+    judge = LostStretches(size, lost)
+    out: list[TrackedBox] = []
+    for t in sorted(found, key=lambda t: t.frame, reverse=backward):
+        out += judge.push(t)
+    return sorted(out + judge.finish(), key=lambda t: t.frame)
+
+
+@dataclass(frozen=True)
+class TrackStep:
+    """One step of :func:`track_steps`: ``done``, the boxes decided since the previous step
+    (tracking order); ``pending``, the lost stretch not decided yet, provisionally ``outside``
+    (the target is not back yet; empty on the last step); ``tracked``, frames tracked so far;
+    ``last``, whether the run is over (the range ended, or it was cancelled)."""
+
+    done: list[TrackedBox]
+    pending: list[TrackedBox]
+    tracked: int
+    last: bool
+
+
+def track_steps(reader: Any, box: Box, start: int, end: int | None = None,
+                backward: bool = False, tracker: Tracker | None = None, lost: str = OCCLUDED,
+                every: int = STEP_FRAMES, progress: Callable[..., None] | None = None,
+                cancelled: Callable[[], bool] | None = None, chunk: int = 48
+                ) -> Iterator[TrackStep]:
+    """:func:`track_video` judged by :class:`LostStretches` with ``lost``, yielded in steps:
+    one after every ``every`` frames tracked and a last one when the range ends or
+    ``cancelled()`` turns true. Every frame tracked appears in exactly one step's ``done``."""
+    frames, end = _range(reader, start, end, backward, chunk)
+    size: list[int] = []
+    judge = LostStretches(None, lost)
+    done: list[TrackedBox] = []
+    n = 0
+    for t in _track_iter(frames, box, tracker or open_tracker(None), progress,
+                         abs(end - start) + 1, cancelled, size):
+        judge.size = (size[0], size[1])
+        done += judge.push(t)
+        n += 1
+        if n % max(1, int(every)) == 0:
+            yield TrackStep(done, judge.pending(), n, False)
+            done = []
+    yield TrackStep(done + judge.finish(), [], n, True)

@@ -3,38 +3,85 @@ volume views can call too.
 
 Each function takes a ``host`` with ``state``, ``jobs``, ``message(text)`` and ``error(text)``
 (a :class:`~app.widgets.presenters.ModeHost` or the main window), starts one job (progress bar
-and Cancel in the status bar; a cancelled job changes nothing), and when it ends executes one
-undoable command on the UI thread and calls ``on_review(title, reviews)`` with the places
-where confidence dropped (:class:`~app.widgets.sam_propagate.Review`), or says why nothing
-was done. It returns the :class:`~app.widgets.jobs.Job`, or None when it could not start
-(the status bar says why).
+and Cancel in the status bar), and commits its results on the UI thread **in steps**: one
+undoable command after every :data:`~app.inference.tracking.STEP_FRAMES` (100) frames or
+slices and one for the rest, so that a crash keeps what was done (a run of up to 100 is one
+command, as before). Undo takes one step back at a time, newest first; undoing the first also
+removes the track it made. Cancel keeps the steps already committed and adds nothing more; a
+step the document refuses (the track was edited meanwhile) stops the job. At the end it calls
+``on_review(title, reviews)`` with the places where confidence dropped
+(:class:`~app.widgets.sam_propagate.Review`), or says why nothing was done. It returns the
+:class:`~app.widgets.jobs.Job`, or None when it could not start (the status bar says why).
 
 - :func:`propagate_volume_segment` - from a box on one slice, up and down the volume
   (:func:`app.inference.propagation.propagate_volume`), painted into the label map;
 - :func:`propagate_video_mask` - a mask forward or backward over ``frames`` frames, as the
   shapes of the seed's track (made for it when it has none);
 - :func:`track_box` - a box forward or backward ``frames`` frames with the tracker
-  (NanoTrack when installed, else the classical one), as the shapes of the box's track.
+  (NanoTrack when installed, else the classical one), as the shapes of the box's track; a
+  lost stretch it comes back from becomes occluded shapes with interpolated boxes, one the
+  object left by as an outside keyframe (``app.inference.tracking.LostStretches``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from app.core.annotations import Annotation
 from app.core.commands import ModifyLabelMap
 from app.core.errors import VellumError
 from app.core.labelmap import Mode
 from app.core.places import Place
+from app.inference.tracking import STEP_FRAMES
 from app.widgets.jobs import Cancelled, Job
-from app.widgets.sam_propagate import (Review, box_track_records, frames_between,
-                                       mask_track_records, propagate_frames, taken_frames,
-                                       track_command, volume_modifier, volume_review)
+from app.widgets.sam_propagate import (Review, _split_attributes, box_reviews, frames_between,
+                                       mask_records, propagate_frames, seed_track,
+                                       taken_frames, track_command, volume_modifier,
+                                       volume_review)
 
 OnReview = Callable[[str, list[Review]], None]
+
+
+class _Steps(QObject):
+    """A job's partial results, handed from the worker thread to the UI thread: ``post``
+    (worker) queues ``apply(payload)`` on the UI thread, in order and before the job's own
+    ``on_done``. Make it on the UI thread."""
+
+    arrived = Signal(object)
+
+    def __init__(self, apply: Callable[[Any], None]) -> None:
+        super().__init__()
+        self._apply = apply
+        self.job: Job | None = None
+        self.steps = 0
+        self.stopped = False
+        self.arrived.connect(self._on_arrived, Qt.ConnectionType.QueuedConnection)
+
+    def post(self, payload: Any) -> None:
+        self.arrived.emit(payload)
+
+    def execute(self, host: Any, command: Any) -> bool:
+        """Execute one step (UI thread); a refused one stops the job."""
+        if self.stopped:
+            return False
+        if not host.state.execute(command):
+            self.stopped = True
+            if self.job is not None:
+                self.job.cancel()
+            host.message("The job stopped: its next step could not be written (the steps "
+                         "before it are kept).")
+            return False
+        self.steps += 1
+        return True
+
+    @Slot(object)
+    def _on_arrived(self, payload: Any) -> None:
+        self._apply(payload)
 
 
 def _fail(host: Any) -> Callable[[Exception], None]:
@@ -62,27 +109,44 @@ def propagate_volume_segment(host: Any, engine: Any, model_id: str, source: Any,
     count = volume.shape[axis]
     fingerprint = _fingerprint(host, place.media_id)
 
+    def commit(slices: Any) -> None:  # UI thread: one step, the slices kept since the last
+        modifier = volume_modifier(SimpleNamespace(slices=slices, axis=axis))
+        if modifier is None:
+            return
+        start, block = modifier
+        steps.execute(host, ModifyLabelMap(target.labelmap_id, start, block, Mode.ADD,
+                                           target.value, label=f"Propagate with {model_id}"))
+
+    steps = _Steps(commit)
+
     def work(job: Job) -> Any:
         session = engine.session(model_id)
         from app.inference.propagation import propagate_volume
 
+        sent: set[int] = set()
+
+        def kept(slices: list[Any]) -> None:
+            if not job.cancelled:
+                sent.update(s.index for s in slices)
+                steps.post(slices)
+
         result = propagate_volume(volume, session, int(place.index), box, window, axis=axis,
                                   progress=lambda done, *_: job.progress(done, count),
-                                  cancelled=lambda: job.cancelled, content=fingerprint)
+                                  cancelled=lambda: job.cancelled, content=fingerprint,
+                                  on_kept=kept, every=STEP_FRAMES)
         if job.cancelled:
             raise Cancelled()
-        return result, volume_modifier(result)
+        rest = [s for s in result.slices if s.index not in sent]
+        if rest:
+            steps.post(rest)
+        return result
 
-    def done(out: Any) -> None:
-        result, modifier = out
-        if modifier is None:
+    def done(result: Any) -> None:
+        if steps.stopped:
+            return
+        if not steps.steps:
             host.message(f"{model_id} found nothing to propagate from slice "
                          f"{place.axis}={place.index} ({result.stopped.get('up', '')}).")
-            return
-        start, block = modifier
-        command = ModifyLabelMap(target.labelmap_id, start, block, Mode.ADD, target.value,
-                                 label=f"Propagate with {model_id}")
-        if not host.state.execute(command):
             return
         reviews = volume_review(result, place.media_id)
         ends = "; ".join(f"{d}: {why}" for d, why in result.stopped.items())
@@ -92,8 +156,9 @@ def propagate_volume_segment(host: Any, engine: Any, model_id: str, source: Any,
         if on_review is not None:
             on_review(f"Propagation {place.axis}={result.first}-{result.last}", reviews)
 
-    return host.jobs.start(f"Propagating through slices ({model_id})", work, on_done=done,
-                           on_error=_fail(host))
+    steps.job = host.jobs.start(f"Propagating through slices ({model_id})", work,
+                                on_done=done, on_error=_fail(host))
+    return steps.job
 
 
 # ---------------------------------------------------------------------- video
@@ -137,27 +202,50 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
     step = -1 if backward else 1
     mask = decode(seed.shape.rle).astype(bool)
     fingerprint = item.fingerprint or None
+    track, keyed, first = seed_track(doc, seed)
+    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    reviews: list[Review] = []
+
+    def commit(masks: Any) -> None:  # UI thread: one step, the masks made since the last
+        nonlocal first
+        shapes, review = mask_records(seed.media_id, track.id, keyed.class_id, dynamic, masks,
+                                      model_id)
+        if steps.execute(host, track_command(doc, first + shapes,
+                                             f"Propagate with {model_id}")):
+            first = []
+            reviews.extend(review)
+
+    steps = _Steps(commit)
 
     def work(job: Job) -> Any:
         from app.io.video import open_video
 
         session = engine.session(model_id)
         total = abs(end - seed.frame)
+        sent = [0]
+
+        def made(masks: list[Any]) -> None:
+            if not job.cancelled:
+                steps.post(masks[sent[0]:])
+                sent[0] = len(masks)
+
         with open_video(path) as reader:
             found = propagate_frames(frames_between(reader, seed.frame + step, end), session,
                                      mask, seed.media_id, fingerprint, taken,
                                      cancelled=lambda: job.cancelled,
-                                     progress=lambda n: job.progress(n, total))
+                                     progress=lambda n: job.progress(n, total),
+                                     on_step=made, every=STEP_FRAMES)
         if job.cancelled:
             raise Cancelled()
+        if found.masks[sent[0]:]:
+            steps.post(found.masks[sent[0]:])
         return found
 
     def done(found: Any) -> None:
+        if steps.stopped:
+            return
         if not found.masks:
             host.message(f"Nothing propagated ({found.stopped}).")
-            return
-        records, reviews = mask_track_records(doc, seed, found, model_id)
-        if not host.state.execute(track_command(doc, records, f"Propagate with {model_id}")):
             return
         frames_done = [m.frame for m in found.masks]
         host.message(f"Masks on frames {min(frames_done)}-{max(frames_done)} "
@@ -166,8 +254,9 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
         if on_review is not None:
             on_review(f"Propagation frames {min(frames_done)}-{max(frames_done)}", reviews)
 
-    return host.jobs.start(f"Propagating the mask ({model_id})", work, on_done=done,
-                           on_error=_fail(host))
+    steps.job = host.jobs.start(f"Propagating the mask ({model_id})", work, on_done=done,
+                                on_error=_fail(host))
+    return steps.job
 
 
 def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
@@ -189,28 +278,49 @@ def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
         host.message("There is no frame to track to in that direction.")
         return None
     box = seed.shape.bbox()
+    track, keyed, first = seed_track(doc, seed)
+    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    reviews: list[Review] = []
+    writer: list[Any] = []
+
+    def commit(payload: Any) -> None:  # UI thread: one step, the boxes decided since the last
+        nonlocal first
+        from app.inference.prelabel import TrackShapes
+
+        source, done_boxes, pending = payload
+        if not writer:
+            writer.append(TrackShapes(seed.media_id, track.id, keyed.class_id, source, dynamic,
+                                      seed.frame))
+        shapes = writer[0].records(done_boxes, pending)
+        if shapes and steps.execute(host, track_command(doc, first + shapes,
+                                                        f"Track with {source}")):
+            first = []
+            reviews.extend(box_reviews(seed.media_id,
+                                       [t for t in done_boxes if t.frame != seed.frame]))
+
+    steps = _Steps(commit)
 
     def work(job: Job) -> Any:
-        from app.inference.tracking import installed_tracker_id, open_tracker, track_video
+        from app.inference.tracking import installed_tracker_id, open_tracker, track_steps
         from app.io.video import open_video
 
         chosen = model_id or installed_tracker_id()
         tracker = open_tracker(chosen)
         with open_video(path) as reader:
-            found = track_video(reader, box, seed.frame, end, backward, tracker,
-                                progress=lambda done, total: job.progress(done, total or 0),
-                                cancelled=lambda: job.cancelled)
-        if job.cancelled:
-            raise Cancelled()
-        return tracker.model_id, found
+            for part in track_steps(reader, box, seed.frame, end, backward, tracker,
+                                    every=STEP_FRAMES,
+                                    progress=lambda done, total: job.progress(done, total or 0),
+                                    cancelled=lambda: job.cancelled):
+                if job.cancelled:
+                    raise Cancelled()
+                steps.post((tracker.model_id, part.done, part.pending))
+        return tracker.model_id
 
-    def done(out: Any) -> None:
-        source, found = out
-        records, reviews = box_track_records(doc, seed, found, source)
-        if not records:
-            host.message("The tracker found nothing to add.")
+    def done(source: Any) -> None:
+        if steps.stopped:
             return
-        if not host.state.execute(track_command(doc, records, f"Track with {source}")):
+        if not steps.steps:
+            host.message("The tracker found nothing to add.")
             return
         lo, hi = min(seed.frame, end), max(seed.frame, end)
         host.message(f"Tracked frames {lo}-{hi} with {source}; {len(reviews)} to review.",
@@ -218,7 +328,8 @@ def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
         if on_review is not None:
             on_review(f"Tracking frames {lo}-{hi}", reviews)
 
-    return host.jobs.start("Tracking the box", work, on_done=done, on_error=_fail(host))
+    steps.job = host.jobs.start("Tracking the box", work, on_done=done, on_error=_fail(host))
+    return steps.job
 
 
 def seed_annotation(state: Any, tool: Any = None, kinds: tuple[str, ...] = ("mask",)

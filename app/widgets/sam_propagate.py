@@ -9,9 +9,12 @@ jobs that run them are in :mod:`app.widgets.sam_jobs`).
   ``min_overlap``) or its area changes more than ``max_growth`` times, or at a frame where the
   track already has a shape (a person's keyframe is never overwritten).
 - :func:`mask_track_records` / :func:`box_track_records`: those masks, or a tracker's boxes,
-  as a track's shapes (``keyframe=False``, ``source`` = model, ``score``; a lost target ends in
-  an ``outside`` keyframe until found again, as ``app.inference.prelabel.track_in_project``
-  does) - extending the seed's track, or making one for it.
+  as a track's shapes (``keyframe=False``, ``source`` = model, ``score``; an occlusion the
+  tracker comes back from as ``occluded`` shapes with interpolated boxes, a target that left
+  or never came back as an ``outside`` keyframe, through
+  ``app.inference.prelabel.TrackShapes`` as ``vellum track PROJECT`` does) - extending the
+  seed's track, or making one for it. :func:`mask_records` / :func:`box_reviews` do the same
+  for one step of a run that is committed in steps.
 
 Frames are 0-based in presentation order; boxes ``(x, y, w, h)`` in continuous pixels; volume
 places by array axis.
@@ -27,7 +30,7 @@ import numpy as np
 
 from app.core.annotations import Annotation, Track
 from app.core.places import Place
-from app.core.shapes import Box, Mask
+from app.core.shapes import Mask
 from app.inference.masks import mask_box
 
 REVIEW_SCORE = 0.75  # a kept mask or box under this confidence is listed for review
@@ -99,9 +102,13 @@ def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, see
                      media_id: str, fingerprint: str | None = None, stop_at: set[int] = frozenset(),
                      margin: float = 3.0, min_score: float = 0.5, min_overlap: float = 0.3,
                      max_growth: float = 3.0, cancelled: Callable[[], bool] | None = None,
-                     progress: Callable[[int], None] | None = None) -> FramePropagation:
+                     progress: Callable[[int], None] | None = None,
+                     on_step: Callable[[list[FrameMask]], None] | None = None,
+                     every: int = 100) -> FramePropagation:
     """Carry ``seed`` (bool H x W) through ``frames`` (``(index, rgb)`` in the order to go,
-    the seed's own frame excluded) with a :class:`~app.inference.sam.SamSession`."""
+    the seed's own frame excluded) with a :class:`~app.inference.sam.SamSession`.
+    ``on_step(masks)`` (all kept so far) is called each time ``every`` more are kept, so that
+    a caller can commit a long run in steps."""
     out = FramePropagation()
     prev = np.asarray(seed, bool)
     for n, (frame, rgb) in enumerate(frames):
@@ -136,6 +143,8 @@ def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, see
             if r)
         out.masks.append(FrameMask(frame, mask, score, review))
         prev = mask
+        if on_step is not None and len(out.masks) % max(1, every) == 0:
+            on_step(out.masks)
     else:
         out.stopped = out.stopped or "the range ends"
     return out
@@ -191,14 +200,24 @@ def mask_track_records(doc: Any, seed: Annotation, found: FramePropagation, sour
     """Records putting ``found`` masks on the seed's track, and the frames to review."""
     track, keyed, records = seed_track(doc, seed)
     _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
-    review = []
-    for m in found.masks:
-        from app.core.rle import encode
+    shapes, review = mask_records(seed.media_id, track.id, keyed.class_id, dynamic,
+                                  found.masks, source)
+    return records + shapes, review
 
-        place = Place(seed.media_id, frame=m.frame)
-        records.append(Annotation(place, Mask(encode(m.mask)), keyed.class_id, track.id,
+
+def mask_records(media_id: str, track_id: str, class_id: str | None,
+                 attributes: dict[str, Any], masks: list[FrameMask], source: str
+                 ) -> tuple[list[Annotation], list[Review]]:
+    """``masks`` as shapes of track ``track_id``, and the frames among them to review."""
+    from app.core.rle import encode
+
+    records: list[Annotation] = []
+    review: list[Review] = []
+    for m in masks:
+        place = Place(media_id, frame=m.frame)
+        records.append(Annotation(place, Mask(encode(m.mask)), class_id, track_id,
                                   keyframe=False, source=source, score=min(max(m.score, 0), 1),
-                                  attributes=dict(dynamic)))
+                                  attributes=dict(attributes)))
         if m.review:
             review.append(Review(place, m.review, m.score))
     return records, review
@@ -207,32 +226,44 @@ def mask_track_records(doc: Any, seed: Annotation, found: FramePropagation, sour
 def box_track_records(doc: Any, seed: Annotation, found: list[Any], source: str
                       ) -> tuple[list[Any], list[Review]]:
     """Records putting a tracker's ``TrackedBox`` list on the seed box's track (the seed frame
-    itself is skipped; a lost stretch starts with an ``outside`` keyframe), and the frames to
-    review (lost, or under :data:`REVIEW_SCORE`)."""
+    itself is skipped; judged boxes keep their state - occluded shapes, an ``outside``
+    keyframe where the object left - and a raw lost stretch starts with an ``outside``
+    keyframe), and the frames to review (:func:`box_reviews`)."""
+    from app.inference.prelabel import TrackShapes
+
     track, keyed, records = seed_track(doc, seed)
     _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    writer = TrackShapes(seed.media_id, track.id, keyed.class_id, source, dynamic, seed.frame)
+    found = [t for t in found if t.frame != seed.frame]
+    return records + writer.records(found), box_reviews(seed.media_id, found)
+
+
+def box_reviews(media_id: str, found: list[Any]) -> list[Review]:
+    """The places to look at in a tracker's boxes: the first frame of each occluded run (its
+    boxes are interpolated), the first frame of each outside or raw lost run, and found frames
+    under :data:`REVIEW_SCORE`."""
     review: list[Review] = []
-    was_lost = False
-    for t in sorted(found, key=lambda t: t.frame):  # in time order either way: an outside
-        # keyframe hides the object from its frame on, until the next stored shape
-        if t.frame == seed.frame:
-            continue
-        place = Place(seed.media_id, frame=t.frame)
+    ordered = sorted(found, key=lambda t: t.frame)
+    for n, t in enumerate(ordered):
+        state = getattr(t, "state", "") or ("outside" if t.lost else "tracked")
         score = min(max(float(t.score), 0.0), 1.0)
-        if t.lost:
-            if not was_lost:
-                records.append(Annotation(place, Box(*t.box), keyed.class_id, track.id,
-                                          outside=True, source=source, score=score,
-                                          attributes=dict(dynamic)))
-                review.append(Review(place, "the tracker lost the object", score))
-            was_lost = True
-            continue
-        was_lost = False
-        records.append(Annotation(place, Box(*t.box), keyed.class_id, track.id, keyframe=False,
-                                  source=source, score=score, attributes=dict(dynamic)))
-        if score < REVIEW_SCORE:
+        place = Place(media_id, frame=t.frame)
+        before = ordered[n - 1] if n else None
+        same = before is not None and before.frame == t.frame - 1 and (
+            getattr(before, "state", "") or ("outside" if before.lost else "tracked")) == state
+        if state == "occluded" and not same:
+            run = 1
+            while n + run < len(ordered) and ordered[n + run].frame == t.frame + run and \
+                    getattr(ordered[n + run], "state", "") == "occluded":
+                run += 1
+            review.append(Review(place, f"occluded on {run} frame(s) from here: the tracker "
+                                        "lost the object, its box is interpolated", score))
+        elif state == "outside" and not same:
+            review.append(Review(place, "the tracker lost the object (outside from here)",
+                                 score))
+        elif state == "tracked" and score < REVIEW_SCORE:
             review.append(Review(place, f"tracker confidence {score:.2f}", score))
-    return records, review
+    return review
 
 
 def track_command(doc: Any, records: list[Any], label: str) -> Any:
