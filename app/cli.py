@@ -10,6 +10,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from app import __version__
 from app.cli_registry import CommandRegistry
@@ -294,6 +295,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
+    except Exception as exc:  # the last guard: a reader let through what it should name
+        if args.debug:
+            raise
+        print(f"vellum: error: {unexpected(exc, args)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+BUG_NOTE = "this is a bug in Vellum (run again with --debug for the details)"
+
+
+def unexpected(exc: BaseException, args: argparse.Namespace) -> str:
+    """One sentence for an error no part of Vellum turned into one: what failed, on which
+    of the command's files, and (for anything but a plain OS error) that it is our bug.
+    The fuzz suite fails on these sentences too: each is a reader to fix."""
+    files = [str(v) for k, v in sorted(vars(args).items()) if k not in ("func", "author")
+             and isinstance(v, (str, Path)) and v and os.path.lexists(v)]
+    files += [str(p) for k, v in sorted(vars(args).items()) if isinstance(v, list)
+              for p in v if isinstance(p, (str, Path)) and os.path.lexists(p)]
+    where = f" on {', '.join(files[:3])}" if files else ""
+    if isinstance(exc, MemoryError):
+        return f"not enough memory for '{args.command}'{where}."
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if exc.filename is not None else (files[0] if files else "a file")
+        return f"cannot use {name} ({exc.strerror}) while running '{args.command}'."
+    detail = " ".join(str(exc).split())[:200]
+    return (f"unexpected {type(exc).__name__} while running '{args.command}'{where}"
+            f"{f' ({detail})' if detail else ''}; {BUG_NOTE}.")
 
 
 if __name__ == "__main__":
