@@ -35,8 +35,8 @@ class BrushSettings:
     """What the segment editor's options say (shared by every pane; mutable).
     ``radius_mm``: brush radius; ``sphere``: 3D sphere instead of a 2D disc; ``intensity``:
     paint only where ``lo <= value <= hi`` (the volume's real units, HU for CT), None: anywhere;
-    ``fill_3d``, ``fill_tolerance`` (units either side of the clicked value when no range is
-    set) and ``fill_limit`` (voxels) for the flood fill."""
+    ``fill_3d``, ``fill_tolerance`` (units either side of the clicked value; a fill also keeps
+    to ``intensity`` when it is set) and ``fill_limit`` (voxels) for the flood fill."""
 
     radius_mm: float = 5.0
     sphere: bool = False

@@ -1,7 +1,8 @@
 """Flood fill of a volume's label map from a clicked voxel: the connected region (faces touching:
-4-connected in a slice, 6-connected in 3D) of voxels whose value lies in a range - the brush's
-intensity range when one is set, else the clicked value +/- a tolerance - in the slice, or in 3D
-up to a voxel limit (a region that grows past it is refused, never cut). One
+4-connected in a slice, 6-connected in 3D) of voxels whose value lies within +/- a tolerance of
+the clicked value and, when the brush's "only where value in" range is set, inside that range
+too (both rules hold, as the options say) - in the slice, or in 3D up to a voxel limit (a
+region that grows past it is refused, never cut). One
 :class:`~app.core.commands.ModifyLabelMap` per fill, so one undo step.
 
 Picture coordinates are continuous pixels (pixel (c, r) covers [c, c+1) x [r, r+1)); voxel
@@ -33,10 +34,23 @@ class FillTooLarge(Exception):
 
 def value_range(value: float, intensity: tuple[float, float] | None, tolerance: float
                 ) -> tuple[float, float]:
-    """The range a fill accepts: the brush's intensity range, else value +/- tolerance."""
+    """The values a fill accepts (units of the volume, e.g. HU): the clicked ``value`` +/-
+    ``tolerance``, narrowed to the ``intensity`` range when one is set. ``lo > hi`` when the
+    two do not meet (the clicked value lies outside the range by more than the tolerance)."""
+    lo, hi = float(value) - tolerance, float(value) + tolerance
     if intensity is not None:
-        return (float(intensity[0]), float(intensity[1]))
-    return (float(value) - tolerance, float(value) + tolerance)
+        lo, hi = max(lo, float(intensity[0])), min(hi, float(intensity[1]))
+    return (lo, hi)
+
+
+def fill_rule(tolerance: float, intensity: tuple[float, float] | None, unit: str = "") -> str:
+    """The values a fill takes, in words: "± 50 HU of the clicked value and within
+    200..3000 HU" (the range only when "only where value in" is set)."""
+    u = f" {unit}" if unit else ""
+    text = f"± {tolerance:g}{u} of the clicked value"
+    if intensity is not None:
+        text += f" and within {intensity[0]:g}..{intensity[1]:g}{u}"
+    return text
 
 
 def flood_2d(picture: np.ndarray, seed: tuple[int, int], lo: float, hi: float) -> np.ndarray:
@@ -103,7 +117,11 @@ def fill_command(brush: VolumeBrush, target, place: Place, x: float, y: float,
     h, w = picture.shape
     if not (0 <= r < h and 0 <= c < w):
         return None, "Click inside the picture to fill."
-    lo, hi = value_range(float(picture[r, c]), s.intensity, s.fill_tolerance)
+    value = float(picture[r, c])
+    lo, hi = value_range(value, s.intensity, s.fill_tolerance)
+    if s.intensity is not None and not s.intensity[0] <= value <= s.intensity[1]:
+        return None, (f"The clicked value {value:g} lies outside the \"only where value in\" "
+                      f"range {s.intensity[0]:g}..{s.intensity[1]:g}; nothing to fill.")
     a = "kji".index(place.axis)  # type: ignore[arg-type]
     if s.fill_3d:
         rows, cols = PICTURE_AXES[place.axis]  # type: ignore[index]
@@ -135,7 +153,9 @@ def fill_command(brush: VolumeBrush, target, place: Place, x: float, y: float,
     cmd = ModifyLabelMap(target.labelmap_id, start, mask, Mode.ERASE if erase else Mode.ADD,
                          0 if erase else target.value, None, label=label)
     ml = n * voxel_ml(brush)
-    return cmd, f"{label}: {n:,} voxels ({ml:.2f} mL) with values in {lo:g}..{hi:g}."
+    why = (f" (± {s.fill_tolerance:g} of {value:g}, within the range "
+           f"{s.intensity[0]:g}..{s.intensity[1]:g})" if s.intensity is not None else "")
+    return cmd, f"{label}: {n:,} voxels ({ml:.2f} mL) with values in {lo:g}..{hi:g}{why}."
 
 
 def voxel_ml(brush: VolumeBrush) -> float:
@@ -152,8 +172,9 @@ class FillTool(Tool):
     name = "fill"
     label = "Fill"
     shortcut = "U"
-    tooltip = ("Flood fill a volume's segment from the clicked voxel: connected voxels of "
-               "similar intensity, in the slice or in 3D (U)")
+    tooltip = ("Flood fill a volume's segment from the clicked voxel: connected voxels within "
+               "± the tolerance of its value (and in the \"only where value in\" range when "
+               "that is checked), in the slice or in 3D (U)")
     key_help = (("Click", "fill the connected region of similar intensity with the segment"),
                 ("Shift+click", "erase that region"))
 

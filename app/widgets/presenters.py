@@ -101,6 +101,27 @@ class ModeHost:
         returns its remover. Keys the window already uses are refused (ValueError)."""
         return self._w.add_mode_shortcut(key, handler, help)
 
+    def with_window_key(self, key: str, handler: Callable[[], Any]) -> Callable[[], None]:
+        """Run ``handler`` too whenever the window's own action for ``key`` runs (by its key
+        or its menu item): a mode whose pictures are its own canvases (the volume's panes)
+        makes View ▸ Fit (Ctrl+0) act on them. Returns its remover."""
+        from PySide6.QtGui import QAction, QKeySequence
+
+        seq = QKeySequence(key).toString()
+        actions = [a for a in self._w.findChildren(QAction)
+                   if any(k.toString() == seq for k in a.shortcuts())]
+        for action in actions:
+            action.triggered.connect(handler)
+
+        def remove() -> None:
+            for action in actions:
+                try:
+                    action.triggered.disconnect(handler)
+                except (RuntimeError, TypeError):
+                    pass
+
+        return remove
+
     # ------------------------------------------------------------------ layout
     def add_dock(self, title: str, widget: QWidget,
                  area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea

@@ -2,8 +2,11 @@
 
 Saved when the project is closed (another project opened, the window closed): the place on
 the canvas, the zoom (screen px per image px) and the image point at the view's centre, and
-the classes hidden or locked in the view. Not an edit: no undo, no audit entry
-(:meth:`Document.save_view_state`). A read-only window saves nothing.
+the classes hidden or locked in the view; and, under ``"volumes"``, how each volume was left
+(layout, window/level, crosshair, each pane's zoom: :mod:`app.widgets.volume.saved_view`),
+given by any mode presenter with a ``view_memo()`` and kept for volumes not shown this time.
+Not an edit: no undo, no audit entry (:meth:`Document.save_view_state`). A read-only window
+saves nothing.
 """
 
 from __future__ import annotations
@@ -31,10 +34,28 @@ def remember(win: MainWindow) -> None:
         if canvas.showing() == "image" and not canvas.auto_fitted():
             view["zoom"] = canvas.zoom()
             view["center"] = list(canvas.center())
+    volumes = _volumes(win, doc)
+    if volumes:
+        view["volumes"] = volumes
     try:
         doc.save_view_state(view)
     except (VellumError, OSError):
         pass
+
+
+def _volumes(win: MainWindow, doc: Document) -> dict[str, Any]:
+    """How each volume was left: the project's stored ones, updated by the presenters'
+    ``view_memo()``; items no longer in the project are dropped."""
+    try:
+        stored = doc.view_state().get("volumes")
+    except (VellumError, OSError):
+        stored = None
+    out = dict(stored) if isinstance(stored, dict) else {}
+    for presenter in win.presenters.values():
+        memo = getattr(presenter, "view_memo", None)
+        if callable(memo):
+            out.update(memo())
+    return {mid: v for mid, v in out.items() if doc.stored_media(mid) is not None}
 
 
 def recall(win: MainWindow, doc: Document) -> dict[str, Any]:

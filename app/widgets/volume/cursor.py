@@ -56,6 +56,11 @@ class Crosshair:
         top = np.array([self.geometry.axis_size(a) - 1 for a in "ijk"], float)
         self.voxel = np.clip(ijk, 0, top)
 
+    def put(self, voxel) -> None:
+        """Put the crosshair at continuous voxel index ``(i, j, k)``, kept inside the volume."""
+        top = np.array([self.geometry.axis_size(a) - 1 for a in "ijk"], float)
+        self.voxel = np.clip(np.asarray(voxel, float), 0, top)
+
     def set_index(self, axis: str, index: int) -> None:
         n = self.geometry.axis_size(axis)
         self.voxel["ijk".index(axis)] = float(min(max(int(index), 0), n - 1))

@@ -6,7 +6,8 @@ letters and notes over everything.
 Mouse and wheel, as 3D Slicer and ITK-SNAP do (the pane takes these before the canvas):
 wheel = next / previous slice, Ctrl+wheel = zoom at the pointer (the canvas's own wheel),
 right-drag = window/level (right widens, down raises the level), Shift+move = the crosshair
-follows the pointer; a double click on the title maximises the pane (and back).
+follows the pointer; a double click on the title maximises the pane (and back). Ctrl+0 fits
+the active pane (View ▸ Fit), Ctrl+1 shows it at 100 %.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class SlicePane(QWidget):
     slices_scrolled = Signal(object, int)  # the pane, wheel notches (+ forward)
     window_dragged = Signal(object, float, float, bool)  # the pane, dx, dy, finished
     crosshair_moved = Signal(object, float, float)  # the pane, picture x, y
+    pointer_left = Signal(object)  # the pane (the pointer went off its picture)
     maximise = Signal(object)
 
     def __init__(self, pane: str, axis: str, state: EditorState,
@@ -76,6 +78,7 @@ class SlicePane(QWidget):
         self._right: tuple[float, float] | None = None
         self._right_moved = False
         self._wheel_rest = 0
+        self._kept: tuple[float, tuple[float, float]] | None = None  # see keep_view
         self.canvas.installEventFilter(self)
         self.canvas.add_layer(self._decorate, above=True)
         self.set_title("")
@@ -106,11 +109,52 @@ class SlicePane(QWidget):
         self.source = source
         self.canvas.show_source(source, mapping=mapping)
 
+    # ------------------------------------------------------------------ zoom
+    def fit(self) -> None:
+        """The whole slice in the pane, centred (Ctrl+0)."""
+        self._kept = None
+        self.canvas.fit()
+
+    def actual_size(self) -> None:
+        """One screen pixel per display unit (Ctrl+1)."""
+        self._kept = None
+        self.canvas.zoom_1to1()
+
+    def zoomed(self) -> tuple[float, tuple[float, float]] | None:
+        """(zoom, picture point at the pane's middle) when the user zoomed or panned, None
+        while the pane fits its slice."""
+        if self._kept is not None:
+            return self._kept
+        if self.canvas.showing() != "image" or self.canvas.auto_fitted():
+            return None
+        return (self.canvas.zoom(), self.canvas.center())
+
+    def keep_view(self, zoom: float, center: tuple[float, float]) -> None:
+        """Show the slice at ``zoom`` (screen px per display unit) with picture point
+        ``center`` at the pane's middle, and keep it so while the pane settles its size
+        (a reopened volume's layout), until the user's next press, wheel or key on it."""
+        self._kept = (float(zoom), (float(center[0]), float(center[1])))
+        self._apply_kept()
+
+    def _apply_kept(self) -> None:
+        if self._kept is None or self.canvas.showing() != "image":
+            return
+        zoom, (cx, cy) = self._kept
+        self.canvas.set_view(zoom, 0.0, 0.0)
+        wx, wy = self.canvas.image_to_widget(cx, cy)
+        self.canvas.set_view(zoom, self.canvas.width() / 2 - wx, self.canvas.height() / 2 - wy)
+
     # ------------------------------------------------------------------ input
     def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802
         t = e.type()
+        if t == QEvent.Type.Resize and self._kept is not None:
+            self._apply_kept()  # the canvas has its new size already
+        elif t in (QEvent.Type.MouseButtonPress, QEvent.Type.Wheel, QEvent.Type.KeyPress):
+            self._kept = None  # the user takes over from the view kept
         if t in (QEvent.Type.Enter, QEvent.Type.MouseButtonPress, QEvent.Type.FocusIn):
             self.activated.emit(self)
+        if t == QEvent.Type.Leave:
+            self.pointer_left.emit(self)
         if t == QEvent.Type.Wheel:
             return self._wheel(e)  # type: ignore[arg-type]
         if t == QEvent.Type.MouseButtonPress and e.button() == Qt.MouseButton.RightButton:

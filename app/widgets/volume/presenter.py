@@ -4,8 +4,13 @@ beside them.
 
 Keys while a volume is shown: Up / Down (Shift: 10 at a time) and F / D step the active pane's
 slice (the window's PgDown / PgUp still change item); C is the crosshair tool, U the flood
-fill, B / E the brush and eraser in mm. One volume array is kept in memory (the last one
-loaded, so coming back to it is instant); every pane shows a view into it.
+fill, B / E the brush and eraser in mm; Ctrl+0 (View ▸ Fit) fits the active pane, Ctrl+1 shows
+it at 100 %, Ctrl+Shift+0 (or "Fit all") fits every pane. One volume array is kept in memory
+(the last one loaded, so coming back to it is instant); every pane shows a view into it.
+
+Each volume comes back as it was left - layout, window/level, crosshair (so every slice), each
+pane's zoom and centre - when it is shown again, in this window or after the project is
+reopened (:mod:`app.widgets.volume.saved_view`; the window stores it with its view state).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from app.core.media import MediaItem
 from app.io.planes import CT_PRESETS, WindowLevel, default_window
 from app.tools.volume_brush import BrushSettings
 from app.widgets.focus import is_text_field
+from app.widgets.volume import saved_view
+from app.widgets.volume.saved_view import SavedView
 from app.widgets.volume.segments_panel import SegmentsPanel
 from app.widgets.volume.session import VolumeSession, data_range
-from app.widgets.volume.view import AUTO, VolumeView
+from app.widgets.volume.view import AUTO, CUSTOM, VolumeView
 
 
 def load(path, source, job, expected=None):
@@ -55,7 +62,9 @@ class VolumePresenter(QObject):
         self.job = None
         self.dock = None
         self._keys: list = []
+        self.views: dict[str, SavedView] = {}  # media id -> how it was left in this window
         self.view.preset_chosen.connect(self.choose_preset)
+        self.view.fit_all.connect(self.fit_all)
         for w in self.panel.findChildren(QWidget):
             if is_text_field(w):  # Enter / Escape in a field give the keyboard back
                 w.installEventFilter(self)
@@ -115,6 +124,13 @@ class VolumePresenter(QObject):
                     key, lambda d=delta: self.step(d),
                     f"{'Next' if delta > 0 else 'Previous'} slice{' (10)' if abs(delta) > 1 else ''}"
                     " in the active pane"))
+            try:
+                self._keys.append(self.host.on_key("Ctrl+Shift+0", self.fit_all,
+                                                   "Fit every pane of the volume"))
+            except ValueError:  # the window took this key since: "Fit all" still works
+                pass
+            self._keys.append(self.host.with_window_key("Ctrl+0", self.fit_active))
+            self._keys.append(self.host.with_window_key("Ctrl+1", self.actual_size))
 
     def _loaded(self, media_id: str, result) -> None:
         volume, span, window = result
@@ -151,10 +167,15 @@ class VolumePresenter(QObject):
         self.view.show_window(window, next((n for n, w in CT_PRESETS.items() if w == window),
                                            None if volume.modality.upper() == "CT" else AUTO))
         self.panel.attach(s)
+        kept = self.views.get(item.id) or saved_view.stored(self.host.doc.view_state(),
+                                                            item.id)
+        if kept is not None:
+            self._restore(kept)
         QTimer.singleShot(0, self.home)
 
     def _close_session(self) -> None:
         if self.session is not None:
+            self.views[self.session.item.id] = self.saved()
             self.panel.detach()
             self.session.close()
             self.session = None
@@ -180,6 +201,71 @@ class VolumePresenter(QObject):
         lines += [f"<span style='color:#ffb347'>{w}</span>" for w in volume.warnings[:6]]
         lines.append("<i>A 3D view is not part of this version.</i>")
         return "<br>".join(lines)
+
+    # ------------------------------------------------------------------ how it was left
+    def saved(self) -> SavedView | None:
+        """How the volume shown is left now (None: none is shown)."""
+        s = self.session
+        if s is None:
+            return None
+        preset = self.view.presets.currentText()
+        zooms = {n: saved_view.PaneZoom(z, c) for n, (z, c) in s.zooms().items()}
+        return SavedView(self.view.layout_name, self.view.maximised, s.active,
+                         (s.window.width, s.window.level),
+                         None if preset == CUSTOM else preset,
+                         tuple(float(v) for v in s.crosshair.voxel), zooms)
+
+    def view_memo(self) -> dict[str, dict]:
+        """Every volume's :class:`SavedView` of this window, as JSON by media id (what the
+        window keeps in the project's view state when it closes the project)."""
+        views = dict(self.views)
+        now = self.saved()
+        if now is not None:
+            views[self.session.item.id] = now
+        return {mid: v.to_json() for mid, v in views.items()}
+
+    def _restore(self, kept: SavedView) -> None:
+        s = self.session
+        if kept.window is not None:
+            try:
+                window = WindowLevel(*kept.window)
+            except ValueError:
+                window = None
+            if window is not None:
+                s.set_window(window)
+                fits = kept.preset == AUTO or CT_PRESETS.get(kept.preset or "") == window
+                self.view.show_window(window, kept.preset if fits else None)
+        if kept.voxel is not None:
+            s.put_crosshair(kept.voxel)
+        s.activate(s.panes[kept.active])
+        self.view.set_active(kept.active)
+        self.view.show_layout(kept.layout, kept.maximised)
+        for name, pz in kept.panes.items():
+            s.panes[name].keep_view(pz.zoom, pz.center)
+
+    # ------------------------------------------------------------------ zoom
+    def fit_active(self, *_: object) -> None:
+        """Ctrl+0 (View ▸ Fit): the active pane fits its slice."""
+        if self.session is not None:
+            self.session.fit(self.session.active)
+            self._show_zoom()
+
+    def actual_size(self, *_: object) -> None:
+        """Ctrl+1: the active pane at 100 %."""
+        if self.session is not None:
+            self.session.panes[self.session.active].actual_size()
+            self._show_zoom()
+
+    def _show_zoom(self) -> None:
+        """The status bar's zoom is the active pane's (the window's own canvas, hidden
+        behind the panes, answers the same keys)."""
+        self.host.status.show_zoom(self.session.panes[self.session.active].canvas.zoom())
+
+    def fit_all(self, *_: object) -> None:
+        """Every pane fits its slice (Ctrl+Shift+0, "Fit all")."""
+        if self.session is not None:
+            self.session.fit()
+            self._show_zoom()
 
     # ------------------------------------------------------------------ window / level
     def choose_preset(self, name: str) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLabel, QPushButton, QSlider, QSpinBox, QWidget)
 
 from app.core.geometry import PANES
+from app.tools.volume_fill import fill_rule
 from app.tools.volume_interpolate import fill_between_command
 
 BONE = (200.0, 3000.0)  # HU: the range the intensity limit starts with
@@ -45,7 +46,8 @@ class SegmentOptions(QWidget):
         self.limit_on = QCheckBox("Only where value in")
         self.limit_on.setObjectName("intensity_on")
         self.limit_on.setToolTip("Paint, erase and fill only voxels whose value lies in the "
-                                 "range (e.g. HU 200-3000 for bone)")
+                                 "range (e.g. HU 200-3000 for bone); a fill keeps to the "
+                                 "range and to ± its tolerance of the clicked value")
         self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
         for box, v in ((self.low, BONE[0]), (self.high, BONE[1])):
             box.setRange(-100000.0, 100000.0)
@@ -62,6 +64,9 @@ class SegmentOptions(QWidget):
         self.tolerance = QDoubleSpinBox()
         self.tolerance.setRange(0.0, 100000.0)
         self.tolerance.setPrefix("± ")
+        self.tolerance.setToolTip("A fill takes connected voxels within ± this of the clicked "
+                                  "value (and in the \"only where value in\" range when it is "
+                                  "checked)")
         self.tolerance.valueChanged.connect(lambda v: self._set(fill_tolerance=float(v)))
         self.limit = QSpinBox()
         self.limit.setRange(1000, 200_000_000)
@@ -72,6 +77,10 @@ class SegmentOptions(QWidget):
         for w in (self.tolerance, self.fill_3d, self.limit):
             row.addWidget(w)
         form.addRow("Fill (U)", row)
+        self.rule = QLabel()
+        self.rule.setObjectName("fill_rule")
+        self.rule.setWordWrap(True)
+        form.addRow(self.rule)
         self.between = QPushButton("Fill between slices")
         self.between.setObjectName("fill_between")
         self.between.setToolTip("Interpolate the chosen segment on the empty slices between "
@@ -109,6 +118,7 @@ class SegmentOptions(QWidget):
         self.limit.setValue(s.fill_limit)
         self._filling = False
         self.show_radius()
+        self.show_rule()
         session.link.on_radius = self.show_radius
 
     def detach(self) -> None:
@@ -119,6 +129,21 @@ class SegmentOptions(QWidget):
         if self.session is not None and not self._filling:
             for k, v in values.items():
                 setattr(self.session.settings, k, v)
+            self.show_rule()
+
+    def show_rule(self) -> None:
+        """Under the fill's options, the rule a click with the fill applies (both the
+        tolerance and, when checked, the "only where value in" range)."""
+        if self.session is None:
+            self.rule.setText("")
+            return
+        s = self.session.settings
+        rule = fill_rule(s.fill_tolerance, s.intensity, self.session.unit)
+        self.rule.setText(f"Fills: {rule}")
+        self.rule.setToolTip(f"A click with the fill (U) takes the voxels connected to it "
+                             f"whose value is {rule}" + (" (\"Only where value in\" is "
+                                                         "checked)" if s.intensity else "")
+                             + ".")
 
     def _radius_set(self, mm: float) -> None:
         if self.session is not None and not self._filling:

@@ -76,6 +76,7 @@ class VolumeSession(QObject):
             pane.slices_scrolled.connect(lambda p, n: self.step(p.pane, n))
             pane.crosshair_moved.connect(lambda p, x, y: self.click(p.pane, x, y))
             pane.window_dragged.connect(self._dragged)
+            pane.pointer_left.connect(self._pointer_left)
         self.active = "axial"
         finest = min(self.geometry.spacing)
         mm = {None: finest, **{self.axes[n]: min(pixel_size(self.geometry, self.axes[n]))
@@ -88,6 +89,7 @@ class VolumeSession(QObject):
         self.hidden_values: dict[str, frozenset[int]] = {}
         self._unsubscribe = main.doc.subscribe(self._doc_changed)
         self._drag_start: WindowLevel | None = None
+        self._pointer: tuple[str, float, float] | None = None  # pane, picture x, y under it
         self.closed = False
         self.sync_layers()
         host.canvas.tool_changed.connect(self.follow_tool)
@@ -123,11 +125,12 @@ class VolumeSession(QObject):
                         else "")
                 mark = self.mark(pane.axis, place.index)
                 pane.set_mark(mark)
-                pane.set_title(f"·  {pane.axis} {place.index + 1} / {n}{tilt}"
+                pane.set_title(f"·  {slice_title(pane.axis, place.index, n)}{tilt}"
                                + ("  ·  damaged slice" if mark else ""))
             pane.cross = self.crosshair.point_on(pane.source)
             pane.canvas.refresh_layers()
         self._publish_place()
+        self._show_pointer()
         self.moved.emit()
 
     def mark(self, axis: str, index: int) -> str:
@@ -160,9 +163,45 @@ class VolumeSession(QObject):
         self.crosshair.move_to(src.to_world(x, y), src)
         self.show_slices()
 
+    def put_crosshair(self, voxel) -> None:
+        """The crosshair to continuous voxel index ``(i, j, k)`` (a reopened volume's)."""
+        self.crosshair.put(voxel)
+        self.show_slices()
+
+    # ------------------------------------------------------------------ zoom
+    def fit(self, pane: str | None = None) -> None:
+        """Fit ``pane`` (None: every pane) to its slice."""
+        for name in [pane] if pane is not None else list(self.panes):
+            self.panes[name].fit()
+
+    def zooms(self) -> dict[str, tuple[float, tuple[float, float]]]:
+        """(zoom, picture point at the middle) of each pane the user zoomed or panned."""
+        out = {}
+        for name, pane in self.panes.items():
+            z = pane.zoomed()
+            if z is not None:
+                out[name] = z
+        return out
+
     def _cursor(self, pane: SlicePane, x: float, y: float) -> None:
-        if pane.source is not None:
-            self.host.status.cursor.setText(cursor_text(pane.source, x, y, self.unit))
+        self._pointer = (pane.pane, x, y)
+        self._show_pointer()
+
+    def _pointer_left(self, pane: SlicePane) -> None:
+        if self._pointer is not None and self._pointer[0] == pane.pane:
+            self._pointer = None
+            self.host.status.cursor.setText("")
+
+    def _show_pointer(self) -> None:
+        """The status bar's voxel and value under the pointer, on the slice its pane shows
+        now (a wheel notch, a key or a crosshair move changes the slice under a still
+        pointer: the readout follows, as in 3D Slicer and ITK-SNAP)."""
+        if self._pointer is None or self.closed:
+            return
+        name, x, y = self._pointer
+        source = self.panes[name].source
+        if source is not None:
+            self.host.status.cursor.setText(cursor_text(source, x, y, self.unit))
 
     # ------------------------------------------------------------------ window / level
     def set_window(self, window: WindowLevel) -> None:
@@ -234,7 +273,7 @@ class VolumeSession(QObject):
         for pane in self.panes.values():
             pane.canvas.removeEventFilter(pane)
             for signal in (pane.activated, pane.slices_scrolled, pane.crosshair_moved,
-                           pane.window_dragged):
+                           pane.window_dragged, pane.pointer_left):
                 try:
                     signal.disconnect()
                 except (RuntimeError, TypeError):
@@ -265,6 +304,13 @@ class VolumeSession(QObject):
 
         self.host.jobs.start(label, lambda job: work(), on_done=finished,
                              on_error=lambda exc: self.host.error(f"{label} failed: {exc}"))
+
+
+def slice_title(axis: str, index: int, count: int) -> str:
+    """A pane's slice as its title says it: "slice k=40 (0–299)" - the 0-based array index
+    that the status bar, the exports and the command line (``--slice k 40``) use, with the
+    range it runs over."""
+    return f"slice {axis}={index} (0–{count - 1})"
 
 
 def _cols_rows(axis: str) -> tuple[str, str]:

@@ -22,7 +22,9 @@ AUTO = "Auto (percentiles)"
 CUSTOM = "Custom"
 MOUSE_HELP = ("Wheel: next / previous slice · Ctrl+wheel: zoom · right-drag: window/level · "
               "Shift+move or the crosshair tool (C): move the crosshair · Up/Down, F/D: slices "
-              "· double-click a pane's title: maximise it")
+              "· double-click a pane's title: maximise it · Ctrl+0: fit the active pane, "
+              "Ctrl+Shift+0: fit every pane · slices are numbered from 0, as the status bar, "
+              "exports and the command line count them")
 
 
 class VolumeView(QWidget):
@@ -30,6 +32,7 @@ class VolumeView(QWidget):
     shown alone after a double click on its title (None: the layout)."""
 
     preset_chosen = Signal(str)  # a name of CT_PRESETS or AUTO
+    fit_all = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +76,14 @@ class VolumeView(QWidget):
         self.window_text.setObjectName("window_text")
         self.window_text.setMinimumWidth(110)
         bar.addWidget(self.window_text)
+        bar.addSpacing(16)
+        self.fit_button = QToolButton()
+        self.fit_button.setObjectName("fit_all")
+        self.fit_button.setText("Fit all")
+        self.fit_button.setToolTip("Fit every pane to its slice (Ctrl+Shift+0); Ctrl+0 fits "
+                                   "the active pane")
+        self.fit_button.clicked.connect(self.fit_all.emit)
+        bar.addWidget(self.fit_button)
         bar.addStretch(1)
         self.hint = QLabel("<u>Mouse and keys</u>")
         self.hint.setToolTip(MOUSE_HELP)
@@ -132,6 +143,13 @@ class VolumeView(QWidget):
         self.layout_name, self.maximised = name, None
         self.layout_buttons[name].setChecked(True)
         self._arrange()
+
+    def show_layout(self, name: str, maximised: str | None) -> None:
+        """Layout ``name`` with pane ``maximised`` shown alone (None: the layout itself)."""
+        self.set_layout(name)
+        if maximised in self.panes:
+            self.maximised = maximised
+            self._arrange()
 
     def set_active(self, pane: str) -> None:
         if pane == self.active or self._arranging:
