@@ -30,3 +30,42 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent on this machine")
     return SHARED_DATA
+
+
+# ---------------------------------------------------------------- CI is strict about skips
+# A newcomer's clone without ../shared or pytest-qt skips those tests, with the reason. CI
+# (CI=true) has both by construction: there such a skip means the checks did not run, so it
+# is an error, never a quiet pass.
+_MUST_RUN = ("is absent", "../shared", "shared/", "pytestqt", "pytest-qt", "pytest_qt")
+
+
+def _strict() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _forbidden(reason: str) -> bool:
+    return any(word in reason for word in _MUST_RUN)
+
+
+def _reason(longrepr) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if _strict() and report.skipped and _forbidden(_reason(report.longrepr)):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true, so this may not be skipped: {_reason(report.longrepr)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if _strict() and report.skipped and _forbidden(_reason(report.longrepr)):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true, so this may not be skipped: {_reason(report.longrepr)}"

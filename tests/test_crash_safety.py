@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from crash_plan import DEPTH, SIZE, simulate, steps
 
 from app.core.commands import Put
@@ -17,6 +18,8 @@ from app.core.document import Document
 from app.core.labelmap import LabelMapInfo, Segment
 from app.core.media import MediaItem, MediaKind
 from app.core.places import Place
+
+pytestmark = pytest.mark.slow  # kills processes in a loop: CI runs it, daily work need not
 
 KILLS = 60
 WORKER = Path(__file__).with_name("crash_worker.py")

@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from factories import image_item, make_schema, write_image
 
 from app.core.commands import Put, SetSchema
 from app.core.document import Document
+
+pytestmark = pytest.mark.slow  # kills processes in a loop: CI runs it, daily work need not
 
 DRIVER = Path(__file__).with_name("gui_kill_driver.py")
 
