@@ -81,6 +81,7 @@ def parse_header(raw: bytes) -> NiftiHeader:
         pixdim = struct.unpack_from(order + "8f", raw, 76)
         offset = struct.unpack_from(order + "f", raw, 108)[0]
         qcode, scode = struct.unpack_from(order + "2h", raw, 252)
+        quatern = struct.unpack_from(order + "3f", raw, 256)
         version, floor = 1, 352
     else:
         datatype = struct.unpack_from(order + "h", raw, 12)[0]
@@ -88,6 +89,7 @@ def parse_header(raw: bytes) -> NiftiHeader:
         pixdim = struct.unpack_from(order + "8d", raw, 104)
         offset = struct.unpack_from(order + "q", raw, 168)[0]
         qcode, scode = struct.unpack_from(order + "2i", raw, 344)
+        quatern = struct.unpack_from(order + "3d", raw, 352)
         version, floor = 2, 544
     if not 1 <= dim[0] <= 7:
         raise BadNiftiHeader(f"its header says it has {dim[0]} dimensions (dim[0] must be "
@@ -105,8 +107,23 @@ def parse_header(raw: bytes) -> NiftiHeader:
     space = [p for n, p in enumerate(pixdim[1:4], 1) if n <= len(dims)]
     if scode <= 0 and not all(math.isfinite(p) for p in space):
         raise BadNiftiHeader("its header gives a voxel size that is not a number (pixdim)")
+    if scode <= 0 < qcode and not quaternion_ok(quatern, version):
+        raise BadNiftiHeader("its header's orientation (qform quaternion quatern_b/c/d) is "
+                             "not a rotation")
     return NiftiHeader(version, dims, int(datatype), max(int(offset), floor),
                        tuple(float(p) for p in pixdim), int(qcode), int(scode))
+
+
+def quaternion_ok(bcd: tuple[float, float, float], version: int = 1) -> bool:
+    """Whether a NIfTI qform's ``(quatern_b, quatern_c, quatern_d)`` can be completed to a
+    unit quaternion (b^2+c^2+d^2 <= 1, within nibabel's tolerance for the stored precision);
+    NaN passes here and is refused later as an affine that is not a number."""
+    eps = 3 * (1.1920929e-07 if version == 1 else 2.220446049250313e-16)
+    try:
+        w2 = 1.0 - sum(float(v) * float(v) for v in bcd)
+    except OverflowError:
+        return False
+    return not w2 < 0 or abs(w2) < eps
 
 
 def read_header(path: str | Path) -> NiftiHeader:

@@ -228,6 +228,20 @@ def _dumps(obj: Any) -> str:
     return text
 
 
+def _text(value: str | None) -> str | None:
+    """A display text as stored (a title, a series description, a label map's name, an
+    author): one made from a file name that is not valid UTF-8 (PEP 383 surrogates) keeps its
+    readable part, each undecodable byte shown as U+FFFD (SQLite stores only valid UTF-8
+    text). Paths keep their bytes instead: :func:`_path_to_db`."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _path_to_db(path: str) -> str | bytes:
     """A media path as stored: text, or, for a file name that is not valid UTF-8 (PEP 383
     surrogates), the file system's own bytes as a BLOB, so it reopens the same file."""
@@ -471,7 +485,7 @@ class Store:
     def log(self, action: str, detail: dict[str, Any], author: str | None = None) -> None:
         """Append one entry to the audit trail (who, when, what)."""
         self._write("INSERT INTO history (time, author, action, detail) VALUES (?, ?, ?, ?)",
-                    (utc_now(), author or current_author(), action, _dumps(detail)))
+                    (utc_now(), _text(author or current_author()), action, _dumps(detail)))
 
     def history(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._read("SELECT seq, time, author, action, detail FROM history "
@@ -530,7 +544,7 @@ class Store:
         self._write("INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(m.id, m.position, m.kind.value, _path_to_db(m.path), m.fingerprint,
                       m.size_bytes, m.width, m.height, m.frames, m.status.value, _dumps(m.foreign),
-                      int(m.removed), m.added, m.title) for m in items])
+                      int(m.removed), m.added, _text(m.title)) for m in items])
         ids = [(m.id,) for m in items]
         self._write("DELETE FROM videos WHERE media_id = ?", ids)
         self._write("DELETE FROM volumes WHERE media_id = ?", ids)
@@ -549,7 +563,7 @@ class Store:
                 geo = (*g.shape, *g.spacing, *g.origin,
                        _dumps([v for row in g.direction for v in row]))
             rows.append((m.id, *geo, *((src.format, src.series_uid, src.modality,
-                                         src.description, src.volume_index) if src
+                                         _text(src.description), src.volume_index) if src
                                         else (None,) * 5)))
         self._write("INSERT INTO volumes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
@@ -708,8 +722,9 @@ class Store:
     def put_labelmap(self, info: LabelMapInfo) -> None:
         self._write("INSERT OR REPLACE INTO labelmaps (id, media_id, name, depth, height, width, "
                     "dtype, created, segments) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (info.id, info.media_id, info.name, info.depth, info.height, info.width,
-                     info.dtype, info.created, _dumps([s.to_json() for s in info.segments])))
+                    (info.id, info.media_id, _text(info.name), info.depth, info.height,
+                     info.width, info.dtype, info.created,
+                     _dumps([s.to_json() for s in info.segments])))
 
     def delete_labelmap(self, labelmap_id: str) -> None:
         self._write("DELETE FROM labelmap_bricks WHERE labelmap_id = ?", (labelmap_id,))

@@ -128,20 +128,41 @@ class Decoder:
                   where: str) -> Shape | None:
         """Shapes COCO cannot hold, from the hints of Vellum's own export."""
         hint = attrs.get("vellum_shape")
+        try:
+            return self._own_shape(hint, ann, attrs, where)
+        except ValueError as exc:  # the hint's numbers make no shape (odd count, 2 points...)
+            source = {"rotated_box": "attributes.vellum_rotated_box",
+                      "polygon": "attributes.vellum_polygon"}.get(hint, "segmentation")
+            self.fail(f"{where}: its {str(hint).replace('_', ' ')} ({source}) is not valid "
+                      f"({str(exc).rstrip('.')})")
+
+    def _own_shape(self, hint: Any, ann: dict[str, Any], attrs: dict[str, Any], where: str
+                   ) -> Shape | None:
         if hint == "box" and isinstance(ann.get("bbox"), list):
             return self.bbox(ann["bbox"], where)
         if hint == "rotated_box" and isinstance(attrs.get("vellum_rotated_box"), list):
-            cx, cy, bw, bh, angle = self.array(attrs["vellum_rotated_box"],
-                                               f"{where}: rotated box").tolist()
-            return RotatedBox(cx, cy, bw, bh, angle)
+            values = self.array(attrs["vellum_rotated_box"], f"{where}: rotated box").tolist()
+            if len(values) != 5:
+                raise ValueError(f"{len(values)} numbers where a rotated box has 5: "
+                                 "cx, cy, width, height, angle")
+            return RotatedBox(*values)
         vp = attrs.get("vellum_polygon")
         if hint == "polygon" and isinstance(vp, dict):
             flat = lambda f: Ring.from_flat(self.array(f, f"{where}: polygon"))  # noqa: E731
-            return Polygon(flat(vp.get("exterior")), tuple(flat(r) for r in vp.get("holes", [])),
-                           tuple(flat(r) for r in vp.get("parts", [])))
+
+            def rings(key: str) -> tuple[Ring, ...]:
+                value = vp.get(key, [])
+                if not isinstance(value, list):
+                    raise ValueError(f"its {key} must be a list of point lists")
+                return tuple(flat(r) for r in value)
+
+            return Polygon(flat(vp.get("exterior")), rings("holes"), rings("parts"))
         segm = ann.get("segmentation")
         if hint == "polyline" and isinstance(segm, list) and segm:  # exports before 0.2
-            ring = self.array(segm[0], f"{where}: line").reshape(-1, 2)
+            line = self.array(segm[0], f"{where}: line")
+            if line.size % 2:
+                raise ValueError("an odd count of numbers")
+            ring = line.reshape(-1, 2)
             return Polyline(ring[:(len(ring) + 1) // 2])
         return None
 

@@ -50,6 +50,12 @@ MAX_COORD = 4.0e8
 scaling by 5, so beyond ~4.29e8 no tool can draw the shape; farther values are refused."""
 
 
+def is_id(value: Any) -> bool:
+    """Whether a JSON value can be a COCO id (of an image, video, category or track): a
+    number, text, true/false or null, not a list or an object (which cannot be looked up)."""
+    return not isinstance(value, (list, dict))
+
+
 def _value(h: Any) -> int:
     # 62 bits: a small JSON integer (36 bytes in memory, half a hex string's)
     return int.from_bytes(h.digest(), "big") >> 2

@@ -18,7 +18,7 @@ from typing import Any
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.media import MediaItem, MediaKind, MediaStatus, fingerprint, relative_path
-from app.io.coco.foreign import COCO, IMAGE_INTERPRETED
+from app.io.coco.foreign import COCO, IMAGE_INTERPRETED, is_id
 from app.io.images import truncated
 from app.io.ingest import media_item
 from app.io.probe import VIDEO_SUFFIXES, probe
@@ -57,9 +57,15 @@ class MediaMapper:
             return None
         p = Path(name)
         p = p if p.is_absolute() else self.images_dir / p
-        if p.is_file():
-            return p
-        return self._by_tail(name)
+        try:
+            if p.is_file():
+                return p
+            return self._by_tail(name)
+        except OSError as exc:  # a name too long for the file system, a NUL byte...
+            shown = name if len(name) <= 80 else name[:60] + f"... ({len(name)} characters)"
+            self.fail(f"the file name {shown!r} cannot be looked up under {self.images_dir} "
+                      f"({exc.strerror or exc})")
+        return None
 
     def _by_tail(self, name: str) -> Path | None:
         """A file name that is not where it says: one written on Windows (``sub\\a.jpg``,
@@ -126,6 +132,8 @@ class MediaMapper:
         for n, v in enumerate(entries):
             if not isinstance(v, dict) or "id" not in v:
                 self.fail(f"video {n} needs an id")
+            if not is_id(v["id"]):
+                self.fail(f"video {n} has an id that is not a number or text")
             if v["id"] in self.plan.videos or any(s.get("id") == v["id"]
                                                   for s in self.plan.sequences):
                 self.fail(f"video id {v['id']!r} is used twice")
@@ -140,6 +148,8 @@ class MediaMapper:
         for n, im in enumerate(entries):
             if not isinstance(im, dict) or "id" not in im:
                 self.fail(f"image {n} needs an id")
+            if not is_id(im["id"]):
+                self.fail(f"image {n} has an id that is not a number or text")
             where = f"image {im['id']!r}"
             if im["id"] in images:
                 self.fail(f"image id {im['id']!r} is used twice")

@@ -21,7 +21,7 @@ from app.core.schema import LabelClass, LabelSchema
 from app.core.shapes import Event, Polyline, Tag
 from app.io.coco.classes import ClassMapper
 from app.io.coco.decode import Decoder
-from app.io.coco.foreign import COCO, coco_of
+from app.io.coco.foreign import COCO, coco_of, is_id
 from app.io.coco.media_map import MediaMapper
 from app.io.coco.stream import Header, iter_annotations, read_header
 
@@ -159,6 +159,8 @@ class _Reader:
         for n, cat in enumerate(data.get("categories") or []):
             if not isinstance(cat, dict) or "id" not in cat:
                 self.fail(f"category {n} needs an id and a name")
+            if not is_id(cat["id"]):
+                self.fail(f"category {n} has an id that is not a number or text")
             if cat["id"] in by_cat:
                 self.fail(f"category id {cat['id']!r} is used twice")
             by_cat[cat["id"]] = mapper.add(cat, f"category {n}")
@@ -180,6 +182,9 @@ class _Reader:
                      ) -> str | None:
             if ann.get("track_id") is None or item.kind is not MediaKind.VIDEO:
                 return None
+            if not is_id(ann["track_id"]):
+                self.fail(f"annotation {ann.get('id')!r} has a track_id that is not a number "
+                          "or text")
             key = (item.id, ann["track_id"])
             if key not in tracks:
                 tid = attrs.get("vellum_track_id")
@@ -221,7 +226,7 @@ class _Reader:
 
         def label(cls_key: Any, obj: dict, item: MediaItem, frame: int | None, shape,
                   ts: Any = None) -> Annotation:
-            if cls_key not in by_cat:
+            if not is_id(cls_key) or cls_key not in by_cat:
                 self.fail(f"a label on {item.name} has unknown category {cls_key!r}")
             cls = by_cat[cls_key]
             attrs = obj.get("attributes") if isinstance(obj.get("attributes"), dict) else {}
@@ -233,14 +238,20 @@ class _Reader:
                               creator=dec.author, created=dec.created,
                               id=dec.stable_id(attrs))
 
+        def entries(obj: dict, key: str, where: str) -> list[Any]:
+            value = obj.get(key)
+            if value is not None and not isinstance(value, list):
+                self.fail(f"{where}'s '{key}' is not a list")
+            return value or []
+
         for im in data.get("images") or []:
             item, frame, ts = plan.images[im["id"]]
-            for t in im.get("tags") or []:
+            for t in entries(im, "tags", f"image {im['id']!r}"):
                 if not isinstance(t, dict):
                     self.fail(f"image {im['id']!r} has a tag that is not an object")
                 out.append(label(t.get("category_id"), t, item, frame, Tag(), ts))
             attrs = im.get("attributes") if isinstance(im.get("attributes"), dict) else {}
-            for line in attrs.get("vellum_polylines") or []:
+            for line in entries(attrs, "vellum_polylines", f"image {im['id']!r}"):
                 if not isinstance(line, dict):
                     self.fail(f"image {im['id']!r} has a line that is not an object")
                 pts = dec.array(line.get("points"), f"a line on image {im['id']!r}")
@@ -253,14 +264,16 @@ class _Reader:
             item = plan.videos.get(v.get("id")) if isinstance(v, dict) else None
             if item is None:
                 continue
-            for t in v.get("tags") or []:
+            for t in entries(v, "tags", f"video {v['id']!r}"):
                 if not isinstance(t, dict):
                     self.fail(f"video {v['id']!r} has a tag that is not an object")
                 out.append(label(t.get("category_id"), t, item, None, Tag()))
-            for e in v.get("events") or []:
+            for e in entries(v, "events", f"video {v['id']!r}"):
+                if not isinstance(e, dict):
+                    self.fail(f"video {v['id']!r} has an event that is not an object")
                 try:
                     shape = Event(int(e["start_frame"]), int(e["end_frame"]))
-                except (KeyError, TypeError, ValueError) as exc:
+                except (KeyError, TypeError, ValueError, OverflowError) as exc:
                     self.fail(f"video {v['id']!r} has a bad event ({exc})")
                 out.append(label(e.get("category_id"), e, item, None, shape))
         return out

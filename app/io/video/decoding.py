@@ -52,6 +52,10 @@ def video_stream(container: Any, path: Path) -> Any:
     if not container.streams.video:
         raise UnsupportedFormatError(f"{path} has no video stream.", path)
     stream = container.streams.video[0]
+    if getattr(stream, "codec_context", None) is None:  # PyAV: no decoder for its codec id
+        raise BadInputError(f"{path} has a video stream whose codec cannot be identified (its "
+                            "header is damaged, or the codec is one FFmpeg does not know); "
+                            "it cannot be decoded.", path)
     for s in container.streams:
         if s.index != stream.index:
             try:

@@ -9,6 +9,7 @@ Positions and orientations are patient LPS (mm), as DICOM stores them. A multi-f
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,11 +111,23 @@ def read_header(path: Path) -> FileHeader:
             raise Unreadable(f"{path} has a damaged DICOM header ({exc}).") from None
         try:
             header = describe(path, ds)
+        except _DAMAGED_ELEMENT as exc:  # elements are decoded lazily, on first access
+            raise Unreadable(f"{path} has a damaged DICOM header ({_one_line(exc)}).") from None
         except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
             raise Unreadable(f"{path} has an invalid DICOM header ({exc}).") from None
         if header.kind == "image":
             header.damage = pixel_damage(fh, st.st_size, ds, header.frames)
         return header
+
+
+# What pydicom raises when it decodes a damaged element on first access: an unknown VR
+# (bit flips in an explicit-VR element header) is a NotImplementedError; bytes it cannot
+# unpack a struct.error; a length past the end an EOFError or OverflowError.
+_DAMAGED_ELEMENT = (NotImplementedError, struct.error, EOFError, OverflowError)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
 
 
 _DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -279,12 +292,30 @@ def _order(ds: Any) -> tuple:
             num("TriggerTime"), num("InstanceNumber"))
 
 
+_MIN_FRAME_BYTES = 8  # an encapsulated frame's item header; a native frame holds more
+
+
+def _frame_count(path: Path, ds: Any) -> int:
+    """NumberOfFrames, refused (:class:`Unreadable`) when it is below 1 or far more than the
+    file could hold (a damaged header may claim 2^31 frames: listing them would never end).
+    A count the file holds too few bytes for, but within this bound, is left to
+    :func:`pixel_damage` (pixel data cut short: the file's readable slices are kept)."""
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if n_frames < 1:
+        raise Unreadable(f"{path} has a damaged DICOM header: it claims {n_frames} frames.")
+    size = os.stat(path).st_size
+    if n_frames > 1 and n_frames * _MIN_FRAME_BYTES > size:
+        raise Unreadable(f"{path} has a damaged DICOM header: it claims {n_frames} frames, "
+                         f"more than its {size} bytes can hold.")
+    return n_frames
+
+
 def _frames(path: Path, ds: Any) -> list[FrameRef]:
     rows, cols = int(ds.Rows), int(ds.Columns)
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     meta = getattr(ds, "file_meta", None)
     syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
     allocated = int(ds.get("BitsAllocated", 16) or 16)
+    n_frames = _frame_count(path, ds)
     common = dict(rows=rows, columns=cols, bits_allocated=allocated,
                   bits_stored=int(ds.get("BitsStored", allocated) or allocated),
                   signed=int(ds.get("PixelRepresentation", 0) or 0) == 1, syntax=syntax,

@@ -180,6 +180,17 @@ def _segment(entry: object, json_path: Path) -> Segment:
         raise bad(str(exc)) from None
 
 
+def _listed_twice(segments: Sequence[Segment]) -> int | None:
+    """The first segment value a table lists twice (a label map's values name one segment
+    each), or None."""
+    seen: set[int] = set()
+    for s in segments:
+        if s.value in seen:
+            return s.value
+        seen.add(s.value)
+    return None
+
+
 def _segments_beside(p: Path) -> tuple[list[Segment], str | None, str | None]:
     """The segment table beside label map ``p``: its JSON sidecar, else its ITK-SNAP file,
     else none. A table that is there but unusable (not JSON, nested absurdly deep, wrong
@@ -198,6 +209,10 @@ def _segments_beside(p: Path) -> tuple[list[Segment], str | None, str | None]:
             raise BadInputError(f"{json_path} lists {len(entries)} segments; a label map "
                                 f"holds at most {MAX_SEGMENTS}.", json_path)
         segs = [_segment(e, json_path) for e in entries]
+        twice = _listed_twice(segs)
+        if twice is not None:
+            raise BadInputError(f"{json_path} is not a usable segment table: segment value "
+                                f"{twice} is listed twice.", json_path)
         lm = table.get("labelmap") or {}
         lm = lm if isinstance(lm, dict) else {}
         lm_id, name = lm.get("vellum_id"), lm.get("name")
@@ -212,6 +227,9 @@ def _segments_beside(p: Path) -> tuple[list[Segment], str | None, str | None]:
             segs = parse_itksnap(text)
             if len(segs) > MAX_SEGMENTS:
                 raise ValueError(f"it lists {len(segs)} labels, more than {MAX_SEGMENTS}")
+            twice = _listed_twice(segs)
+            if twice is not None:
+                raise ValueError(f"label {twice} is listed twice")
         except UnicodeDecodeError:
             raise BadInputError(f"{snap} is not a usable ITK-SNAP label file: it is not UTF-8 "
                                 "text.", snap) from None

@@ -143,7 +143,13 @@ def nifti_layout(path: Path, img: Any) -> tuple[VolumeGeometry, int, list[str]]:
             notes.append(f"{path} has neither a qform nor an sform: its orientation is "
                          "unknown, so the volume uses nibabel's default axes from pixdim.")
         elif qcode > 0 and scode > 0:
-            off = max_corner_distance(hdr.get_qform(), hdr.get_sform(), ijk)
+            try:
+                qform = hdr.get_qform()
+            except ValueError:  # quatern_b/c/d not a rotation (nibabel: "w2 should be ...")
+                qform = None
+                notes.append(f"{path}'s qform is not a rotation (quatern_b/c/d); the sform "
+                             "is used (as nibabel does).")
+            off = 0.0 if qform is None else max_corner_distance(qform, hdr.get_sform(), ijk)
             if off > AGREE_MM:
                 notes.append(f"{path}'s qform and sform disagree by up to {off:.3g} mm; the "
                              "sform is used (as nibabel does).")

@@ -33,6 +33,12 @@ def _nifti_series(p: Path) -> SeriesInfo:
                       volumes=volumes, source="nifti", damaged=[note] if note else [])
 
 
+def _real(f: Path) -> str:
+    """``f`` with links followed as far as they lead; a link loop (a slice that is a link to
+    itself) is not an error here (``Path.resolve`` raises RuntimeError): reading it says why."""
+    return os.path.realpath(f)
+
+
 def _special(f: Path) -> str | None:
     """A sentence when folder member ``f`` is a FIFO, device or socket (never opened)."""
     try:
@@ -61,16 +67,17 @@ def scan_series(path: str | Path, progress: Progress | None = None,
     not_dicom: list[str] = []
     skipped: list[str] = []
     damaged_dicom: list[tuple[Path, str]] = []  # (folder, why): maybe a slice of a series
-    seen: set[Path] = set()
+    seen: set[str] = set()
     done = 0
     while queue:
         f, expand = queue.pop(0)
         done += 1
         if progress is not None:
             progress(done, done + len(queue), f.name)
-        if f.resolve() in seen:
+        real = _real(f)
+        if real in seen:
             continue
-        seen.add(f.resolve())
+        seen.add(real)
         special = _special(f)
         if special is not None:
             skipped.append(special)
@@ -95,7 +102,7 @@ def scan_series(path: str | Path, progress: Progress | None = None,
                 missing = []
                 for parts in h.references:
                     target = resolve_reference(f.parent, parts)
-                    if target is None or target.resolve() == f.resolve():
+                    if target is None or _real(target) == real:
                         missing.append("/".join(parts))
                     else:
                         queue.append((target, True))
