@@ -22,7 +22,7 @@ EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
 # Modules that add their own subcommands (each has ``register(cli: CommandRegistry)``). A module
 # not yet present in this build is skipped.
 AREAS = ("app.io.video.commands", "app.io.volume.commands", "app.io.mot_commands",
-         "app.inference.commands")
+         "app.inference.commands", "app.selftest.commands")
 
 DESCRIPTION = """\
 Vellum: offline annotation of images, video and medical volumes.

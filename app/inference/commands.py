@@ -1,4 +1,4 @@
-"""``vellum segment``, ``vellum track`` and ``vellum models import|list|doctor``.
+"""``vellum segment``, ``vellum track`` and ``vellum models import|list|pack|doctor``.
 
 Boxes are always ``X Y W H`` in continuous pixel coordinates (corners ``(X, Y)`` and
 ``(X + W, Y + H)``); frame indices are 0-based in presentation order. Nothing here downloads:
@@ -236,10 +236,30 @@ def cmd_models_import(args: argparse.Namespace) -> int:
         state = "complete" if pack.complete else f"still missing {', '.join(pack.missing)}"
         print(f"Installed {model_id} ({', '.join(sorted(roles))}) in {pack.folder}: {state}")
     if not report.installed and not report.errors:
-        print(f"Nothing to import: {args.path} holds no model file Vellum knows.",
-              file=sys.stderr)
-        return EXIT_ERROR
+        raise ModelError(f"Nothing to import: {args.path} holds no model file Vellum knows.",
+                         args.path)
     return EXIT_ERROR if report.errors else EXIT_OK
+
+
+def cmd_models_pack(args: argparse.Namespace) -> int:
+    from app.inference.pack_export import make_pack
+    from app.progress import terminal_progress
+
+    with terminal_progress("Verifying", unit="file") as verify, \
+            terminal_progress("Packing", unit="B") as progress:
+        report = make_pack(args.folder, args.output, overwrite=args.overwrite,
+                           progress=progress, verify_progress=verify)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for pack in report.packs:
+        m = pack.manifest
+        licences = ", ".join(p.name for p in pack.licences) or "no licence file"
+        print(f"  {m.id}: {', '.join(str(m.files[r].name) for r in m.files)} "
+              f"(licence {m.licence}: {licences})")
+    print(f"Wrote {report.archive} ({report.bytes / 1e6:.1f} MB, {len(report.packs)} "
+          f"pack{'s' if len(report.packs) != 1 else ''}, every file verified by SHA-256)")
+    print(f"SHA-256 of the archive: {report.sha256}")
+    return EXIT_OK
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -257,6 +277,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         state = "" if m["complete"] else f"  (incomplete: missing {', '.join(m['missing'])})"
         print(f"{m['id']:<16} {m['task']:<8} {m['licence']:<12} {m['device']:<14} "
               f"{', '.join(f['name'] for f in m['files'])}{state}")
+        print(f"{'':<16} source: {m['source']}")
     if listing["importable"]:
         print(f"Known packs not installed: {', '.join(listing['importable'])}")
     for e in listing["errors"]:
@@ -355,8 +376,21 @@ def register(cli: CommandRegistry) -> None:
                   ".vellum-models archive", "Verify each file's SHA-256 against the model "
                   "manifests and copy it into the model folder; the source is never changed.")
     q.add_argument("path", metavar="PATH")
-    q = group.add("list", cmd_models_list, "list installed models")
+    q = group.add("list", cmd_models_list, "list installed models with their licence and "
+                  "source")
     q.add_argument("--json", action="store_true")
+    q = group.add("pack", cmd_models_pack, "make a verified .vellum-models archive of a folder",
+                  "Check every model file of FOLDER by SHA-256 against the model manifests "
+                  "(Vellum's own, or a manifest.json in FOLDER for a known family) and write "
+                  "one zip archive holding, per pack, its manifest, its files and its licence "
+                  "file(s), with SHA256SUMS; 'vellum models import' installs it (from a USB "
+                  "stick or a share). A folder with no pack Vellum knows, a file whose SHA-256 "
+                  "does not match its manifest or an incomplete pack is refused, and nothing "
+                  "is written.")
+    q.add_argument("folder", metavar="FOLDER")
+    q.add_argument("-o", "--output", required=True, metavar="NAME.vellum-models",
+                   help="the archive to write (never onto a project or its media)")
+    q.add_argument("--overwrite", action="store_true", help="replace the archive if it exists")
     q = group.add("doctor", cmd_models_doctor, "check the runtime, GPU providers and models",
                   "Probe every execution provider, say why one is not used, detect shadowing "
                   "onnxruntime packages and verify every installed pack. Exit status 3 if "

@@ -5,13 +5,13 @@ Plain data (dicts) so the CLI prints it and a model manager dialog can show the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelError
 from app.inference.manifest import bundled_manifests
-from app.inference.packs import InstalledPack, installed_packs, models_dir
+from app.inference.packs import (InstalledPack, folder_unwritable, installed_packs, models_dir,
+                                 models_dir_variable)
 from app.inference.runtime import Runtime, default_runtime, runtime_packages, telemetry_status
 
 
@@ -68,8 +68,9 @@ def doctor(root: Path | None = None, runtime: Runtime | None = None,
                         "exactly one (pip uninstall the others, then reinstall the one kept).")
     if not packages:
         warnings.append("No onnxruntime package is installed: AI assistance is unavailable.")
-    folder = {"path": str(root), "exists": root.is_dir(),
-              "writable": os.access(root if root.is_dir() else root.parent, os.W_OK)}
+    why = folder_unwritable(root)  # really written to: os.access is wrong for root, mounts
+    folder = {"path": str(root), "exists": root.is_dir(), "writable": why is None,
+              "why": why or "", "variable": models_dir_variable()}
     packs, errors = installed_packs(root)
     report_packs = []
     for pack in packs:
@@ -112,8 +113,11 @@ def format_doctor(report: dict[str, Any]) -> list[str]:
         lines.append(f"  {t['deviceid']} was left by an earlier onnxruntime run outside "
                      "Vellum (Vellum never writes it); delete it if you like.")
     f = report["models_dir"]
-    lines.append(f"model folder: {f['path']}" + ("" if f["exists"] else " (not created yet)")
-                 + ("" if f["writable"] else " (not writable)"))
+    lines.append(f"model folder: {f['path']}"
+                 + ("" if f["exists"] or not f["writable"] else " (not created yet)")
+                 + ("" if f["writable"] else f" (not writable: {f.get('why') or 'denied'}; set "
+                    f"{f.get('variable') or 'VELLUM_MODELS_DIR'} to a writable folder to move "
+                    "it)"))
     if not report["packs"]:
         lines.append("installed packs: none (import them with 'vellum models import PATH')")
     for p in report["packs"]:

@@ -1,8 +1,8 @@
 """Model-pack manifests: what a pack's files are, their SHA-256 and graph layout, how to feed it.
 
-The bundled manifests live in the repository's ``models/`` folder (one JSON file per pack or
-family); a pack imported from an archive may bring its own manifest for a known family
-(``"extends": "sam-vit-onnx"``). See ``models/README.md`` for the fields.
+The bundled manifests live in ``app/models/`` (one JSON file per pack or family), shipped as
+package data of ``app``; a pack imported from an archive may bring its own manifest for a
+known family (``"extends": "sam-vit-onnx"``). See ``app/models/README.md`` for the fields.
 """
 
 from __future__ import annotations
@@ -32,10 +32,14 @@ def plain_file_name(name: object) -> bool:
 
 
 def bundled_folder() -> Path:
-    """The folder of the manifests shipped with Vellum (``models/`` beside ``app/``; inside a
-    frozen build, ``models/`` next to the bundled files)."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
-    return base / "models"
+    """The folder of the manifests shipped with Vellum: ``app/models/``, package data of the
+    ``app`` package, so a wheel, an editable checkout and a frozen one-folder build (which
+    bundles ``app/models`` beside the code, ``sys._MEIPASS``) all carry them."""
+    folder = Path(__file__).resolve().parents[1] / "models"
+    frozen = getattr(sys, "_MEIPASS", None)
+    if not folder.is_dir() and frozen:
+        folder = Path(frozen) / "app" / "models"
+    return folder
 
 
 @dataclass(frozen=True)
@@ -228,3 +232,15 @@ def bundled_families() -> dict[str, Manifest]:
 def bundled_manifests() -> dict[str, Manifest]:
     """The packs Vellum knows the hashes of, by id."""
     return {m.id: m for m in _bundled() if m.kind == "pack"}
+
+
+def require_bundled() -> dict[str, Manifest]:
+    """:func:`bundled_manifests`, or :class:`ModelError` in one sentence when this
+    installation carries none (its ``app/models`` package data is missing)."""
+    found = bundled_manifests()
+    if not found:
+        folder = bundled_folder()
+        raise ModelError(f"This Vellum installation has no model manifests in {folder} (its "
+                         "package data is missing), so it cannot recognise any model file; "
+                         "reinstall Vellum from a complete wheel or checkout.", folder)
+    return found

@@ -43,7 +43,7 @@ from typing import IO, Any
 from app.core.errors import ModelError, VellumError
 from app.inference.graph_edit import apply_edit
 from app.inference.manifest import (MANIFEST_VERSION, FileSpec, Manifest, bundled_manifests,
-                                    parse_manifest)
+                                    parse_manifest, require_bundled)
 from app.inference.packs import (InstalledPack, _read_installed, models_dir, sha256_file,
                                  writable_models_dir, write_installed)
 from app.io.inputs import load_json_text, read_json_file, require_readable
@@ -107,8 +107,22 @@ def _walk(folder: Path) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         depth = len(Path(root).relative_to(folder).parts)
         dirs[:] = [] if depth >= _MAX_DEPTH else sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(root) / f for f in sorted(files) if _regular(Path(root) / f)]
+        # a manifest.json that is not a regular file is kept: reading it refuses it in one
+        # sentence (never opened), instead of "nothing to import" hiding why
+        found += [Path(root) / f for f in sorted(files)
+                  if _regular(Path(root) / f) or f == MANIFEST_NAME]
     return found
+
+
+def _not_manifest(raw: Any) -> str:
+    """Why JSON read from a ``manifest.json`` is not a model manifest, in a few words."""
+    if not isinstance(raw, dict):
+        return "it is not a JSON object"
+    if "manifest" not in raw:
+        return 'it has no "manifest" version field'
+    shown = repr(raw["manifest"])
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f'its "manifest" version is {shown}; this Vellum reads {MANIFEST_VERSION}'
 
 
 def _pack_manifests(files: list[Path], report: ImportReport) -> list[Manifest]:
@@ -125,6 +139,9 @@ def _pack_manifests(files: list[Path], report: ImportReport) -> list[Manifest]:
                 report.errors.append(str(exc))
             continue
         if not (isinstance(raw, dict) and raw.get("manifest") == MANIFEST_VERSION):
+            if path.name == MANIFEST_NAME:
+                report.errors.append(f"{path} is not a usable model manifest "
+                                     f"({_not_manifest(raw)}).")
             continue
         raw.pop("installed", None)
         try:
@@ -330,7 +347,8 @@ def _archive_manifests(archive: _Archive, members: list[_Member]) -> list[tuple[
         except VellumError as exc:
             raise ModelError(str(exc), archive.path) from None
         if not (isinstance(raw, dict) and raw.get("manifest") == MANIFEST_VERSION):
-            continue
+            raise ModelError(f"{where} is not a usable model manifest ({_not_manifest(raw)}), "
+                             "so nothing was installed from it.", archive.path)
         raw.pop("installed", None)
         found.append((_member_dir(member.name), parse_manifest(raw, where, origin="pack")))
     return found
@@ -539,9 +557,9 @@ def import_models(path: str | Path, root: Path | None = None,
         src = require_readable(path, folders=True, what="model file, folder or archive")
     except VellumError as exc:
         raise ModelError(str(exc), path) from None
+    known = require_bundled()
     root = writable_models_dir(root or models_dir())
     report = ImportReport()
-    known = bundled_manifests()
     staging: Path | None = None
     try:
         kind = None if src.is_dir() else _archive_kind(src)

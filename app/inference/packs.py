@@ -53,6 +53,29 @@ def models_dir_variable() -> str:
     return "VELLUM_MODELS_DIR (or XDG_DATA_HOME)"
 
 
+def folder_unwritable(folder: Path) -> str | None:
+    """None when a file can be made (and removed) in ``folder``; else why not, in a few words.
+    A folder that does not exist yet is made for the test and removed again (with the folders
+    made above it), so asking leaves nothing behind."""
+    made = [p for p in (folder, *folder.parents) if not os.path.lexists(p)]
+    try:
+        if folder.exists() and not folder.is_dir():
+            return "it is a file, not a folder"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return (exc.strerror or str(exc)).rstrip(".")
+    finally:
+        for p in made:  # innermost first; one that is not empty stays
+            try:
+                p.rmdir()
+            except OSError:
+                break
+    return None
+
+
 def writable_models_dir(root: Path) -> Path:
     """``root``, created if needed, once a file has really been written in it (a read-only
     home, a read-only mount or a file in the way all show only then); otherwise

@@ -170,8 +170,13 @@ class ModelManager(QDialog):
                                + "<br>".join(html.escape(line) for line in lines))
         folder = report["models_dir"]
         note = "" if folder["exists"] else " (not created yet)"
-        note += "" if folder["writable"] else " (not writable)"
+        if not folder["writable"]:  # a read-only home: say what moves it
+            from app.inference.packs import models_dir_variable
+
+            note += (f" — not writable: set {models_dir_variable()} to a writable folder to "
+                     "move it")
         self.folder.setText(f"Model folder: {folder['path']}{note}")
+        self.folder.setWordWrap(True)
         self.refreshed.emit()
 
     @staticmethod
@@ -247,6 +252,15 @@ class ModelManager(QDialog):
     def _open_folder(self) -> None:
         from app.inference.packs import models_dir
 
+        from app.inference.packs import models_dir_variable
+
         folder = self.root or models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.messages.clear()
+            self.messages.addItem(f"The model folder {folder} cannot be made "
+                                  f"({exc.strerror or exc}); set {models_dir_variable()} to a "
+                                  "writable folder to move it.")
+            return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))

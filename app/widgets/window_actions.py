@@ -71,6 +71,12 @@ def history_frame(doc: Document, command: Command, frame: int | None) -> int | N
     return min(on)
 
 
+def _self_test(w: MainWindow) -> None:
+    from app.widgets.self_test import run_self_test_dialog
+
+    run_self_test_dialog(w)
+
+
 def entries(w: MainWindow) -> list[Entry]:
     """The window's menus, in order."""
     F, E, O, M, T, V, H = "&File", "&Edit", "&Objects", "&Media", "&Tools", "&View", "&Help"
@@ -151,6 +157,9 @@ def entries(w: MainWindow) -> list[Entry]:
         Entry(V, separator=True),
         *[Entry(V, action=d.toggleViewAction()) for d in w.docks],
         Entry(H, "&Keyboard shortcuts", ["F1", "?"], w.show_shortcuts, section="Help"),
+        Entry(H, "&Self-test…", None, lambda: _self_test(w),
+              "Check that this machine can run Vellum: media, exports, models, Qt, folders, "
+              "no network (as 'vellum self-test')", name="self_test"),
         Entry(H, "&About Vellum", None, w.about),
     ]
     # Class keys 1-9 (no menu: the Labels panel shows them; the key sheet names each class).
