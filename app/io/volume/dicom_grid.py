@@ -53,7 +53,8 @@ class StackPart:
     (``plan[t][k]``; None for an inserted plane), warnings, and for a tilted stack the
     in-plane offset ``(rows, columns)`` at which each acquired slice k sits in the grid
     (``shifts[k]``; empty when slices fill the grid as acquired). ``part`` names it among
-    the parts of its stack ("part 2 of 2, 7 mm apart"; empty for a whole stack)."""
+    the parts of its stack ("part 2/2 (7 mm)": 7 mm between slices; empty for a whole
+    stack)."""
 
     geometry: VolumeGeometry
     plan: list[list[FrameRef | None]]
@@ -94,8 +95,8 @@ def plan_stack(frames: list[FrameRef], label: str, regularize: bool = True
         part = ""
         if len(runs) > 1:
             gaps = np.diff(sub.depth_of_reps())
-            step = f", {float(np.median(gaps)):.4g} mm apart" if len(gaps) else ""
-            part = f"part {n + 1} of {len(runs)}{step}"
+            step = f" ({float(np.median(gaps)):.4g} mm)" if len(gaps) else ""
+            part = f"part {n + 1}/{len(runs)}{step}"
         parts.append(_regular_grid(sub, label + (f" ({part})" if part else ""), part))
     if len(runs) > 1:
         spans = "; ".join(f"{p.part}: {b - a} slice(s)" for p, (a, b) in zip(parts, runs))

@@ -83,7 +83,7 @@ class SeriesInfo:
     # A tilted stack made orthogonal: where each acquired slice k sits in the grid
     # (row offset, column offset), whole pixels; empty when slices fill it as acquired.
     shifts: list[tuple[int, int]] = field(default_factory=list, repr=False)
-    # Which part of a stack whose spacing changes ("part 2 of 2, 7 mm apart"), else "".
+    # Which part of a stack whose spacing changes ("part 2/2 (7 mm)"), else "".
     part: str = ""
 
     @property
