@@ -173,10 +173,6 @@ def test_vellum_track_json_in_process(models_root, track_clip, monkeypatch, caps
 
 
 def test_vellum_track_through_the_project_decoder(models_root):
-    try:
-        from app.io.video import open_video  # noqa: F401
-    except ImportError:
-        pytest.skip("app.io.video.open_video is not in this build yet")
     video = _need(SHARED / "data" / "video" / "track_patch.mp4")
     boxes = json.loads((REFERENCE / "track" / "track_patch.json").read_text())["boxes"]
     env = dict(os.environ, VELLUM_MODELS_DIR=str(models_root))

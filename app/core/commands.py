@@ -26,7 +26,9 @@ from app.core.labelmap import Mode
 from app.core.schema import LabelSchema
 
 if TYPE_CHECKING:
-    from app.core.document import Change, Document, Record
+    from app.core.changes import Change
+    from app.core.document import Document
+    from app.core.records import Record
 
 
 _NOUNS = {"Annotation": "shape", "Track": "track", "MediaItem": "media",

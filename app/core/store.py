@@ -2,7 +2,8 @@
 
 WAL journal, ``synchronous=FULL``: each document command commits in its own transaction as it
 happens, so a killed process reopens with every command that returned. The schema carries a
-version (``PRAGMA user_version``) and migrations run forward on open. A project path is either a
+version (``PRAGMA user_version``) and migrations (:mod:`app.core.migrations`) run forward on
+open. What goes in each column is :mod:`app.core.store_rows`. A project path is either a
 ``*.vellum`` file or a folder holding ``project.vellum``.
 """
 
@@ -12,253 +13,35 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from app.core import migrations
 from app.core.annotations import Annotation, Track
 from app.core.errors import StoreError
-from app.core.geometry import VideoGeometry, VolumeGeometry
 from app.core.identity import author as current_author, new_id, utc_now
 from app.core.lock import EditLock
-from app.core.labelmap import BRICK, BrickKey, LabelMapInfo, Segment, pack_brick
-from app.core.media import FrameTimes, MediaItem, MediaKind, MediaStatus, VolumeSource
-from app.core.places import Place
+from app.core.labelmap import BrickKey, LabelMapInfo, Segment
+from app.core.media import FrameTimes, MediaItem
+from app.core.migrations import SCHEMA_VERSION
 from app.core.project_files import Pin, pin, read_head, unpin
-from app.core.schema import PALETTE, LabelSchema
-from app.core.shapes import shape_from_json
+from app.core.schema import LabelSchema
+from app.core.store_rows import (ANN_COLUMNS, MEDIA_COLUMNS, TRACK_COLUMNS, ann_from_row,
+                                 ann_row, display_text, dumps, media_from_row, media_row,
+                                 video_row, volume_row)
 
 PROJECT_FILE = "project.vellum"
 APPLICATION_ID = 0x56454C4D  # "VELM"
-SCHEMA_VERSION = 2
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-
-_V1 = """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE media (
-        id TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL,
-        fingerprint TEXT NOT NULL, size_bytes INTEGER NOT NULL, width INTEGER NOT NULL,
-        height INTEGER NOT NULL, frames INTEGER NOT NULL, status TEXT NOT NULL,
-        meta TEXT NOT NULL, removed INTEGER NOT NULL DEFAULT 0, added TEXT NOT NULL);
-    CREATE TABLE label_schema (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
-    CREATE TABLE tracks (
-        id TEXT PRIMARY KEY, media_id TEXT NOT NULL, class_id TEXT, attributes TEXT NOT NULL,
-        creator TEXT NOT NULL, created TEXT NOT NULL, modified TEXT NOT NULL);
-    CREATE TABLE annotations (
-        id TEXT PRIMARY KEY, media_id TEXT NOT NULL, frame INTEGER, plane TEXT, track_id TEXT,
-        class_id TEXT, kind TEXT NOT NULL, shape TEXT NOT NULL, attributes TEXT NOT NULL,
-        z INTEGER NOT NULL, flags INTEGER NOT NULL, timestamp REAL, creator TEXT NOT NULL,
-        created TEXT NOT NULL, modified TEXT NOT NULL);
-    CREATE INDEX annotations_by_media ON annotations (media_id, frame);
-    CREATE INDEX annotations_by_track ON annotations (track_id) WHERE track_id IS NOT NULL;
-    CREATE TABLE labelmaps (
-        id TEXT PRIMARY KEY, media_id TEXT NOT NULL, name TEXT NOT NULL, depth INTEGER NOT NULL,
-        height INTEGER NOT NULL, width INTEGER NOT NULL, dtype TEXT NOT NULL,
-        created TEXT NOT NULL);
-    CREATE TABLE labelmap_slices (
-        labelmap_id TEXT NOT NULL, k INTEGER NOT NULL, data BLOB NOT NULL,
-        PRIMARY KEY (labelmap_id, k)) WITHOUT ROWID;
-    CREATE TABLE history (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, author TEXT NOT NULL,
-        action TEXT NOT NULL, detail TEXT NOT NULL);
-    """
-
-# Format 2: places by array axis, typed video/volume geometry, per-frame times, bricked label
-# maps with their own segments, source/score/keyframe on annotations, kept foreign fields.
-_V2 = """
-    ALTER TABLE annotations RENAME TO annotations_v1;
-    CREATE TABLE annotations (
-        id TEXT PRIMARY KEY, media_id TEXT NOT NULL, frame INTEGER, axis TEXT, idx INTEGER,
-        track_id TEXT, keyframe INTEGER NOT NULL, class_id TEXT, kind TEXT NOT NULL,
-        shape TEXT NOT NULL, attributes TEXT NOT NULL, z INTEGER NOT NULL,
-        flags INTEGER NOT NULL, source TEXT NOT NULL, score REAL, timestamp REAL,
-        foreign_fields TEXT NOT NULL, creator TEXT NOT NULL, created TEXT NOT NULL,
-        modified TEXT NOT NULL);
-    INSERT INTO annotations SELECT id, media_id,
-        CASE WHEN plane IS NULL THEN frame END,
-        CASE plane WHEN 'axial' THEN 'k' WHEN 'coronal' THEN 'j' WHEN 'sagittal' THEN 'i' END,
-        CASE WHEN plane IS NULL THEN NULL ELSE frame END,
-        track_id, 1, class_id, kind, shape, attributes, z, flags, 'manual', NULL, timestamp,
-        '{}', creator, created, modified FROM annotations_v1;
-    DROP TABLE annotations_v1;
-    CREATE INDEX annotations_by_media ON annotations (media_id, frame, axis, idx);
-    CREATE INDEX annotations_by_track ON annotations (track_id, frame)
-        WHERE track_id IS NOT NULL;
-    ALTER TABLE tracks ADD COLUMN foreign_fields TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE media RENAME TO media_v1;
-    CREATE TABLE media (
-        id TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL,
-        fingerprint TEXT NOT NULL, size_bytes INTEGER NOT NULL, width INTEGER NOT NULL,
-        height INTEGER NOT NULL, frames INTEGER NOT NULL, status TEXT NOT NULL,
-        foreign_fields TEXT NOT NULL, removed INTEGER NOT NULL, added TEXT NOT NULL,
-        title TEXT NOT NULL);
-    INSERT INTO media SELECT id, position, kind, path, fingerprint, size_bytes, width, height,
-        frames, status, '{}', removed, added, '' FROM media_v1;
-    CREATE TABLE videos (
-        media_id TEXT PRIMARY KEY, frame_count INTEGER NOT NULL, width INTEGER NOT NULL,
-        height INTEGER NOT NULL, rotation INTEGER NOT NULL, time_base_num INTEGER NOT NULL,
-        time_base_den INTEGER NOT NULL, avg_fps REAL NOT NULL, nominal_fps REAL,
-        duration_s REAL NOT NULL, is_vfr INTEGER NOT NULL, codec TEXT NOT NULL,
-        pix_fmt TEXT NOT NULL);
-    CREATE TABLE video_frames (
-        media_id TEXT NOT NULL, frame INTEGER NOT NULL, pts INTEGER NOT NULL,
-        time_s REAL NOT NULL, keyframe INTEGER NOT NULL,
-        PRIMARY KEY (media_id, frame)) WITHOUT ROWID;
-    CREATE TABLE volumes (
-        media_id TEXT PRIMARY KEY, size_k INTEGER, size_j INTEGER, size_i INTEGER,
-        spacing_i REAL, spacing_j REAL, spacing_k REAL, origin_x REAL, origin_y REAL,
-        origin_z REAL, direction TEXT, format TEXT, series_uid TEXT, modality TEXT,
-        description TEXT, volume_index INTEGER);
-    ALTER TABLE labelmaps ADD COLUMN segments TEXT NOT NULL DEFAULT '[]';
-    CREATE TABLE labelmap_bricks (
-        labelmap_id TEXT NOT NULL, bk INTEGER NOT NULL, bj INTEGER NOT NULL,
-        bi INTEGER NOT NULL, data BLOB NOT NULL,
-        PRIMARY KEY (labelmap_id, bk, bj, bi)) WITHOUT ROWID
-    """
-
-
-def _migrate_v2_data(conn: sqlite3.Connection) -> None:
-    """The parts of format 2 that SQL alone cannot do: volume sources out of the old untyped
-    media meta, label-map slices into bricks, schema segments into their label maps, and one
-    shape per track per frame (extra ones are detached from the track, never dropped)."""
-    for media_id, meta in conn.execute("SELECT id, meta FROM media_v1 WHERE kind = 'volume'"):
-        m = json.loads(meta or "{}")
-        conn.execute("INSERT INTO volumes (media_id, format, series_uid, modality, description, "
-                     "volume_index) VALUES (?, ?, ?, ?, ?, 0)",
-                     (media_id, str(m.get("format", "")), str(m.get("series_uid", "")),
-                      str(m.get("modality", "")), str(m.get("description", ""))))
-    conn.execute("DROP TABLE media_v1")
-    row = conn.execute("SELECT body FROM label_schema WHERE id = 1").fetchone()
-    body = json.loads(row[0]) if row else {}
-    segments = body.pop("segments", [])
-    if row:
-        conn.execute("UPDATE label_schema SET body = ? WHERE id = 1", (_dumps(body),))
-    conn.execute("UPDATE labelmaps SET segments = ?", (_dumps(segments),))
-    for lm_id, depth, height, width, dtype in conn.execute(
-            "SELECT id, depth, height, width, dtype FROM labelmaps").fetchall():
-        found = _slices_to_bricks(conn, lm_id, (depth, height, width), np.dtype(dtype))
-        _name_stray_values(conn, lm_id, segments, found)
-    conn.execute("DROP TABLE labelmap_slices")
-    dupes = conn.execute("SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY track_id, "
-                         "frame ORDER BY created, rowid) AS n FROM annotations WHERE track_id IS "
-                         "NOT NULL) WHERE n > 1").fetchall()
-    conn.executemany("UPDATE annotations SET track_id = NULL WHERE id = ?", dupes)
-    conn.execute("CREATE UNIQUE INDEX one_shape_per_track_frame ON annotations "
-                 "(track_id, frame) WHERE track_id IS NOT NULL")
-
-
-def _name_stray_values(conn: sqlite3.Connection, lm_id: str, segments: list[dict[str, Any]],
-                       found: set[int]) -> None:
-    """Format 1 let a label map hold values no segment named: each gets a segment of its own
-    ("Segment 3", a palette colour, no class), so the migrated project validates and no
-    painted voxel is orphaned."""
-    named = {int(s.get("value", 0)) for s in segments if isinstance(s, dict)}
-    stray = sorted(v for v in found if v and v not in named)
-    if not stray:
-        return
-    extra = [Segment(v, f"Segment {v}", PALETTE[(len(named) + n) % len(PALETTE)]).to_json()
-             for n, v in enumerate(stray)]
-    conn.execute("UPDATE labelmaps SET segments = ? WHERE id = ?",
-                 (_dumps(segments + extra), lm_id))
-
-
-def _slices_to_bricks(conn: sqlite3.Connection, lm_id: str, shape: tuple[int, int, int],
-                      dtype: np.dtype) -> set[int]:
-    """Re-cut one format-1 label map (a zlib row per k-slice) into bricks, a slab of BRICK
-    slices at a time (memory: one slab); the values it holds."""
-    depth, height, width = shape
-    le = dtype.newbyteorder("<")
-    values: set[int] = set()
-    for k0 in range(0, depth, BRICK):
-        slab = np.zeros((min(BRICK, depth - k0), height, width), dtype)
-        found = False
-        for k, blob in conn.execute("SELECT k, data FROM labelmap_slices WHERE labelmap_id = ? "
-                                    "AND k >= ? AND k < ?", (lm_id, k0, k0 + BRICK)):
-            slab[k - k0] = np.frombuffer(zlib.decompress(blob), le).reshape(height, width)
-            found = True
-        if not found:
-            continue
-        values.update(np.unique(slab).tolist())
-        for j0 in range(0, height, BRICK):
-            for i0 in range(0, width, BRICK):
-                brick = slab[:, j0:j0 + BRICK, i0:i0 + BRICK]
-                if brick.any():
-                    conn.execute("INSERT INTO labelmap_bricks VALUES (?, ?, ?, ?, ?)",
-                                 (lm_id, k0 // BRICK, j0 // BRICK, i0 // BRICK,
-                                  pack_brick(brick)))
-    return values
-
-
-_MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
-    1: [_V1],
-    2: [_V2, _migrate_v2_data],
-}
-
-_ANN_COLUMNS = ("id, media_id, frame, axis, idx, track_id, keyframe, class_id, kind, shape, "
-                "attributes, z, flags, source, score, timestamp, foreign_fields, creator, "
-                "created, modified")
-_MEDIA_COLUMNS = ("m.id, m.position, m.kind, m.path, m.fingerprint, m.size_bytes, m.width, "
-                  "m.height, m.frames, m.status, m.foreign_fields, m.removed, m.added, m.title, "
-                  "v.frame_count, v.width, v.height, v.rotation, v.time_base_num, "
-                  "v.time_base_den, v.avg_fps, v.nominal_fps, v.duration_s, v.is_vfr, v.codec, "
-                  "v.pix_fmt, g.size_k, g.size_j, g.size_i, g.spacing_i, g.spacing_j, "
-                  "g.spacing_k, g.origin_x, g.origin_y, g.origin_z, g.direction, g.format, "
-                  "g.series_uid, g.modality, g.description, g.volume_index")
+__all__ = ["APPLICATION_ID", "PROJECT_FILE", "SCHEMA_VERSION", "Store", "project_file"]
 
 
 def project_file(path: str | Path) -> Path:
     """The SQLite file for a project path (``*.vellum`` file, or folder holding one)."""
     p = Path(path)
     return p if p.suffix == ".vellum" else p / PROJECT_FILE
-
-
-def _dumps(obj: Any) -> str:
-    """Compact JSON text; a string that is not valid Unicode (a file name that is not UTF-8,
-    kept by Python as lone surrogates) is written as ``\\udcff`` escapes, which read back the
-    same (SQLite stores only valid UTF-8 text)."""
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True)
-    return text
-
-
-def _text(value: str | None) -> str | None:
-    """A display text as stored (a title, a series description, a label map's name, an
-    author): one made from a file name that is not valid UTF-8 (PEP 383 surrogates) keeps its
-    readable part, each undecodable byte shown as U+FFFD (SQLite stores only valid UTF-8
-    text). Paths keep their bytes instead: :func:`_path_to_db`."""
-    if value is None:
-        return None
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _path_to_db(path: str) -> str | bytes:
-    """A media path as stored: text, or, for a file name that is not valid UTF-8 (PEP 383
-    surrogates), the file system's own bytes as a BLOB, so it reopens the same file."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        pass
-    try:
-        return os.fsencode(path)
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogatepass")
-
-
-def _path_from_db(value: str | bytes) -> str:
-    """Inverse of :func:`_path_to_db`."""
-    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def _check_sqlite_header(path: Path, held: Pin) -> None:
@@ -277,11 +60,6 @@ def _check_sqlite_header(path: Path, held: Pin) -> None:
                          f"({size} bytes, expected {pages * page_size}); it may have been "
                          f"truncated by a failed copy.", path)
 
-
-
-def _loads_dict(text: str) -> dict[str, Any]:
-    """A stored JSON object; the common empty one without the parser (exports read 100,000s)."""
-    return {} if text == "{}" else json.loads(text)
 
 class Store:
     """Open connection to one project file. Use :meth:`create` or :meth:`open`."""
@@ -319,7 +97,7 @@ class Store:
                                    ("created", now), ("app", "vellum")):
                     conn.execute("INSERT INTO meta VALUES (?, ?)", (key, value))
                 conn.execute("INSERT INTO label_schema VALUES (1, ?)",
-                             (_dumps(LabelSchema().to_json()),))
+                             (dumps(LabelSchema().to_json()),))
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.close()
         except BaseException:
@@ -393,16 +171,10 @@ class Store:
         """Run every migration past the file's version, each in one transaction (a failure
         leaves the file at its old version, untouched)."""
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        for target in sorted(v for v in _MIGRATIONS if v > version):
+        for target in migrations.pending(version):
             try:
                 with self.transaction():
-                    for step in _MIGRATIONS[target]:
-                        if callable(step):
-                            step(self._conn)
-                            continue
-                        for statement in filter(str.strip, step.split(";")):
-                            self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version = {target}")
+                    migrations.apply(self._conn, target)
             except (sqlite3.DatabaseError, ValueError, KeyError, zlib.error) as exc:
                 raise StoreError(f"{self.path} could not be brought up to project format "
                                  f"{target} ({exc}); it was left as it was.", self.path) from exc
@@ -485,7 +257,7 @@ class Store:
     def log(self, action: str, detail: dict[str, Any], author: str | None = None) -> None:
         """Append one entry to the audit trail (who, when, what)."""
         self._write("INSERT INTO history (time, author, action, detail) VALUES (?, ?, ?, ?)",
-                    (utc_now(), _text(author or current_author()), action, _dumps(detail)))
+                    (utc_now(), display_text(author or current_author()), action, dumps(detail)))
 
     def history(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._read("SELECT seq, time, author, action, detail FROM history "
@@ -500,33 +272,12 @@ class Store:
 
     def save_schema(self, schema: LabelSchema) -> None:
         self._write("INSERT OR REPLACE INTO label_schema VALUES (1, ?)",
-                    (_dumps(schema.to_json()),))
+                    (dumps(schema.to_json()),))
 
     # ---------------------------------------------------------------- media
-    @staticmethod
-    def _media_from_row(r: tuple[Any, ...]) -> MediaItem:
-        kind = MediaKind(r[2])
-        video = volume = source = None
-        if r[14] is not None:
-            video = VideoGeometry(frame_count=r[14], width=r[15], height=r[16], rotation=r[17],
-                                  time_base=Fraction(r[18], r[19]), avg_fps=r[20],
-                                  nominal_fps=r[21], duration_s=r[22], is_vfr=bool(r[23]),
-                                  codec=r[24], pix_fmt=r[25])
-        if r[26] is not None:
-            d = json.loads(r[35])
-            volume = VolumeGeometry((r[26], r[27], r[28]), (r[29], r[30], r[31]),
-                                    (r[32], r[33], r[34]), (d[0:3], d[3:6], d[6:9]))
-        if r[36] is not None:
-            source = VolumeSource(r[36], r[37] or "", r[38] or "", r[39] or "", r[40] or 0)
-        return MediaItem(id=r[0], position=r[1], kind=kind, path=_path_from_db(r[3]),
-                         fingerprint=r[4], size_bytes=r[5], width=r[6], height=r[7], frames=r[8],
-                         status=MediaStatus(r[9]), foreign=json.loads(r[10]),
-                         removed=bool(r[11]), added=r[12], title=r[13], video=video,
-                         volume=volume, source=source)
-
     def load_media(self, include_removed: bool = False,
                    ids: Iterable[str] | None = None) -> list[MediaItem]:
-        sql = (f"SELECT {_MEDIA_COLUMNS} FROM media m LEFT JOIN videos v ON v.media_id = m.id "
+        sql = (f"SELECT {MEDIA_COLUMNS} FROM media m LEFT JOIN videos v ON v.media_id = m.id "
                "LEFT JOIN volumes g ON g.media_id = m.id")
         where, args = [], ()
         if not include_removed:
@@ -536,36 +287,20 @@ class Store:
             where.append(f"m.id IN ({','.join('?' * len(args))})")
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [self._media_from_row(r) for r in self._read(sql + " ORDER BY m.position, m.added",
-                                                            args)]
+        return [media_from_row(r) for r in self._read(sql + " ORDER BY m.position, m.added",
+                                                      args)]
 
     def put_media(self, items: Iterable[MediaItem]) -> None:
         items = tuple(items)
         self._write("INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(m.id, m.position, m.kind.value, _path_to_db(m.path), m.fingerprint,
-                      m.size_bytes, m.width, m.height, m.frames, m.status.value, _dumps(m.foreign),
-                      int(m.removed), m.added, _text(m.title)) for m in items])
+                    [media_row(m) for m in items])
         ids = [(m.id,) for m in items]
         self._write("DELETE FROM videos WHERE media_id = ?", ids)
         self._write("DELETE FROM volumes WHERE media_id = ?", ids)
         self._write("INSERT INTO videos VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(m.id, v.frame_count, v.width, v.height, v.rotation,
-                      v.time_base.numerator, v.time_base.denominator, v.avg_fps, v.nominal_fps,
-                      v.duration_s, int(v.is_vfr), v.codec, v.pix_fmt)
-                     for m in items if (v := m.video) is not None])
-        rows = []
-        for m in items:
-            if m.volume is None and m.source is None:
-                continue
-            g, src = m.volume, m.source
-            geo: tuple[Any, ...] = (None,) * 10
-            if g is not None:
-                geo = (*g.shape, *g.spacing, *g.origin,
-                       _dumps([v for row in g.direction for v in row]))
-            rows.append((m.id, *geo, *((src.format, src.series_uid, src.modality,
-                                         _text(src.description), src.volume_index) if src
-                                        else (None,) * 5)))
-        self._write("INSERT INTO volumes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    [r for m in items if (r := video_row(m)) is not None])
+        self._write("INSERT INTO volumes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [r for m in items if (r := volume_row(m)) is not None])
 
     def delete_media(self, ids: Iterable[str]) -> None:
         ids = [(i,) for i in ids]
@@ -603,35 +338,17 @@ class Store:
         self._write("DELETE FROM video_frames WHERE media_id = ?", [(i,) for i in media_ids])
 
     # ---------------------------------------------------------------- annotations
-    @staticmethod
-    def _ann_row(a: Annotation) -> tuple[Any, ...]:
-        p = a.place
-        return (a.id, p.media_id, p.frame, p.axis, p.index, a.track_id, int(a.keyframe),
-                a.class_id, a.kind, _dumps(a.shape.to_json()), _dumps(a.attributes), a.z,
-                a.flags, a.source, a.score, a.timestamp, _dumps(a.foreign), a.creator,
-                a.created, a.modified)
-
-    @staticmethod
-    def _ann_from_row(r: tuple[Any, ...]) -> Annotation:
-        return Annotation(id=r[0], place=Place(r[1], r[2], r[3], r[4]), track_id=r[5],
-                          keyframe=bool(r[6]), class_id=r[7],
-                          shape=shape_from_json(json.loads(r[9]), trusted=True),
-                          attributes=_loads_dict(r[10]),
-                          z=r[11], source=r[13], score=r[14], timestamp=r[15],
-                          foreign=_loads_dict(r[16]), creator=r[17], created=r[18],
-                          modified=r[19], **Annotation.flag_values(r[12]))
-
     def put_annotations(self, anns: Iterable[Annotation]) -> None:
-        self._write(f"INSERT OR REPLACE INTO annotations ({_ANN_COLUMNS}) VALUES "
-                    f"({','.join('?' * 20)})", (self._ann_row(a) for a in anns))
+        self._write(f"INSERT OR REPLACE INTO annotations ({ANN_COLUMNS}) VALUES "
+                    f"({','.join('?' * 20)})", (ann_row(a) for a in anns))
 
     def delete_annotations(self, ids: Iterable[str]) -> None:
         self._write("DELETE FROM annotations WHERE id = ?", [(i,) for i in ids])
 
     def load_annotations(self, media_id: str) -> list[Annotation]:
-        rows = self._read(f"SELECT {_ANN_COLUMNS} FROM annotations WHERE media_id = ? "
+        rows = self._read(f"SELECT {ANN_COLUMNS} FROM annotations WHERE media_id = ? "
                           "ORDER BY frame, axis, idx, z, created", (media_id,))
-        return [self._ann_from_row(r) for r in rows]
+        return [ann_from_row(r) for r in rows]
 
     def get_annotations(self, ids: Iterable[str]) -> list[Annotation]:
         """The stored annotations with these ids (missing ones are left out)."""
@@ -639,8 +356,8 @@ class Store:
         out: list[Annotation] = []
         for n in range(0, len(ids), 500):
             chunk = ids[n:n + 500]
-            out.extend(self._ann_from_row(r) for r in self._read(
-                f"SELECT {_ANN_COLUMNS} FROM annotations WHERE id IN "
+            out.extend(ann_from_row(r) for r in self._read(
+                f"SELECT {ANN_COLUMNS} FROM annotations WHERE id IN "
                 f"({','.join('?' * len(chunk))})", tuple(chunk)))
         return out
 
@@ -651,12 +368,12 @@ class Store:
 
     def iter_annotations(self, batch: int = 5000) -> Iterator[Annotation]:
         """Every annotation of the project, grouped by media (for exporters)."""
-        cur = self._conn.execute(f"SELECT {_ANN_COLUMNS} FROM annotations "
+        cur = self._conn.execute(f"SELECT {ANN_COLUMNS} FROM annotations "
                                  "ORDER BY media_id, frame, axis, idx, z, created")
         try:
             while rows := cur.fetchmany(batch):
                 for r in rows:
-                    yield self._ann_from_row(r)
+                    yield ann_from_row(r)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is damaged and cannot be read ({exc}).",
                              self.path) from exc
@@ -684,11 +401,9 @@ class Store:
         return dict(self._read("SELECT media_id, count(*) FROM annotations GROUP BY media_id"))
 
     # ---------------------------------------------------------------- tracks
-    _TRACK_COLUMNS = "id, media_id, class_id, attributes, creator, created, modified, foreign_fields"
-
     def load_tracks(self, media_id: str | None = None,
                     ids: Iterable[str] | None = None) -> list[Track]:
-        sql = f"SELECT {self._TRACK_COLUMNS} FROM tracks"
+        sql = f"SELECT {TRACK_COLUMNS} FROM tracks"
         args: tuple[Any, ...] = ()
         if media_id:
             sql, args = sql + " WHERE media_id = ?", (media_id,)
@@ -700,10 +415,10 @@ class Store:
                 for r in self._read(sql + " ORDER BY created, id", args)]
 
     def put_tracks(self, tracks: Iterable[Track]) -> None:
-        self._write(f"INSERT OR REPLACE INTO tracks ({self._TRACK_COLUMNS}) VALUES "
+        self._write(f"INSERT OR REPLACE INTO tracks ({TRACK_COLUMNS}) VALUES "
                     "(?,?,?,?,?,?,?,?)",
-                    [(t.id, t.media_id, t.class_id, _dumps(t.attributes), t.creator, t.created,
-                      t.modified, _dumps(t.foreign)) for t in tracks])
+                    [(t.id, t.media_id, t.class_id, dumps(t.attributes), t.creator, t.created,
+                      t.modified, dumps(t.foreign)) for t in tracks])
 
     def delete_tracks(self, ids: Iterable[str]) -> None:
         self._write("DELETE FROM tracks WHERE id = ?", [(i,) for i in ids])
@@ -722,9 +437,9 @@ class Store:
     def put_labelmap(self, info: LabelMapInfo) -> None:
         self._write("INSERT OR REPLACE INTO labelmaps (id, media_id, name, depth, height, width, "
                     "dtype, created, segments) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (info.id, info.media_id, _text(info.name), info.depth, info.height,
+                    (info.id, info.media_id, display_text(info.name), info.depth, info.height,
                      info.width, info.dtype, info.created,
-                     _dumps([s.to_json() for s in info.segments])))
+                     dumps([s.to_json() for s in info.segments])))
 
     def delete_labelmap(self, labelmap_id: str) -> None:
         self._write("DELETE FROM labelmap_bricks WHERE labelmap_id = ?", (labelmap_id,))

@@ -1,6 +1,6 @@
 """The one interface every editing tool implements, free of Qt.
 
-A view (the 2D canvas, later a video frame or a volume slice view) turns its input into
+A view (the 2D canvas, showing a photo, a video frame or a volume slice) turns its input into
 :class:`PointerEvent` / :class:`KeyEvent` values in *image* space (continuous pixel coordinates,
 pixel (c, r) covers [c, c+1) x [r, r+1)) and hands them to the active :class:`Tool`. The tool
 turns them into app/core commands executed through ``state.execute(...)`` and describes what to
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from enum import Enum, IntFlag
+from enum import Enum, IntFlag, StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from app.core.changes import Change, ChangeKind
 from app.core.places import Place
 
 if TYPE_CHECKING:
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
 
 HIT_TOLERANCE = 8.0  # screen pixels within which a vertex or edge counts as hit
 # what a running gesture may have copied at its press: an edit of these ends the gesture
-_CONTENT_CHANGES = frozenset({"annotations", "tracks", "labelmap", "schema", "reset"})
+_CONTENT_CHANGES = frozenset({ChangeKind.ANNOTATIONS, ChangeKind.TRACKS, ChangeKind.LABELMAP,
+                              ChangeKind.SCHEMA, ChangeKind.RESET})
+# of those, the ones that concern every media item (not only those in ``media_ids``)
+_EVERYWHERE = (ChangeKind.SCHEMA, ChangeKind.RESET)
 
 
 class EventType(Enum):
@@ -98,18 +102,27 @@ class KeyEvent:
         return not (self.modifiers & (Mod.CTRL | Mod.ALT | Mod.META))
 
 
+class OverlayKind(StrEnum):
+    """What an :class:`OverlayItem` draws (a ``str`` enum: ``kind == "mask"`` holds)."""
+
+    POLYGON = "polygon"
+    POLYLINE = "polyline"
+    POINTS = "points"
+    RECT = "rect"  # points = two corners
+    CIRCLE = "circle"  # points = centre, ``radius`` in image px
+    MASK = "mask"  # ``mask``: a uint8/bool H x W array over the whole image, drawn where non-zero
+    TEXT = "text"  # ``text`` at points[0], screen-size font
+    CROSSHAIR = "crosshair"  # lines across the whole view through points[0]
+
+
 @dataclass(frozen=True, eq=False)
 class OverlayItem:
-    """Something a tool wants previewed, in image coordinates.
-
-    ``kind``: 'polygon' | 'polyline' | 'points' | 'rect' (points = two corners) | 'circle'
-    (points = centre, ``radius`` in image px) | 'mask' (``mask`` is a uint8/bool H x W array
-    over the whole image, drawn where non-zero) | 'text' (at points[0], screen-size font) |
-    'crosshair' (lines across the whole view through points[0]).
+    """Something a tool wants previewed, in image coordinates: ``kind`` says what (see
+    :class:`OverlayKind` for what ``points`` and the other fields mean for each).
     ``width`` is the pen width and ``point_size`` the marker diameter, both in screen pixels.
     """
 
-    kind: str
+    kind: OverlayKind
     points: tuple[tuple[float, float], ...] = ()
     color: str = "#ffffff"
     width: float = 1.5
@@ -125,15 +138,21 @@ class OverlayItem:
 Gesture = Generator[None, PointerEvent, None]
 
 
+class OptionKind(StrEnum):
+    """The control an :class:`Option` asks for (a ``str`` enum: ``kind == "size"`` holds)."""
+
+    SIZE = "size"  # a number field of the editor state: slider + box, in ``unit``
+    TOGGLE = "toggle"  # a bool field of the editor state
+    ACTION = "action"  # a button calling ``run(state)``
+
+
 @dataclass(frozen=True)
 class Option:
-    """One control a tool declares for the options bar (Qt-free; the bar builds the widget).
+    """One control a tool declares for the options bar (Qt-free; the bar builds the widget):
+    ``kind`` says which (:class:`OptionKind`). Tools that declare the same option share one
+    control."""
 
-    ``kind``: 'size' (a number field of the editor state, slider + box, in ``unit``),
-    'toggle' (a bool field of the editor state) or 'action' (a button calling ``run(state)``).
-    Tools that declare the same option share one control."""
-
-    kind: str
+    kind: OptionKind
     label: str
     tip: str = ""
     field: str = ""
@@ -144,14 +163,14 @@ class Option:
     unit: str = "px"
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> tuple[OptionKind, str]:
         """What makes two declarations the same control."""
         return (self.kind, self.field or self.label)
 
 
 def options_of(tools: Any) -> list[Option]:
     """Every option the given tool classes declare, each once, in first-declared order."""
-    seen: dict[tuple[str, str], Option] = {}
+    seen: dict[tuple[OptionKind, str], Option] = {}
     for t in tools:
         for o in t.options:
             seen.setdefault(o.key, o)
@@ -233,10 +252,10 @@ class Tool:
             return
         media = place.media_id if place is not None else None
 
-        def edited(changes: list[Any]) -> None:
+        def edited(changes: list[Change]) -> None:
             if self._gesture is not gen:
                 self._stop_watching()
-            elif any(c.kind in _CONTENT_CHANGES and (c.kind in ("schema", "reset")
+            elif any(c.kind in _CONTENT_CHANGES and (c.kind in _EVERYWHERE
                                                      or media in c.media_ids)
                      for c in changes):
                 self.cancel_gesture_only()

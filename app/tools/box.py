@@ -7,7 +7,7 @@ the box just drawn stays selected with its handles, which can be dragged at once
 from __future__ import annotations
 
 from app.core.shapes import Box
-from app.tools.base import Button, EventType, Gesture, OverlayItem, PointerEvent, Tool
+from app.tools.base import Button, EventType, Gesture, OverlayItem, OverlayKind, PointerEvent, Tool
 from app.tools.geometry import MIN_SCREEN, too_small
 from app.tools.handles import Handles
 
@@ -16,7 +16,7 @@ def crosshair(tool: Tool) -> list[OverlayItem]:
     """Full-width and full-height lines through the pointer (drawn across the whole view)."""
     if tool.hover_pos is None:
         return []
-    return [OverlayItem("crosshair", (tool.hover_pos,), "#ffffff", width=1.0)]
+    return [OverlayItem(OverlayKind.CROSSHAIR, (tool.hover_pos,), "#ffffff", width=1.0)]
 
 
 class BoxTool(Handles, Tool):
@@ -75,12 +75,12 @@ class BoxTool(Handles, Tool):
         items = crosshair(self)
         if self._resizing is not None:
             b = self._resizing[1]
-            items.append(OverlayItem("rect", ((b.x, b.y), (b.x + b.w, b.y + b.h)),
+            items.append(OverlayItem(OverlayKind.RECT, ((b.x, b.y), (b.x + b.w, b.y + b.h)),
                                      self.state.class_color(self._resizing[0]), 2.5,
                                      fill_alpha=0.3))
         if self._preview is not None:
             b = self._preview
-            items.append(OverlayItem("rect", ((b.x, b.y), (b.x + b.w, b.y + b.h)),
+            items.append(OverlayItem(OverlayKind.RECT, ((b.x, b.y), (b.x + b.w, b.y + b.h)),
                                      self.color(), dashed=True, fill_alpha=0.15))
         else:
             items += self.handle_overlay(self._scale)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from app.core.annotations import Annotation
 from app.core.shapes import Mask
-from app.tools.base import KeyEvent, Option, PointerEvent
+from app.tools.base import KeyEvent, Option, OptionKind, PointerEvent
 from app.tools.paint import BRUSH_SIZE, PAINT_INSIDE, PaintTool, fill_selected_holes
 
-FILL_HOLES = Option("action", "Fill holes", "Fill the holes of the selected mask (G)",
+FILL_HOLES = Option(OptionKind.ACTION, "Fill holes", "Fill the holes of the selected mask (G)",
                     run=fill_selected_holes)
 
 

@@ -9,7 +9,7 @@ import math
 from app.core.annotations import Annotation
 from app.core.commands import Put
 from app.core.shapes import Box, RotatedBox, Shape
-from app.tools.base import EventType, Gesture, Mod, OverlayItem, PointerEvent, Tool
+from app.tools.base import EventType, Gesture, Mod, OverlayItem, OverlayKind, PointerEvent, Tool
 
 Point = tuple[float, float]
 ROTATE_HANDLE = 24.0  # screen px from the top edge's middle to the rotation handle
@@ -110,7 +110,7 @@ class Handles:
         if isinstance(shape, RotatedBox):
             c = shape.corners()
             top = ((c[0][0] + c[1][0]) / 2, (c[0][1] + c[1][1]) / 2)
-            items.append(OverlayItem("polyline", (top, handles[4]), "#ffffff", 1.0))
-        items.append(OverlayItem("points", tuple(handles), "#ffffff", width=1.0,
+            items.append(OverlayItem(OverlayKind.POLYLINE, (top, handles[4]), "#ffffff", 1.0))
+        items.append(OverlayItem(OverlayKind.POINTS, tuple(handles), "#ffffff", width=1.0,
                                  point_size=8.0))
         return items

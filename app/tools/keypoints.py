@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from app.core.schema import Skeleton
 from app.core.shapes import Keypoints
-from app.tools.base import Button, Gesture, KeyEvent, Mod, OverlayItem, PointerEvent, Tool
+from app.tools.base import (Button, Gesture, KeyEvent, Mod, OverlayItem, OverlayKind, PointerEvent,
+                            Tool)
 
 KeyPoint = tuple[float, float, int]
 
@@ -154,19 +155,20 @@ class KeypointsTool(Tool):
         for a, b in sk.edges:
             if a < len(self.placed) and b < len(self.placed) and self.placed[a][2] and \
                     self.placed[b][2]:
-                items.append(OverlayItem("polyline", (self.placed[a][:2], self.placed[b][:2]),
+                items.append(OverlayItem(OverlayKind.POLYLINE,
+                                         (self.placed[a][:2], self.placed[b][:2]),
                                          color, width=1.5))
         vis = tuple(p[:2] for p in self.placed if p[2] == 2)
         occ = tuple(p[:2] for p in self.placed if p[2] == 1)
         if vis:
-            items.append(OverlayItem("points", vis, color, point_size=8.0))
+            items.append(OverlayItem(OverlayKind.POINTS, vis, color, point_size=8.0))
         if occ:
-            items.append(OverlayItem("points", occ, color, point_size=8.0, hollow=True))
+            items.append(OverlayItem(OverlayKind.POINTS, occ, color, point_size=8.0, hollow=True))
         i = len(self.placed)
         if self.hover_pos is not None and i < len(sk.points):
             x, y = self.hover_pos
-            items.append(OverlayItem("points", ((x, y),), color, point_size=8.0,
+            items.append(OverlayItem(OverlayKind.POINTS, ((x, y),), color, point_size=8.0,
                                      hollow=self.occluded_next))
-            items.append(OverlayItem("text", ((x, y),), color,
+            items.append(OverlayItem(OverlayKind.TEXT, ((x, y),), color,
                                      text=f"{sk.points[i]}{' (occluded)' if self.occluded_next else ''}"))
         return items

@@ -2,8 +2,9 @@
 
 One stroke (press, drag, release) is one undo step: stamps go into a working copy of the mask at
 image resolution (pixel (c, r) is painted when its centre (c+0.5, r+0.5) lies within the brush
-radius of the stroke's path), and the result is committed once, at release, as one
-AddAnnotations / UpdateAnnotations / RemoveAnnotations command.
+radius of the stroke's path), and the result is committed once, at release, as one command:
+a ``Put`` of the new or changed mask, a ``Remove`` of a mask erased to nothing, or, on a volume
+slice, one ``ModifyLabelMap`` of the label map (:mod:`app.core.commands`).
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from app.core.places import Place
 from app.core.raster import rasterize
 from app.core.rle import area, encode
 from app.core.shapes import Box, Mask, Polygon, RotatedBox
-from app.tools.base import (Button, EventType, Gesture, KeyEvent, Option, OverlayItem,
-                            PointerEvent, Tool)
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, Option, OptionKind, OverlayItem,
+                            OverlayKind, PointerEvent, Tool)
 from app.tools.geometry import MASKS, topmost_at
 from app.tools.state import EditorState
 
 RADIUS_STEP = 1.25  # [ and ] divide / multiply the radius by this
 MASK_ALPHA = 0.45
-BRUSH_SIZE = Option("size", "Brush size", "Brush radius in image pixels ([ and ] change it too)",
-                    field="brush_radius", minimum=1, maximum=1000, slider_max=500)
-PAINT_INSIDE = Option("toggle", "Only inside the selected object",
+BRUSH_SIZE = Option(OptionKind.SIZE, "Brush size",
+                    "Brush radius in image pixels ([ and ] change it too)", field="brush_radius",
+                    minimum=1, maximum=1000, slider_max=500)
+PAINT_INSIDE = Option(OptionKind.TOGGLE, "Only inside the selected object",
                       "Paint and erase only within the selected polygon, box or mask",
                       field="paint_inside")
 
@@ -316,10 +318,10 @@ class PaintTool(Tool):
     def overlay(self) -> list[OverlayItem]:
         items: list[OverlayItem] = []
         if self._buf is not None:
-            items.append(OverlayItem("mask", color=self._color, fill_alpha=MASK_ALPHA,
+            items.append(OverlayItem(OverlayKind.MASK, color=self._color, fill_alpha=MASK_ALPHA,
                                      mask=self._buf))
         if self.hover_pos is not None:
-            items.append(OverlayItem("circle", (self.hover_pos,), "#ffffff",
+            items.append(OverlayItem(OverlayKind.CIRCLE, (self.hover_pos,), "#ffffff",
                                      radius=self.state.brush_radius, width=1.0,
                                      dashed=self.erase))
         return items

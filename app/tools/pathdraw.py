@@ -10,7 +10,7 @@ import math
 from typing import ClassVar
 
 from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
-                            PointerEvent)
+                            OverlayKind, PointerEvent)
 from app.tools.geometry import too_small
 
 FREEHAND_START = 4.0  # screen px the pointer must travel with the button down to go freehand
@@ -131,17 +131,18 @@ class PathTool(ClickTool):
             return []
         color = self.path_color()
         pts = tuple(self.points)
-        items = [OverlayItem("polyline", pts, color, width=2.0)]
+        items = [OverlayItem(OverlayKind.POLYLINE, pts, color, width=2.0)]
         if self.hover_pos is not None and self._gesture is None:
-            items.append(OverlayItem("polyline", (pts[-1], self.hover_pos), color, dashed=True))
+            items.append(OverlayItem(OverlayKind.POLYLINE, (pts[-1], self.hover_pos), color,
+                                     dashed=True))
             if self.closed and len(pts) >= 2:
-                items.append(OverlayItem("polyline", (self.hover_pos, pts[0]), color,
+                items.append(OverlayItem(OverlayKind.POLYLINE, (self.hover_pos, pts[0]), color,
                                          dashed=True, width=1.0))
-        items.append(OverlayItem("points", pts, color, point_size=6.0))
+        items.append(OverlayItem(OverlayKind.POINTS, pts, color, point_size=6.0))
         if self.closed and len(pts) >= self.min_points:
             near = self.hover_pos is not None and math.dist(
                 self.hover_pos, pts[0]) * self._scale <= 8.0
-            items.append(OverlayItem("points", pts[:1], "#ffffff", point_size=12.0 if near
+            items.append(OverlayItem(OverlayKind.POINTS, pts[:1], "#ffffff", point_size=12.0 if near
                                      else 9.0, hollow=True, width=2.0))
         return items
 

@@ -10,7 +10,7 @@ import math
 
 from app.core.shapes import RotatedBox
 from app.tools.base import (Button, ClickTool, EventType, Gesture, KeyEvent, OverlayItem,
-                            PointerEvent)
+                            OverlayKind, PointerEvent)
 from app.tools.box import crosshair
 from app.tools.geometry import MIN_SCREEN, too_small
 from app.tools.handles import Handles
@@ -102,15 +102,16 @@ class RotatedBoxTool(Handles, ClickTool):
         cur = self.hover_pos
         items = crosshair(self)
         if self._resizing is not None:
-            items.append(OverlayItem("polygon", self._resizing[1].corners(),
+            items.append(OverlayItem(OverlayKind.POLYGON, self._resizing[1].corners(),
                                      self.state.class_color(self._resizing[0]), 2.5,
                                      fill_alpha=0.3))
         if not self.points or cur is None:
             return items + (self.handle_overlay(self._scale) if not self.points else [])
         if len(self.points) == 1:
-            return items + [OverlayItem("polyline", (self.points[0], cur), color, width=2.0),
-                            OverlayItem("points", (self.points[0],), color)]
+            return items + [OverlayItem(OverlayKind.POLYLINE, (self.points[0], cur), color,
+                                        width=2.0),
+                            OverlayItem(OverlayKind.POINTS, (self.points[0],), color)]
         box = box_from(self.points[0], self.points[1], cur)
-        return items + [OverlayItem("polygon", box.corners(), color, dashed=True,
+        return items + [OverlayItem(OverlayKind.POLYGON, box.corners(), color, dashed=True,
                                     fill_alpha=0.15),
-                        OverlayItem("polyline", tuple(self.points), color, width=2.5)]
+                        OverlayItem(OverlayKind.POLYLINE, tuple(self.points), color, width=2.5)]

@@ -30,7 +30,7 @@ import numpy as np
 
 from app.core.places import Place
 from app.core.shapes import Box, Mask, Polygon
-from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem,
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem, OverlayKind,
                             PointerEvent, Tool)
 from app.tools.sam_protocol import (SamAnswer, SamEngine, SamModel, SamPicture, SamRequest,
                                    default_engine, fingerprint_of, sam_picture, slice_picture,
@@ -408,16 +408,17 @@ class SamTool(Tool):
         items: list[OverlayItem] = []
         color = self._color()
         if self.answer is not None and self.answer.mask is not None:
-            items.append(OverlayItem("mask", color=color, fill_alpha=PREVIEW_ALPHA,
+            items.append(OverlayItem(OverlayKind.MASK, color=color, fill_alpha=PREVIEW_ALPHA,
                                      mask=self.answer.mask))
         box = self._drag or (Box(*self.box) if self.box else None)
         if box is not None:
-            items.append(OverlayItem("rect", ((box.x, box.y), (box.x + box.w, box.y + box.h)),
+            items.append(OverlayItem(OverlayKind.RECT,
+                                     ((box.x, box.y), (box.x + box.w, box.y + box.h)),
                                      color, 2.0, dashed=True))
         for label, tint in ((1, POSITIVE), (0, NEGATIVE)):
             pts = tuple((p.x, p.y) for p in self.points if p.label == label)
             if pts:
-                items.append(OverlayItem("points", pts, tint, width=1.5, point_size=10.0))
+                items.append(OverlayItem(OverlayKind.POINTS, pts, tint, width=1.5, point_size=10.0))
         where = (box.x, box.y) if box is not None else (
             (self.points[-1].x, self.points[-1].y) if self.points else None)
         if where is not None:
@@ -425,7 +426,7 @@ class SamTool(Tool):
                     f"{self.answer.source} · IoU {self.answer.score:.2f} · Enter accepts"
                     if self.answer is not None else "")
             if text:
-                items.append(OverlayItem("text", (where,), color, text=text))
+                items.append(OverlayItem(OverlayKind.TEXT, (where,), color, text=text))
         return items
 
     def _color(self) -> str:

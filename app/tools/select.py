@@ -14,7 +14,7 @@ import math
 from app.core.annotations import Annotation
 from app.core.commands import Put, Remove
 from app.core.shapes import Box, Mask, RotatedBox, Shape
-from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem,
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem, OverlayKind,
                             PointerEvent, Tool)
 from app.tools.geometry import in_rect, topmost_at
 from app.tools.handles import Handles, box_handles, resized
@@ -201,7 +201,8 @@ class SelectTool(Handles, Tool):
             items += shape_overlay(shape, color(class_id), width=2.5, fill_alpha=0.3)
         if self._band is not None:
             (x0, y0), (x1, y1) = self._band
-            items.append(OverlayItem("rect", ((x0, y0), (x1, y1)), "#ffffff", 1.0, True, 0.08))
+            items.append(OverlayItem(OverlayKind.RECT, ((x0, y0), (x1, y1)), "#ffffff", 1.0, True,
+                                     0.08))
         if self.hovered and not self._moved and self.hovered not in self.state.selection:
             a = self.state.annotation(self.hovered) if (
                 self.state.doc and self.state.media_id) else None

@@ -11,7 +11,8 @@ from __future__ import annotations
 from app.core.annotations import Annotation
 from app.core.commands import Put
 from app.core.shapes import Keypoints, Polygon, Polyline, Shape
-from app.tools.base import Button, EventType, Gesture, KeyEvent, OverlayItem, PointerEvent, Tool
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, OverlayItem, OverlayKind,
+                            PointerEvent, Tool)
 from app.tools.geometry import (VertexRef, delete_vertex, insert_vertex, move_vertex,
                                 nearest_edge, nearest_vertex, ring_area, rings, topmost_at)
 from app.tools.preview import shape_overlay
@@ -158,15 +159,15 @@ class VertexTool(Tool):
             for k, ring in enumerate(rings(shape)):
                 pts = ring if not isinstance(shape, Keypoints) else [
                     (x, y) for (x, y), p in zip(ring, shape.points) if p[2]]
-                items.append(OverlayItem("points", tuple(pts), "#ffffff", width=1.0,
+                items.append(OverlayItem(OverlayKind.POINTS, tuple(pts), "#ffffff", width=1.0,
                                          point_size=7.0))
         if self.hot is not None and self._editing is None:
             a = self._ann(self.hot[0])
             if a is not None:
                 k, i = self.hot[1]
-                items.append(OverlayItem("points", (rings(a.shape)[k][i],), "#ffd400",
+                items.append(OverlayItem(OverlayKind.POINTS, (rings(a.shape)[k][i],), "#ffd400",
                                          point_size=12.0, hollow=True, width=2.0))
         elif self.edge is not None and self._editing is None:
-            items.append(OverlayItem("points", (self.edge[2],), "#ffd400", point_size=8.0,
+            items.append(OverlayItem(OverlayKind.POINTS, (self.edge[2],), "#ffd400", point_size=8.0,
                                      hollow=True, width=2.0))
         return items

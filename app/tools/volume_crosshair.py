@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.core.places import Place
-from app.tools.base import Button, EventType, Gesture, OverlayItem, PointerEvent, Tool
+from app.tools.base import Button, EventType, Gesture, OverlayItem, OverlayKind, PointerEvent, Tool
 
 CrosshairHook = Callable[[Place, float, float], None]
 _HOOK = "volume_crosshair_hook"
@@ -55,5 +55,5 @@ class CrosshairTool(Tool):
 
     def overlay(self) -> list[OverlayItem]:
         if crosshair_hook(self.state) is None and self.hover_pos is not None:
-            return [OverlayItem("crosshair", (self.hover_pos,), "#ffffff", width=1.0)]
+            return [OverlayItem(OverlayKind.CROSSHAIR, (self.hover_pos,), "#ffffff", width=1.0)]
         return []

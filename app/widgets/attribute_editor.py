@@ -1,7 +1,7 @@
 """The attribute editor: the selected annotations' attributes, one editor per AttributeSpec.
 
 bool → checkbox, enum → combo box, number → spin box, text → line edit. Each edit is one
-UpdateAnnotations over every selected annotation of that class (one undo step).
+``Put`` of every selected annotation of that class it changes (one undo step; locked ones stay).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from app.core.annotations import Annotation
 from app.core.commands import Put
-from app.core.document import Change
+from app.core.document import Change, ChangeKind
 from app.core.schema import AttributeSpec, AttributeType, LabelClass
 from app.widgets.watch import StateWatcher
 
@@ -125,9 +125,9 @@ class AttributeEditor(QWidget, StateWatcher):
 
     def on_changes(self, changes: list[Change]) -> None:
         chosen = set(self.state.selection)
-        if any(c.kind in ("schema", "reset") or (c.kind == "annotations" and chosen & set(c.ids))
-               for c in changes):
-            if any(c.kind == "schema" for c in changes):
+        if any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET)
+               or (c.kind == ChangeKind.ANNOTATIONS and chosen & set(c.ids)) for c in changes):
+            if any(c.kind == ChangeKind.SCHEMA for c in changes):
                 self._cls = None  # rebuild: the class's attributes may have changed
             self.refresh()
 

@@ -26,7 +26,7 @@ from PySide6.QtGui import (QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPaint
                            QWheelEvent)
 from PySide6.QtWidgets import QWidget
 
-from app.core.document import Change
+from app.core.document import Change, ChangeKind
 from app.tools.base import EventType, PointerEvent, Tool
 from app.tools.state import EditorState
 from app.widgets.canvas_input import CURSORS, button, buttons, key_event, modifiers
@@ -327,7 +327,8 @@ class Canvas(QWidget):
 
     def _on_changes(self, changes: list[Change]) -> None:
         media = self.state.media_id
-        if any(c.kind in ("schema", "reset") or media in c.media_ids for c in changes):
+        if any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET) or media in c.media_ids
+               for c in changes):
             self._invalidate()
 
     def _invalidate(self) -> None:

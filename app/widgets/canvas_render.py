@@ -13,7 +13,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPolygonF
 from app.core.annotations import Annotation
 from app.core.schema import LabelSchema
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox
-from app.tools.base import OverlayItem
+from app.tools.base import OverlayItem, OverlayKind
 from app.tools.geometry import MASKS, cached_bbox
 from app.widgets.labels import draw_label
 from app.widgets.mask_render import draw_mask
@@ -253,7 +253,7 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
     for it in items:
-        if it.kind == "mask":
+        if it.kind == OverlayKind.MASK:
             if it.mask is not None:
                 painter.save()
                 painter.scale(1 / dpr, 1 / dpr)
@@ -263,24 +263,24 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
             continue
         color = QColor(it.color)
         pts = [QPointF(*view.to_widget(x, y)) for x, y in it.points]
-        if it.kind == "crosshair":
+        if it.kind == OverlayKind.CROSSHAIR:
             if pts:
                 _draw_crosshair(painter, pts[0], view, it.width)
             continue
-        if it.kind == "text":
+        if it.kind == OverlayKind.TEXT:
             if pts:
                 draw_label(painter, pts[0] + QPointF(12, -12), it.text, color)
             continue
         pen = cosmetic_pen(color, it.width, it.dashed)
         brush = QBrush(qcolor(it.color, it.fill_alpha)) if it.fill_alpha > 0 else QBrush()
-        if it.kind == "points":
+        if it.kind == OverlayKind.POINTS:
             r = it.point_size / 2
             painter.setPen(QPen(QColor("#000000") if not it.hollow else color, it.width))
             painter.setBrush(Qt.BrushStyle.NoBrush if it.hollow else QBrush(color))
             for p in pts:
                 painter.drawEllipse(p, r, r)
             continue
-        if it.kind == "circle":
+        if it.kind == OverlayKind.CIRCLE:
             if pts:
                 r = it.radius * view.scale
                 painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -294,11 +294,11 @@ def draw_overlay(painter: QPainter, items: Iterable[OverlayItem], view: View,
         for p_ in (halo, pen):
             painter.setPen(p_)
             painter.setBrush(brush if p_ is pen else Qt.BrushStyle.NoBrush)
-            if it.kind == "rect" and len(pts) == 2:
+            if it.kind == OverlayKind.RECT and len(pts) == 2:
                 painter.drawRect(QRectF(pts[0], pts[1]).normalized())
-            elif it.kind == "polygon" and pts:
+            elif it.kind == OverlayKind.POLYGON and pts:
                 painter.drawPolygon(QPolygonF(pts))
-            elif it.kind == "polyline" and pts:
+            elif it.kind == OverlayKind.POLYLINE and pts:
                 painter.drawPolyline(QPolygonF(pts))
 
 

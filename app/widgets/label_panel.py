@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLin
                                QVBoxLayout, QWidget)
 
 from app.core.commands import Put, SetSchema
-from app.core.document import Change
+from app.core.document import Change, ChangeKind
 from app.core.schema import LabelClass
 from app.widgets.class_dialog import KIND_NAMES, ClassDialog
 from app.widgets.icons import swatch, toggle_icon
@@ -176,7 +176,7 @@ class LabelPanel(QWidget, StateWatcher):
                 self._rebuilding = False
 
     def on_changes(self, changes: list[Change]) -> None:
-        if any(c.kind in ("schema", "reset") for c in changes):
+        if any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET) for c in changes):
             self.rebuild()
 
     # ------------------------------------------------------------------ input

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from app.core.document import Change, Document
+from app.core.document import Change, ChangeKind, Document
 from app.core.places import Place
 from app.widgets.view import View
 
@@ -86,7 +86,7 @@ class LabelMapLayer:
         self._version += 1
 
     def _changed(self, changes: list[Change]) -> None:
-        if any(c.kind in ("labelmap", "reset") for c in changes):
+        if any(c.kind in (ChangeKind.LABELMAP, ChangeKind.RESET) for c in changes):
             self._version += 1
             if self._on_change is not None:
                 self._on_change()

@@ -20,7 +20,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
 from app.core.commands import Command
-from app.core.document import Change, Document
+from app.core.document import Change, ChangeKind, Document
 from app.core.errors import VellumError
 from app.core.identity import set_author
 from app.core.media import MediaKind
@@ -298,14 +298,6 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
             return
         self._leave_presenter()
         self.state.picture = None
-        notice = modes.notice(item)
-        if notice is not None:
-            self.frames.cancel_except(None)
-            self._image = None
-            self.state.set(refusal=notice.split("\n")[0])
-            self.status.show_zoom(0)
-            self.canvas.show_error(notice)
-            return
         frame = self.state.frame or 0
         picture = self.frames.get(media_id, frame)
         if picture is not None:
@@ -328,7 +320,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         row = proxy.mapFromSource(model.index(model.row_of(mid), 0)).row()
         nxt = proxy.index(row + 1, 0) if row >= 0 else None
         item = doc.stored_media(nxt.data(IdRole)) if nxt is not None and nxt.isValid() else None
-        if item is not None and item.kind is MediaKind.IMAGE and modes.notice(item) is None:
+        if item is not None and item.kind is MediaKind.IMAGE:
             self.frames.prefetch(doc, item)
 
     def _loaded(self, media_id: str, picture: ImagePyramid) -> None:
@@ -473,13 +465,14 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
 
     def on_changes(self, changes: list[Change]) -> None:
         doc = self.state.doc
-        if any(c.kind != "reset" for c in changes):
+        if any(c.kind != ChangeKind.RESET for c in changes):
             self._show_saved()
         self.undo_action.setText(f"&Undo {doc.undo_label}" if doc and doc.undo_label else "&Undo")
         self.redo_action.setText(f"&Redo {doc.redo_label}" if doc and doc.redo_label else "&Redo")
-        if any(c.kind == "schema" for c in changes):
+        if any(c.kind == ChangeKind.SCHEMA for c in changes):
             self._show_class()
-        if any(c.kind in ("media", "reset") for c in changes) and doc and self.state.media_id:
+        media_changed = any(c.kind in (ChangeKind.MEDIA, ChangeKind.RESET) for c in changes)
+        if media_changed and doc and self.state.media_id:
             item = doc.stored_media(self.state.media_id)
             if item is None or item.removed:
                 self.state.set(place=None, selection=())

@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLineE
 from collections.abc import Callable
 
 from app.core.commands import Command, Put
-from app.core.document import Change, Document
+from app.core.document import Change, ChangeKind, Document
 from app.core.media import MediaItem, MediaKind, MediaStatus
-from app.widgets import modes
 from app.widgets.jobs import Job, Jobs
 
 THUMB = 64  # thumbnail edge in device-independent pixels
@@ -39,7 +38,6 @@ IdRole = Qt.UserRole + 1
 StatusRole = Qt.UserRole + 2
 CountRole = Qt.UserRole + 3
 ErrorRole = Qt.UserRole + 4
-NoticeRole = Qt.UserRole + 5
 
 
 def load_thumbnail(path: Path, kind: MediaKind, edge: int, source: Any = None) -> QImage:
@@ -132,16 +130,16 @@ class MediaListModel(QAbstractListModel):
 
     def _on_changes(self, changes: list[Change]) -> None:
         for ch in changes:
-            if ch.kind in ("media", "reset"):
+            if ch.kind in (ChangeKind.MEDIA, ChangeKind.RESET):
                 known = set(self._row)
                 now = {m.id for m in self._doc.media()} if self._doc else set()
-                if known != now or ch.kind == "reset":
+                if known != now or ch.kind == ChangeKind.RESET:
                     self.reload()
                 else:
                     self._items = self._doc.media()
                     self._row = {m.id: i for i, m in enumerate(self._items)}
                     self.dataChanged.emit(self.index(0), self.index(len(self._items) - 1))
-            elif ch.kind == "annotations" and self._doc is not None:
+            elif ch.kind == ChangeKind.ANNOTATIONS and self._doc is not None:
                 for mid in ch.media_ids:
                     self._counts[mid] = len(self._doc.annotations(mid, all_frames=True))
                     self._emit_row(mid)
@@ -164,16 +162,12 @@ class MediaListModel(QAbstractListModel):
             return self._counts.get(m.id, 0)
         if role == ErrorRole:
             return self._errors.get(m.id)
-        if role == NoticeRole:
-            return modes.short_notice(m)
         if role == Qt.ToolTipRole:
             tip = (f"{m.path}\n{m.kind.value}, {m.width}×{m.height}"
                    + (f", {m.frames} frames" if m.frames > 1 else "")
                    + f"\n{STATUS_NAMES[m.status]}")
             err = self._errors.get(m.id)
-            notice = modes.short_notice(m)
-            return tip + (f"\n⚠ {err}" if err else "") + (f"\n{notice}: nothing is lost"
-                                                           if notice else "")
+            return tip + (f"\n⚠ {err}" if err else "")
         if role == Qt.DecorationRole:
             return self._thumbnail(m)
         return None
@@ -184,8 +178,6 @@ class MediaListModel(QAbstractListModel):
 
     def _thumbnail(self, m: MediaItem) -> QImage | None:
         img = self._thumbs.get(m.id)
-        if img is None and not modes.ready(m):
-            return None  # its mode draws it (and its thumbnail) once there is one
         if img is None and m.id not in self._pending and m.id not in self._errors and self._doc:
             path, kind, edge = self._doc.media_path(m), m.kind, int(THUMB * self.dpr)
             src = m.source
@@ -202,11 +194,6 @@ class MediaListModel(QAbstractListModel):
 
     def _thumb_failed(self, media_id: str, exc: Exception) -> None:
         self._pending.pop(media_id, None)
-        row = self._row.get(media_id)
-        if row is not None and modes.short_notice(self._items[row]):
-            self._thumbs[media_id] = QImage()  # its mode will show it; no red mark meanwhile
-            self._emit_row(media_id)
-            return
         self.set_error(media_id, str(exc))
 
 
@@ -282,12 +269,9 @@ class MediaDelegate(QStyledItemDelegate):
         p.setPen(pal.highlightedText().color() if selected else pal.placeholderText().color())
         count = index.data(CountRole) or 0
         label = STATUS_NAMES[status] + (f" · {count} obj" if count else "")
-        notice = index.data(NoticeRole)
         if err:
             label = "Cannot read"
             p.setPen(QColor("#ff6b6b"))
-        elif notice:
-            label = notice + (f" · {count} obj" if count else "")
         p.drawText(line2.adjusted(16, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter,
                    option.fontMetrics.elidedText(label, Qt.ElideRight, line2.width() - 16))
         p.restore()

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from app.core.annotations import Annotation
 from app.core.commands import Put, Remove
-from app.core.document import Change
+from app.core.document import Change, ChangeKind
 from app.widgets.class_dialog import KIND_NAMES
 from app.widgets.icons import swatch, toggle_icon
 from app.widgets.watch import StateWatcher
@@ -141,8 +141,8 @@ class ObjectList(QWidget, StateWatcher):
 
     def on_changes(self, changes: list[Change]) -> None:
         mid = self.state.media_id
-        if any(c.kind in ("schema", "reset") or (c.kind == "annotations" and mid in c.media_ids)
-               for c in changes):
+        if any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET)
+               or (c.kind == ChangeKind.ANNOTATIONS and mid in c.media_ids) for c in changes):
             self.refresh()
 
     # ------------------------------------------------------------------ input

@@ -4,7 +4,7 @@ the events. A mixin of :class:`~app.widgets.video.presenter.VideoPresenter`."""
 
 from __future__ import annotations
 
-from app.core.document import Change
+from app.core.document import Change, ChangeKind
 from app.core.places import Place
 from app.core.shapes import Event
 from app.widgets.video.timeline import EventBar, Marker
@@ -29,7 +29,7 @@ class PanelSync:
     def _on_changes(self, changes: list[Change]) -> None:
         if self.item is None or self.index is None:
             return
-        if not any(c.kind in ("schema", "reset") or self.item.id in c.media_ids
+        if not any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET) or self.item.id in c.media_ids
                    for c in changes):
             return
         state = self.host.state

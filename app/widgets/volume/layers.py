@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-from app.core.document import Change
+from app.core.document import Change, ChangeKind
 from app.widgets.labelmap_layer import LabelMapLayer, colour_table, label_pixels
 
 _AXIS = {"k": 0, "j": 1, "i": 2}
@@ -21,7 +21,8 @@ class SliceLabelLayer(LabelMapLayer):
     def _changed(self, changes: list[Change]) -> None:
         place = self.place()
         for c in changes:
-            if c.kind == "reset" or (c.kind == "labelmap" and self._touches(c, place)):
+            if c.kind == ChangeKind.RESET or (c.kind == ChangeKind.LABELMAP
+                                              and self._touches(c, place)):
                 self._version += 1
                 if self._on_change is not None:
                     self._on_change()

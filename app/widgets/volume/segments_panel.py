@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QHeaderView, QInputDialog,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from app.core.document import ChangeKind
 from app.core.labelmap import Segment
 from app.tools.volume_segments import add_segment, delete_segment, edit_segment
 from app.tools.volume_stats import SegmentStats, voxel_ml
@@ -104,12 +105,13 @@ class SegmentsPanel(QWidget):
         if seg is None:
             return
         for c in changes:
-            if c.kind == "reset" or (c.kind == "labelmap" and "start" not in c.extra):
+            if c.kind == ChangeKind.RESET or (c.kind == ChangeKind.LABELMAP
+                                              and "start" not in c.extra):
                 self._restat()
                 return
-            if c.kind == "schema":
+            if c.kind == ChangeKind.SCHEMA:
                 self._timer.start()
-            if c.kind == "labelmap" and self.stats is not None and (
+            if c.kind == ChangeKind.LABELMAP and self.stats is not None and (
                     self.stats.labelmap_id in c.ids):
                 self.stats.update(c.extra["start"], c.extra["shape"])
                 self._timer.start()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.core.document import Change
+from app.core.document import Change, ChangeKind
 from app.core.geometry import PANES
 from app.core.media import MediaItem
 from app.core.places import Place
@@ -263,8 +263,8 @@ class VolumeSession(QObject):
             pane.canvas.refresh_layers()
 
     def _doc_changed(self, changes: list[Change]) -> None:
-        if any(c.kind in ("reset",) or (c.kind == "labelmap" and "start" not in c.extra)
-               for c in changes):
+        if any(c.kind == ChangeKind.RESET or (c.kind == ChangeKind.LABELMAP
+                                              and "start" not in c.extra) for c in changes):
             self.sync_layers()
 
     # ------------------------------------------------------------------ closing
