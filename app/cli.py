@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
+from app.cli_formats import add_format_commands
 from app.cli_registry import CommandRegistry
 from app.progress import terminal_progress
 from app.core.errors import VellumError
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
 
-# Modules that add their own subcommands (each has ``register(cli: CommandRegistry)``). A module
-# not yet present in this build is skipped.
-AREAS = ("app.io.video.commands", "app.io.volume.commands", "app.io.mot_commands",
+# Modules that add their own subcommands (each has ``register(cli: CommandRegistry)``); every
+# one of them is part of every build.
+AREAS = ("app.io.video.commands", "app.io.volume.commands",
          "app.inference.commands", "app.selftest.commands")
 
 DESCRIPTION = """\
@@ -73,42 +74,6 @@ def cmd_add(args: argparse.Namespace) -> int:
     print(f"Added {summary or 'nothing'}"
           + (f"; {len(report.duplicates)} already in the project" if report.duplicates else ""))
     return EXIT_ERROR if report.errors else EXIT_OK
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from app.io.coco import import_coco
-
-    with _open(args.project) as doc:
-        with terminal_progress("Importing", unit="step") as progress:
-            report = import_coco(doc, args.file, args.images, again=args.again,
-                                 progress=progress)
-    for line in report.get("warnings", []):
-        print(f"warning: {line}", file=sys.stderr)
-    for line in report.get("notes", []):
-        print(f"note: {line}")
-    print(f"Imported {report['annotations']} annotations, {report['media']} new media, "
-          f"{report['classes']} new classes, {report['tracks']} tracks from {args.file}")
-    return EXIT_OK
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from app.io.coco import export_coco
-
-    with _open(args.project) as doc:
-        from contextlib import nullcontext
-
-        bar = terminal_progress("Writing frames", unit="frame") if args.with_images \
-            else nullcontext(None)
-        with terminal_progress("Exporting", unit="annotation") as progress, bar as frames:
-            report = export_coco(doc, args.out, progress=progress,
-                                 images_root=args.images_root, with_images=args.with_images,
-                                 frame_progress=frames, overwrite=args.overwrite)
-    for line in report.get("notes", []):
-        print(f"note: {line}")
-    print(f"Wrote {args.out}: {report['images']} images, {report['annotations']} annotations, "
-          f"{report['categories']} categories"
-          + (f", {report['frame_images']} frame images beside it" if args.with_images else ""))
-    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -193,39 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", metavar="PATH", nargs="+")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("import", help="import labels from another format")
-    importers = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    q = importers.add_parser("coco", help="COCO JSON (from Vellum, CVAT, labelme, ...)",
-                           description="Import COCO JSON as one undoable step. Images are "
-                           "found under --images and added if new. Nothing is written unless "
-                           "the whole file is valid. A file already imported is refused "
-                           "unless --again is given.")
-    q.add_argument("project", metavar="PROJECT")
-    q.add_argument("file", metavar="FILE.json")
-    q.add_argument("--images", metavar="DIR", help="folder the file_names are relative to "
-                   "(default: the JSON file's folder)")
-    q.add_argument("--again", action="store_true", help="import a file that was already "
-                   "imported into this project (its annotations are added a second time)")
-    q.set_defaults(func=cmd_import)
-
-    p = sub.add_parser("export", help="export labels to another format")
-    exporters = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    q = exporters.add_parser("coco", help="COCO JSON", description="Write boxes, polygons, "
-                           "masks (RLE), keypoints and tags as COCO JSON, atomically. Ids, "
-                           "bbox and area of unedited annotations and every key another tool "
-                           "wrote are kept as imported. Never writes onto the project or its "
-                           "media.")
-    q.add_argument("project", metavar="PROJECT")
-    q.add_argument("out", metavar="OUT.json")
-    q.add_argument("--images-root", metavar="DIR", help="folder the file_names are written "
-                   "relative to (default: the folder the images were imported from, else the "
-                   "deepest folder holding all exported media)")
-    q.add_argument("--with-images", action="store_true", help="also write the labelled video "
-                   "frames as PNG beside the JSON (<video>/frame_000123.png, frame numbers "
-                   "0-based as in the project), all or none")
-    q.add_argument("--overwrite", action="store_true", help="replace OUT.json (and frame "
-                   "images) that already exist; never the project or its media")
-    q.set_defaults(func=cmd_export)
+    importers, exporters = add_format_commands(sub)  # from the format registry
 
     p = sub.add_parser("validate", help="check a project's integrity",
                        description="Check the database, every annotation, segmentation and "

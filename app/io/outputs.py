@@ -180,9 +180,14 @@ def _exists(p: Path) -> bool:
     return os.path.lexists(p)
 
 
+class OutputExists(VellumError):
+    """An output would replace a file that exists and ``overwrite`` was not given (the window
+    asks, then writes again with ``overwrite``)."""
+
+
 def refuse_existing(target: Path) -> None:
-    raise VellumError(f"Refusing to replace {target}: it already exists; give --overwrite to "
-                      "replace it.", target)
+    raise OutputExists(f"Refusing to replace {target}: it already exists; give --overwrite to "
+                       "replace it.", target)
 
 
 def prepare_output(target: str | Path, *, formats: Sequence[str], overwrite: bool = False,

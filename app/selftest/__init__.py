@@ -186,7 +186,8 @@ def format_table(checks: list[Check], width: int = 80) -> list[str]:
         lines.append("")
         for c in failed:
             lines += textwrap.wrap(f"{c.check}: {c.detail}", width=width,
-                                   subsequent_indent="    ", break_on_hyphens=False)
+                                   subsequent_indent="    ", break_on_hyphens=False,
+                                   break_long_words=False)  # a path stays whole
     lines.append("")
     total = sum(c.ms for c in checks) / 1000
     lines.append(f"All {len(checks)} checks passed ({total:.1f} s)." if not failed and checks

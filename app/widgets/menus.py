@@ -35,10 +35,20 @@ class Entry:
     checkable: bool = False
     action: QAction | None = None
     separator: bool = False  # a separator line (nothing else is used)
-    submenu: str = ""  # an empty submenu of this title (filled by its owner)
+    submenu: str = ""  # a submenu of this title (filled by its owner, or by entries whose
+    # menu is in_submenu(menu, submenu))
     icon: QIcon | None = None
     group: str = ""  # exclusive group (the tools)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+SUB = " ▸ "
+
+
+def in_submenu(menu: str, submenu: str) -> str:
+    """The ``menu`` of an entry that goes into submenu ``submenu`` of ``menu`` (an entry with
+    ``submenu=`` makes it; entries after it may fill it)."""
+    return f"{menu}{SUB}{submenu}"
 
 
 def tool_tip(label: str, shortcut: str | None, text: str) -> str:
@@ -96,9 +106,12 @@ def build(owner: QMainWindow, entries: Sequence[Entry], toolbar: QToolBar | None
             menu.addSeparator()
             continue
         if e.submenu:
-            out.submenus[e.submenu] = menu.addMenu(e.submenu)
+            out.submenus[e.submenu] = menus[in_submenu(e.menu, e.submenu)] = \
+                menu.addMenu(e.submenu)
             continue
         act = _make(owner, e)
+        if SUB in e.menu:  # the key sheet says "Export COCO JSON", not "COCO JSON"
+            act.setProperty("sheet_text", f"{e.menu.split(SUB)[-1]} {act.text()}")
         if menu is not None:  # no menu: a key of the window only (class hotkeys 1-9)
             menu.addAction(act)
         if e.name:

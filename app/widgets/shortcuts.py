@@ -23,7 +23,8 @@ def action_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
     for act in actions:
         keys = ", ".join(s.toString(QKeySequence.NativeText) for s in act.shortcuts())
         if keys:
-            rows.append((act.text().replace("&", "").rstrip("…").rstrip("."), keys))
+            text = act.property("sheet_text") or act.text()  # a submenu's item: with its title
+            rows.append((text.replace("&", "").rstrip("…").rstrip("."), keys))
     return rows
 
 

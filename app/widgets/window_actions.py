@@ -94,9 +94,7 @@ def entries(w: MainWindow) -> list[Entry]:
               "Project"),
         Entry(F, "&Add images or videos…", "Ctrl+I", w.add_files_dialog, section="Project"),
         Entry(F, "Add &folder…", "Ctrl+Shift+I", w.add_folder_dialog, section="Project"),
-        Entry(F, "&Import COCO JSON…", None, lambda: exchange.import_coco(w)),
-        Entry(F, "&Export COCO JSON…", "Ctrl+E", lambda: exchange.export_coco(w),
-              section="Project"),
+        *exchange.menu_entries(w, F),  # Import ▸ / Export ▸ every format (Ctrl+E: COCO)
         Entry(F, separator=True),
         Entry(F, "&Close project", "Ctrl+W", w.close_project, section="Project"),
         Entry(F, "&Quit", QKeySequence.StandardKey.Quit, w.close, section="Project"),

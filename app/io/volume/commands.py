@@ -1,5 +1,6 @@
 """``vellum volume info`` and ``vellum volume convert``: describe the series under a path and
-convert one to NIfTI. Nothing heavy is imported until a command runs."""
+convert one to NIfTI. Nothing heavy is imported until a command runs. (``vellum import|export
+nifti`` are the NIfTI format of :mod:`app.io.formats`.)"""
 
 from __future__ import annotations
 
@@ -113,63 +114,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export_nifti(args: argparse.Namespace) -> int:
-    from app.core.document import Document
-    from app.io.volume.project import export_nifti
-    from app.progress import terminal_progress
-
-    with Document.open(args.project) as doc, terminal_progress("Exporting",
-                                                               unit="label map") as progress:
-        written = export_nifti(doc, args.out_dir, args.with_volumes, progress,
-                               overwrite=args.overwrite)
-    maps = [p for p in written if p.name.endswith((".nii.gz", ".nii")) and p.with_name(
-        p.name.replace(".nii.gz", ".json")).exists()]
-    print(f"Wrote {len(maps)} label map(s) with their segment tables to {args.out_dir}")
-    for p in written:
-        print(f"  {p.name}")
-    return 0
-
-
-def cmd_import_nifti(args: argparse.Namespace) -> int:
-    from app.core.document import Document
-    from app.core.media import MediaKind
-    from app.io.volume.project import import_labelmap
-
-    with Document.open(args.project) as doc:
-        volumes = [m for m in doc.media() if m.kind is MediaKind.VOLUME and (
-            args.volume is None or args.volume in (m.id, m.name, m.path, m.key))]
-        if len(volumes) != 1:
-            raise BadInputError(f"{doc.path} has {len(volumes)} matching volumes; name the one "
-                                f"{Path(args.file).name} belongs to with --volume.", args.file)
-        doc.execute(import_labelmap(doc, args.file, volumes[0], args.name))
-        info = doc.labelmaps(volumes[0].id)[-1]
-    print(f"Imported label map {info.name!r} onto {volumes[0].name}: "
-          f"{len(info.segments)} segment(s)")
-    return 0
-
-
 def register(cli: CommandRegistry) -> None:
-    p = cli.exporter("nifti", cmd_export_nifti, "label maps as NIfTI with segment tables",
-                     "Write every label map of the project as OUT_DIR/<volume>_<label "
-                     "map>.nii.gz on its volume's exact grid (RAS affine, as NIfTI wants), "
-                     "with a JSON segment table and an ITK-SNAP label description beside it. "
-                     "No patient field is written.")
-    p.add_argument("project", metavar="PROJECT")
-    p.add_argument("out_dir", metavar="OUT_DIR")
-    p.add_argument("--with-volumes", action="store_true",
-                   help="also write each labelled volume in real units (HU for CT)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace files of the same names in OUT_DIR")
-    p = cli.importer("nifti", cmd_import_nifti, "a NIfTI label map onto a volume",
-                     "Add a label map (.nii/.nii.gz, e.g. from 3D Slicer or ITK-SNAP) to a "
-                     "volume of the project as one undoable step; its grid must be the "
-                     "volume's (within 1e-3 mm). Segment names come from a JSON or ITK-SNAP "
-                     "table beside it.")
-    p.add_argument("project", metavar="PROJECT")
-    p.add_argument("file", metavar="FILE.nii.gz")
-    p.add_argument("--volume", metavar="NAME", help="the volume it belongs to (needed when "
-                   "the project has several)")
-    p.add_argument("--name", help="name of the new label map")
     parser = cli.command("volume", None, "describe DICOM series / NIfTI volumes, convert to "
                          "NIfTI", description="Read DICOM series (files, folders, DICOMDIR) "
                          "and NIfTI volumes.")
