@@ -226,8 +226,12 @@ def _library_reason(ort: Any, provider: str) -> str:
     try:
         ctypes.CDLL(str(capi / name))
     except OSError as exc:
-        missing = str(exc).split(":")[0].strip()
-        return f"a library it needs is missing or the wrong version ({missing})"
+        from app.inference.cuda_libs import library_source, missing_library
+
+        missing = missing_library(exc)
+        source = library_source(missing)
+        return (f"a library it needs is missing or the wrong version ({missing}"
+                + (f"; {source}" if source else "") + ")")
     return ""
 
 

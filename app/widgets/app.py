@@ -70,6 +70,9 @@ def run_gui(project: str | None = None, demo: bool = False) -> int:
 
     win = MainWindow(None)
     win.show()
+    from app.widgets.self_test import warn_unwritable_folders
+
+    warn_unwritable_folders(win)  # a read-only home: say which folder and what moves it
     if demo:
         QTimer.singleShot(0, win.open_demo)
     elif project:

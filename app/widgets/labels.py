@@ -21,18 +21,37 @@ MISSING_FONTS = ("Vellum: Qt finds no fonts, so text will not be drawn. Install 
                  "(Debian/Ubuntu: fonts-dejavu-core; Fedora: dejavu-sans-fonts).")
 
 
+# Generic names Qt lists even when fontconfig finds no font file at all: they resolve to no
+# font, so a list holding only these (["Monospace", "Sans Serif", "Serif"]) means no text.
+ALIAS_FAMILIES = frozenset({"sans serif", "sans-serif", "sans", "serif", "monospace", "mono",
+                            "cursive", "fantasy", "system-ui"})
+
+
+def real_font_families() -> list[str]:
+    """Families backed by a font file (Qt's alias families left out)."""
+    return [f for f in QFontDatabase.families() if f.casefold() not in ALIAS_FAMILIES]
+
+
 def ensure_fonts(folder: Path = FONT_DIR) -> list[str]:
-    """The font families Qt can use (needs a QGuiApplication); when there are none, first
-    registers the fonts under ``folder`` and, failing that, warns once on stderr."""
-    families = list(QFontDatabase.families())
-    if families:
-        return families
+    """The font families Qt can use (needs a QGuiApplication); when there are none (only Qt's
+    alias families), first registers the fonts under ``folder`` (the bundled DejaVu Sans) and
+    makes the first the application font if the default still resolves to nothing; failing
+    that, warns once on stderr and returns []."""
+    if real_font_families():
+        return list(QFontDatabase.families())
+    added: list[str] = []
     for path in sorted(folder.glob("*.[ot]tf")) if folder.is_dir() else []:
-        QFontDatabase.addApplicationFont(str(path))
-    families = list(QFontDatabase.families())
-    if not families:
+        font_id = QFontDatabase.addApplicationFont(str(path))
+        if font_id >= 0:
+            added += QFontDatabase.applicationFontFamilies(font_id)
+    if not real_font_families():
         print(MISSING_FONTS, file=sys.stderr)
-    return families
+        return []
+    from PySide6.QtGui import QFontInfo, QGuiApplication
+
+    if added and not QFontInfo(QGuiApplication.font()).family():
+        QGuiApplication.setFont(QFont(added[0]))
+    return list(QFontDatabase.families())
 
 
 @lru_cache(maxsize=8)
