@@ -40,7 +40,6 @@ def test_a_pack_installed_while_the_window_is_open_is_offered(qtbot, tmp_path, m
     if folder_exists:
         root.mkdir()
     monkeypatch.setenv("VELLUM_MODELS_DIR", str(root))
-    SamTool.choice.model_id, SamTool.choice.output = None, "mask"
     pack = sam_vit_pack(tmp_path / "pack")
     s = WindowScene(qtbot, tmp_path, images=1)
     try:

@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 
 from app.core.rle import decode
 from app.io.planes import RGBSource
-from app.tools.sam import SamTool
 from sam_fakes import FakeEngine, box_mask, disc
 from tools_scene import H, RIGHT, W, near, scene  # noqa: F401
 
@@ -23,14 +22,13 @@ pytest.importorskip("pytestqt")
 def sam(scene):
     """The scene with the SAM tool active on a fake engine and the picture hook set."""
     engine = FakeEngine()
-    SamTool.choice.model_id, SamTool.choice.output = None, "mask"
     tool = scene.tools["sam"]
     tool.engine = engine
+    tool.choice.model_id, tool.choice.output = None, "mask"
     here = scene.state.place
     scene.state.picture = lambda p: RGBSource(p, scene.image) if p == here else None
     scene.use("sam")
     yield scene, tool, engine
-    SamTool.choice.output = "mask"
 
 
 def test_a_click_previews_a_mask_and_enter_accepts_it_with_source_and_score(sam):
@@ -85,7 +83,7 @@ def test_right_click_drag_box_backspace_and_escape(sam):
 
 def test_polygon_output_keeps_the_hole(sam):
     scene, tool, engine = sam
-    SamTool.choice.output = "polygon"
+    tool.choice.output = "polygon"
     scene.drag([(40, 30), (120, 100)])
     scene.click(80.5, 65.5, button=RIGHT)
     scene.key(Qt.Key.Key_Return)

@@ -188,7 +188,6 @@ def test_segment_then_propagate_in_the_video_mode_of_the_window(qtbot, tmp_path,
 
     from app.demo_media import car_box
     from app.inference.pack_import import import_models
-    from app.tools.sam import SamTool
     from test_inference_tiny_models import sam_vit_pack
     from tools_scene import in_dialog
     from video_scene import VideoScene
@@ -196,7 +195,6 @@ def test_segment_then_propagate_in_the_video_mode_of_the_window(qtbot, tmp_path,
     root = tmp_path / "models"
     assert not import_models(sam_vit_pack(tmp_path / "pack"), root).errors
     monkeypatch.setenv("VELLUM_MODELS_DIR", str(root))
-    SamTool.choice.model_id, SamTool.choice.output = None, "mask"
     s = VideoScene(qtbot, tmp_path)
     try:
         s.presenter.jump(10)

@@ -66,7 +66,6 @@ def pane(qtbot, tmp_path):
     canvas.show()
     state.picture = lambda p: src if p == src.place else None
     engine = FakeEngine()
-    SamTool.choice.model_id = None
     tool = SamTool(state, engine)
     canvas.set_tool(tool)
     yield SimpleNamespace(doc=doc, info=info, state=state, canvas=canvas, src=src, tool=tool,

@@ -32,7 +32,6 @@ def tiny_models(tmp_path, monkeypatch) -> Path:
     report = import_models(sam_vit_pack(tmp_path / "pack"), root)
     assert report.errors == [] and "tiny-sam" in report.installed
     monkeypatch.setenv("VELLUM_MODELS_DIR", str(root))
-    SamTool.choice.model_id, SamTool.choice.output = None, "mask"
     return root
 
 
@@ -177,7 +176,6 @@ def test_the_real_litemedsam_pack_segments_a_photo_in_the_window(qtbot, tmp_path
     assert report.errors == [] and sorted(report.installed["litemedsam"]) == ["decoder",
                                                                               "encoder"]
     monkeypatch.setenv("VELLUM_MODELS_DIR", str(root))
-    SamTool.choice.model_id, SamTool.choice.output = None, "mask"
     s, disc = _segment_in_window(qtbot, tmp_path, [(85, 55), (215, 185)], 60000)
     try:
         (ann,) = s.anns("mask")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelError
+from app.inference.tasks import check_family
 
-FAMILIES = {"litemedsam": "segment", "sam-vit-onnx": "segment", "nanotrack": "track"}
 MANIFEST_VERSION = 1
 #: Largest size a manifest may give for one file (a SAM ViT-H encoder is 2.5 GB).
 MAX_FILE_BYTES = 16 * 1024**3
@@ -121,7 +121,7 @@ def parse_manifest(raw: dict[str, Any], where: str, families: dict[str, Manifest
     if missing:
         raise ModelError(f"{where} is not a model manifest (no {', '.join(missing)}).", where)
     _check_types(raw, where)
-    if raw["family"] not in FAMILIES or FAMILIES[raw["family"]] != raw["task"]:
+    if not check_family(raw["family"], raw["task"]):
         raise ModelError(f"{where} names a model family Vellum cannot run "
                          f"({raw['family']!r} for {raw['task']!r}).", where)
     kind = str(raw.get("kind") or "pack")

@@ -165,7 +165,9 @@ def track_in_project(doc: Document, item: MediaItem, found: list[Any], start_box
     return writer.command(found, final=True)  # type: ignore[return-value]
 
 
-def _state(t: Any) -> str:
+def box_state(t: Any) -> str:
+    """What a tracker's box means for the track: its judged ``state`` (``tracked``,
+    ``occluded``, ``outside``), or for a raw box ``outside`` when lost, else ``tracked``."""
     return getattr(t, "state", "") or ("outside" if t.lost else "tracked")
 
 
@@ -202,10 +204,10 @@ class TrackShapes:
     def records(self, done: list[Any], pending: list[Any] = ()) -> list[Annotation]:
         """The annotations to store for ``done`` (decided boxes) and ``pending``."""
         done = [t for t in done if t.frame != self.skip]
-        self._outside.update(t.frame for t in done if _state(t) == "outside")
+        self._outside.update(t.frame for t in done if box_state(t) == "outside")
         out: list[Annotation] = []
         for t in sorted(done, key=lambda t: t.frame):
-            state = _state(t)
+            state = box_state(t)
             ann_id = self._provisional.pop(t.frame, None)
             if state == "outside" and ann_id is None and t.frame - 1 in self._outside:
                 continue  # an outside keyframe before it already hides the object here

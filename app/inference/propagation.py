@@ -20,12 +20,17 @@ are flagged for review.
 
 ``on_kept`` receives the kept slices in batches of ``every`` (the seed's first) while the
 propagation runs, so that a caller can commit a long one in steps.
+
+:func:`carry` is the one propagation loop over a sequence of places: the slices up and down
+here and the video frames of ``app.widgets.sam_propagate.propagate_frames`` both run through
+it, each with its own segmenting, judging and keeping.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -33,6 +38,38 @@ import numpy as np
 from app.inference.masks import mask_box, window_to_uint8
 
 AXES = "kji"
+P = TypeVar("P")
+
+
+def carry(places: Iterable[P], seed: np.ndarray,
+          segment: Callable[[P, np.ndarray], tuple[np.ndarray, float]],
+          judge: Callable[[P, np.ndarray, float, np.ndarray], tuple[str, str]],
+          keep: Callable[[P, np.ndarray, float, str], None],
+          halt: Callable[[P], str] | None = None) -> str:
+    """The one propagation loop, over slices and frames alike: for each place in order,
+    ``halt(place)`` may stop before it (cancelled, a limit, a shape already there);
+    ``segment(place, previous mask)`` gives a mask and its score; ``judge(place, mask, score,
+    previous)`` gives ``(stop, review)`` - a stop reason refuses the place and ends the run -
+    and a kept one goes to ``keep(place, mask, score, review)`` and prompts the next place.
+    Returns why it stopped, ``""`` when the places ran out."""
+    prev = seed
+    for place in places:
+        stop = halt(place) if halt is not None else ""
+        if stop:
+            return stop
+        mask, score = segment(place, prev)
+        stop, review = judge(place, mask, score, prev)
+        if stop:
+            return stop
+        keep(place, mask, score, review)
+        prev = mask
+    return ""
+
+
+def grown_box(mask: np.ndarray, margin: float) -> tuple[float, float, float, float]:
+    """The box of ``mask`` grown by ``margin`` px on every side (the next place's prompt)."""
+    x, y, w, h = mask_box(mask)  # type: ignore[misc]
+    return (x - margin, y - margin, w + 2 * margin, h + 2 * margin)
 
 
 @dataclass(frozen=True)
@@ -210,30 +247,28 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
     seed = _Seed(int(seed_mask.sum()), inside, outside, abs(inside - outside) > 3 * spread)
     kept = {seed_index: SliceMask(seed_index, seed_mask, seed_score)}
     fresh = [kept[seed_index]]
+
+    def halt(k: int) -> str:
+        if len(kept) >= budget:
+            return "the slice limit was reached"
+        return "cancelled" if cancelled and cancelled() else ""
+
+    def judge(k: int, mask: np.ndarray, score: float, prev: np.ndarray) -> tuple[str, str]:
+        stop, review = _judge(mask, score, prev, plane(k).astype(np.float32), seed, rules)
+        return (f"slice {k}: {stop}" if stop else "", review)
+
+    def keep(k: int, mask: np.ndarray, score: float, review: str) -> None:
+        nonlocal fresh
+        kept[k] = SliceMask(k, mask, score, review)
+        fresh.append(kept[k])
+        if on_kept is not None and len(fresh) >= max(1, every):
+            on_kept(fresh)
+            fresh = []
+
     for name, step in (("up", 1), ("down", -1)):
-        prev, k = seed_mask, seed_index + step
-        while True:
-            if not 0 <= k < count:
-                result.stopped[name] = "the volume ends"
-                break
-            if len(kept) >= budget:
-                result.stopped[name] = "the slice limit was reached"
-                break
-            if cancelled and cancelled():
-                result.stopped[name] = "cancelled"
-                break
-            x, y, w, h = mask_box(prev)  # type: ignore[misc]
-            prompt = (x - margin, y - margin, w + 2 * margin, h + 2 * margin)
-            mask, score = segment(k, prompt)
-            stop, review = _judge(mask, score, prev, plane(k).astype(np.float32), seed, rules)
-            if stop:
-                result.stopped[name] = f"slice {k}: {stop}"
-                break
-            kept[k] = SliceMask(k, mask, score, review)
-            fresh.append(kept[k])
-            if on_kept is not None and len(fresh) >= max(1, every):
-                on_kept(fresh)
-                fresh = []
-            prev, k = mask, k + step
+        slices = range(seed_index + step, count if step > 0 else -1, step)
+        result.stopped[name] = carry(
+            slices, seed_mask, lambda k, prev: segment(k, grown_box(prev, margin)), judge, keep,
+            halt) or "the volume ends"
     result.slices = [kept[i] for i in sorted(kept)]
     return result

@@ -179,9 +179,14 @@ class SamVitOnnx(SamFamily):
         return masks[chosen].astype(np.float32), scores[chosen], low_res
 
 
-FAMILY_CLASSES: dict[str, type[SamFamily]] = {"litemedsam": LiteMedSam,
-                                              "sam-vit-onnx": SamVitOnnx}
-
-
 def family_for(manifest: Manifest) -> SamFamily:
-    return FAMILY_CLASSES[manifest.family](manifest)
+    """The segment family feeding ``manifest``'s pack, as registered in
+    :mod:`app.inference.tasks` (``ModelError`` when it is not a segment family)."""
+    from app.core.errors import ModelError
+    from app.inference.tasks import SEGMENT, family
+
+    found = family(manifest.family)
+    if found is None or found.task != SEGMENT:
+        raise ModelError(f"{manifest.id} names a model family Vellum cannot run "
+                         f"({manifest.family!r} for {manifest.task!r}).", manifest.id)
+    return found.load()(manifest)

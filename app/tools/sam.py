@@ -21,7 +21,6 @@ superseded prompts are dropped. Coordinates are continuous picture pixels of the
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,24 +31,13 @@ from app.core.places import Place
 from app.core.shapes import Box, Mask, Polygon
 from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem, OverlayKind,
                             PointerEvent, Tool)
-from app.tools.sam_protocol import (SamAnswer, SamEngine, SamModel, SamPicture, SamRequest,
-                                   default_engine, fingerprint_of, sam_picture, slice_picture,
-                                   window_of)
-
-_LAST: list[Any] = [None]  # weak reference to the SAM tool that was prompted last
+from app.tools.sam_protocol import (SamAnswer, SamChoice, SamEngine, SamModel, SamPicture,
+                                   SamRequest, WindowMemo, default_engine, fingerprint_of,
+                                   sam_picture, slice_picture, window_of)
 
 DRAG_PX = 4.0  # screen px a press must move to draw a box instead of placing a point
 POSITIVE, NEGATIVE = "#3ee07a", "#ff4d4d"
 PREVIEW_ALPHA = 0.45
-
-
-@dataclass
-class SamChoice:
-    """The options bar's choices, shared by every SAM tool (all panes): model id (None: the
-    first installed) and output, 'mask' or 'polygon'."""
-
-    model_id: str | None = None
-    output: str = "mask"
 
 
 @dataclass(frozen=True)
@@ -87,13 +75,6 @@ def as_polygon(mask: np.ndarray) -> Polygon | None:
                    tuple(p.exterior for p in polys[1:]))
 
 
-def last_prompted() -> SamTool | None:
-    """The SAM tool the user prompted last, whichever pane or canvas it is on (what the
-    window's Propagate starts from)."""
-    ref = _LAST[0]
-    return ref() if ref is not None else None
-
-
 # ---------------------------------------------------------------------- the tool
 class SamTool(Tool):
     name = "sam"
@@ -108,7 +89,6 @@ class SamTool(Tool):
                 ("Enter", "accept the mask into the active class"),
                 ("Backspace", "remove the last prompt"),
                 ("Esc", "drop the prompts"))
-    choice = SamChoice()
 
     def __init__(self, state: Any, engine: SamEngine | None = None) -> None:
         super().__init__(state)
@@ -126,10 +106,19 @@ class SamTool(Tool):
         self._unsubscribe: Callable[[], None] | None = None
         self.on_active: Callable[[bool], None] | None = None  # the options bar listens
         self._accept_when_ready = False  # Enter pressed while the answer was on its way
+        self.windows = WindowMemo()  # the last volume's percentile window
+        self._own_choice = SamChoice()  # used when the engine shares none
 
     # ------------------------------------------------------------------ engine and model
     def get_engine(self) -> SamEngine | None:
         return self.engine or default_engine()
+
+    @property
+    def choice(self) -> SamChoice:
+        """The model and output chosen: the engine's shared choice (the window's options bar
+        writes it), else this tool's own."""
+        shared = getattr(self.get_engine(), "choice", None)
+        return shared if isinstance(shared, SamChoice) else self._own_choice
 
     def model(self) -> SamModel | None:
         """The chosen model (the first installed when none is chosen or it is gone)."""
@@ -234,7 +223,9 @@ class SamTool(Tool):
             self.cancel()
         self.place = place
         self.prompts.append(prompt)
-        _LAST[0] = weakref.ref(self)
+        noted = getattr(self.get_engine(), "prompted", None)
+        if callable(noted):
+            noted(self)  # the window's engine remembers it: Propagate starts from it
         self.ask()
 
     # ------------------------------------------------------------------ asking the model
@@ -293,7 +284,8 @@ class SamTool(Tool):
     def _picture_at(self, place: Place) -> SamPicture | None:
         hook = self.state.picture
         source = hook(place) if hook is not None else None
-        return sam_picture(self.state, place, source) if source is not None else None
+        return sam_picture(self.state, place, source, self.windows) if source is not None \
+            else None
 
     def _ahead(self, place: Place) -> list[SamPicture]:
         """The next pictures the user will likely segment: the next two images, or the slices
@@ -307,7 +299,8 @@ class SamTool(Tool):
             if volume is None:
                 return []
             axis = "kji".index(place.axis)  # type: ignore[arg-type]
-            window, fingerprint = window_of(source), fingerprint_of(self.state, place)
+            window = window_of(source, self.windows)
+            fingerprint = fingerprint_of(self.state, place)
             return [slice_picture(place.at_slice(place.axis, i),  # type: ignore[arg-type]
                                   lambda i=i: np.take(volume, i, axis=axis), window, fingerprint)
                     for i in (place.index + 1, place.index - 1)  # type: ignore[operator]

@@ -25,6 +25,16 @@ import numpy as np
 from app.core.places import Place
 
 
+@dataclass
+class SamChoice:
+    """The options bar's choices: model id (None: the first installed) and output, 'mask' or
+    'polygon'. The window's engine holds one (``QtSamEngine.choice``) that every SAM tool
+    using that engine shares (all panes); a tool on an engine without one keeps its own."""
+
+    model_id: str | None = None
+    output: str = "mask"
+
+
 @dataclass(frozen=True)
 class SamModel:
     """An installed segmentation model: id, display name, and whether it was trained with box
@@ -84,7 +94,8 @@ class SamAnswer:
 class SamEngine(Protocol):
     """What the tool needs from whoever runs the models. ``predict`` answers later (or at
     once) by calling ``reply`` on the UI thread; ``repaint(tool)`` redraws the views showing
-    ``tool`` after an answer."""
+    ``tool`` after an answer. Optionally (the window's engine has both) ``choice``, a
+    :class:`SamChoice` its tools share, and ``prompted(tool)``, told of each prompted tool."""
 
     def models(self) -> list[SamModel]: ...
 
@@ -109,13 +120,32 @@ def default_engine() -> SamEngine | None:
     return _DEFAULT[0]
 
 
-_AUTO: dict[str, Any] = {}  # the last volume's percentile window (id of its array -> window)
+class WindowMemo:
+    """The percentile window of the last volume one SAM tool windowed (held by the tool, not
+    the module): a weak reference to the volume array, so a new array is never mistaken for
+    a freed one that had the same ``id``."""
+
+    def __init__(self) -> None:
+        self._ref: Any = None
+        self._window: tuple[float, float] = (0.0, 0.0)
+
+    def get(self, values: Any) -> tuple[float, float] | None:
+        return self._window if self._ref is not None and self._ref() is values else None
+
+    def put(self, values: Any, window: tuple[float, float]) -> None:
+        import weakref
+
+        try:
+            self._ref, self._window = weakref.ref(values), window
+        except TypeError:  # not weakly referenceable: nothing is remembered
+            self._ref = None
 
 
-def window_of(source: Any) -> tuple[float, float]:
+def window_of(source: Any, memo: WindowMemo | None = None) -> tuple[float, float]:
     """(width, level) a scalar picture is windowed with: the mapping shown (``source.mapping``
     or ``source.window``, a WindowLevel), else the 1-99 percentiles of its whole volume (one
-    window for every slice, so neighbours share it), else of the picture."""
+    window for every slice, so neighbours share it; ``memo`` remembers it between slices),
+    else of the picture."""
     for name in ("mapping", "window"):
         wl = getattr(source, name, None)
         if wl is not None and hasattr(wl, "width") and hasattr(wl, "level"):
@@ -126,11 +156,13 @@ def window_of(source: Any) -> tuple[float, float]:
     if values is None:
         wl = WindowLevel.auto(source.pixels())
         return (float(wl.width), float(wl.level))
-    if _AUTO.get("id") != id(values):
+    window = memo.get(values) if memo is not None else None
+    if window is None:
         wl = WindowLevel.auto(values)
-        _AUTO.clear()
-        _AUTO.update(id=id(values), window=(float(wl.width), float(wl.level)))
-    return _AUTO["window"]
+        window = (float(wl.width), float(wl.level))
+        if memo is not None:
+            memo.put(values, window)
+    return window
 
 
 def fingerprint_of(state: Any, place: Place) -> str | None:
@@ -150,15 +182,17 @@ def slice_picture(place: Place, plane: Callable[[], np.ndarray], window: tuple[f
                       f"{place.axis}:{place.index}")
 
 
-def sam_picture(state: Any, place: Place, source: Any) -> SamPicture:
-    """What the encoder sees at ``place`` shown by plane ``source``."""
+def sam_picture(state: Any, place: Place, source: Any, memo: WindowMemo | None = None
+                ) -> SamPicture:
+    """What the encoder sees at ``place`` shown by plane ``source`` (``memo``: see
+    :func:`window_of`)."""
     fingerprint = fingerprint_of(state, place)
     if getattr(source, "is_scalar", False):
         if place.is_slice:
-            return slice_picture(place, source.pixels, window_of(source), fingerprint)
+            return slice_picture(place, source.pixels, window_of(source, memo), fingerprint)
         from app.inference.masks import window_to_uint8
 
-        width, level = window_of(source)
+        width, level = window_of(source, memo)
         return SamPicture(place, lambda: window_to_uint8(source.pixels(), width, level),
                           f"{fingerprint}|{width}|{level}" if fingerprint else None, "")
     return SamPicture(place, source.pixels(), fingerprint, f"{place.media_id}:{place.frame}")

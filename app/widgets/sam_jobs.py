@@ -41,6 +41,7 @@ from app.inference.tracking import STEP_FRAMES
 from app.widgets.jobs import Cancelled, Job
 from app.widgets.sam_propagate import (Review, _split_attributes, box_reviews, frames_between,
                                        mask_records, propagate_frames, seed_track,
+                                       seed_track_shapes,
                                        taken_frames, track_command, volume_modifier,
                                        volume_review)
 
@@ -278,20 +279,14 @@ def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
         host.message("There is no frame to track to in that direction.")
         return None
     box = seed.shape.bbox()
-    track, keyed, first = seed_track(doc, seed)
-    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    first, writer = seed_track_shapes(doc, seed, "")
     reviews: list[Review] = []
-    writer: list[Any] = []
 
     def commit(payload: Any) -> None:  # UI thread: one step, the boxes decided since the last
         nonlocal first
-        from app.inference.prelabel import TrackShapes
-
         source, done_boxes, pending = payload
-        if not writer:
-            writer.append(TrackShapes(seed.media_id, track.id, keyed.class_id, source, dynamic,
-                                      seed.frame))
-        shapes = writer[0].records(done_boxes, pending)
+        writer.source = source  # the tracker's id, known once it is open
+        shapes = writer.records(done_boxes, pending)
         if shapes and steps.execute(host, track_command(doc, first + shapes,
                                                         f"Track with {source}")):
             first = []

@@ -8,20 +8,22 @@ from collections.abc import Callable
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from app.tools.sam import SamTool
+from app.tools.sam_protocol import SamChoice
 
 OUTPUTS = (("mask", "Mask"), ("polygon", "Polygon"))
 
 
 class SamOptions(QWidget):
-    """Model and output choosers (written to :attr:`SamTool.choice`, remembered in
-    ``settings``), a Propagate button, and a note of the device and last answer time."""
+    """Model and output choosers (written to ``choice``, the engine's :class:`SamChoice` its
+    tools share, remembered in ``settings``), a Propagate button, and a note of the device and
+    last answer time."""
 
     def __init__(self, models: Callable[[], list], settings: QSettings,
                  propagate: Callable[[], None], manage: Callable[[], None],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, choice: SamChoice | None = None) -> None:
         super().__init__(parent)
         self._models, self.settings = models, settings
+        self.choice = choice if choice is not None else SamChoice()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
         self.model_label = QLabel("Model")
@@ -47,7 +49,7 @@ class SamOptions(QWidget):
         for w in (self.model_label, self.model, self.output_label, self.output, self.propagate,
                   self.manage, self.note):
             lay.addWidget(w)
-        choice = SamTool.choice
+        choice = self.choice
         choice.model_id = str(settings.value("sam_model", "") or "") or choice.model_id
         choice.output = str(settings.value("sam_output", choice.output) or "mask")
         self.output.setCurrentIndex(max(0, self.output.findData(choice.output)))
@@ -65,22 +67,22 @@ class SamOptions(QWidget):
             self.model.addItem(m.name + (" (box prompts)" if m.needs_box else ""), m.id)
         if not models:
             self.model.addItem("No model installed", None)
-        wanted = SamTool.choice.model_id
+        wanted = self.choice.model_id
         index = self.model.findData(wanted) if wanted else 0
         self.model.setCurrentIndex(max(0, index))
         self.model.blockSignals(False)
         if models and index < 0:
-            SamTool.choice.model_id = models[0].id
+            self.choice.model_id = models[0].id
 
     def _model_chosen(self, _index: int) -> None:
         value = self.model.currentData()
         if value:
-            SamTool.choice.model_id = value
+            self.choice.model_id = value
             self.settings.setValue("sam_model", value)
 
     def _output_chosen(self, _index: int) -> None:
-        SamTool.choice.output = self.output.currentData() or "mask"
-        self.settings.setValue("sam_output", SamTool.choice.output)
+        self.choice.output = self.output.currentData() or "mask"
+        self.settings.setValue("sam_output", self.choice.output)
 
     def set_active(self, on: bool) -> None:
         """Enabled while the segment-anything tool is the active one."""

@@ -31,7 +31,6 @@ import numpy as np
 from app.core.annotations import Annotation, Track
 from app.core.places import Place
 from app.core.shapes import Mask
-from app.inference.masks import mask_box
 
 REVIEW_SCORE = 0.75  # a kept mask or box under this confidence is listed for review
 REVIEW_OVERLAP = 0.5  # a video mask overlapping the previous frame's less than this, too
@@ -93,11 +92,6 @@ class FramePropagation:
     stopped: str = ""
 
 
-def _grown(mask: np.ndarray, margin: float) -> tuple[float, float, float, float]:
-    x, y, w, h = mask_box(mask)  # type: ignore[misc]
-    return (x - margin, y - margin, w + 2 * margin, h + 2 * margin)
-
-
 def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, seed: np.ndarray,
                      media_id: str, fingerprint: str | None = None, stop_at: set[int] = frozenset(),
                      margin: float = 3.0, min_score: float = 0.5, min_overlap: float = 0.3,
@@ -109,44 +103,52 @@ def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, see
     the seed's own frame excluded) with a :class:`~app.inference.sam.SamSession`.
     ``on_step(masks)`` (all kept so far) is called each time ``every`` more are kept, so that
     a caller can commit a long run in steps."""
+    from app.inference.propagation import carry, grown_box
+
     out = FramePropagation()
-    prev = np.asarray(seed, bool)
-    for n, (frame, rgb) in enumerate(frames):
+    done = [0]
+
+    def halt(place: tuple[int, np.ndarray]) -> str:
         if cancelled is not None and cancelled():
-            out.stopped = "cancelled"
-            break
-        if frame in stop_at:
-            out.stopped = f"frame {frame} already has a shape of this track"
-            break
+            return "cancelled"
+        frame = place[0]
+        return f"frame {frame} already has a shape of this track" if frame in stop_at else ""
+
+    def segment(place: tuple[int, np.ndarray], prev: np.ndarray) -> tuple[np.ndarray, float]:
+        frame, rgb = place
         emb = session.encode(rgb, f"{media_id}:{frame}", fingerprint)
-        best = session.predict(box=_grown(prev, margin), embedding=emb).best()
-        mask, score = best.mask, float(best.score)
-        area, before = int(mask.sum()), int(prev.sum())
+        best = session.predict(box=grown_box(prev, margin), embedding=emb).best()
+        done[0] += 1
         if progress is not None:
-            progress(n + 1)
+            progress(done[0])
+        return best.mask, float(best.score)
+
+    def judge(place: tuple[int, np.ndarray], mask: np.ndarray, score: float, prev: np.ndarray
+              ) -> tuple[str, str]:
+        frame = place[0]
+        area, before = int(mask.sum()), int(prev.sum())
         if area == 0:
-            out.stopped = f"frame {frame}: the mask is empty"
-            break
+            return f"frame {frame}: the mask is empty", ""
         if score < min_score:
-            out.stopped = f"frame {frame}: predicted IoU {score:.2f} < {min_score:.2f}"
-            break
+            return f"frame {frame}: predicted IoU {score:.2f} < {min_score:.2f}", ""
         overlap = float((mask & prev).sum()) / float((mask | prev).sum())
         if overlap < min_overlap:
-            out.stopped = f"frame {frame}: overlap {overlap:.2f} with the previous frame"
-            break
+            return f"frame {frame}: overlap {overlap:.2f} with the previous frame", ""
         if not 1 / max_growth <= area / max(before, 1) <= max_growth:
-            out.stopped = f"frame {frame}: the area changed {area / max(before, 1):.1f} times"
-            break
-        review = "; ".join(r for r in (
+            return f"frame {frame}: the area changed {area / max(before, 1):.1f} times", ""
+        return "", "; ".join(r for r in (
             f"predicted IoU {score:.2f}" if score < REVIEW_SCORE else "",
             f"overlap {overlap:.2f} with the previous frame" if overlap < REVIEW_OVERLAP else "")
             if r)
-        out.masks.append(FrameMask(frame, mask, score, review))
-        prev = mask
+
+    def keep(place: tuple[int, np.ndarray], mask: np.ndarray, score: float, review: str
+             ) -> None:
+        out.masks.append(FrameMask(place[0], mask, score, review))
         if on_step is not None and len(out.masks) % max(1, every) == 0:
             on_step(out.masks)
-    else:
-        out.stopped = out.stopped or "the range ends"
+
+    out.stopped = carry(frames, np.asarray(seed, bool), segment, judge, keep,
+                        halt) or "the range ends"
     return out
 
 
@@ -229,28 +231,37 @@ def box_track_records(doc: Any, seed: Annotation, found: list[Any], source: str
     itself is skipped; judged boxes keep their state - occluded shapes, an ``outside``
     keyframe where the object left - and a raw lost stretch starts with an ``outside``
     keyframe), and the frames to review (:func:`box_reviews`)."""
+    records, writer = seed_track_shapes(doc, seed, source)
+    found = [t for t in found if t.frame != seed.frame]
+    return records + writer.records(found), box_reviews(seed.media_id, found)
+
+
+def seed_track_shapes(doc: Any, seed: Annotation, source: str) -> tuple[list[Any], Any]:
+    """The records making ``seed`` a track keyframe (:func:`seed_track`) and the
+    :class:`app.inference.prelabel.TrackShapes` turning a tracker's boxes into that track's
+    shapes (the same class ``vellum track``'s ``TrackWriter`` writes with)."""
     from app.inference.prelabel import TrackShapes
 
     track, keyed, records = seed_track(doc, seed)
     _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
-    writer = TrackShapes(seed.media_id, track.id, keyed.class_id, source, dynamic, seed.frame)
-    found = [t for t in found if t.frame != seed.frame]
-    return records + writer.records(found), box_reviews(seed.media_id, found)
+    return records, TrackShapes(seed.media_id, track.id, keyed.class_id, source, dynamic,
+                                seed.frame)
 
 
 def box_reviews(media_id: str, found: list[Any]) -> list[Review]:
     """The places to look at in a tracker's boxes: the first frame of each occluded run (its
     boxes are interpolated), the first frame of each outside or raw lost run, and found frames
     under :data:`REVIEW_SCORE`."""
+    from app.inference.prelabel import box_state
+
     review: list[Review] = []
     ordered = sorted(found, key=lambda t: t.frame)
     for n, t in enumerate(ordered):
-        state = getattr(t, "state", "") or ("outside" if t.lost else "tracked")
+        state = box_state(t)
         score = min(max(float(t.score), 0.0), 1.0)
         place = Place(media_id, frame=t.frame)
         before = ordered[n - 1] if n else None
-        same = before is not None and before.frame == t.frame - 1 and (
-            getattr(before, "state", "") or ("outside" if before.lost else "tracked")) == state
+        same = before is not None and before.frame == t.frame - 1 and box_state(before) == state
         if state == "occluded" and not same:
             run = 1
             while n + run < len(ordered) and ordered[n + run].frame == t.frame + run and \

@@ -123,7 +123,7 @@ class SamWindow(QObject):
         from app.widgets.sam_options import SamOptions
 
         self.options = SamOptions(self.engine.models, self.w.settings, self.propagate,
-                                  self.models_dialog)
+                                  self.models_dialog, choice=self.engine.choice)
         actions = bar.actions()
         before = actions[1] if len(actions) > 1 else None
         self._option_actions = ([bar.insertWidget(before, self.options),
@@ -186,9 +186,7 @@ class SamWindow(QObject):
             self.w.state.set(place=place)
 
     def _model(self) -> Any:
-        from app.tools.sam import last_prompted
-
-        tool = last_prompted() or self.tool
+        tool = self.engine.last_prompted() or self.tool
         model = tool.model() if tool is not None else None
         if model is None:
             self.w.message("No segmentation model is installed: Tools ▸ Models… imports one.")
@@ -197,9 +195,7 @@ class SamWindow(QObject):
     def _tool_and_state(self) -> tuple[Any, Any]:
         """The SAM tool prompted last (a volume pane's or a video view's) and its editor
         state, else the window's own."""
-        from app.tools.sam import last_prompted
-
-        tool = last_prompted()
+        tool = self.engine.last_prompted()
         if tool is not None and tool.state.doc is self.w.state.doc and tool.state.place:
             return tool, tool.state
         return self.tool, self.w.state
@@ -246,7 +242,8 @@ class SamWindow(QObject):
                            "then propagate.")
             return
         propagate_volume_segment(_Host(self.w, state), self.engine, model.id, source, box,
-                                 target, window_of(source), self._review)
+                                 target, window_of(source, getattr(tool, "windows", None)),
+                                 self._review)
 
     def track(self) -> None:
         tool, state = self._tool_and_state()
