@@ -45,6 +45,12 @@ def _default_label(verb: str, records: tuple[Any, ...]) -> str:
     return f"{verb} {n} {noun}s"
 
 
+def _labelmap_media(doc: Document, labelmap_id: str) -> set[str]:
+    """The media item of a label map (none when it is not stored)."""
+    info = doc.stored_labelmap(labelmap_id)
+    return {info.media_id} if info else set()
+
+
 def _ids(objs: tuple[Any, ...], limit: int = 20) -> dict[str, Any]:
     return {"count": len(objs), "ids": [o.id for o in objs[:limit]],
             "kinds": sorted({type(o).__name__ for o in objs})}
@@ -66,6 +72,26 @@ class Command(ABC):
     def detail(self) -> dict[str, Any]:
         """Short JSON-able description for the history table."""
         return {}
+
+    def media_ids(self, doc: Document) -> set[str]:
+        """The media items whose labels this command changes: those of the annotations,
+        tracks, label maps and frame times it stores or removes, and of the label map whose
+        voxels it writes (a media item's own record, and the schema, are no one item's labels).
+        A view shows that item before undoing the edit, as CVAT and Slicer do."""
+        from app.core.media import MediaItem
+
+        return {r.media_id for r in self._records() if not isinstance(r, MediaItem)}
+
+    def frames(self) -> set[int | None]:
+        """The video frames of the annotations this command stores or removes (None for an
+        annotation on no frame)."""
+        from app.core.annotations import Annotation
+
+        return {r.frame for r in self._records() if isinstance(r, Annotation)}
+
+    def _records(self) -> tuple[Record, ...]:
+        """The records this command stores or removes (none for most kinds)."""
+        return ()
 
     @property
     def action(self) -> str:
@@ -118,6 +144,9 @@ class Put(Command):
     def detail(self) -> dict[str, Any]:
         return _ids(self.records)
 
+    def _records(self) -> tuple[Record, ...]:
+        return self.records
+
 
 @dataclass(frozen=True, eq=False)
 class Remove(Command):
@@ -148,6 +177,9 @@ class Remove(Command):
     def detail(self) -> dict[str, Any]:
         return _ids(self.records)
 
+    def _records(self) -> tuple[Record, ...]:
+        return self.records
+
 
 @dataclass(frozen=True, eq=False)
 class _Restore(Command):
@@ -168,6 +200,9 @@ class _Restore(Command):
 
     def detail(self) -> dict[str, Any]:
         return _ids(self.records)
+
+    def _records(self) -> tuple[Record, ...]:
+        return self.records
 
     @property
     def action(self) -> str:
@@ -232,6 +267,9 @@ class ModifyLabelMap(Command):
         start, before, _ = self._undo[0]
         return _WriteVoxels(self.labelmap_id, start, before, label=self.label)
 
+    def media_ids(self, doc: Document) -> set[str]:
+        return _labelmap_media(doc, self.labelmap_id)
+
     @property
     def voxels_changed(self) -> int:
         """How many voxels the last :meth:`apply` changed."""
@@ -267,6 +305,9 @@ class _WriteVoxels(Command):
         return {"labelmap_id": self.labelmap_id, "start": list(self.start),
                 "shape": list(self.values.shape)}
 
+    def media_ids(self, doc: Document) -> set[str]:
+        return _labelmap_media(doc, self.labelmap_id)
+
     @property
     def action(self) -> str:
         return "WriteVoxels"
@@ -290,3 +331,9 @@ class Batch(Command):
 
     def detail(self) -> dict[str, Any]:
         return {"steps": [c.action for c in self.commands[:50]], "count": len(self.commands)}
+
+    def media_ids(self, doc: Document) -> set[str]:
+        return set().union(*(c.media_ids(doc) for c in self.commands))
+
+    def frames(self) -> set[int | None]:
+        return set().union(*(c.frames() for c in self.commands))

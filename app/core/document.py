@@ -169,6 +169,10 @@ class Document:
     def labelmaps(self, media_id: str) -> list[LabelMapInfo]:
         return [i for i in self._records.labelmaps.values() if i.media_id == media_id]
 
+    def stored_labelmap(self, labelmap_id: str) -> LabelMapInfo | None:
+        """The label map ``labelmap_id``, None when it is not stored."""
+        return self._records.labelmaps.get(labelmap_id)
+
     def labelmap_info(self, labelmap_id: str) -> LabelMapInfo:
         try:
             return self._records.labelmaps[labelmap_id]
@@ -246,23 +250,6 @@ class Document:
     @property
     def redo_command(self) -> Command | None:
         return self._history.redo_command
-
-    def media_of(self, command: Command) -> set[str]:
-        """The media items a command touches (so that a view can show an item before undoing
-        an edit made on it, as CVAT and Slicer do)."""
-        from app.core import commands as c
-
-        if isinstance(command, c.Batch):
-            return set().union(*(self.media_of(x) for x in command.commands))
-        if isinstance(command, (c.Put, c.Remove, c._Restore)):
-            out = set()
-            for r in command.records:
-                out.add(r.id if isinstance(r, MediaItem) else r.media_id)
-            return out
-        if isinstance(command, (c.ModifyLabelMap, c._WriteVoxels)):
-            info = self._records.labelmaps.get(command.labelmap_id)
-            return {info.media_id} if info else set()
-        return set()
 
     def view_state(self) -> dict[str, Any]:
         """What the window last showed (media item, place, zoom...), kept in the project so

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -58,6 +58,43 @@ def interpolate(keyframes: Sequence[Annotation], frame: int) -> Annotation | Non
     return replace(prev, shape=shape, place=prev.place.at_frame(frame), keyframe=False,
                    source=INTERPOLATED, score=None, timestamp=None, outside=False,
                    id=f"{prev.track_id}@{frame}")
+
+
+def shown_frames(shapes: Sequence[Annotation], frame_count: int, *, stored: bool = True
+                 ) -> Iterator[Annotation]:
+    """Every shape a track shows, in frame order, on frames ``0..frame_count-1``: its stored
+    shapes in view (``stored=False`` leaves them out) and the interpolated shapes between and
+    after them, exactly as :func:`interpolate` gives them frame by frame (the one "frames a
+    track shows" of the MOT and COCO exports). ``shapes``: the track's stored shapes."""
+    ordered = sorted(shapes, key=lambda a: a.frame if a.frame is not None else -1)
+    for i, a in enumerate(ordered):
+        if a.outside or a.frame is None or a.frame >= frame_count:
+            continue
+        if stored:
+            yield a
+        window = ordered[i:i + 2]  # all interpolate reads for the frames up to the next
+        stop = min(window[1].frame, frame_count) if len(window) > 1 else frame_count
+        for f in range(a.frame + 1, stop):
+            got = interpolate(window, f)
+            if got is None:
+                break
+            yield got
+
+
+def visible_runs(shapes: Sequence[Annotation], frame_count: int) -> list[tuple[int, int]]:
+    """Frame ranges (inclusive) in which a track is in view, from its stored shapes sorted by
+    frame: from a shape in view up to the next ``outside`` marker, else to the last frame."""
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
+    for a in shapes:
+        if a.outside and start is not None:
+            runs.append((start, a.frame - 1))
+            start = None
+        elif not a.outside and start is None:
+            start = a.frame
+    if start is not None:
+        runs.append((start, frame_count - 1))
+    return [(a, b) for a, b in runs if b >= a]
 
 
 def blend(a: Shape, b: Shape, t: float) -> Shape | None:

@@ -144,6 +144,18 @@ class LabelClass:
         """Initial attribute values keyed by attribute name."""
         return {a.name: a.initial() for a in self.attributes}
 
+    def split_attributes(self, values: dict[str, Any]
+                         ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(static, per-frame) attribute values: on a video track the static ones belong to
+        the track, the per-frame ("dynamic") ones to its shapes. Keys this class does not
+        know count as per-frame."""
+        static: dict[str, Any] = {}
+        per_frame: dict[str, Any] = {}
+        for k, v in values.items():
+            spec = self.attribute(k)
+            (static if spec is not None and not spec.dynamic else per_frame)[k] = v
+        return static, per_frame
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "color": self.color, "kinds": list(self.kinds),
                 "hotkey": self.hotkey, "attributes": [a.to_json() for a in self.attributes],

@@ -15,7 +15,7 @@ visibility`` (the MOT16/17 ground-truth layout; CVAT's "MOT 1.1" and datumaro wr
   and 1 when not.
 
 Every frame a track shows is written: keyframes, tracker output and interpolated frames alike,
-all through :func:`app.core.interpolate.interpolate`, so the numbers match the window and the
+all through :func:`app.core.interpolate.shown_frames`, so the numbers match the window and the
 COCO export. Import stores the lines as the track's shapes and keeps as keyframes only the
 frames that interpolation between kept neighbours does not reproduce (within 0.01 px), so a
 file Vellum wrote comes back with its keyframes; the frame after each run of lines (a gap, or
@@ -37,7 +37,7 @@ from app.core.annotations import Annotation, Track
 from app.core.commands import Batch, Command, Put, SetSchema
 from app.core.document import Document
 from app.core.errors import BadInputError, VellumError
-from app.core.interpolate import blend, interpolate
+from app.core.interpolate import blend, shown_frames
 from app.core.media import MediaItem, MediaKind
 from app.core.places import Place
 from app.core.schema import PALETTE, LabelClass
@@ -75,12 +75,8 @@ def track_rows(doc: Document, video: MediaItem, label_ids: dict[str | None, int]
             continue
         mot_id = int(track.foreign.get("mot", {}).get("id", n))
         report.tracks += 1
-        for frame in range(shapes[0].frame, video.frames):
-            a = interpolate(shapes, frame)
-            if a is None:
-                if shapes[-1].frame <= frame:
-                    break  # outside for good
-                continue
+        for a in shown_frames(shapes, video.frames):
+            frame = a.frame
             x, y, w, h = a.shape.bbox()
             ignored = bool(a.attributes.get("ignored", False))
             conf = (a.score if a.score is not None else 1.0) if scores else (0 if ignored else 1)

@@ -83,6 +83,10 @@ class _Runnable(QRunnable):
             self._signals.finished.emit(self._job, result)
 
 
+# pools let go of by :meth:`Jobs.shutdown` while their work still ran (kept to the end)
+_RUNNING_POOLS: list[QThreadPool] = []
+
+
 class Jobs(QObject):
     """Runs jobs on a thread pool and calls back on the UI thread."""
 
@@ -128,6 +132,17 @@ class Jobs(QObject):
     def wait(self, msecs: int = -1) -> bool:
         """Block until all jobs finished (tests and shutdown only)."""
         return self.pool.waitForDone(msecs)
+
+    def shutdown(self, msecs: int = 1000) -> None:
+        """Cancel every job and wait up to ``msecs`` for them. A pool whose work is still
+        running then is let go of its parent and kept until the process ends: destroying it
+        with its owner would wait for that work inside Qt while holding Python's lock, which
+        the work needs to finish (a deadlock seen when a window closed during a long
+        thumbnail scan)."""
+        self.cancel_all()
+        if not self.pool.waitForDone(msecs):
+            self.pool.setParent(None)
+            _RUNNING_POOLS.append(self.pool)
 
     @Slot(object, int, int)
     def _on_progress(self, job: Job, done: int, total: int) -> None:

@@ -516,10 +516,8 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
                                self.saveState() if self._panels_shown else self._layout)
         self.settings.sync()
         self.frames.clear()  # a huge picture still decoding is not waited for
-        self.jobs.cancel_all()
-        self.thumb_jobs.cancel_all()
-        self.jobs.wait(1000)
-        self.thumb_jobs.wait(1000)
+        self.jobs.shutdown(1000)
+        self.thumb_jobs.shutdown(1000)
         doc = self.state.doc
         if doc is not None:
             view_memory.remember(self)

@@ -40,8 +40,10 @@ CountRole = Qt.UserRole + 3
 ErrorRole = Qt.UserRole + 4
 
 
-def load_thumbnail(path: Path, kind: MediaKind, edge: int, source: Any = None) -> QImage:
-    """Decode ``path`` and scale it to fit ``edge`` pixels (worker thread; no Document)."""
+def load_thumbnail(path: Path, kind: MediaKind, edge: int, source: Any = None,
+                   check: Callable[[], None] | None = None) -> QImage:
+    """Decode ``path`` and scale it to fit ``edge`` pixels (worker thread; no Document).
+    ``check()`` may raise to stop a long volume scan early (a cancelled job)."""
     import cv2
 
     from app.io.images import read_image
@@ -57,7 +59,7 @@ def load_thumbnail(path: Path, kind: MediaKind, edge: int, source: Any = None) -
         from app.io.planes import default_window
         from app.io.volume.thumbnail import middle_slice
 
-        plane, modality = middle_slice(path, source)
+        plane, modality = middle_slice(path, source, check)
         grey = default_window(modality, plane).apply(plane)
         rgb = np.repeat(grey[:, :, None], 3, axis=2)
     else:
@@ -182,7 +184,8 @@ class MediaListModel(QAbstractListModel):
             path, kind, edge = self._doc.media_path(m), m.kind, int(THUMB * self.dpr)
             src = m.source
             self._pending[m.id] = self._jobs.start(
-                f"Thumbnail {m.name}", lambda job: load_thumbnail(path, kind, edge, src),
+                f"Thumbnail {m.name}",
+                lambda job: load_thumbnail(path, kind, edge, src, job.check),
                 on_done=lambda img, mid=m.id: self._thumb_ready(mid, img),
                 on_error=lambda exc, mid=m.id: self._thumb_failed(mid, exc), visible=False)
         return img

@@ -11,10 +11,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QKeySequence
 
-from app.core.annotations import Annotation
-from app.core.commands import Batch, Command
+from app.core.commands import Command
 from app.core.document import Document
-from app.core.media import MediaItem
 from app.widgets import exchange
 from app.widgets.icons import tool_icon
 from app.widgets.menus import Entry, tool_tip
@@ -24,35 +22,11 @@ if TYPE_CHECKING:
     from app.widgets.main_window import MainWindow
 
 
-def _edited(doc: Document, command: Command) -> tuple[set[str], set[int | None]]:
-    """Media items whose labels ``command`` changes, and the video frames of the annotations
-    it changes (None for a record on no frame)."""
-    media: set[str] = set()
-    frames: set[int | None] = set()
-
-    def walk(c: Command) -> None:
-        if isinstance(c, Batch):
-            for x in c.commands:
-                walk(x)
-        elif hasattr(c, "records"):
-            for r in c.records:
-                if isinstance(r, MediaItem):
-                    continue
-                media.add(r.media_id)
-                if isinstance(r, Annotation):
-                    frames.add(r.frame)
-        else:
-            media.update(doc.media_of(c))
-
-    walk(command)
-    return media, frames
-
-
 def history_media(doc: Document, command: Command, current: str | None) -> str | None:
     """The media item whose labels undoing or redoing ``command`` changes, when that is one
     item other than ``current`` (the window shows it first); None to stay where we are
     (the edit is here, spans several items, or only changes media records or the schema)."""
-    media, _ = _edited(doc, command)
+    media = command.media_ids(doc)
     if current in media or len(media) != 1:
         return None
     target = media.pop()
@@ -64,8 +38,7 @@ def history_frame(doc: Document, command: Command, frame: int | None) -> int | N
     """The video frame to show before undoing or redoing ``command`` when the user is on
     ``frame`` (None: not on a video frame): the first frame the edit touches when it touches
     none on screen; None to stay (the edit is on this frame or on no frame)."""
-    _, frames = _edited(doc, command)
-    on = {f for f in frames if f is not None}
+    on = {f for f in command.frames() if f is not None}
     if not on or frame in on:
         return None
     return min(on)

@@ -250,8 +250,7 @@ class Decoder:
             rest[OSHA] = object_digest(shape)
         tid = track_id(ann, item, cls, attrs) if frame is not None else None
         if tid is not None and cls is not None and user:  # static attributes: on the track
-            user = {k: v for k, v in user.items()
-                    if (spec := cls.attribute(k)) is None or spec.dynamic}
+            user = cls.split_attributes(user)[1]
         occluded = attrs.get("occluded")
         if own and tid is not None and "occluded" in user:  # the track shape's state
             user = {k: v for k, v in user.items() if k != "occluded"}

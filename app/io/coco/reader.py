@@ -188,9 +188,8 @@ class _Reader:
             key = (item.id, ann["track_id"])
             if key not in tracks:
                 tid = attrs.get("vellum_track_id")
-                static = {k: v for k, v in attrs.items() if cls is not None
-                          and not k.startswith("vellum_")
-                          and (spec := cls.attribute(k)) is not None and not spec.dynamic}
+                static = {k: v for k, v in cls.split_attributes(attrs)[0].items()
+                          if not k.startswith("vellum_")} if cls is not None else {}
                 tracks[key] = Track(media_id=item.id, class_id=cls.id if cls else None,
                                     attributes=static,
                                     **({"id": tid} if isinstance(tid, str) else {}))

@@ -1,7 +1,7 @@
 """Video frames in a COCO export: the frames a track shows, and their pictures.
 
 :func:`track_frames` gives the shapes a video's tracks show on the frames between and after
-their stored shapes, through core's one :func:`~app.core.interpolate.interpolate` (the same
+their stored shapes, through core's one :func:`~app.core.interpolate.shown_frames` (the same
 frames and values the MOT export and the window show). :class:`FrameImages` writes the
 exported frames as PNG beside the JSON (``--with-images``): decoded by the project's one
 decoder (frame N = the N-th frame in presentation order, display orientation, RGB), staged in
@@ -20,7 +20,7 @@ from typing import Any
 from app.core.annotations import Annotation
 from app.core.document import Document
 from app.core.errors import VellumError
-from app.core.interpolate import interpolate
+from app.core.interpolate import shown_frames
 from app.core.media import MediaItem, MediaKind
 from app.io.outputs import StagedOutput, inside, prepare_outputs
 
@@ -41,18 +41,10 @@ def track_frames(doc: Document, item: MediaItem, anns: Iterable[Annotation]
     seconds = times.seconds if times is not None else ()
     out: list[Annotation] = []
     for shapes in by_track.values():
-        shapes.sort(key=lambda a: a.frame)
-        for i, a in enumerate(shapes):
-            if a.outside:
-                continue
-            window = shapes[i:i + 2]  # all interpolate reads for the frames up to the next
-            stop = window[1].frame if len(window) > 1 else item.frames
-            for f in range(a.frame + 1, stop):
-                got = interpolate(window, f)
-                if got is None:
-                    break
-                out.append(replace(got, foreign={},
-                                   timestamp=seconds[f] if f < len(seconds) else None))
+        for got in shown_frames(shapes, item.frames, stored=False):
+            f = got.frame
+            out.append(replace(got, foreign={},
+                               timestamp=seconds[f] if f < len(seconds) else None))
     return out
 
 

@@ -4,6 +4,7 @@ array proxy. Values in real units (HU for CT)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,11 @@ from app.core.errors import BadInputError
 from app.core.media import VolumeSource
 
 
-def middle_slice(path: str | Path, source: VolumeSource | None) -> tuple[np.ndarray, str]:
-    """``(picture [j, i], modality)`` of slice k = K // 2 of the item's series."""
+def middle_slice(path: str | Path, source: VolumeSource | None,
+                 check: Callable[[], None] | None = None) -> tuple[np.ndarray, str]:
+    """``(picture [j, i], modality)`` of slice k = K // 2 of the item's series. ``check()``
+    is called between the files of a folder scan and may raise to stop it (a thumbnail no
+    longer wanted)."""
     from app.io.volume import scan_series
     from app.io.volume.dicom_decode import read_frames
     from app.io.volume.nifti import is_nifti, open_nifti, read_voxels
@@ -26,7 +30,8 @@ def middle_slice(path: str | Path, source: VolumeSource | None) -> tuple[np.ndar
         plane = np.asarray(read_voxels(p, lambda: img.dataobj[index]), np.float32)
         return plane.T, ""  # (i, j) -> picture [j, i]
     uid = source.series_uid if source else ""
-    found = [s for s in scan_series(p) if s.is_image and (not uid or s.uid == uid)]
+    progress = (lambda *_: check()) if check is not None else None
+    found = [s for s in scan_series(p, progress) if s.is_image and (not uid or s.uid == uid)]
     if not found or not found[0].plan or not found[0].plan[0]:
         raise BadInputError(f"{p} holds no image series to show.", p)
     series = found[0]

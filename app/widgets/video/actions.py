@@ -1,12 +1,12 @@
 """What the video mode's keys and buttons do to tracks, events and the report: a mixin of
 :class:`~app.widgets.video.presenter.VideoPresenter` (it uses its host, index, frame and
 panels). Each action is one command run as it is (already in track terms, see
-:mod:`app.widgets.video.edits`); its sentence goes to the status bar."""
+:mod:`app.tools.track_edits`); its sentence goes to the status bar."""
 
 from __future__ import annotations
 
 from app.core.commands import Batch, Remove
-from app.widgets.video import edits
+from app.tools import track_edits as edits
 from app.widgets.video.report_text import ReportDialog
 
 

@@ -38,8 +38,7 @@ def demo_video_labels(doc: Document, item: MediaItem) -> Command:
     elif not braking.allows("event"):
         braking = replace(braking, kinds=braking.kinds + ("event",))
         schema = schema.with_class(braking)
-    static = {a.name: a.initial() for a in car.attributes if not a.dynamic}
-    dynamic = {a.name: a.initial() for a in car.attributes if a.dynamic}
+    static, dynamic = car.split_attributes(car.default_attributes())
     track = Track(item.id, car.id, attributes=static)
     last = item.frames - 1
     keys = tuple(Annotation(Place(item.id, min(f, last)), Box(*car_box(f)), car.id,

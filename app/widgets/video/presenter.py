@@ -6,8 +6,8 @@ Frame N (0-based, presentation order) is decoded by the project's one decoder
 thread; ``state.place`` becomes ``Place(video, frame=N)`` together with its picture, so the
 annotations drawn are always those of the frame shown. Drawing makes a track (or a
 single-frame shape when chosen); the canvas shows each track's shape through core's one
-interpolation (:mod:`app.widgets.video.tracks`); the tools' edits are rewritten for tracks
-(:mod:`app.widgets.video.edits`). Keys: :mod:`app.widgets.video.keys`.
+interpolation (:mod:`app.tools.track_index`); the tools' edits are rewritten for tracks
+(:mod:`app.tools.track_edits`). Keys: :mod:`app.widgets.video.keys`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from app.core.errors import VellumError
 from app.core.media import MediaItem
 from app.core.places import Place
 from app.io.planes import RGBSource
-from app.widgets.video import edits
+from app.tools import track_edits as edits
+from app.tools.track_index import TRACKED_KINDS, TrackIndex
 from app.widgets.video.actions import TrackActions
 from app.widgets.video.sync import PanelSync
 from app.widgets.video.frames import FrameFeed, Playback
@@ -33,7 +34,6 @@ from app.widgets.video.keys import KEYS, SpaceTap
 from app.widgets.video.report_text import report_summary
 from app.widgets.video.timeline import TimelinePanel
 from app.widgets.video.track_list import TrackList
-from app.widgets.video.tracks import TRACKED_KINDS, TrackIndex
 
 
 PANEL_HEIGHT = 180  # px of the timeline dock (the canvas keeps the rest)

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, Q
                                QWidget)
 
 from app.core.schema import LabelSchema
+from app.tools.track_index import TrackIndex
 from app.widgets.icons import swatch
-from app.widgets.video.tracks import TrackIndex
 
 TRACK_ROLE = Qt.ItemDataRole.UserRole
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 1

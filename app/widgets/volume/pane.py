@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.io.planes import VolumeSliceSource
 from app.tools.state import EditorState
+from app.tools.volume_cursor import PANE_COLOURS
 from app.widgets.canvas import Canvas
 from app.widgets.labels import draw_label, label_font
 from app.widgets.view import View
-from app.widgets.volume.cursor import PANE_COLOURS
 
 CROSSHAIR_GAP = 10  # screen px left open around the crosshair's centre
 MARK_COLOUR = "#d62728"  # a slice without its own image (damaged or missing file)

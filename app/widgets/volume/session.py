@@ -25,11 +25,11 @@ from app.tools import TOOLS
 from app.tools.state import EditorState
 from app.tools.volume_brush import BrushSettings, VolumeBrush, pixel_size
 from app.tools.volume_crosshair import set_crosshair_hook
-from app.widgets.volume.cursor import PANE_COLOURS, Crosshair, cursor_text
+from app.tools.volume_cursor import PANE_COLOURS, Crosshair, cursor_text
+from app.tools.volume_link import StateLink
+from app.tools.volume_segmentation import Segmentation
 from app.widgets.volume.layers import SliceLabelLayer
-from app.widgets.volume.link import StateLink
 from app.widgets.volume.pane import SlicePane
-from app.widgets.volume.segmentation import Segmentation
 
 
 class VolumeSession(QObject):

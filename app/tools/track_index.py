@@ -1,11 +1,12 @@
-"""What a video's tracks show on each frame, as the window draws and edits them (Qt-free).
+"""What a video's tracks show on each frame, as the window draws and edits them (Qt-free;
+the video mode in :mod:`app.widgets.video` is its Qt glue).
 
 Frame indices are 0-based, presentation order. On frame N the canvas shows the stored
 per-frame shapes of N and, for every track, its shape there through core's one
 :func:`~app.core.interpolate.interpolate` (a keyframe, a tracker's shape, or an interpolated
 shape with the id ``"<track id>@<N>"``, never stored). A track shape is shown with the track's
 static attributes beside its own per-frame ones, so the attribute editor edits both; the edit
-rewrite (:mod:`app.widgets.video.edits`) puts the static ones back on the track.
+rewrite (:mod:`app.tools.track_edits`) puts the static ones back on the track.
 
 :class:`TrackIndex` groups a video's stored track shapes by track once (one pass over its
 annotations) and is rebuilt when the project changed: the audit trail's last sequence number
@@ -22,7 +23,7 @@ import numpy as np
 
 from app.core.annotations import Annotation, Track
 from app.core.document import Document
-from app.core.interpolate import interpolate
+from app.core.interpolate import interpolate, visible_runs
 from app.core.places import Place
 
 TRACKED_KINDS = ("box", "rotated_box", "polygon", "polyline", "keypoints")  # masks: per frame
@@ -117,18 +118,7 @@ class TrackIndex:
 
     def visible_runs(self, track_id: str) -> list[tuple[int, int]]:
         """Frame ranges (inclusive) in which the track is in view."""
-        shapes = self.fresh()._shapes.get(track_id, [])
-        runs: list[tuple[int, int]] = []
-        start: int | None = None
-        for a in shapes:
-            if a.outside and start is not None:
-                runs.append((start, a.frame - 1))
-                start = None
-            elif not a.outside and start is None:
-                start = a.frame
-        if start is not None:
-            runs.append((start, self.frame_count - 1))
-        return [(a, b) for a, b in runs if b >= a]
+        return visible_runs(self.fresh()._shapes.get(track_id, []), self.frame_count)
 
     def keyframes(self, track_id: str) -> list[Annotation]:
         """The track's keyframes (person-set stored shapes, outside markers included)."""

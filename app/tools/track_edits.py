@@ -26,7 +26,7 @@ from app.core.identity import author, new_id, utc_now
 from app.core.places import Place
 from app.core.schema import LabelClass, LabelSchema
 from app.core.shapes import Event
-from app.widgets.video.tracks import TrackIndex
+from app.tools.track_index import TrackIndex
 
 PROPAGATED = "propagation"  # source of shapes copied forward as tracked (non-key) shapes
 _CONTENT = ("shape", "attributes", "occluded", "outside", "hidden", "locked", "iscrowd", "z")
@@ -34,13 +34,9 @@ _CONTENT = ("shape", "attributes", "occluded", "outside", "hidden", "locked", "i
 
 def split_attributes(cls: LabelClass | None, values: dict[str, Any]
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(static, per-frame) attribute values of a class; unknown keys count as per-frame."""
-    static: dict[str, Any] = {}
-    dynamic: dict[str, Any] = {}
-    for k, v in values.items():
-        spec = cls.attribute(k) if cls is not None else None
-        (static if spec is not None and not spec.dynamic else dynamic)[k] = v
-    return static, dynamic
+    """(static, per-frame) attribute values of a class (:meth:`LabelClass.split_attributes`);
+    with no class every value is per-frame."""
+    return cls.split_attributes(values) if cls is not None else ({}, dict(values))
 
 
 def as_keyframe(a: Annotation, **changes: Any) -> Annotation:
@@ -111,11 +107,9 @@ class TrackEdits:
             changed = track
             relabel = r.class_id != track.class_id
             if relabel:
-                keep = {k: v for k, v in track.attributes.items() if new_cls is None
-                        or (new_cls.attribute(k) is not None
-                            and not new_cls.attribute(k).dynamic)}
-                defaults = split_attributes(new_cls, new_cls.default_attributes())[0] \
-                    if new_cls is not None else {}
+                keep, defaults = (dict(track.attributes), {}) if new_cls is None else (
+                    new_cls.split_attributes(track.attributes)[0],
+                    new_cls.split_attributes(new_cls.default_attributes())[0])
                 changed = replace(changed, class_id=r.class_id,
                                   attributes={**defaults, **keep, **static})
             elif static and {**track.attributes, **static} != track.attributes:
