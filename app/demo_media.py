@@ -89,37 +89,59 @@ def lesion_mask() -> np.ndarray:
 def write_demo_ct(folder: Path) -> Path:
     """The phantom as an axial CT DICOM series (one file per slice, 16-bit with
     RescaleIntercept -1024, 1.2 x 1.2 x 4 mm), with an anonymous synthetic patient."""
-    import pydicom
+    return write_ct_series(folder, ct_phantom(), CT_SPACING, uid_seed="vellum-demo",
+                           instance_seed="vellum-demo", patient=("DEMO^PHANTOM", "VELLUM-DEMO"),
+                           description="Demo head phantom", number=2, prefix="CT",
+                           window=(40, 80))
+
+
+def write_ct_series(folder: Path, hu: np.ndarray, spacing: tuple[float, float, float], *,
+                    uid_seed: str, instance_seed: str, patient: tuple[str, str],
+                    description: str, number: int, prefix: str,
+                    transfer_syntax: str | None = None,
+                    window: tuple[float, float] | None = None) -> Path:
+    """``hu[k, j, i]`` (HU) as an axial CT series centred on the table axis, one file per slice
+    (16-bit, RescaleIntercept -1024), spacing ``(si, sj, sk)`` mm; UIDs derived from the
+    seeds (the same series every time); compressed in ``transfer_syntax`` when given (RLE
+    natively, JPEG 2000 through pylibjpeg). Used by the demo and ``vellum self-test``."""
     from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import (CTImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless,
+                             RLELossless, generate_uid)
 
     folder.mkdir(parents=True, exist_ok=True)
-    vol = ct_phantom()
-    study, series, frame = (generate_uid(entropy_srcs=[f"vellum-demo-{s}"])
+    study, series, frame = (generate_uid(entropy_srcs=[f"{uid_seed}-{s}"])
                             for s in ("study", "series", "frame"))
-    k, j, i = CT_SHAPE
-    origin = (-(i - 1) / 2 * CT_SPACING[0], -(j - 1) / 2 * CT_SPACING[1], 0.0)
+    k, j, i = hu.shape
+    origin = (-(i - 1) / 2 * spacing[0], -(j - 1) / 2 * spacing[1], 0.0)
     for n in range(k):
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[f"vellum-demo-{n}"])
+        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[f"{instance_seed}-{n}"])
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = FileDataset(str(folder / f"CT{n:03d}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        name = folder / f"{prefix}{n:03d}.dcm"
+        ds = FileDataset(str(name), {}, file_meta=meta, preamble=b"\0" * 128)
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.PatientName, ds.PatientID = "DEMO^PHANTOM", "VELLUM-DEMO"
-        ds.Modality, ds.SeriesDescription, ds.SeriesNumber = "CT", "Demo head phantom", 2
+        ds.PatientName, ds.PatientID = patient
+        ds.Modality, ds.SeriesDescription, ds.SeriesNumber = "CT", description, number
         ds.InstanceNumber = n + 1
         ds.Rows, ds.Columns = j, i
-        ds.PixelSpacing = [CT_SPACING[1], CT_SPACING[0]]
-        ds.SliceThickness = CT_SPACING[2]
+        ds.PixelSpacing = [spacing[1], spacing[0]]
+        ds.SliceThickness = spacing[2]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [origin[0], origin[1], origin[2] + n * CT_SPACING[2]]
+        ds.ImagePositionPatient = [origin[0], origin[1], origin[2] + n * spacing[2]]
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
-        ds.WindowCenter, ds.WindowWidth = 40, 80
-        ds.PixelData = np.clip(vol[n].astype(np.int32) + 1024, 0, 65535).astype(np.uint16).tobytes()
-        ds.save_as(folder / f"CT{n:03d}.dcm", enforce_file_format=True)
-    del pydicom
+        if window is not None:
+            ds.WindowCenter, ds.WindowWidth = window
+        pixels = np.clip(hu[n].astype(np.int32) + 1024, 0, 65535).astype(np.uint16)
+        ds.PixelData = pixels.tobytes()
+        if transfer_syntax == RLELossless:
+            ds.compress(RLELossless, pixels)
+        elif transfer_syntax == JPEG2000Lossless:
+            ds.compress(JPEG2000Lossless, pixels, encoding_plugin="pylibjpeg")
+        elif transfer_syntax not in (None, ExplicitVRLittleEndian):
+            raise ValueError(f"no sample writer for transfer syntax {transfer_syntax}")
+        ds.save_as(name, enforce_file_format=True)
     return folder

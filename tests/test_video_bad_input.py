@@ -155,7 +155,8 @@ def test_add_takes_a_still_named_as_video_as_a_video(tmp_path, kind):
 @pytest.fixture(scope="module")
 def transport_stream(tmp_path_factory) -> bytes:
     """A shared video remuxed to MPEG-TS by ffmpeg."""
-    from conftest import SHARED_DATA
+    # (not 'from conftest import': tests/fuzz has a conftest module of its own)
+    SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
     src = SHARED_DATA / "video" / "bikes.mp4"
     if not src.is_file():

@@ -15,7 +15,8 @@ from app.io.volume import load_series, load_volume, scan_series, write_nifti
 
 @pytest.fixture(scope="module")
 def dicom_tree(request):
-    from conftest import SHARED_DATA
+    # (not 'from conftest import': tests/fuzz has a conftest module of its own)
+    SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
     if not (SHARED_DATA / "dicom").is_dir():
         pytest.skip(f"{SHARED_DATA / 'dicom'} is absent on this machine")

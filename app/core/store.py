@@ -55,10 +55,27 @@ def _check_sqlite_header(path: Path, held: Pin) -> None:
     page_size = int.from_bytes(head[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(head[28:32], "big")
-    if page_size < 512 or (pages and size < pages * page_size):
+    # The header's page count is SQLite's own only while its change counter (offset 24)
+    # equals 'version valid for' (offset 92); and a process killed while checkpointing its
+    # WAL can leave the file shorter than page 1 says, which SQLite recovers from the WAL
+    # beside it: only a file with no journal to recover from is judged by its size.
+    valid = head[24:28] == head[92:96]
+    if page_size < 512 or (pages and valid and size < pages * page_size
+                           and not _has_journal(path)):
         raise StoreError(f"{path} is damaged: the file is shorter than its header says "
                          f"({size} bytes, expected {pages * page_size}); it may have been "
                          f"truncated by a failed copy.", path)
+
+
+def _has_journal(path: Path) -> bool:
+    """Whether a non-empty WAL or rollback journal lies beside ``path`` (stat only)."""
+    for suffix in ("-wal", "-journal"):
+        try:
+            if os.stat(f"{path}{suffix}").st_size > 0:
+                return True
+        except OSError:
+            pass
+    return False
 
 
 class Store:

@@ -137,47 +137,12 @@ def blob_mask() -> np.ndarray:
 def write_dicom_series(folder: Path, transfer_syntax: str, tag: str) -> Path:
     """:func:`volume_hu` as an axial CT series, one file per slice, in ``transfer_syntax``
     (compressed with pydicom's encoders: RLE natively, JPEG 2000 through pylibjpeg)."""
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import (CTImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless,
-                             RLELossless, generate_uid)
+    from app.demo_media import write_ct_series
 
-    folder.mkdir(parents=True, exist_ok=True)
-    vol = volume_hu()
-    study, series, frame_uid = (generate_uid(entropy_srcs=[f"vellum-self-test-{tag}-{s}"])
-                                for s in ("study", "series", "frame"))
-    k, j, i = VOLUME_SHAPE
-    origin = (-(i - 1) / 2 * SPACING[0], -(j - 1) / 2 * SPACING[1], 0.0)
-    for n in range(k):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[f"vst-{tag}-{n}"])
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = FileDataset(str(folder / f"IM{n:03d}.dcm"), {}, file_meta=meta,
-                         preamble=b"\0" * 128)
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = (study, series,
-                                                                             frame_uid)
-        ds.PatientName, ds.PatientID = "SELF^TEST", "VELLUM-SELF-TEST"
-        ds.Modality, ds.SeriesDescription, ds.SeriesNumber = "CT", f"self-test {tag}", 1
-        ds.InstanceNumber = n + 1
-        ds.Rows, ds.Columns = j, i
-        ds.PixelSpacing = [SPACING[1], SPACING[0]]
-        ds.SliceThickness = SPACING[2]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [origin[0], origin[1], origin[2] + n * SPACING[2]]
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
-        pixels = (vol[n].astype(np.int32) + 1024).astype(np.uint16)
-        ds.PixelData = pixels.tobytes()
-        if transfer_syntax == RLELossless:
-            ds.compress(RLELossless, pixels)
-        elif transfer_syntax == JPEG2000Lossless:
-            ds.compress(JPEG2000Lossless, pixels, encoding_plugin="pylibjpeg")
-        elif transfer_syntax != ExplicitVRLittleEndian:
-            raise ValueError(f"no sample writer for transfer syntax {transfer_syntax}")
-        ds.save_as(folder / f"IM{n:03d}.dcm", enforce_file_format=True)
-    return folder
+    return write_ct_series(folder, volume_hu(), SPACING, uid_seed=f"vellum-self-test-{tag}",
+                           instance_seed=f"vst-{tag}", patient=("SELF^TEST", "VELLUM-SELF-TEST"),
+                           description=f"self-test {tag}", number=1, prefix="IM",
+                           transfer_syntax=transfer_syntax)
 
 
 def write_nifti(path: Path) -> Path:
