@@ -185,13 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry = CommandRegistry(sub, importers, exporters)
     for module in AREAS:
-        try:
-            area = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not (module + ".").startswith(exc.name + "."):
-                raise
-            continue
-        area.register(registry)
+        importlib.import_module(module).register(registry)
     return parser
 
 
