@@ -166,24 +166,25 @@ def check_qt(ctx: Context) -> list[Check]:
 # ------------------------------------------------------------------ folders
 def check_data_folder(ctx: Context) -> str:
     from app.demo import _data_variable, user_data_folder
-    from app.inference.packs import folder_unwritable
 
-    folder = user_data_folder()
-    why = folder_unwritable(folder)
-    if why:
-        raise Failed(f"The data folder {folder} (the demo project, the log) is not writable "
-                     f"({why}); set {_data_variable()} to a writable folder to move it.")
-    return f"{folder} is writable"
+    return _writable(user_data_folder(), "data folder", "(the demo project, the log) ",
+                     _data_variable())
 
 
 def check_models_folder(ctx: Context) -> str:
-    from app.inference.packs import folder_unwritable, models_dir, models_dir_variable
+    from app.inference.packs import models_dir, models_dir_variable
 
-    folder = models_dir()
+    return _writable(models_dir(), "model folder", "", models_dir_variable())
+
+
+def _writable(folder, what: str, holds: str, variable: str) -> str:
+    """A folder check's answer, or :class:`Failed` naming the variable that moves it."""
+    from app.inference.packs import folder_unwritable
+
     why = folder_unwritable(folder)
     if why:
-        raise Failed(f"The model folder {folder} is not writable ({why}); set "
-                     f"{models_dir_variable()} to a writable folder to move it.")
+        raise Failed(f"The {what} {folder} {holds}is not writable ({why}); set {variable} "
+                     "to a writable folder to move it.")
     return f"{folder} is writable"
 
 
