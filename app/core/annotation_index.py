@@ -93,7 +93,8 @@ class AnnotationIndex:
     def places(self, media_id: str) -> list[Place]:
         """Places of a media item that carry annotations, sorted."""
         return sorted(self.of(media_id).by_place,
-                      key=lambda p: (p.frame is None, p.frame or 0, p.axis or "", p.index or 0))
+                      key=lambda p: (p.frame is None, p.frame or 0, p.axis or "", p.index or 0,
+                                     p.more))
 
     def labelled_frames(self, media_id: str) -> list[int]:
         """Video frame indices that carry annotations, sorted."""

@@ -4,7 +4,8 @@ Each format number (``PRAGMA user_version``) has its steps in :data:`MIGRATIONS`
 (:meth:`app.core.store.Store.open`) runs those past the file's version, each format in one
 transaction. Format 1 is the first layout; format 2 adds places by array axis, typed video and
 volume geometry, per-frame times, bricked label maps with their own segments, source, score and
-keyframe on annotations, and kept foreign fields.
+keyframe on annotations, and kept foreign fields. Format 3 adds a place's further named axes
+(``annotations.place_more``, a JSON object, NULL when none), so a new axis needs no migration.
 """
 
 from __future__ import annotations
@@ -177,11 +178,19 @@ def _slices_to_bricks(conn: sqlite3.Connection, lm_id: str, shape: tuple[int, in
     return values
 
 
+# Format 3: places with further named axes (channel, time point, level...): one JSON object
+# per row, NULL for every row written before (a place with none), so old rows are not touched.
+_V3 = """
+    ALTER TABLE annotations ADD COLUMN place_more TEXT
+    """
+
+
 #: The steps that bring a file to each format: SQL scripts (statements split at ";") and
 #: functions of the connection, run in order inside one transaction.
 MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: [_V1],
     2: [_V2, _migrate_v2_data],
+    3: [_V3],
 }
 SCHEMA_VERSION = max(MIGRATIONS)  # the project format this build writes (PRAGMA user_version)
 

@@ -357,14 +357,14 @@ class Store:
     # ---------------------------------------------------------------- annotations
     def put_annotations(self, anns: Iterable[Annotation]) -> None:
         self._write(f"INSERT OR REPLACE INTO annotations ({ANN_COLUMNS}) VALUES "
-                    f"({','.join('?' * 20)})", (ann_row(a) for a in anns))
+                    f"({','.join('?' * 21)})", (ann_row(a) for a in anns))
 
     def delete_annotations(self, ids: Iterable[str]) -> None:
         self._write("DELETE FROM annotations WHERE id = ?", [(i,) for i in ids])
 
     def load_annotations(self, media_id: str) -> list[Annotation]:
         rows = self._read(f"SELECT {ANN_COLUMNS} FROM annotations WHERE media_id = ? "
-                          "ORDER BY frame, axis, idx, z, created", (media_id,))
+                          "ORDER BY frame, axis, idx, place_more, z, created", (media_id,))
         return [ann_from_row(r) for r in rows]
 
     def get_annotations(self, ids: Iterable[str]) -> list[Annotation]:
@@ -386,7 +386,7 @@ class Store:
     def iter_annotations(self, batch: int = 5000) -> Iterator[Annotation]:
         """Every annotation of the project, grouped by media (for exporters)."""
         cur = self._conn.execute(f"SELECT {ANN_COLUMNS} FROM annotations "
-                                 "ORDER BY media_id, frame, axis, idx, z, created")
+                                 "ORDER BY media_id, frame, axis, idx, place_more, z, created")
         try:
             while rows := cur.fetchmany(batch):
                 for r in rows:

@@ -19,9 +19,10 @@ from app.core.media import MediaItem, MediaKind, MediaStatus, VolumeSource
 from app.core.places import Place
 from app.core.shapes import shape_from_json
 
+# place_more (format 3): the place's further axes as a JSON object, NULL when it has none
 ANN_COLUMNS = ("id, media_id, frame, axis, idx, track_id, keyframe, class_id, kind, shape, "
                "attributes, z, flags, source, score, timestamp, foreign_fields, creator, "
-               "created, modified")
+               "created, modified, place_more")
 # media m, joined with its videos v and volumes g rows (absent: NULLs)
 MEDIA_COLUMNS = ("m.id, m.position, m.kind, m.path, m.fingerprint, m.size_bytes, m.width, "
                  "m.height, m.frames, m.status, m.foreign_fields, m.removed, m.added, m.title, "
@@ -146,14 +147,29 @@ def ann_row(a: Annotation) -> tuple[Any, ...]:
     return (a.id, p.media_id, p.frame, p.axis, p.index, a.track_id, int(a.keyframe),
             a.class_id, a.kind, dumps(a.shape.to_json()), dumps(a.attributes), a.z,
             a.flags, a.source, a.score, a.timestamp, dumps(a.foreign), a.creator,
-            a.created, a.modified)
+            a.created, a.modified, place_more_to_db(p))
+
+
+def place_more_to_db(p: Place) -> str | None:
+    """The ``place_more`` column: the place's further axes as a JSON object (keys sorted),
+    NULL when it has none, so the text is one per place and old rows need no rewrite."""
+    return dumps(dict(p.more)) if p.more else None
+
+
+def place_from_row(media_id: str, frame: int | None, axis: str | None, index: int | None,
+                   more: str | None) -> Place:
+    """A place from its columns (``more``: the ``place_more`` text, parsed only when set)."""
+    if more is None:
+        return Place(media_id, frame, axis, index)
+    return Place(media_id, frame, axis, index, json.loads(more))
 
 
 def ann_from_row(r: tuple[Any, ...]) -> Annotation:
     """An annotation from a row of :data:`ANN_COLUMNS` (its shape trusted: it was checked
     when stored)."""
-    return Annotation(id=r[0], place=Place(r[1], r[2], r[3], r[4]), track_id=r[5],
-                      keyframe=bool(r[6]), class_id=r[7],
+    place = (Place(r[1], r[2], r[3], r[4]) if r[20] is None  # the common row: no JSON
+             else place_from_row(r[1], r[2], r[3], r[4], r[20]))
+    return Annotation(id=r[0], place=place, track_id=r[5], keyframe=bool(r[6]), class_id=r[7],
                       shape=shape_from_json(json.loads(r[9]), trusted=True),
                       attributes=loads_dict(r[10]),
                       z=r[11], source=r[13], score=r[14], timestamp=r[15],
