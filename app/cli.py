@@ -9,8 +9,9 @@ import importlib
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from app import __version__
 from app.cli_formats import add_format_commands
@@ -133,6 +134,15 @@ def cmd_open(args: argparse.Namespace) -> int:
     return run_gui(args.project, demo=False)
 
 
+def _project_command(sub: Any, name: str, handler: Callable[[argparse.Namespace], int],
+                     help: str, description: str | None = None) -> argparse.ArgumentParser:
+    """``vellum NAME PROJECT ...``, run by ``handler``; the caller adds what follows PROJECT."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("project", metavar="PROJECT")
+    p.set_defaults(func=handler)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="vellum", description=DESCRIPTION, epilog=EPILOG,
@@ -145,43 +155,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "these edits (default: $VELLUM_AUTHOR, else your user name)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("new", help="create an empty project", description="Create an empty "
-                       "project: a folder holding project.vellum, or the *.vellum file named.")
-    p.add_argument("project", metavar="PROJECT")
+    p = _project_command(sub, "new", cmd_new, "create an empty project", "Create an empty "
+                         "project: a folder holding project.vellum, or the *.vellum file named.")
     p.add_argument("--name", help="display name (default: the folder name)")
-    p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("add", help="add images, videos, NIfTI files or DICOM folders",
-                       description="Add media. Folders are searched recursively; a folder of "
-                       "DICOM files is one volume. Files already in the project are skipped.")
-    p.add_argument("project", metavar="PROJECT")
+    p = _project_command(sub, "add", cmd_add, "add images, videos, NIfTI files or DICOM folders",
+                         "Add media. Folders are searched recursively; a folder of DICOM files "
+                         "is one volume. Files already in the project are skipped.")
     p.add_argument("paths", metavar="PATH", nargs="+")
-    p.set_defaults(func=cmd_add)
 
     importers, exporters = add_format_commands(sub)  # from the format registry
 
-    p = sub.add_parser("validate", help="check a project's integrity",
-                       description="Check the database, every annotation, segmentation and "
-                       "media file; list problems in plain words. Exit status 3 if any.")
-    p.add_argument("project", metavar="PROJECT")
+    p = _project_command(sub, "validate", cmd_validate, "check a project's integrity",
+                         "Check the database, every annotation, segmentation and media file; "
+                         "list problems in plain words. Exit status 3 if any.")
     p.add_argument("--skip-files", action="store_true", help="do not check media files")
-    p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("info", help="summarise a project")
-    p.add_argument("project", metavar="PROJECT")
+    p = _project_command(sub, "info", cmd_info, "summarise a project")
     p.add_argument("--shapes", action="store_true", help="count annotations by shape kind")
-    p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("relink", help="find moved media files by content",
-                       description="Search FOLDER for media the project can no longer find, "
-                       "matching by content fingerprint, and update their paths.")
-    p.add_argument("project", metavar="PROJECT")
+    p = _project_command(sub, "relink", cmd_relink, "find moved media files by content",
+                         "Search FOLDER for media the project can no longer find, matching by "
+                         "content fingerprint, and update their paths.")
     p.add_argument("folder", metavar="FOLDER")
-    p.set_defaults(func=cmd_relink)
 
-    p = sub.add_parser("open", help="open a project in the annotation window")
-    p.add_argument("project", metavar="PROJECT")
-    p.set_defaults(func=cmd_open)
+    _project_command(sub, "open", cmd_open, "open a project in the annotation window")
 
     registry = CommandRegistry(sub, importers, exporters)
     for module in AREAS:

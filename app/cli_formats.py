@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from app.io.formats import Format, Option, readers, writers
@@ -30,36 +31,39 @@ def _add_option(parser: argparse.ArgumentParser, o: Option) -> None:
     parser.add_argument(o.cli_flag, **kw)
 
 
-def _parser(where: Any, fmt: Format, help: str, description: str) -> argparse.ArgumentParser:
-    kw: dict[str, Any] = {"help": help, "description": description or help}
-    if not fmt.cli_wrap:
-        kw["formatter_class"] = RAW
-    return where.add_parser(fmt.name, **kw)
-
-
 def add_format_commands(sub: Any) -> tuple[Any, Any]:
     """Add ``import`` and ``export`` to the top-level subparsers ``sub``; returns their own
     subparsers (other areas may still add to them)."""
     p = sub.add_parser("import", help="import labels from another format")
     importers = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
     for fmt in readers():
-        q = _parser(importers, fmt, fmt.read_help or f"{fmt.title}", fmt.read_description)
-        q.add_argument("project", metavar="PROJECT")
-        q.add_argument("file", metavar=fmt.read_metavar)
-        for o in fmt.read_options:
-            _add_option(q, o)
-        q.set_defaults(func=lambda args, f=fmt: run_import(f, args))
+        _format_command(importers, fmt, fmt.read_help, fmt.read_description, "file",
+                        fmt.read_metavar, fmt.read_options, run_import)
     p = sub.add_parser("export", help="export labels to another format")
     exporters = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
     for fmt in writers():
-        q = _parser(exporters, fmt, fmt.write_help or f"{fmt.title}", fmt.write_description)
-        q.add_argument("project", metavar="PROJECT")
-        q.add_argument("out", metavar=fmt.write_metavar)
-        for o in fmt.write_options:
-            _add_option(q, o)
+        q = _format_command(exporters, fmt, fmt.write_help, fmt.write_description, "out",
+                            fmt.write_metavar, fmt.write_options, run_export)
         q.add_argument("--overwrite", action="store_true", help=fmt.overwrite_help)
-        q.set_defaults(func=lambda args, f=fmt: run_export(f, args))
     return importers, exporters
+
+
+def _format_command(where: Any, fmt: Format, help: str, description: str, path: str,
+                    metavar: str, options: tuple[Option, ...],
+                    run: Callable[[Format, argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """``FORMAT PROJECT PATH [options]`` under ``where`` (importers or exporters), run by
+    ``run(fmt, args)``; the path lands in ``args.<path>``."""
+    help = help or f"{fmt.title}"
+    kw: dict[str, Any] = {"help": help, "description": description or help}
+    if not fmt.cli_wrap:
+        kw["formatter_class"] = RAW
+    q = where.add_parser(fmt.name, **kw)
+    q.add_argument("project", metavar="PROJECT")
+    q.add_argument(path, metavar=metavar)
+    for o in options:
+        _add_option(q, o)
+    q.set_defaults(func=lambda args, f=fmt: run(f, args))
+    return q
 
 
 def _report(notes: list[str], outcome: Any) -> None:

@@ -28,24 +28,13 @@ from app.core.schema import AttributeSpec, AttributeType, LabelClass, LabelSchem
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape, Tag
 from app.core.store import PROJECT_FILE
 from app.demo_images import Scene, parking, shapes, street, title_card
+from app.io.user_data import user_data_folder
 
 Progress = Callable[[int, int], None]
 A = AttributeType
 
 SKELETON = Skeleton(("head", "neck", "left hand", "right hand", "pelvis", "left foot",
                      "right foot"), ((0, 1), (1, 2), (1, 3), (1, 4), (4, 5), (4, 6)))
-
-
-def user_data_folder() -> Path:
-    """``<user data>/vellum``: XDG_DATA_HOME on Linux, %LOCALAPPDATA% on Windows,
-    ~/Library/Application Support on macOS."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "vellum"
 
 
 def demo_folder() -> Path:

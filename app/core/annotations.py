@@ -25,8 +25,25 @@ INTERPOLATED = "interpolated"
 _HIDDEN, _LOCKED, _CROWD, _OUTSIDE, _OCCLUDED = 1, 2, 4, 8, 16
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Authored:
+    """What annotations and tracks both carry, given by keyword: the fields other tools wrote
+    that Vellum keeps (``foreign``), who made it, when (``modified`` starts as ``created``),
+    and its id."""
+
+    foreign: dict[str, Any] = field(default_factory=dict)
+    creator: str = field(default_factory=author)
+    created: str = field(default_factory=utc_now)
+    modified: str = ""
+    id: str = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        if not self.modified:
+            object.__setattr__(self, "modified", self.created)
+
+
 @dataclass(frozen=True, slots=True)
-class Annotation:
+class Annotation(_Authored):
     """One labelled shape (or tag/event). Immutable: edits make a new value with the same id.
 
     ``source`` says who made it: ``"manual"``, ``"interpolated"`` or a model id (e.g.
@@ -52,17 +69,11 @@ class Annotation:
     source: str = MANUAL
     score: float | None = None
     timestamp: float | None = None
-    foreign: dict[str, Any] = field(default_factory=dict)
-    creator: str = field(default_factory=author)
-    created: str = field(default_factory=utc_now)
-    modified: str = ""
-    id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
         if not isinstance(self.place, Place):
             raise ValueError(f"an annotation's place must be a Place, got {self.place!r}")
-        if not self.modified:
-            object.__setattr__(self, "modified", self.created)
+        _Authored.__post_init__(self)
         if not self.source:
             raise ValueError("an annotation needs a source (manual, interpolated or a model)")
         if self.score is not None:
@@ -117,7 +128,7 @@ class Annotation:
 
 
 @dataclass(frozen=True)
-class Track:
+class Track(_Authored):
     """An object's identity across the frames of one video. ``attributes`` holds its static
     attributes (one value for the whole object); per-frame ("dynamic") attributes live on its
     annotations."""
@@ -125,15 +136,6 @@ class Track:
     media_id: str
     class_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
-    foreign: dict[str, Any] = field(default_factory=dict)
-    creator: str = field(default_factory=author)
-    created: str = field(default_factory=utc_now)
-    modified: str = ""
-    id: str = field(default_factory=new_id)
-
-    def __post_init__(self) -> None:
-        if not self.modified:
-            object.__setattr__(self, "modified", self.created)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "media_id": self.media_id, "class_id": self.class_id,

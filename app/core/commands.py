@@ -98,8 +98,20 @@ class Command(ABC):
         return type(self).__name__
 
 
+class _OnRecords(Command):
+    """A command that stores or removes ``records``; its history detail is their ids."""
+
+    records: tuple[Record, ...]
+
+    def detail(self) -> dict[str, Any]:
+        return _ids(self.records)
+
+    def _records(self) -> tuple[Record, ...]:
+        return self.records
+
+
 @dataclass(frozen=True, eq=False)
-class Put(Command):
+class Put(_OnRecords):
     """Store ``records`` (any mix of kinds): add new ones, replace stored ones with the same id.
     What was stored before is read by :meth:`apply` and restored by the inverse."""
 
@@ -141,15 +153,9 @@ class Put(Command):
             steps.append(Remove(added_rest, label=self.label))
         return steps[0] if len(steps) == 1 else Batch(tuple(steps), label=self.label)
 
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.records)
-
-    def _records(self) -> tuple[Record, ...]:
-        return self.records
-
 
 @dataclass(frozen=True, eq=False)
-class Remove(Command):
+class Remove(_OnRecords):
     """Delete ``records``. The stored values (and, for a label map, its voxels) are read by
     :meth:`apply`, so the inverse restores exactly what was on disk."""
 
@@ -174,15 +180,9 @@ class Remove(Command):
     def inverse(self) -> Command:
         return _Restore(tuple(self._removed), dict(self._voxels), label=self.label)
 
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.records)
-
-    def _records(self) -> tuple[Record, ...]:
-        return self.records
-
 
 @dataclass(frozen=True, eq=False)
-class _Restore(Command):
+class _Restore(_OnRecords):
     """Undo of :class:`Remove`: put the removed records back, label-map bricks included."""
 
     records: tuple[Record, ...]
@@ -197,12 +197,6 @@ class _Restore(Command):
 
     def inverse(self) -> Command:
         return Remove(self.records, label=self.label)
-
-    def detail(self) -> dict[str, Any]:
-        return _ids(self.records)
-
-    def _records(self) -> tuple[Record, ...]:
-        return self.records
 
     @property
     def action(self) -> str:

@@ -36,6 +36,11 @@ _KINDS: tuple[tuple[type, str], ...] = ((MediaItem, "media"), (FrameTimes, "fram
                                         (Annotation, "annotations"))
 
 
+def _change(kind: ChangeKind, records: list[Any]) -> Change:
+    """What changed: ``records`` (annotations, tracks or label maps), on their media items."""
+    return Change(kind, frozenset(r.media_id for r in records), tuple(r.id for r in records))
+
+
 class Records:
     """What an open project stores, as the store has it (the view the door checks read:
     :class:`rules.DocumentView`). ``cache_bytes`` bounds the decompressed label-map bricks."""
@@ -143,8 +148,7 @@ class Records:
         stored = self._store.get_annotations(a.id for a in anns)
         self._store.delete_annotations(a.id for a in stored)
         self.anns.discard(stored)
-        return stored, Change(ChangeKind.ANNOTATIONS, frozenset(a.media_id for a in stored),
-                              tuple(a.id for a in stored))
+        return stored, _change(ChangeKind.ANNOTATIONS, stored)
 
     # ---- tracks
     def _put_track(self, tracks: list[Track]) -> tuple[list[Track], Change]:
@@ -160,8 +164,7 @@ class Records:
                 self._relabel_track_shapes(old, new.class_id)
         self._store.put_tracks(tracks)
         self.tracks.update((t.id, t) for t in tracks)
-        return before, Change(ChangeKind.TRACKS, frozenset(t.media_id for t in tracks),
-                              tuple(t.id for t in tracks))
+        return before, _change(ChangeKind.TRACKS, tracks)
 
     def _relabel_track_shapes(self, track: Track, class_id: str | None) -> None:
         """A track's class is its shapes' class: relabel them with it (same transaction)."""
@@ -184,8 +187,7 @@ class Records:
         self._store.delete_tracks(t.id for t in stored)
         for t in stored:
             self.tracks.pop(t.id, None)
-        return stored, Change(ChangeKind.TRACKS, frozenset(t.media_id for t in stored),
-                              tuple(t.id for t in stored))
+        return stored, _change(ChangeKind.TRACKS, stored)
 
     # ---- media
     def _put_mediaitem(self, items: list[MediaItem]) -> tuple[list[MediaItem], Change]:
@@ -247,8 +249,7 @@ class Records:
         for info in infos:
             self._store.put_labelmap(info)
             self.labelmaps[info.id] = info
-        return before, Change(ChangeKind.LABELMAP, frozenset(i.media_id for i in infos),
-                              tuple(i.id for i in infos))
+        return before, _change(ChangeKind.LABELMAP, infos)
 
     def _remove_labelmapinfo(self, infos: list[LabelMapInfo],
                              voxels: dict[str, dict[BrickKey, bytes]]
@@ -257,8 +258,7 @@ class Records:
         for info in stored:
             voxels[info.id] = self.bricks.take(info)
             self.labelmaps.pop(info.id, None)
-        return stored, Change(ChangeKind.LABELMAP, frozenset(i.media_id for i in stored),
-                              tuple(i.id for i in stored))
+        return stored, _change(ChangeKind.LABELMAP, stored)
 
     def mark_started(self, changes: list[Change]) -> list[Change]:
         """The first edit of an item's labels (shapes, tracks, voxels; from the window, an

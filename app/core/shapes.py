@@ -34,6 +34,15 @@ def _ring(points: Any, *, minimum: int, what: str) -> Ring:
     return ring
 
 
+def _check_box(box: Box | RotatedBox, what: str, value: str, values: tuple[float, ...]) -> None:
+    """Every one of a box's ``values`` is a finite number, and its size (``w``, ``h``) is not
+    negative; else ``ValueError`` saying so of the ``what`` (a box, a rotated box)."""
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"a {what} has a {value} that is not a finite number")
+    if box.w < 0 or box.h < 0:
+        raise ValueError(f"a {what} cannot have a negative width or height")
+
+
 def _points_bbox(points: Any) -> BBox:
     if isinstance(points, Ring) and 0 < len(points) <= 256:  # small: no numpy call overhead
         v = points.coords()
@@ -58,6 +67,14 @@ def _union_bbox(boxes: list[BBox]) -> BBox:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def _points_json(kind: str, points: Ring | Triples, **more: Any) -> dict[str, Any]:
+    """The JSON of a shape made of points: its type and points, then each of ``more`` that
+    is not empty (absent from the dict otherwise)."""
+    out: dict[str, Any] = {"type": kind, "points": points.tolist()}
+    out.update((key, value) for key, value in more.items() if value)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Box:
     """Axis-aligned box: top-left ``(x, y)``, width ``w`` and height ``h`` in pixels (COCO bbox)."""
@@ -69,10 +86,7 @@ class Box:
     kind: ClassVar[str] = "box"
 
     def __post_init__(self) -> None:
-        if not all(math.isfinite(v) for v in (self.x, self.y, self.w, self.h)):
-            raise ValueError("a box has a coordinate that is not a finite number")
-        if self.w < 0 or self.h < 0:
-            raise ValueError("a box cannot have a negative width or height")
+        _check_box(self, "box", "coordinate", (self.x, self.y, self.w, self.h))
 
     @classmethod
     def from_corners(cls, x0: float, y0: float, x1: float, y1: float) -> Box:
@@ -107,10 +121,7 @@ class RotatedBox:
     kind: ClassVar[str] = "rotated_box"
 
     def __post_init__(self) -> None:
-        if not all(math.isfinite(v) for v in (self.cx, self.cy, self.w, self.h, self.angle)):
-            raise ValueError("a rotated box has a value that is not a finite number")
-        if self.w < 0 or self.h < 0:
-            raise ValueError("a rotated box cannot have a negative width or height")
+        _check_box(self, "rotated box", "value", (self.cx, self.cy, self.w, self.h, self.angle))
 
     def corners(self) -> tuple[Point, ...]:
         """Corners in order: top-left, top-right, bottom-right, bottom-left of the unrotated box."""
@@ -169,12 +180,8 @@ class Polygon:
                        tuple(move(p) for p in self.parts))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.kind, "points": self.exterior.tolist()}
-        if self.holes:
-            out["holes"] = [h.tolist() for h in self.holes]
-        if self.parts:
-            out["parts"] = [p.tolist() for p in self.parts]
-        return out
+        return _points_json(self.kind, self.exterior, holes=[h.tolist() for h in self.holes],
+                            parts=[p.tolist() for p in self.parts])
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +201,7 @@ class Polyline:
         return Polyline(np.asarray(self.points) + (dx, dy))
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.kind, "points": self.points.tolist()}
+        return _points_json(self.kind, self.points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,12 +277,9 @@ class Keypoints:
                          self.region.translated(dx, dy) if self.region else None)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.kind, "points": self.points.tolist()}
-        if self.box is not None:
-            out["box"] = list(self.box.bbox())
-        if self.region is not None:
-            out["region"] = self.region.to_json()
-        return out
+        return _points_json(self.kind, self.points,
+                            box=list(self.box.bbox()) if self.box is not None else None,
+                            region=self.region.to_json() if self.region is not None else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,12 @@ def _write_mask_png(path: Path, mask: Any) -> None:
         f.write(buf.tobytes())
 
 
+def _print_json(obj: Any, indent: int | None = 2) -> None:
+    """``obj`` as JSON on standard output, then a newline (``--json``)."""
+    json.dump(obj, sys.stdout, indent=indent)
+    sys.stdout.write("\n")
+
+
 def _is_project(path: str) -> bool:
     p = Path(path)
     return p.suffix == ".vellum" and p.is_file() or (p / "project.vellum").is_file()
@@ -206,11 +212,9 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.json:
         # "states" runs beside "frames" (same order), so that each frame object keeps exactly
         # its keys; an occluded frame's "box" is the interpolated one, its "lost" stays true
-        json.dump({"video": str(args.video), "model": tracker.model_id,
-                   "device": tracker.device, "frames": [t.to_json() for t in found],
-                   "lost_policy": args.lost, "states": [t.state for t in found]},
-                  sys.stdout)
-        sys.stdout.write("\n")
+        _print_json({"video": str(args.video), "model": tracker.model_id,
+                     "device": tracker.device, "frames": [t.to_json() for t in found],
+                     "lost_policy": args.lost, "states": [t.state for t in found]}, indent=None)
     else:
         for t in found:
             x, y, w, h = t.box
@@ -267,8 +271,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
     listing = list_models()
     if args.json:
-        json.dump(listing, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _print_json(listing)
         return EXIT_OK
     print(f"Model folder: {listing['models_dir']}")
     if not listing["models"]:
@@ -290,8 +293,7 @@ def cmd_models_doctor(args: argparse.Namespace) -> int:
 
     report = doctor()
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _print_json(report)
     else:
         print("\n".join(format_doctor(report)))
     return EXIT_OK if doctor_ok(report) else EXIT_PROBLEMS

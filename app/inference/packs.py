@@ -22,6 +22,7 @@ from app.core.errors import ModelError, VellumError
 from app.inference.manifest import FileSpec, Manifest, bundled_manifests, parse_manifest
 from app.io.atomic import atomic_write
 from app.io.inputs import read_json_file
+from app.io.user_data import user_data_folder
 
 MANIFEST_NAME = "manifest.json"
 _CHUNK = 1 << 20
@@ -33,13 +34,7 @@ def models_dir() -> Path:
     ``~/Library/Application Support`` on macOS)."""
     if os.environ.get("VELLUM_MODELS_DIR"):
         return Path(os.environ["VELLUM_MODELS_DIR"])
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "vellum" / "models"
+    return user_data_folder() / "models"
 
 
 def models_dir_variable() -> str:

@@ -11,28 +11,26 @@ paused block ends, and only if it was running before the first one began.
 from __future__ import annotations
 
 import gc
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-_lock = threading.Lock()
-_depth = 0
-_was_enabled = False
+from app.io.shared_state import SharedState
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
+def _pause() -> bool:
+    """Turn the collector off; whether it was on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return was_enabled
+
+
+def _resume(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.enable()
+
+
+_PAUSED = SharedState(_pause, _resume)
+
+
+def gc_paused() -> AbstractContextManager[None]:
     """Run the block with the cyclic collector off (see the module doc)."""
-    global _depth, _was_enabled
-    with _lock:
-        if _depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _was_enabled:
-                gc.enable()
+    return _PAUSED.held()

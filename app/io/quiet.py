@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from app.io.shared_state import SharedState
+
 #: Whether the user asked for OpenCV's messages (then nothing is hidden).
 USER_LOG_LEVEL = "OPENCV_LOG_LEVEL" in os.environ
-
-_lock = threading.Lock()
-_depth = 0
-_saved: int | None = None
 
 
 def quiet_opencv(cv2: object) -> None:
@@ -34,25 +31,11 @@ def quiet_opencv(cv2: object) -> None:
 @contextmanager
 def hushed() -> Iterator[None]:
     """File descriptor 2 goes to ``/dev/null`` for the duration (C libraries' warnings)."""
-    global _depth, _saved
     if USER_LOG_LEVEL:
         yield
         return
-    with _lock:
-        if _depth == 0:
-            _saved = _redirect()
-        _depth += 1
-    try:
+    with _HUSHED.held():
         yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _saved is not None:
-                try:
-                    os.dup2(_saved, 2)
-                finally:
-                    os.close(_saved)
-                    _saved = None
 
 
 def _redirect() -> int | None:
@@ -75,3 +58,15 @@ def _redirect() -> int | None:
         os.close(saved)
         return None
     return saved
+
+
+def _restore(saved: int | None) -> None:
+    """Point descriptor 2 back where it was (the descriptor ``_redirect`` saved)."""
+    if saved is not None:
+        try:
+            os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+
+
+_HUSHED = SharedState(_redirect, _restore)

@@ -60,6 +60,22 @@ def menu_entries(win: MainWindow, menu: str) -> list[Entry]:
     return out
 
 
+def _ask_path(win: MainWindow, doc: Document, fmt: Format, write: bool) -> Path | None:
+    """The file or folder (by the format's target) to export to (``write``) or import from,
+    asked in a dialog that starts in the project's folder; None when the user cancels."""
+    if (fmt.write_target if write else fmt.read_target) == "folder":
+        title = f"Export {fmt.title} into a folder" if write else f"Import {fmt.title}"
+        name = QFileDialog.getExistingDirectory(win, title, str(doc.folder))
+    elif write:
+        name, _ = QFileDialog.getSaveFileName(
+            win, f"Export {fmt.title}", str(doc.folder / f"{doc.name}_{fmt.name}{fmt.suffix}"),
+            fmt.filter)
+    else:
+        name, _ = QFileDialog.getOpenFileName(win, f"Import {fmt.title}", str(doc.folder),
+                                              fmt.filter)
+    return Path(name) if name else None
+
+
 def _progress(job: Job):
     return lambda done, total=0, *_args, **_kwargs: job.progress(done, total or 0)
 
@@ -76,16 +92,9 @@ def export_format(win: MainWindow, fmt: Format, out: Path | None = None,
     asked = out is None
     values = fmt.defaults(write=True) | dict(options or {})
     if out is None:
-        if fmt.write_target == "folder":
-            name = QFileDialog.getExistingDirectory(win, f"Export {fmt.title} into a folder",
-                                                    str(doc.folder))
-        else:
-            name, _ = QFileDialog.getSaveFileName(
-                win, f"Export {fmt.title}", str(doc.folder / f"{doc.name}_{fmt.name}"
-                                                 f"{fmt.suffix}"), fmt.filter)
-        if not name:
+        out = _ask_path(win, doc, fmt, write=True)
+        if out is None:
             return
-        out = Path(name)
         # the save dialog asked before choosing an existing file; a folder's files: we ask
         values["overwrite"] = fmt.write_target == "file"
         if fmt.write_target == "file" and fmt.suffix and not out.suffix:  # typed bare
@@ -150,15 +159,9 @@ def import_format(win: MainWindow, fmt: Format, path: Path | None = None,
         return
     values = fmt.defaults(write=False) | dict(options or {})
     if path is None:
-        if fmt.read_target == "folder":
-            name = QFileDialog.getExistingDirectory(win, f"Import {fmt.title}",
-                                                    str(doc.folder))
-        else:
-            name, _ = QFileDialog.getOpenFileName(win, f"Import {fmt.title}", str(doc.folder),
-                                                  fmt.filter)
-        if not name:
+        path = _ask_path(win, doc, fmt, write=False)
+        if path is None:
             return
-        path = Path(name)
     if options is None:
         from app.widgets.format_options import ask_options
 

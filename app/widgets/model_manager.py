@@ -19,11 +19,11 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from shiboken6 import isValid
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel,
-                               QListWidget, QPushButton, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QListWidget, QPushButton, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from app.core.errors import VellumError
 from app.widgets.jobs import Jobs
+from app.widgets.tables import report_table
 
 def _alive(dialog: QDialog, fn: Callable[[Any], None]) -> Callable[[Any], None]:
     """``fn`` unless the dialog was closed and deleted meanwhile (a job outlived it)."""
@@ -83,14 +83,7 @@ class ModelManager(QDialog):
         self.warnings.setObjectName("errorBanner")
         self.warnings.setWordWrap(True)
         self.warnings.hide()
-        self.table = QTreeWidget()
-        self.table.setColumnCount(len(COLUMNS))
-        self.table.setHeaderLabels(list(COLUMNS))
-        self.table.setRootIsDecorated(False)
-        self.table.setWordWrap(True)
-        self.table.setAlternatingRowColors(True)
-        for col, width in enumerate((140, 70, 90, 330, 160, 130)):
-            self.table.setColumnWidth(col, width)
+        self.table = report_table(COLUMNS, (140, 70, 90, 330, 160, 130))
         self.providers = QLabel()
         self.providers.setWordWrap(True)
         self.providers.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QProgressBar, QTreeWidget,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QProgressBar,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 from shiboken6 import isValid
 
 from app.core.errors import VellumError
+from app.widgets.tables import report_table
 
 COLUMNS = ("Check", "Result", "Device", "ms")
 
@@ -42,14 +43,7 @@ class SelfTestDialog(QDialog):
         self.status.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
-        self.table = QTreeWidget()
-        self.table.setColumnCount(len(COLUMNS))
-        self.table.setHeaderLabels(list(COLUMNS))
-        self.table.setRootIsDecorated(False)
-        self.table.setWordWrap(True)
-        self.table.setAlternatingRowColors(True)
-        for col, width in enumerate((250, 60, 130, 60)):
-            self.table.setColumnWidth(col, width)
+        self.table = report_table(COLUMNS, (250, 60, 130, 60))
         self.problems = QLabel()
         self.problems.setObjectName("errorBanner")
         self.problems.setWordWrap(True)
