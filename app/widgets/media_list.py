@@ -1,4 +1,5 @@
-"""The media list: thumbnails (loaded lazily off the UI thread), names, per-item status.
+"""The media list: thumbnails (loaded lazily off the UI thread; the pictures come from
+:mod:`app.io.thumbnails`, one function per media kind), names, per-item status.
 
 Shows the document's media in project order, filtered by name and status (a new project
 starts unfiltered). The current item stays current when media are added or the project is
@@ -11,9 +12,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 from PySide6.QtCore import (QAbstractListModel, QItemSelectionModel, QModelIndex,
                             QPersistentModelIndex, QRect, QSize, QSortFilterProxyModel, Qt,
                             Signal)
@@ -26,7 +24,8 @@ from collections.abc import Callable
 
 from app.core.commands import Command, Put
 from app.core.document import Change, ChangeKind, Document
-from app.core.media import MediaItem, MediaKind, MediaStatus
+from app.core.media import MediaItem, MediaStatus
+from app.io.thumbnails import thumbnail
 from app.widgets.jobs import Job, Jobs
 
 THUMB = 64  # thumbnail edge in device-independent pixels
@@ -40,36 +39,13 @@ CountRole = Qt.UserRole + 3
 ErrorRole = Qt.UserRole + 4
 
 
-def load_thumbnail(path: Path, kind: MediaKind, edge: int, source: Any = None,
+def load_thumbnail(path: Path, item: MediaItem, edge: int,
                    check: Callable[[], None] | None = None) -> QImage:
-    """Decode ``path`` and scale it to fit ``edge`` pixels (worker thread; no Document).
-    ``check()`` may raise to stop a long volume scan early (a cancelled job)."""
-    import cv2
-
-    from app.io.images import read_image
-
-    if kind is MediaKind.IMAGE:
-        rgb = read_image(path)
-    elif kind is MediaKind.VIDEO:  # the project's one decoder (frame 0 as the mode shows it)
-        from app.io.video import open_video
-
-        with open_video(path, cache_bytes=16 << 20) as video:
-            rgb = np.array(video.frame(0))
-    elif kind is MediaKind.VOLUME:  # the middle slice, read alone, in its default window
-        from app.io.planes import default_window
-        from app.io.volume.thumbnail import middle_slice
-
-        plane, modality = middle_slice(path, source, check)
-        grey = default_window(modality, plane).apply(plane)
-        rgb = np.repeat(grey[:, :, None], 3, axis=2)
-    else:
-        return QImage()
-    h, w = rgb.shape[:2]
-    s = edge / max(h, w)
-    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))),
-                       interpolation=cv2.INTER_AREA)
-    small = small.copy(order="C")
-    return QImage(small.data, small.shape[1], small.shape[0], small.strides[0],
+    """The thumbnail of ``item`` (:func:`app.io.thumbnails.thumbnail`, fitted to ``edge``
+    pixels) as a QImage (worker thread; no Document). ``check()`` may raise to stop a long
+    volume scan early (a cancelled job)."""
+    rgb = thumbnail(path, item, edge, check)
+    return QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0],
                   QImage.Format_RGB888).copy()
 
 
@@ -181,11 +157,10 @@ class MediaListModel(QAbstractListModel):
     def _thumbnail(self, m: MediaItem) -> QImage | None:
         img = self._thumbs.get(m.id)
         if img is None and m.id not in self._pending and m.id not in self._errors and self._doc:
-            path, kind, edge = self._doc.media_path(m), m.kind, int(THUMB * self.dpr)
-            src = m.source
+            path, edge = self._doc.media_path(m), int(THUMB * self.dpr)
             self._pending[m.id] = self._jobs.start(
                 f"Thumbnail {m.name}",
-                lambda job: load_thumbnail(path, kind, edge, src, job.check),
+                lambda job: load_thumbnail(path, m, edge, job.check),
                 on_done=lambda img, mid=m.id: self._thumb_ready(mid, img),
                 on_error=lambda exc, mid=m.id: self._thumb_failed(mid, exc), visible=False)
         return img
