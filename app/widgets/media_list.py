@@ -3,15 +3,15 @@
 
 Shows the document's media in project order, filtered by name and status (a new project
 starts unfiltered). The current item stays current when media are added or the project is
-reloaded. Status changes are one Put each, from the context menu or Alt+1..Alt+4. Items whose
-mode is still to come (video, volume) say so in a neutral colour; only unreadable files are
-marked in red.
+reloaded. Status changes are one Put each, from the context menu or Alt+1..Alt+4. Only
+unreadable files are marked in red.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+
 from PySide6.QtCore import (QAbstractListModel, QItemSelectionModel, QModelIndex,
                             QPersistentModelIndex, QRect, QSize, QSortFilterProxyModel, Qt,
                             Signal)
