@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.core.places import Place
 from app.inference.masks import mask_box
 from app.inference.propagation import propagate_volume
 
@@ -136,7 +137,7 @@ def test_phantom_insert_is_covered_end_to_end_and_beats_the_plain_loop(tmp_path_
         for step in (1, -1):
             box, k = (229, 219, 42, 42), 70
             while 0 <= k < vol.shape[0]:
-                sam.set_image(window_to_uint8(vol[k], 80, 40), f"k:{k}")
+                sam.set_image(window_to_uint8(vol[k], 80, 40), Place("ct", axis="k", index=k))
                 answer = sam.predict(box=box).best()
                 if answer.score < 0.5 or answer.empty:
                     break

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import ModelError
+from app.core.places import Place
 from app.inference.embeddings import EmbeddingCache
 from app.inference.masks import mask_to_polygons, mask_to_rle, window_to_uint8
 from app.inference.pack_import import import_models
@@ -92,7 +93,7 @@ def test_the_encoder_runs_once_per_image_and_place_and_the_disk_cache_survives(m
         sam.set_image(img)
         sam.set_image(img.copy())
         assert runs.calls == 1
-        sam.set_image(img, place="frame:3")
+        sam.set_image(img, place=Place("clip", frame=3))
         assert runs.calls == 2, "the place is part of the key"
     with SamSession("tiny-sam", models_root=models,
                     cache=EmbeddingCache(folder=tmp_path / "emb")) as fresh:
@@ -113,14 +114,14 @@ def test_prefetch_encodes_ahead_so_the_first_click_does_not_wait(models):
         return load
 
     with SamSession("tiny-medsam", models_root=models) as sam:
-        future = sam.prefetch([PrefetchItem(loader(i), place=f"img:{i}") for i in range(1, 4)])
+        future = sam.prefetch([PrefetchItem(loader(i), place=Place(f"img{i}")) for i in range(1, 4)])
         assert future.result(timeout=60) == 3 and loaded == [1, 2, 3]
         runs = CountingRuns(sam.encoder)
         for i in range(1, 4):
-            assert sam.is_ready(images[i], place=f"img:{i}")
-            sam.set_image(images[i], place=f"img:{i}")
+            assert sam.is_ready(images[i], place=Place(f"img{i}"))
+            sam.set_image(images[i], place=Place(f"img{i}"))
         assert runs.calls == 0
-        assert sam.prefetch([PrefetchItem(images[1], "img:1")]).result(timeout=60) == 0, "cached items are skipped"
+        assert sam.prefetch([PrefetchItem(images[1], Place("img1"))]).result(timeout=60) == 0, "cached items are skipped"
 
 
 def test_masks_become_rle_and_polygons_with_holes_in_continuous_coordinates():

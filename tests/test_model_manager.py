@@ -108,7 +108,7 @@ def test_tools_models_in_the_window_and_its_model_list_follows_an_import(qtbot, 
     s = WindowScene(qtbot, tmp_path)
     try:
         s.key(Qt.Key.Key_W)
-        combo = s.win.sam.options.model
+        combo = s.win.tool_options.controls[("choice", "sam_model")][1]
         assert [combo.itemData(i) for i in range(combo.count())] == ["tiny-sam"]
         action = next(a for a in s.win.menuBar().actions() if a.text() == "&Tools")
         models = next(a for a in action.menu().actions() if a.text() == "&Models…")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from app.inference.propagation import carry, grown_box
-from app.widgets.sam_propagate import propagate_frames
+from app.inference.propagation_records import propagate_frames
 
 
 def _square(x: int, size: int = 10) -> np.ndarray:
@@ -40,7 +40,7 @@ class _Session:
     """Answers each frame with a square at x = frame (score 0.9), frame 6 with nothing."""
 
     def encode(self, rgb, place, fingerprint):
-        return int(place.split(":")[1])
+        return place.frame
 
     def predict(self, box=None, embedding=None):
         mask = _square(embedding) if embedding != 6 else np.zeros((40, 40), bool)

@@ -26,7 +26,7 @@ def sam(scene):
     tool.engine = engine
     tool.choice.model_id, tool.choice.output = None, "mask"
     here = scene.state.place
-    scene.state.picture = lambda p: RGBSource(p, scene.image) if p == here else None
+    scene.state.surface.source = RGBSource(here, scene.image)
     scene.use("sam")
     yield scene, tool, engine
 
@@ -38,7 +38,7 @@ def test_a_click_previews_a_mask_and_enter_accepts_it_with_source_and_score(sam)
     req = engine.requests[-1]
     assert req.box is None and req.labels == (1,) and req.multimask
     assert near(req.points[0][0], 60.5) and near(req.points[0][1], 50.5)
-    assert req.picture.pixels() is scene.image and req.picture.key.endswith(":None")
+    assert req.picture.pixels() is scene.image and req.picture.place == scene.state.place
     assert tool.answer is not None and tool.busy
     assert scene.pixel(60, 50) != before  # the preview is drawn in the class colour
     assert scene.anns() == []  # nothing is stored before Enter
@@ -155,7 +155,7 @@ def test_hovering_encodes_ahead_and_prefetches_the_next_images(scene, tmp_path):
                                          fingerprint=f"fp{n}", size_bytes=1, width=30,
                                          height=20, position=n + 1),)))
     here = scene.state.place
-    scene.state.picture = lambda p: RGBSource(p, scene.image) if p == here else None
+    scene.state.surface.source = RGBSource(here, scene.image)
     scene.use("sam")
     scene.move(30, 30)
     assert engine.prepared and engine.prepared[-1].place == here

@@ -120,7 +120,7 @@ def test_a_mask_is_carried_forward_as_the_shapes_of_its_track(clip, qtbot):
 
 def test_propagation_stops_at_the_tracks_next_keyframe(clip, qtbot):
     from app.widgets.sam_jobs import propagate_video_mask
-    from app.widgets.sam_propagate import seed_track
+    from app.inference.propagation_records import seed_track
 
     c = clip
     engine = FakeEngine()

@@ -24,6 +24,7 @@ from app.io.planes import CT_PRESETS, VolumeSliceSource
 from app.tools.paint import LabelMapPaint
 from app.tools.sam import SamTool
 from sam_fakes import FakeEngine, ThresholdSession
+from surface_fakes import PaintingSurface
 
 pytest.importorskip("pytestqt")
 
@@ -55,16 +56,15 @@ def pane(qtbot, tmp_path):
     info = LabelMapInfo(vol.id, *SHAPE, segments=(Segment(1, "insert", "#ffd700", "insert"),))
     doc.execute(Put((info,)))
     volume = _ct()
-    state = EditorState(doc, place=Place(vol.id, axis="k", index=12), class_id="insert")
-    state.labelmap_target = lambda place: LabelMapPaint(info.id, 1, "#ffd700")
+    state = EditorState(doc, place=Place(vol.id, axis="k", index=12), class_id="insert",
+                        surface=PaintingSurface(LabelMapPaint(info.id, 1, "#ffd700")))
     canvas = Canvas(state)
     canvas.resize(600, 500)
     qtbot.addWidget(canvas)
     src = VolumeSliceSource(state.place, volume, GEO)
     src.mapping = CT_PRESETS["CT soft tissue"]  # what the pane shows, and SAM sees
     canvas.show_source(src, mapping=src.mapping)
-    canvas.show()
-    state.picture = lambda p: src if p == src.place else None
+    canvas.show()  # the canvas's surface shows src: SAM reads its pixels there
     engine = FakeEngine()
     tool = SamTool(state, engine)
     canvas.set_tool(tool)
@@ -90,7 +90,7 @@ def test_enter_paints_the_label_map_on_that_slice_only(pane):
     pixels = req.picture.pixels()
     assert pixels.dtype == np.uint8 and pixels.shape == (60, 80)
     assert pixels[28, 30] == 255 and pixels[5, 5] == 0
-    assert req.picture.key == "k:12" and req.picture.content == "ctfp|400.0|40.0"
+    assert req.picture.place == p.src.place and req.picture.content == "ctfp|400.0|40.0"
     assert p.tool.overlay()[0].color == "#ffd700"  # the segment's colour
     QTest.keyClick(p.canvas, Qt.Key.Key_Return)
     labels = p.doc.labelmap_volume(p.info.id)
@@ -118,7 +118,7 @@ def test_propagation_up_and_down_builds_the_segment_in_one_edit(pane, qtbot):
     box = volume_box(p.tool, p.src.place)
     assert box == p.tool.box
     job = propagate_volume_segment(host, p.engine, "fake-sam", p.src, box,
-                                   p.state.labelmap_target(p.src.place), (400.0, 40.0),
+                                   p.state.surface.labelmap(p.src.place), (400.0, 40.0),
                                    on_review=lambda title, r: reviews.append((title, r)))
     assert job is not None
     qtbot.waitUntil(lambda: bool(reviews) or any("error" in s for s in said), timeout=20000)
@@ -135,7 +135,7 @@ def test_propagation_up_and_down_builds_the_segment_in_one_edit(pane, qtbot):
 
 
 def test_the_review_list_jumps_to_a_flagged_slice(qtbot):
-    from app.widgets.sam_propagate import Review
+    from app.inference.propagation_records import Review
     from app.widgets.sam_review import ReviewList
 
     went: list = []
@@ -154,7 +154,7 @@ def test_the_review_list_jumps_to_a_flagged_slice(qtbot):
 @pytest.mark.parametrize("axis", [0, 1, 2])
 def test_the_propagated_masks_land_on_their_array_axis(axis):
     from app.inference.propagation import Propagation, SliceMask
-    from app.widgets.sam_propagate import volume_modifier
+    from app.inference.propagation_records import volume_modifier
 
     shape = (6, 7, 8)
     rng = np.random.default_rng(axis)

@@ -51,7 +51,7 @@ def test_the_engine_answers_on_the_ui_thread_and_never_makes_it_wait(qtbot, tiny
     try:
         assert [m.id for m in engine.models()] == ["tiny-sam"]
         image = np.random.default_rng(0).integers(0, 255, (150, 200, 3), dtype=np.uint8)
-        picture = SamPicture(Place("m"), image, "fp", "m:None")
+        picture = SamPicture(Place("m"), image, "fp")
         got: list = []
         threads: list = []
 
@@ -90,7 +90,7 @@ def test_a_model_damaged_after_import_answers_one_sentence(qtbot, tiny_models):
     engine = QtSamEngine(root=tiny_models)
     got: list = []
     try:
-        picture = SamPicture(Place("m"), np.zeros((40, 50, 3), np.uint8), None, "")
+        picture = SamPicture(Place("m"), np.zeros((40, 50, 3), np.uint8), None)
         engine.predict(SamRequest(1, "t", "tiny-sam", picture, (5.0, 5.0, 20.0, 20.0)),
                        got.append)
         qtbot.waitUntil(lambda: bool(got), timeout=30000)
@@ -157,11 +157,11 @@ def test_a_box_in_the_window_becomes_a_mask_from_the_tiny_model(qtbot, tmp_path,
         assert not tool.busy and len(s.anns("mask")) == 1
         s.win.sam.propagate()  # on a photo there is nothing to propagate through
         assert "volume slices and video frames" in s.win.statusBar().currentMessage()
-        sam = s.win.sam
-        assert sam.options is not None and sam.options.model.currentData() == "tiny-sam"
-        assert sam.options.model.isEnabled() and sam.options.isVisible()
+        label, combo = s.win.tool_options.controls[("choice", "sam_model")]
+        assert combo.currentData() == "tiny-sam"  # the SAM tool's declared options
+        assert combo.isEnabled() and combo.isVisible()
         s.key(Qt.Key.Key_B)  # the brush: its controls, not the SAM ones
-        qtbot.waitUntil(lambda: not sam.options.isVisible(), timeout=2000)
+        qtbot.waitUntil(lambda: not combo.isVisible(), timeout=2000)
         brush = s.win.tool_options.controls[("size", "brush_radius")]
         assert all(w.isVisible() and w.isEnabled() for w in brush)
     finally:
@@ -188,16 +188,17 @@ def test_the_real_litemedsam_pack_segments_a_photo_in_the_window(qtbot, tmp_path
 
 def test_propagate_in_the_window_starts_from_the_pane_prompted_last(qtbot, tmp_path,
                                                                    tiny_models):
-    """A volume pane (its own editor state and SAM tool, as the volume mode makes them) on the
-    window's project: a box there, then Tools ▸ Propagate… paints the label map through the
-    window's engine and lists the review in the window's Review dock."""
+    """A pane of a volume on the window's editor state, showing the window's one SAM tool
+    through its own surface (as the volume mode does): a box there, then Tools ▸
+    Propagate… paints the label map through the window's engine and lists the review in the
+    window's Review dock."""
     from app.core.commands import Put
     from app.core.labelmap import LabelMapInfo, Segment
     from app.core.media import MediaItem, MediaKind
     from app.io.planes import VolumeSliceSource, WindowLevel
     from app.tools.paint import LabelMapPaint
-    from app.tools.state import EditorState
     from app.widgets.canvas import Canvas
+    from surface_fakes import PaintingSurface
     from test_sam_tool_volume import GEO, SHAPE, _ct, _drag
 
     s = WindowScene(qtbot, tmp_path, images=1)
@@ -209,18 +210,19 @@ def test_propagate_in_the_window_starts_from_the_pane_prompted_last(qtbot, tmp_p
         info = LabelMapInfo(vol.id, *SHAPE, segments=(Segment(1, "tree", tree.color,
                                                               tree.id),))
         assert s.state.execute(Put((vol, info)))
-        state = EditorState(doc, place=Place(vol.id, axis="k", index=12), class_id=tree.id)
-        state.labelmap_target = lambda place: LabelMapPaint(info.id, 1, tree.color)
-        src = VolumeSliceSource(state.place, _ct(), GEO)
+        s.state.set(class_id=tree.id)
+        here = Place(vol.id, axis="k", index=12)
+        surface = PaintingSurface(LabelMapPaint(info.id, 1, tree.color), place=here)
+        src = VolumeSliceSource(here, _ct(), GEO)
         src.mapping = WindowLevel(400, 40)
-        state.picture = lambda p: src if p == src.place else None
-        pane = Canvas(state)
+        pane = Canvas(s.state, surface=surface)
         qtbot.addWidget(pane)
         pane.resize(500, 400)
         pane.show_source(src, mapping=src.mapping)
         pane.show()
-        tool = SamTool(state)  # the window's engine is every SAM tool's default
-        pane.set_tool(tool)
+        tool = s.win.tools["sam"]  # the window's one SAM tool, on its engine
+        s.win.canvas.set_tool(tool)
+        pane.set_tool(tool, owner=False)
         _drag(pane, (21, 19), (39, 37))
         qtbot.waitUntil(lambda: tool.pending is None and tool.answer is not None,
                         timeout=30000)

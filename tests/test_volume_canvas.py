@@ -19,6 +19,7 @@ from app.core.geometry import VolumeGeometry
 from app.core.labelmap import LabelMapInfo, Segment
 from app.core.media import MediaItem, MediaKind
 from app.core.places import Place
+from surface_fakes import PaintingSurface
 from app.core.schema import LabelClass, LabelSchema
 from app.io.planes import CT_PRESETS, VolumeSliceSource
 from app.tools.paint import LabelMapPaint
@@ -55,8 +56,8 @@ def panes(qtbot, tmp_path):
     volume = _ct()
     out = {}
     for axis, index in (("k", 12), ("j", 30), ("i", 40)):
-        state = EditorState(doc, place=Place(vol.id, axis=axis, index=index), class_id="bone")
-        state.labelmap_target = lambda place, info=info: LabelMapPaint(info.id, 1, "#ffd700")
+        state = EditorState(doc, place=Place(vol.id, axis=axis, index=index), class_id="bone",
+                            surface=PaintingSurface(LabelMapPaint(info.id, 1, "#ffd700")))
         canvas = Canvas(state)
         canvas.resize(500, 400)
         qtbot.addWidget(canvas)

@@ -392,8 +392,12 @@ def test_bracket_keys_size_the_brush_in_millimetres_in_every_pane(vs):
     vs.pane_key(Qt.Key.Key_BracketRight)
     assert math.isclose(vs.session.settings.radius_mm, 5.0, rel_tol=1e-6)
     assert math.isclose(vs.panel.radius.value(), 5.0)
-    for pane in vs.session.panes.values():  # each pane's cursor circle in its own pixels
-        assert math.isclose(pane.state.brush_radius, 5.0 / 1.2, rel_tol=1e-6)
+    brush = vs.win.tools["brush"]  # one tool for every pane
+    for name, pane in vs.session.panes.items():  # each pane's cursor circle in its own px
+        QTest.mouseMove(pane.canvas, vs.pt(name, 30.5, 20.5))
+        (circle,) = [o for o in brush.overlay() if o.kind == "circle"]
+        assert brush.surface is pane.surface
+        assert math.isclose(circle.radius, 5.0 / 1.2, rel_tol=1e-6), name
 
 
 def test_shapes_drawn_on_a_slice_are_kept_at_that_array_axis_and_index(vs):

@@ -1,10 +1,11 @@
 """Image embeddings and their cache: in memory (LRU by count) and optionally on disk (LRU by
 total size), keyed by (image content, place, model id).
 
-A *place* says where the image came from when content alone is ambiguous or when the caller
-wants separate entries: ``"frame:120"`` for a video frame, ``"k:40"`` for slice 40 along the
-volume's k axis, ``""`` for a still image. The content key is a hash of the pixels (or one the
-caller already has, e.g. the media fingerprint).
+The :class:`~app.core.places.Place` says where the image came from when content alone is
+ambiguous or when the caller wants separate entries: ``Place(id, frame=120)`` for a video
+frame, ``Place(id, axis="k", index=40)`` for slice 40 along a volume's k axis, ``Place(id)`` or
+None for a still image. The content key is a hash of the pixels (or one the caller already has,
+e.g. the media fingerprint, plus the window of a volume slice).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.places import Place
 from app.inference.sam_families import Frame
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: places as Place values (1 named them "k:40" / "<id>:<frame>")
 
 
 def content_key(image: np.ndarray) -> str:
@@ -33,8 +35,16 @@ def content_key(image: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def cache_key(model_id: str, content: str, place: str = "") -> str:
-    return hashlib.sha256(f"{CACHE_FORMAT}|{model_id}|{content}|{place}".encode()).hexdigest()
+def place_token(place: Place | None) -> str:
+    """The place's part of a cache key: its JSON form with sorted keys ("" for None)."""
+    import json
+
+    return "" if place is None else json.dumps(place.to_json(), sort_keys=True)
+
+
+def cache_key(model_id: str, content: str, place: Place | None = None) -> str:
+    return hashlib.sha256(
+        f"{CACHE_FORMAT}|{model_id}|{content}|{place_token(place)}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def segment_in_project(doc: Document, sam: Any, item: MediaItem, box: Box | None
 
         picture = read_image(path)
         place = Place(item.id)
-    sam.set_image(picture, place=f"{item.id}:{frame}", content=item.fingerprint)
+    sam.set_image(picture, place=Place(item.id, frame), content=item.fingerprint)
     answer = sam.predict(box=box.bbox() if box else None, points=points, labels=labels).best()
     if answer.empty:
         raise VellumError(f"{answer.source} found nothing at that prompt on {item.name}.")
@@ -235,12 +235,10 @@ class TrackWriter:
                               "frames.", doc.media_path(item))
         self.doc, self.source = doc, source
         self.schema, class_id = class_for(doc, class_name, "box")
-        attrs = _defaults(self.schema, class_id)
-        dynamic = {k: v for k, v in attrs.items()
-                   if (spec := self.schema.class_by_id(class_id).attribute(k)) and spec.dynamic
-                   } if class_id else {}
-        self.track = Track(item.id, class_id,
-                           attributes={k: v for k, v in attrs.items() if k not in dynamic})
+        cls = self.schema.class_by_id(class_id) if class_id else None
+        static, dynamic = cls.split_attributes(_defaults(self.schema, class_id)) if cls \
+            else ({}, {})
+        self.track = Track(item.id, class_id, attributes=static)
         self.seed = Annotation(Place(item.id, start), start_box, class_id,
                                track_id=self.track.id, source=MANUAL, attributes=dict(dynamic))
         self.shapes = TrackShapes(item.id, self.track.id, class_id, source, dynamic, start)

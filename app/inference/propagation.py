@@ -22,7 +22,7 @@ are flagged for review.
 propagation runs, so that a caller can commit a long one in steps.
 
 :func:`carry` is the one propagation loop over a sequence of places: the slices up and down
-here and the video frames of ``app.widgets.sam_propagate.propagate_frames`` both run through
+here and the video frames of ``app.inference.propagation_records.propagate_frames`` both run through
 it, each with its own segmenting, judging and keeping.
 """
 
@@ -35,6 +35,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from app.core.places import Place
 from app.inference.masks import mask_box, window_to_uint8
 
 AXES = "kji"
@@ -191,11 +192,12 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
                      cancelled: Callable[[], bool] | None = None,
                      content: str | None = None,
                      on_kept: Callable[[list[SliceMask]], None] | None = None,
-                     every: int = 100) -> Propagation:
+                     every: int = 100, media_id: str = "volume") -> Propagation:
     """Segment the object in ``box`` (``x, y, w, h`` in the slice's continuous pixel
     coordinates) on slice ``seed_index`` along array ``axis`` (0 = k), then up and down.
     ``window`` is ``(width, level)`` in the volume's units. ``content`` (e.g. the volume's
-    fingerprint) names the volume in the embedding cache; places are ``"k:40"``-style.
+    fingerprint) names the volume in the embedding cache, with each slice's place on
+    ``media_id``.
     ``on_kept(slices)`` is called with each ``every`` newly kept slices (in the order kept);
     the slices kept after the last call are only in the result."""
     vol = np.asarray(volume)
@@ -212,7 +214,7 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
 
     def segment(k: int, prompt: Sequence[float]) -> tuple[np.ndarray, float]:
         image = window_to_uint8(plane(k), width, level)
-        place = f"{AXES[axis]}:{k}"
+        place = Place(media_id, axis=AXES[axis], index=k)
         sam.set_image(image, place, f"{content}|{width}|{level}" if content else None)
         if k != seed_index and sam_prefetch is not None:  # encode the next slice meanwhile
             ahead = k + (1 if k > seed_index else -1)
@@ -221,7 +223,7 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
         answer = sam.predict(box=tuple(prompt)).best()
         done[0] += 1
         if progress:
-            progress(done[0], None, place)
+            progress(done[0], None, place.describe())
         return answer.mask, answer.score
 
     prefetch = getattr(sam, "prefetch", None)
@@ -231,7 +233,7 @@ def propagate_volume(volume: np.ndarray, sam, seed_index: int, box: Sequence[flo
 
         key = f"{content}|{width}|{level}" if content else None
         prefetch([PrefetchItem(lambda: window_to_uint8(plane(k), width, level),
-                               f"{AXES[axis]}:{k}", key)])
+                               Place(media_id, axis=AXES[axis], index=k), key)])
 
     sam_prefetch = sam_prefetch_fn if callable(prefetch) else None
     result = Propagation(axis, seed_index)

@@ -1,5 +1,5 @@
-"""Propagation and tracking as data: the loops and the records they become (no Qt here; the
-jobs that run them are in :mod:`app.widgets.sam_jobs`).
+"""Propagation and tracking as data: the loops and the records they become (the jobs that run
+them off the window's UI thread are in :mod:`app.widgets.sam_jobs`).
 
 - :func:`volume_modifier`: a volume propagation (``app.inference.propagation``) as the one
   label-map modifier (cropped to the slices and rows it touches) of one undoable edit.
@@ -116,7 +116,7 @@ def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, see
 
     def segment(place: tuple[int, np.ndarray], prev: np.ndarray) -> tuple[np.ndarray, float]:
         frame, rgb = place
-        emb = session.encode(rgb, f"{media_id}:{frame}", fingerprint)
+        emb = session.encode(rgb, Place(media_id, frame=frame), fingerprint)
         best = session.predict(box=grown_box(prev, margin), embedding=emb).best()
         done[0] += 1
         if progress is not None:
@@ -167,14 +167,17 @@ def frames_between(reader: Any, start: int, end: int, chunk: int = 48
 
 
 # ---------------------------------------------------------------------- tracks
-def _split_attributes(doc: Any, class_id: str | None, attrs: dict[str, Any]
-                      ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(static for the track, dynamic for its shapes)."""
+def _dynamic(doc: Any, class_id: str | None, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The per-frame part of ``attrs`` (:meth:`LabelClass.split_attributes`, the one rule)."""
+    return _split(doc, class_id, attrs)[1]
+
+
+def _split(doc: Any, class_id: str | None, attrs: dict[str, Any]
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(static for the track, per-frame for its shapes): the class's rule; no class: all
+    per-frame."""
     cls = doc.schema.class_by_id(class_id) if class_id else None
-    if cls is None:
-        return {}, dict(attrs)
-    dynamic = {k: v for k, v in attrs.items() if (s := cls.attribute(k)) and s.dynamic}
-    return {k: v for k, v in attrs.items() if k not in dynamic}, dynamic
+    return cls.split_attributes(attrs) if cls is not None else ({}, dict(attrs))
 
 
 def seed_track(doc: Any, seed: Annotation) -> tuple[Track, Annotation, list[Any]]:
@@ -184,7 +187,7 @@ def seed_track(doc: Any, seed: Annotation) -> tuple[Track, Annotation, list[Any]
         track = doc.track(seed.track_id)
         if track is not None:
             return track, seed, []
-    static, dynamic = _split_attributes(doc, seed.class_id, seed.attributes)
+    static, dynamic = _split(doc, seed.class_id, seed.attributes)
     track = Track(seed.media_id, seed.class_id, attributes=static)
     keyed = replace(seed, track_id=track.id, keyframe=True, attributes=dynamic)
     return track, keyed, [track, keyed]
@@ -201,7 +204,7 @@ def mask_track_records(doc: Any, seed: Annotation, found: FramePropagation, sour
                        ) -> tuple[list[Any], list[Review]]:
     """Records putting ``found`` masks on the seed's track, and the frames to review."""
     track, keyed, records = seed_track(doc, seed)
-    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    dynamic = _dynamic(doc, keyed.class_id, keyed.attributes)
     shapes, review = mask_records(seed.media_id, track.id, keyed.class_id, dynamic,
                                   found.masks, source)
     return records + shapes, review
@@ -243,7 +246,7 @@ def seed_track_shapes(doc: Any, seed: Annotation, source: str) -> tuple[list[Any
     from app.inference.prelabel import TrackShapes
 
     track, keyed, records = seed_track(doc, seed)
-    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    dynamic = _dynamic(doc, keyed.class_id, keyed.attributes)
     return records, TrackShapes(seed.media_id, track.id, keyed.class_id, source, dynamic,
                                 seed.frame)
 

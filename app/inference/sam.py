@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.errors import ModelError
+from app.core.places import Place
 from app.inference.embeddings import Embedding, EmbeddingCache, cache_key, content_key
 from app.inference.masks import SamMask
 from app.inference.packs import InstalledPack, open_pack
@@ -50,11 +51,12 @@ class Prediction:
 
 @dataclass(frozen=True)
 class PrefetchItem:
-    """An image to encode ahead of time: the array or a function loading it, its place
-    (``"frame:12"``, ``"k:40"``...) and optionally a content key the caller already has."""
+    """An image to encode ahead of time: the array or a function loading it, its
+    :class:`~app.core.places.Place` (None: a still image known by its pixels) and optionally a
+    content key the caller already has."""
 
     image: Image | ImageLoader
-    place: str = ""
+    place: Place | None = None
     content: str | None = None
 
 
@@ -116,10 +118,11 @@ class SamSession:
 
     # -- encoding ----------------------------------------------------------------------------
 
-    def key(self, image: np.ndarray, place: str = "", content: str | None = None) -> str:
+    def key(self, image: np.ndarray, place: Place | None = None, content: str | None = None
+            ) -> str:
         return cache_key(self.model_id, content or content_key(image), place)
 
-    def encode(self, image: np.ndarray, place: str = "", content: str | None = None
+    def encode(self, image: np.ndarray, place: Place | None = None, content: str | None = None
                ) -> Embedding:
         """Embedding of ``image`` (from the cache, a prefetch in flight, or the encoder)."""
         rgb = as_rgb(image)
@@ -145,26 +148,29 @@ class SamSession:
         self.cache.put(embedding)
         return embedding
 
-    def set_image(self, image: np.ndarray, place: str = "", content: str | None = None
-                  ) -> Embedding:
+    def set_image(self, image: np.ndarray, place: Place | None = None,
+                  content: str | None = None) -> Embedding:
         """Make ``image`` the one prompts refer to; returns its embedding."""
         embedding = self.encode(image, place, content)
         self._embedding = embedding
         return embedding
 
     def set_slice(self, volume: np.ndarray, index: int, window: tuple[float, float],
-                  axis: int = 0, content: str | None = None) -> Embedding:
+                  axis: int = 0, content: str | None = None, media_id: str = "volume"
+                  ) -> Embedding:
         """Make slice ``index`` along array ``axis`` of ``volume`` ([k, j, i], real units)
         the current image, windowed to 8-bit with ``window`` = (width, level) first. Its place
-        is ``"k:40"``-style; ``content`` (e.g. the volume's fingerprint) saves hashing."""
+        is that slice of ``media_id``; ``content`` (e.g. the volume's fingerprint) saves
+        hashing."""
         from app.inference.masks import window_to_uint8
 
         width, level = window
         plane = window_to_uint8(np.take(volume, index, axis=axis), width, level)
         key = f"{content}|{width}|{level}" if content else None
-        return self.set_image(plane, f"{'kji'[axis]}:{index}", key)
+        return self.set_image(plane, Place(media_id, axis="kji"[axis], index=index), key)
 
-    def is_ready(self, image: np.ndarray, place: str = "", content: str | None = None) -> bool:
+    def is_ready(self, image: np.ndarray, place: Place | None = None,
+                 content: str | None = None) -> bool:
         """Whether ``set_image`` would answer without running the encoder."""
         return self.key(as_rgb(image), place, content) in self.cache
 
@@ -248,7 +254,7 @@ class SamSession:
 
     def segment(self, image: np.ndarray, box: Sequence[float] | None = None,
                 points: Sequence[Sequence[float]] = (), labels: Sequence[int] = (),
-                place: str = "") -> SamMask:
+                place: Place | None = None) -> SamMask:
         """``set_image`` then ``predict``: the best mask for one prompt."""
         self.set_image(image, place)
         return self.predict(box, points, labels).best()

@@ -6,6 +6,11 @@ pixel (c, r) covers [c, c+1) x [r, r+1)) and hands them to the active :class:`To
 turns them into app/core commands executed through ``state.execute(...)`` and describes what to
 preview with :meth:`Tool.overlay`. A tool never touches Qt or the store.
 
+Every event carries the :class:`~app.tools.surface.Surface` it happened on (what the pointer is
+over: its place, picture, what may be edited there and how). One tool set and one editor state
+serve every view of a window; a tool works on the surface of its last event
+(:attr:`Tool.surface`), so the same tool draws on a photo, a video frame and each volume pane.
+
 A gesture reads top to bottom in one generator (napari style)::
 
     def gesture(self, press):
@@ -28,6 +33,8 @@ import numpy as np
 
 from app.core.changes import Change, ChangeKind
 from app.core.places import Place
+
+from app.tools.surface import Surface
 
 if TYPE_CHECKING:
     from app.tools.state import EditorState
@@ -67,7 +74,8 @@ class PointerEvent:
     """A pointer event in image space. ``x, y``: continuous image pixels; ``button``: the
     button that changed (press/release), ``buttons``: those held; ``scale``: screen pixels per
     image pixel (divide a screen tolerance by it to get image pixels); ``place``: where it
-    happened (the canvas's media item, frame or volume slice; None: the editor's place)."""
+    happened (the canvas's media item, frame or volume slice; None: the editor's place);
+    ``surface``: the view it happened on (None: the window's)."""
 
     type: EventType
     x: float
@@ -77,6 +85,7 @@ class PointerEvent:
     modifiers: Mod = Mod.NONE
     scale: float = 1.0
     place: Place | None = None
+    surface: Surface | None = None
 
     @property
     def pos(self) -> tuple[float, float]:
@@ -143,14 +152,17 @@ class OptionKind(StrEnum):
 
     SIZE = "size"  # a number field of the editor state: slider + box, in ``unit``
     TOGGLE = "toggle"  # a bool field of the editor state
-    ACTION = "action"  # a button calling ``run(state)``
+    ACTION = "action"  # a button calling ``run(tool)`` (the active tool)
+    CHOICE = "choice"  # one of ``choices(tool)``: ``get(tool)`` shows it, ``put(tool, v)`` sets it
+    NOTE = "note"  # a line of text, ``text(tool)`` (what the tool last said: device, time)
 
 
 @dataclass(frozen=True)
 class Option:
     """One control a tool declares for the options bar (Qt-free; the bar builds the widget):
     ``kind`` says which (:class:`OptionKind`). Tools that declare the same option share one
-    control."""
+    control. ``only_active``: shown only while a tool declaring it is active (a tool's own
+    group, e.g. segment anything's model and output), instead of shown disabled."""
 
     kind: OptionKind
     label: str
@@ -161,6 +173,11 @@ class Option:
     maximum: float = 1000.0
     slider_max: float = 500.0  # the slider is logarithmic up to here; the box goes further
     unit: str = "px"
+    choices: Callable[[Any], list[tuple[Any, str]]] | None = None  # (value, text), per tool
+    get: Callable[[Any], Any] | None = None
+    put: Callable[[Any, Any], None] | None = None
+    text: Callable[[Any], str] | None = None
+    only_active: bool = False
 
     @property
     def key(self) -> tuple[OptionKind, str]:
@@ -200,6 +217,8 @@ class Tool:
         self.hover_pos: tuple[float, float] | None = None
         self._gesture: Gesture | None = None
         self._unwatch: Callable[[], None] | None = None
+        self._surface: Surface | None = None
+        self._place: Place | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def activate(self) -> None:
@@ -224,12 +243,30 @@ class Tool:
         return None
 
     @property
+    def surface(self) -> Surface:
+        """The view of the tool's last pointer event (the window's before any)."""
+        return self._surface if self._surface is not None else self.state.surface
+
+    @property
     def pointer_place(self) -> Place | None:
         """Where the tool's pointer last was (the place a finished shape goes to)."""
-        return getattr(self, "_place", None) or self.state.place
+        return self._place or self.state.place_on(self.surface)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) in pixels of the picture under the tool's pointer."""
+        return self.state.size_on(self.surface)
+
+    def _enter(self, e: PointerEvent) -> None:
+        """Take the event's view and place as the tool's (see :attr:`surface`)."""
+        if e.surface is not self._surface:
+            self._surface = e.surface
+        self._place = e.place
 
     def press(self, e: PointerEvent) -> None:
-        self._place = e.place
+        if self.elsewhere(e):
+            self.cancel()  # a press on another pane starts afresh there
+        self._enter(e)
         self.cancel_gesture_only()
         gen = self.gesture(e)
         if gen is None:
@@ -240,7 +277,7 @@ class Tool:
         except StopIteration:
             self._gesture = None
             return
-        self._watch_edits(gen, e.place or self.state.place)
+        self._watch_edits(gen, self.pointer_place)
 
     def _watch_edits(self, gen: Gesture, place: Place | None) -> None:
         """Any edit of the gesture's media item made while it runs (Delete, Ctrl+Z, a class
@@ -267,13 +304,21 @@ class Tool:
         if unwatch is not None:
             unwatch()
 
+    def elsewhere(self, e: PointerEvent) -> bool:
+        """Whether ``e`` is on another view than the shape in progress (a volume's other
+        pane): such hovering is not this shape's."""
+        here = e.surface if e.surface is not None else self.state.surface
+        return self.busy and here is not self.surface
+
     def move(self, e: PointerEvent) -> None:
-        self.hover_pos = e.pos
+        if self.elsewhere(e):
+            return
         if self._gesture is None:
-            self._place = e.place
-        if self._gesture is None:
+            self._enter(e)
+            self.hover_pos = e.pos
             self.hover(e)
             return
+        self.hover_pos = e.pos
         try:
             self._gesture.send(e)
         except StopIteration:
@@ -368,7 +413,7 @@ class Tool:
 
     def clamp(self, x: float, y: float) -> tuple[float, float]:
         """``(x, y)`` clamped into the image rectangle [0, w] x [0, h]."""
-        w, h = self.state.image_size
+        w, h = self.image_size
         if w <= 0 or h <= 0:
             return (x, y)
         return (min(max(x, 0.0), float(w)), min(max(y, 0.0), float(h)))

@@ -32,18 +32,12 @@ class BoxTool(Handles, Tool):
         super().__init__(state)
         self.cursor = "cross"
         self._preview: Box | None = None
-        self._scale = 1.0
 
     def gesture(self, press: PointerEvent) -> Gesture | None:
         if press.button is not Button.LEFT:
             return None
-        self._scale = press.scale
-        handle = self.handle_at(press)
-        if handle is not None:
-            return self.resize(press, *handle)
-        if not self.state.allows("box"):
-            return None
-        return self._draw(press)
+        return self.grab_handle(press) or (
+            self._draw(press) if self.state.allows("box") else None)
 
     def hover(self, e: PointerEvent) -> None:
         self._scale = e.scale
@@ -64,12 +58,12 @@ class BoxTool(Handles, Tool):
             if max(box.w, box.h) * e.scale >= MIN_SCREEN:  # a stray click needs no word
                 self.message(reason)
             return
-        ann = self.state.add_drawn(box, "Draw box", self.pointer_place)
+        ann = self.state.add_drawn(box, "Draw box", self.pointer_place, self.surface)
         if ann is not None:
             self.state.select_drawn((ann.id,))
 
     def editing_ids(self) -> frozenset[str]:
-        return frozenset({self._resizing_id}) if self._resizing_id else frozenset()
+        return self.resizing_ids()
 
     def overlay(self) -> list[OverlayItem]:
         items = crosshair(self)

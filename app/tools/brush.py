@@ -13,7 +13,7 @@ from app.tools.base import KeyEvent, Option, OptionKind, PointerEvent
 from app.tools.paint import BRUSH_SIZE, PAINT_INSIDE, PaintTool, fill_selected_holes
 
 FILL_HOLES = Option(OptionKind.ACTION, "Fill holes", "Fill the holes of the selected mask (G)",
-                    run=fill_selected_holes)
+                    run=lambda tool: fill_selected_holes(tool.state))
 
 
 class BrushTool(PaintTool):
@@ -29,7 +29,7 @@ class BrushTool(PaintTool):
                 ("[ ]", "smaller / larger brush"), ("G", "fill the holes of the selected mask"))
 
     def target(self, press: PointerEvent) -> Annotation | None:
-        masks = [a for a in self.state.selected() if isinstance(a.shape, Mask)]
+        masks = [a for a in self.state.selected(self.surface) if isinstance(a.shape, Mask)]
         if len(masks) == 1:
             return masks[0]
         return None

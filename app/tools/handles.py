@@ -61,9 +61,21 @@ class Handles:
 
     _resizing: tuple[str | None, Shape] | None = None  # (class id, preview shape)
     _resizing_id: str | None = None
+    _scale = 1.0  # screen px per image px of the last event (the handles' size)
+
+    def grab_handle(self: Tool, press: PointerEvent) -> Gesture | None:  # type: ignore[misc]
+        """The resize gesture when ``press`` is on a handle of the selected box, else None
+        (the press's scale is noted: handles keep their screen size)."""
+        self._scale = press.scale
+        handle = self.handle_at(press)
+        return self.resize(press, *handle) if handle is not None else None
+
+    def resizing_ids(self) -> frozenset[str]:
+        """The box being resized (the view leaves its stored shape out meanwhile)."""
+        return frozenset({self._resizing_id}) if self._resizing_id else frozenset()
 
     def handle_target(self: Tool) -> Annotation | None:  # type: ignore[misc]
-        sel = self.state.selected_visible()
+        sel = self.state.selected_visible(self.surface)
         if len(sel) != 1 or self.state.is_locked(sel[0]):
             return None
         return sel[0] if isinstance(sel[0].shape, (Box, RotatedBox)) else None
@@ -96,7 +108,7 @@ class Handles:
             self.message("A box needs a width and a height.")
             return
         label = "Rotate box" if isinstance(shape, RotatedBox) and handle == 4 else "Resize box"
-        self.state.execute(Put((self.state.doc.edited(ann, shape=shape),), label=label))
+        self.state.execute(Put((self.state.doc.edited(ann, shape=shape),), label=label), self.surface)
 
     def handle_overlay(self: Tool, scale: float) -> list[OverlayItem]:  # type: ignore[misc]
         """The handles of :meth:`handle_target` (following a resize in progress)."""

@@ -106,7 +106,7 @@ class KeypointsTool(Tool):
             self._prompt()
             return
         pts = placed + [(0.0, 0.0, 0)] * (len(sk.points) - len(placed))
-        ann = self.state.add_drawn(Keypoints(tuple(pts)), "Place keypoints", self.pointer_place)
+        ann = self.state.add_drawn(Keypoints(tuple(pts)), "Place keypoints", self.pointer_place, self.surface)
         if ann is not None:
             self.state.select_drawn((ann.id,))
         self._prompt()

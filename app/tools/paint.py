@@ -131,8 +131,8 @@ class LabelMapPaint:
     """Where a brush stroke on a volume slice goes: label map ``labelmap_id``, segment
     ``value`` (drawn in ``color``); ``where``: the slice's "paint only where" mask (e.g. an
     intensity range), or None; ``brush``: the mode's :class:`SliceBrush` (None: a disc of
-    ``state.brush_radius`` picture px). A volume mode provides it through
-    ``EditorState.labelmap_target(place)``."""
+    ``state.brush_radius`` picture px). A volume's surface provides it
+    (:meth:`~app.tools.surface.Surface.labelmap`)."""
 
     labelmap_id: str
     value: int
@@ -178,8 +178,8 @@ class PaintTool(Tool):
         """With 'paint only inside the selected object' on: that object's pixels."""
         if not self.state.paint_inside:
             return None
-        w, h = self.state.image_size
-        others = [a for a in self.state.selected() if target is None or a.id != target.id]
+        w, h = self.image_size
+        others = [a for a in self.state.selected(self.surface) if target is None or a.id != target.id]
         for a in others:
             region = region_of(a, h, w)
             if region is not None:
@@ -191,8 +191,8 @@ class PaintTool(Tool):
     def gesture(self, press: PointerEvent) -> Gesture | None:
         if press.button is not Button.LEFT:
             return None
-        w, h = self.state.image_size
-        if w <= 0 or h <= 0 or self.state.media_id is None:
+        w, h = self.image_size
+        if w <= 0 or h <= 0 or self.pointer_place is None:
             return None
         lm = self.labelmap_target(press)
         if lm is not None:
@@ -207,21 +207,21 @@ class PaintTool(Tool):
         return self._stroke(press, target, self.clip(target), w, h)
 
     def labelmap_target(self, press: PointerEvent) -> LabelMapPaint | None:
-        """On a volume slice, the label map and segment the stroke paints (else None)."""
-        place = press.place or self.state.place
-        hook = self.state.labelmap_target
-        if place is None or not place.is_slice or hook is None:
+        """On a volume slice, the label map and segment the stroke paints (else None: the
+        surface paints mask annotations); the eraser never makes a segment."""
+        place = self.pointer_place
+        if place is None or not place.is_slice:
             return None
-        return hook(place)
+        return self.surface.labelmap(place, create=not self.erase)
 
     def _labelmap_stroke(self, press: PointerEvent, lm: LabelMapPaint, w: int, h: int
                          ) -> Gesture:
         """A stroke on a volume slice: painted in a working buffer, then one
         ``ModifyLabelMap`` (undo per stroke, only the changed voxels kept)."""
         buf = np.zeros((h, w), np.uint8)
-        place = press.place or self.state.place
+        place = self.pointer_place
         self._buf, self._target, self._color = buf, None, lm.color
-        radius = self.state.brush_radius
+        radius = self.radius()
 
         def stamp(p0: tuple[float, float], p1: tuple[float, float]) -> None:
             if lm.brush is not None:
@@ -247,9 +247,9 @@ class PaintTool(Tool):
         if lm.brush is not None:
             command = lm.brush.command(lm, place, path, buf, self.erase, label)
             if command is not None:
-                self.state.execute(command)
+                self.state.execute(command, self.surface)
         elif buf.any():
-            self.state.execute(labelmap_command(lm, place, buf, self.erase, label))
+            self.state.execute(labelmap_command(lm, place, buf, self.erase, label), self.surface)
 
     def _stroke(self, press: PointerEvent, target: Annotation | None,
                 clip: np.ndarray | None, w: int, h: int) -> Gesture:
@@ -261,7 +261,7 @@ class PaintTool(Tool):
             self._color = self.color()
         self._buf, self._target = buf, target
         value = 0 if self.erase else 1
-        radius = self.state.brush_radius
+        radius = self.radius()
         last = press.pos
         changed = stamp_segment(buf, last, last, radius, value, clip)
         e = yield
@@ -284,23 +284,31 @@ class PaintTool(Tool):
         rle = encode(buf.view(bool))
         if area(rle) == 0:
             if target is not None:
-                self.state.execute(Remove((target,), label="Erase mask"))
+                self.state.execute(Remove((target,), label="Erase mask"), self.surface)
             return
         MASKS.put(rle, buf)
         if target is None:
-            ann = self.state.add_drawn(Mask(rle), "Paint mask", self.pointer_place)
+            ann = self.state.add_drawn(Mask(rle), "Paint mask", self.pointer_place, self.surface)
             if ann is not None:
                 # keep the clipping object selected so the next stroke stays inside it
                 keep = (self._clip_id,) if self._clip_id else ()
                 self.state.select_drawn(keep + (ann.id,))
         else:
             label = "Erase" if self.erase else "Paint"
-            self.state.execute(Put((self.state.doc.edited(target, shape=Mask(rle)),), label=label))
+            self.state.execute(Put((self.state.doc.edited(target, shape=Mask(rle)),), label=label), self.surface)
 
     # ------------------------------------------------------------------ keys
+    def radius(self) -> float:
+        """The brush radius in picture px of the tool's surface: ``state.brush_radius``,
+        which on a volume counts voxels of ``state.brush_mm`` mm, over the surface's pixel."""
+        r, mm, per = self.state.brush_radius, self.state.brush_mm, self.surface.mm_per_px
+        return r * mm / per if mm > 0 and per > 0 else r
+
     def resize_brush(self, factor: float) -> None:
         self.state.set(brush_radius=self.state.brush_radius * factor)
-        self.message(f"Brush radius {self.state.brush_radius:.1f} px")
+        mm = self.state.brush_mm
+        self.message(f"Brush radius {self.state.brush_radius * mm:.1f} mm" if mm > 0
+                     else f"Brush radius {self.state.brush_radius:.1f} px")
 
     def key(self, e: KeyEvent) -> bool:
         if e.key == "BracketLeft" and e.plain:
@@ -322,7 +330,7 @@ class PaintTool(Tool):
                                      mask=self._buf))
         if self.hover_pos is not None:
             items.append(OverlayItem(OverlayKind.CIRCLE, (self.hover_pos,), "#ffffff",
-                                     radius=self.state.brush_radius, width=1.0,
+                                     radius=self.radius(), width=1.0,
                                      dashed=self.erase))
         return items
 

@@ -36,7 +36,7 @@ class PolygonTool(PathTool):
     def begin(self, press: PointerEvent) -> bool:
         self.hole_of = None
         if press.modifiers & Mod.SHIFT:
-            target = [a for a in self.state.selected() if isinstance(a.shape, Polygon)]
+            target = [a for a in self.state.selected(self.surface) if isinstance(a.shape, Polygon)]
             if len(target) == 1 and not self.state.is_locked(target[0]):
                 self.hole_of = target[0].id
                 self.message("Drawing a hole; close it on its first vertex or press Enter.")
@@ -50,18 +50,18 @@ class PolygonTool(PathTool):
         if self.hole_of is not None:
             self._add_hole(self.hole_of, points)
             return
-        ann = self.state.add_drawn(Polygon(tuple(points)), "Draw polygon", self.pointer_place)
+        ann = self.state.add_drawn(Polygon(tuple(points)), "Draw polygon", self.pointer_place, self.surface)
         if ann is not None:
             self.state.select_drawn((ann.id,))
 
     def _add_hole(self, target_id: str, points: list[Point]) -> None:
-        doc, media = self.state.doc, self.state.media_id
-        before = self.state.annotation(target_id) if doc and media else None
+        doc, media = self.state.doc, self.pointer_place
+        before = self.state.annotation(target_id, self.surface) if doc and media else None
         if before is None:
             return
         shape = before.shape
         after = doc.edited(before, shape=Polygon(shape.exterior, shape.holes + (tuple(points),)))
-        self.state.execute(Put((after,), label="Add hole"))
+        self.state.execute(Put((after,), label="Add hole"), self.surface)
 
     def path_color(self) -> str:
         if self.hole_of is not None:

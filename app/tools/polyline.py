@@ -24,6 +24,6 @@ class PolylineTool(PathTool):
         return Polyline(tuple(points))
 
     def commit(self, points: list[Point]) -> None:
-        ann = self.state.add_drawn(Polyline(tuple(points)), "Draw polyline", self.pointer_place)
+        ann = self.state.add_drawn(Polyline(tuple(points)), "Draw polyline", self.pointer_place, self.surface)
         if ann is not None:
             self.state.select_drawn((ann.id,))

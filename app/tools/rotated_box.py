@@ -42,18 +42,14 @@ class RotatedBoxTool(Handles, ClickTool):
                 ("Click", "the height"), ("Backspace", "step back"),
                 ("Esc", "cancel the box being drawn"))
 
-    def __init__(self, state) -> None:
-        super().__init__(state)
-        self._scale = 1.0
-
     def gesture(self, press: PointerEvent) -> Gesture | None:
         if press.button is not Button.LEFT:
             return None
         self._scale = press.scale
         if not self.points:
-            handle = self.handle_at(press)
-            if handle is not None:
-                return self.resize(press, *handle)
+            resize = self.grab_handle(press)
+            if resize is not None:
+                return resize
             if not self.state.allows("rotated_box"):
                 return None
         return self._click(press)
@@ -62,7 +58,7 @@ class RotatedBoxTool(Handles, ClickTool):
         self._scale = e.scale
 
     def editing_ids(self) -> frozenset[str]:
-        return frozenset({self._resizing_id}) if self._resizing_id else frozenset()
+        return self.resizing_ids()
 
     def _click(self, press: PointerEvent) -> Gesture:
         p = self.clamp(*press.pos)
@@ -84,7 +80,7 @@ class RotatedBoxTool(Handles, ClickTool):
         if reason:
             self.message(reason)
             return
-        ann = self.state.add_drawn(box, "Draw rotated box", self.pointer_place)
+        ann = self.state.add_drawn(box, "Draw rotated box", self.pointer_place, self.surface)
         if ann is not None:
             self.state.select_drawn((ann.id,))
 

@@ -5,10 +5,10 @@ draws the box around it (a new box replaces the old one). After every change the
 answer is previewed in the class colour with the prompts drawn over it; Enter accepts it into
 the active class, Escape drops the prompts, Backspace removes the last one. Accepted, it
 becomes a mask (RLE) or polygon annotation (the options bar chooses) whose ``source`` is the
-model id and whose ``score`` is the model's predicted IoU, through ``state.add_drawn`` (a video
-mode makes a track keyframe of it); on a volume slice it is painted into the label map the
-volume mode names (``state.labelmap_target``) as one undoable label-map edit. The same on
-images, video frames and volume slices: the pixels come from ``state.picture(place)`` (a plane
+model id and whose ``score`` is the model's predicted IoU, through ``state.add_drawn`` (a video's
+surface makes a track keyframe of it); on a volume slice it is painted into the label map the
+surface names (``surface.labelmap(place)``) as one undoable label-map edit. The same on
+images, video frames and volume slices: the pixels come from ``surface.picture(place)`` (a plane
 source; scalar slices are windowed to 8-bit as shown, else by percentiles).
 
 The tool is Qt-free and never runs a model: it asks a
@@ -29,13 +29,14 @@ import numpy as np
 
 from app.core.places import Place
 from app.core.shapes import Box, Mask, Polygon
-from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, OverlayItem, OverlayKind,
-                            PointerEvent, Tool)
+from app.tools.base import (Button, EventType, Gesture, KeyEvent, Mod, Option, OptionKind,
+                            OverlayItem, OverlayKind, PointerEvent, Tool)
 from app.tools.sam_protocol import (SamAnswer, SamChoice, SamEngine, SamModel, SamPicture,
-                                   SamRequest, WindowMemo, default_engine, fingerprint_of,
+                                   SamRequest, WindowMemo, fingerprint_of,
                                    sam_picture, slice_picture, window_of)
 
 DRAG_PX = 4.0  # screen px a press must move to draw a box instead of placing a point
+OUTPUTS = (("mask", "Mask"), ("polygon", "Polygon"))
 POSITIVE, NEGATIVE = "#3ee07a", "#ff4d4d"
 PREVIEW_ALPHA = 0.45
 
@@ -75,6 +76,34 @@ def as_polygon(mask: np.ndarray) -> Polygon | None:
                    tuple(p.exterior for p in polys[1:]))
 
 
+# ---------------------------------------------------------------------- options
+def _model_choices(tool: SamTool) -> list[tuple[str | None, str]]:
+    engine = tool.get_engine()
+    models = engine.models() if engine is not None else []
+    return [(m.id, m.name + (" (box prompts)" if m.needs_box else "")) for m in models] or [
+        (None, "No model installed")]
+
+
+SAM_MODEL = Option(OptionKind.CHOICE, "Model",
+                   "The segmentation model the tool asks (Tools ▸ Models… imports more)",
+                   field="sam_model", choices=_model_choices,
+                   get=lambda tool: tool.model().id if tool.model() else None,
+                   put=lambda tool, value: tool.choose(model_id=value), only_active=True)
+SAM_OUTPUT = Option(OptionKind.CHOICE, "Output",
+                    "What Enter adds: a mask (every pixel) or a polygon (simplified, holes "
+                    "kept); volume slices always paint the label map", field="sam_output",
+                    choices=lambda tool: list(OUTPUTS), get=lambda tool: tool.choice.output,
+                    put=lambda tool, value: tool.choose(output=value), only_active=True)
+SAM_PROPAGATE = Option(OptionKind.ACTION, "Propagate…",
+                       "Carry the mask up and down the volume, or forward/backward along the "
+                       "video", run=lambda tool: tool.request("propagate"), only_active=True)
+SAM_MODELS = Option(OptionKind.ACTION, "Models…",
+                    "Installed models, where they run, importing more",
+                    run=lambda tool: tool.request("models"), only_active=True)
+SAM_NOTE = Option(OptionKind.NOTE, "", "Where the model runs and how long the last answer took",
+                  field="sam_note", text=lambda tool: tool.note, only_active=True)
+
+
 # ---------------------------------------------------------------------- the tool
 class SamTool(Tool):
     name = "sam"
@@ -89,6 +118,7 @@ class SamTool(Tool):
                 ("Enter", "accept the mask into the active class"),
                 ("Backspace", "remove the last prompt"),
                 ("Esc", "drop the prompts"))
+    options = (SAM_MODEL, SAM_OUTPUT, SAM_PROPAGATE, SAM_MODELS, SAM_NOTE)
 
     def __init__(self, state: Any, engine: SamEngine | None = None) -> None:
         super().__init__(state)
@@ -107,18 +137,31 @@ class SamTool(Tool):
         self.on_active: Callable[[bool], None] | None = None  # the options bar listens
         self._accept_when_ready = False  # Enter pressed while the answer was on its way
         self.windows = WindowMemo()  # the last volume's percentile window
-        self._own_choice = SamChoice()  # used when the engine shares none
+        self.choice = SamChoice()  # model and output (the options bar writes it: choose)
+        self.on_choice: Callable[[SamChoice], None] | None = None  # the window remembers it
+        self.requests: dict[str, Callable[[], None]] = {}  # "propagate", "models": the window's
+        self.note = ""  # where the model runs and the last answer's time (the options bar)
 
     # ------------------------------------------------------------------ engine and model
     def get_engine(self) -> SamEngine | None:
-        return self.engine or default_engine()
+        """The engine the window gave this tool (None: segment anything is off)."""
+        return self.engine
 
-    @property
-    def choice(self) -> SamChoice:
-        """The model and output chosen: the engine's shared choice (the window's options bar
-        writes it), else this tool's own."""
-        shared = getattr(self.get_engine(), "choice", None)
-        return shared if isinstance(shared, SamChoice) else self._own_choice
+    def choose(self, **changes: Any) -> None:
+        """Change the model (``model_id``) or the output (``output``: 'mask' | 'polygon')."""
+        for name, value in changes.items():
+            if value is not None:
+                setattr(self.choice, name, value)
+        if self.on_choice is not None:
+            self.on_choice(self.choice)
+
+    def request(self, name: str) -> None:
+        """Ask the window for ``name`` ('propagate', 'models')."""
+        fn = self.requests.get(name)
+        if fn is None:
+            self.message(f"{name.capitalize()} is not available here.")
+        else:
+            fn()
 
     def model(self) -> SamModel | None:
         """The chosen model (the first installed when none is chosen or it is gone)."""
@@ -144,8 +187,8 @@ class SamTool(Tool):
         self._unsubscribe = self.state.subscribe(self._on_state)
         if self.on_active is not None:
             self.on_active(True)
-        if self.state.place is not None:
-            self.prepare(self.state.place)
+        if self.pointer_place is not None:
+            self.prepare(self.pointer_place)
 
     def deactivate(self) -> None:
         if self._unsubscribe is not None:
@@ -156,7 +199,8 @@ class SamTool(Tool):
         super().deactivate()
 
     def _on_state(self, name: str) -> None:
-        if name == "place" and self.place is not None and self.place != self.state.place:
+        if name == "place" and self.place is not None and \
+                self.place != self.state.place_on(self.surface):
             self.cancel()  # another item, frame or slice: the prompts belong to this one
 
     def cancel(self) -> None:
@@ -186,10 +230,10 @@ class SamTool(Tool):
             engine.prefetch(model.id, ahead)
 
     def gesture(self, press: PointerEvent) -> Gesture | None:
-        if press.button not in (Button.LEFT, Button.RIGHT) or self.state.media_id is None:
+        place = self.pointer_place
+        if press.button not in (Button.LEFT, Button.RIGHT) or place is None:
             return None
-        place = press.place or self.state.place
-        w, h = self.state.image_size
+        w, h = self.image_size
         if not (0 <= press.x <= w and 0 <= press.y <= h):
             return None
         if self.place is not None and place != self.place:
@@ -282,8 +326,7 @@ class SamTool(Tool):
             engine.repaint(self)
 
     def _picture_at(self, place: Place) -> SamPicture | None:
-        hook = self.state.picture
-        source = hook(place) if hook is not None else None
+        source = self.surface.picture(place)
         return sam_picture(self.state, place, source, self.windows) if source is not None \
             else None
 
@@ -294,7 +337,7 @@ class SamTool(Tool):
         if doc is None:
             return []
         if place.is_slice:
-            source = self.state.picture(place) if self.state.picture else None
+            source = self.surface.picture(place)
             volume = getattr(source, "volume", None)
             if volume is None:
                 return []
@@ -316,7 +359,7 @@ class SamTool(Tool):
             return []
         nxt = [m for m in items[ids.index(place.media_id) + 1:] if m.kind is MediaKind.IMAGE][:2]
         return [SamPicture(Place(m.id), lambda p=doc.media_path(m): read_image(p),
-                           m.fingerprint or None, f"{m.id}:None") for m in nxt]
+                           m.fingerprint or None) for m in nxt]
 
     # ------------------------------------------------------------------ keys
     def wants_key(self, e: KeyEvent) -> bool:
@@ -354,13 +397,13 @@ class SamTool(Tool):
             return False
         label = f"Segment with {answer.source}"
         score = min(max(float(answer.score), 0.0), 1.0)
-        target = self.state.labelmap_target(place) if (
-            place.is_slice and self.state.labelmap_target is not None) else None
+        target = self.surface.labelmap(place) if place.is_slice else None
         accepted = Accepted(place, answer.mask, score, answer.source, self.box)
         if target is not None:
             from app.tools.paint import labelmap_command
 
-            if not self.state.execute(labelmap_command(target, place, answer.mask, False, label)):
+            if not self.state.execute(labelmap_command(target, place, answer.mask, False, label),
+                                      self.surface):
                 return False
             accepted.labelmap_id = target.labelmap_id
         else:
@@ -394,7 +437,8 @@ class SamTool(Tool):
             cached.flags.writeable = False
             MASKS.put(rle, cached)
             shape = Mask(rle)
-        return self.state.add_drawn(shape, label, place, source=source, score=score)
+        return self.state.add_drawn(shape, label, place, self.surface, source=source,
+                                    score=score)
 
     # ------------------------------------------------------------------ drawing
     def overlay(self) -> list[OverlayItem]:
@@ -423,9 +467,9 @@ class SamTool(Tool):
         return items
 
     def _color(self) -> str:
-        place = self.place or self.state.place
-        if place is not None and place.is_slice and self.state.labelmap_target is not None:
-            target = self.state.labelmap_target(place)
+        place = self.place or self.pointer_place
+        if place is not None and place.is_slice:
+            target = self.surface.labelmap(place, create=False)
             if target is not None:
                 return target.color
         return self.color()

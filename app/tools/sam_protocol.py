@@ -28,8 +28,8 @@ from app.core.places import Place
 @dataclass
 class SamChoice:
     """The options bar's choices: model id (None: the first installed) and output, 'mask' or
-    'polygon'. The window's engine holds one (``QtSamEngine.choice``) that every SAM tool
-    using that engine shares (all panes); a tool on an engine without one keeps its own."""
+    'polygon'. Held by the SAM tool (one per window, shared by every view); the window's
+    options bar writes it."""
 
     model_id: str | None = None
     output: str = "mask"
@@ -48,13 +48,12 @@ class SamModel:
 @dataclass(frozen=True, eq=False)
 class SamPicture:
     """The picture prompts refer to, as the encoder sees it: ``image`` (RGB or grey uint8,
-    H x W[, 3], or a function loading it), ``content`` and ``key`` its embedding-cache names
-    (media fingerprint [+ window], ``"<media id>:<frame>"`` or ``"k:40"``)."""
+    H x W[, 3], or a function loading it); ``place`` and ``content`` (media fingerprint
+    [+ window]) name it in the embedding cache."""
 
     place: Place
     image: np.ndarray | Callable[[], np.ndarray]
     content: str | None = None
-    key: str = ""
 
     def pixels(self) -> np.ndarray:
         return self.image() if callable(self.image) else self.image
@@ -106,18 +105,6 @@ class SamEngine(Protocol):
     def predict(self, request: SamRequest, reply: Callable[[SamAnswer], None]) -> None: ...
 
     def repaint(self, tool: Any) -> None: ...
-
-
-_DEFAULT: list[SamEngine | None] = [None]
-
-
-def set_default_engine(engine: SamEngine | None) -> None:
-    """The engine every SAM tool without its own uses (the window installs one)."""
-    _DEFAULT[0] = engine
-
-
-def default_engine() -> SamEngine | None:
-    return _DEFAULT[0]
 
 
 class WindowMemo:
@@ -178,8 +165,7 @@ def slice_picture(place: Place, plane: Callable[[], np.ndarray], window: tuple[f
 
     width, level = window
     return SamPicture(place, lambda: window_to_uint8(plane(), width, level),
-                      f"{fingerprint}|{width}|{level}" if fingerprint else None,
-                      f"{place.axis}:{place.index}")
+                      f"{fingerprint}|{width}|{level}" if fingerprint else None)
 
 
 def sam_picture(state: Any, place: Place, source: Any, memo: WindowMemo | None = None
@@ -194,5 +180,5 @@ def sam_picture(state: Any, place: Place, source: Any, memo: WindowMemo | None =
 
         width, level = window_of(source, memo)
         return SamPicture(place, lambda: window_to_uint8(source.pixels(), width, level),
-                          f"{fingerprint}|{width}|{level}" if fingerprint else None, "")
-    return SamPicture(place, source.pixels(), fingerprint, f"{place.media_id}:{place.frame}")
+                          f"{fingerprint}|{width}|{level}" if fingerprint else None)
+    return SamPicture(place, source.pixels(), fingerprint)

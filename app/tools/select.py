@@ -53,11 +53,10 @@ class SelectTool(Handles, Tool):
         self._moving: list[Annotation] = []
         self._moved: list[tuple[str | None, Shape]] = []  # (class id, preview shape)
         self._band: tuple[Point, Point] | None = None
-        self._scale = 1.0
 
     # ------------------------------------------------------------------ hit tests
     def _at(self, e: PointerEvent) -> Annotation | None:
-        return topmost_at(self.state.visible_annotations(), e.x, e.y, e.tolerance(4.0),
+        return topmost_at(self.state.visible_annotations(self.surface), e.x, e.y, e.tolerance(4.0),
                           prefer=self.state.selection)
 
     def hover(self, e: PointerEvent) -> None:
@@ -75,10 +74,9 @@ class SelectTool(Handles, Tool):
     def gesture(self, press: PointerEvent) -> Gesture | None:
         if press.button is not Button.LEFT:
             return None
-        self._scale = press.scale
-        handle = self.handle_at(press)
-        if handle is not None:
-            return self.resize(press, *handle)
+        resize = self.grab_handle(press)
+        if resize:
+            return resize
         under = self._at(press)
         toggle = bool(press.modifiers & (Mod.SHIFT | Mod.CTRL))
         if under is None:
@@ -96,7 +94,7 @@ class SelectTool(Handles, Tool):
         return self._move(press)
 
     def _move(self, press: PointerEvent) -> Gesture:
-        movable = [a for a in self.state.selected() if not self.state.is_locked(a)]
+        movable = [a for a in self.state.selected(self.surface) if not self.state.is_locked(a)]
         e = yield
         dragging = False
         try:
@@ -121,7 +119,7 @@ class SelectTool(Handles, Tool):
     def _translate(self, anns: list[Annotation], dx: float, dy: float, label: str) -> None:
         doc = self.state.doc
         after = tuple(doc.edited(a, shape=a.shape.translated(dx, dy)) for a in anns)
-        self.state.execute(Put(after, label=label))
+        self.state.execute(Put(after, label=label), self.surface)
 
     def _rubber_band(self, press: PointerEvent, keep: bool) -> Gesture:
         e = yield
@@ -134,14 +132,14 @@ class SelectTool(Handles, Tool):
         x0, x1 = sorted((press.x, e.x))
         y0, y1 = sorted((press.y, e.y))
         inside = [] if (x1 - x0) * e.scale < DRAG_START and (y1 - y0) * e.scale < DRAG_START \
-            else [a.id for a in self.state.visible_annotations()
+            else [a.id for a in self.state.visible_annotations(self.surface)
                   if in_rect(a.shape, x0, y0, x1, y1)]
         base = list(self.state.selection) if keep else []
         self.state.select(base + [i for i in inside if i not in base])
 
     # ------------------------------------------------------------------ keys
     def key(self, e: KeyEvent) -> bool:
-        sel = self.state.selected()
+        sel = self.state.selected(self.surface)
         if e.key == "Escape":
             if self.busy:
                 self.cancel()
@@ -159,7 +157,7 @@ class SelectTool(Handles, Tool):
         editable = [a for a in sel if not self.state.is_locked(a)]
         if e.key in ("Delete", "Backspace"):
             if editable:
-                self.state.execute(Remove(tuple(editable), label="Delete shape"))
+                self.state.execute(Remove(tuple(editable), label="Delete shape"), self.surface)
                 self.state.select([a.id for a in sel if self.state.is_locked(a)])
             else:
                 self.message("The selected shapes are locked.")
@@ -176,11 +174,11 @@ class SelectTool(Handles, Tool):
 
     def wants_key(self, e: KeyEvent) -> bool:
         if e.key in ("Tab", "Backtab"):
-            return bool(self.state.annotations())
+            return bool(self.state.annotations(self.surface))
         return e.key in self.keys and (self.busy or bool(self.state.selection))
 
     def _cycle(self, step: int) -> bool:
-        anns = self.state.visible_annotations()
+        anns = self.state.visible_annotations(self.surface)
         if not anns:
             return False
         ids = [a.id for a in anns]
@@ -192,7 +190,7 @@ class SelectTool(Handles, Tool):
     # ------------------------------------------------------------------ drawing
     def editing_ids(self) -> frozenset[str]:
         ids = {a.id for a in self._moving if not isinstance(a.shape, Mask)}
-        return frozenset(ids | ({self._resizing_id} if self._resizing_id else set()))
+        return frozenset(ids) | self.resizing_ids()
 
     def overlay(self) -> list[OverlayItem]:
         items: list[OverlayItem] = []
@@ -204,8 +202,8 @@ class SelectTool(Handles, Tool):
             items.append(OverlayItem(OverlayKind.RECT, ((x0, y0), (x1, y1)), "#ffffff", 1.0, True,
                                      0.08))
         if self.hovered and not self._moved and self.hovered not in self.state.selection:
-            a = self.state.annotation(self.hovered) if (
-                self.state.doc and self.state.media_id) else None
+            a = self.state.annotation(self.hovered, self.surface) if (
+                self.state.doc and self.pointer_place) else None
             if a is not None:
                 items += shape_overlay(a.shape, color(a.class_id), width=2.5, fill_alpha=0.0)
         if self._resizing is not None:

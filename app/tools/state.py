@@ -1,11 +1,16 @@
 """Editor state shared by the canvas, the tools and the panels; observable and free of Qt.
 
-Holds *where* the user is (document, :class:`~app.core.places.Place`, picture size in pixels) and *what*
-they work with (active class, selection, brush radius in image pixels, clipboard, hidden ids,
+Holds *where* the user is (document, :class:`~app.core.places.Place`, picture size in pixels, the
+window's :class:`~app.tools.surface.Surface`) and *what* they work with (active class, selection, brush radius in image pixels, clipboard, hidden ids,
 classes hidden or locked in this view). ``refusal`` is the one sentence saying why nothing can
 be drawn or pasted here (no picture, a mode still to come); ``read_only`` why nothing may be
-edited at all (another window edits the project); both empty when editing is allowed. Listeners get the name of each field that changed; ``'status'`` carries
-one-line messages.
+edited at all (another window edits the project); both empty when editing is allowed. Listeners
+get the name of each field that changed; ``'status'`` carries one-line messages.
+
+One state per window, shared by every view: what depends on the view (its place, picture size,
+what is shown and how an edit is ruled) comes from a surface, passed to the reading and editing
+methods (``surface=None``: the window's own, :attr:`surface`). A pointer event carries the
+surface it happened on; tools pass it on.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from dataclasses import replace
 from typing import Any
 
 from app.core.annotations import Annotation
-from app.core.commands import Command, Put
+from app.core.commands import Command
 from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.identity import author, new_id, utc_now
 from app.core.places import Place
 from app.core.schema import LabelClass
 from app.core.shapes import Shape
+from app.tools.surface import Surface
 
 StateListener = Callable[[str], None]
 
@@ -42,6 +48,7 @@ _FIELDS: dict[str, Any] = {
     "refusal": "",
     "read_only": "",
     "status": "",
+    "surface": None,
 }
 _SETS = ("hidden", "hidden_classes", "locked_classes")
 
@@ -67,31 +74,13 @@ class EditorState:
     refusal: str  # why drawing is refused here ("" when it is allowed)
     read_only: str  # why the project may not be edited in this view ("" when it may)
     status: str
+    surface: Surface  # the window's canvas surface (a mode may install its own)
 
     def __init__(self, doc: Document | None = None, **fields: Any) -> None:
         for name, default in _FIELDS.items():
             object.__setattr__(self, name, default)
         self._listeners: list[StateListener] = []
-        # a mode's hook for drawn shapes: (state, shape, label, place, fields) -> Annotation
-        self.drawn_hook: Callable[..., Annotation | None] | None = None
-        # a volume mode's answer to "which label map and segment does a brush on this slice
-        # paint?": place -> app.tools.paint.LabelMapPaint (None: paint mask annotations)
-        self.labelmap_target: Callable[[Place], Any] | None = None
-        # what is shown at a place, for tools that need the pixels (segment anything):
-        # place -> app.io.planes.PlaneSource, or None when that place is not on screen
-        self.picture: Callable[[Place], Any] | None = None
-        # a mode's view of what is at a place (video: each track's shape on the frame,
-        # interpolated ones included): place -> annotations in z order (None: the stored ones)
-        self.shown: Callable[[Place], list[Annotation]] | None = None
-        # a mode's rewrite of an edit before it runs (video: an edited interpolated shape
-        # becomes a keyframe, a track's static attributes go onto the track):
-        # command -> command to run, or None when refused (the hook says why)
-        self.edit_hook: Callable[[Command], Command | None] | None = None
-        # the window's way to run a tool's long computation off the UI thread:
-        # (label, work, done) runs work() on a worker and done(result) back on the UI thread
-        # (None: run inline, as in tests and scripts; see run_off_ui)
-        self.background: Callable[[str, Callable[[], Any], Callable[[Any], None]], None] \
-            | None = None
+        object.__setattr__(self, "surface", Surface())
         self.doc = doc
         self.set(**fields)
 
@@ -121,6 +110,8 @@ class EditorState:
                 value = frozenset(value)
             elif name == "brush_radius":
                 value = float(min(max(value, 0.5), 1000.0))
+            elif name == "surface" and value is None:
+                value = Surface()
             if getattr(self, name) != value or name == "status":
                 object.__setattr__(self, name, value)
                 changed.append(name)
@@ -132,15 +123,6 @@ class EditorState:
         """Publish a one-line status message (field ``'status'``)."""
         self.set(status=text)
 
-    def run_off_ui(self, label: str, work: Callable[[], Any],
-                   done: Callable[[Any], None]) -> None:
-        """``done(work())``, with ``work`` off the UI thread where the window offers one
-        (:attr:`background`); ``work`` may only read (the document is the UI thread's)."""
-        if self.background is None:
-            done(work())
-        else:
-            self.background(label, work, done)
-
     # ----------------------------------------------------------------- reading
     @property
     def media_id(self) -> str | None:
@@ -151,28 +133,43 @@ class EditorState:
         """Video frame index of the current place (None off video)."""
         return self.place.frame if self.place is not None else None
 
-    def annotations(self) -> list[Annotation]:
-        """Annotations at the current place, in z order."""
-        if self.doc is None or self.place is None:
-            return []
-        if self.shown is not None:
-            return self.shown(self.place)
-        return self.doc.annotations(self.place)
+    def view(self, surface: Surface | None = None) -> Surface:
+        """``surface``, or the window's own when None."""
+        return surface if surface is not None else self.surface
 
-    def annotation(self, annotation_id: str) -> Annotation | None:
-        """The annotation with this id at the current place as shown (an interpolated track
-        shape included), else the stored one of the current media item."""
-        if self.doc is None or self.media_id is None:
+    def place_on(self, surface: Surface | None = None) -> Place | None:
+        """The place ``surface`` shows (the window's current place when it follows it)."""
+        s = self.view(surface)
+        return s.place if s.place is not None else self.place
+
+    def size_on(self, surface: Surface | None = None) -> tuple[int, int]:
+        """The picture size (width, height) in pixels of ``surface``."""
+        s = self.view(surface)
+        return s.image_size if s.image_size is not None else self.image_size
+
+    def annotations(self, surface: Surface | None = None) -> list[Annotation]:
+        """Annotations shown on ``surface`` (default: the window's), in z order."""
+        place = self.place_on(surface)
+        if self.doc is None or place is None:
+            return []
+        return self.view(surface).shown(self.doc, place)
+
+    def annotation(self, annotation_id: str, surface: Surface | None = None
+                   ) -> Annotation | None:
+        """The annotation with this id as shown on ``surface`` (an interpolated track shape
+        included), else the stored one of that surface's media item."""
+        place = self.place_on(surface)
+        if self.doc is None or place is None:
             return None
-        if self.shown is not None:
-            found = next((a for a in self.annotations() if a.id == annotation_id), None)
+        if not self.view(surface).shows_stored:
+            found = next((a for a in self.annotations(surface) if a.id == annotation_id), None)
             if found is not None:
                 return found
-        return self.doc.annotation(self.media_id, annotation_id)
+        return self.doc.annotation(place.media_id, annotation_id)
 
-    def visible_annotations(self) -> list[Annotation]:
+    def visible_annotations(self, surface: Surface | None = None) -> list[Annotation]:
         """:meth:`annotations` without hidden ones (flag, session-hidden, or class hidden)."""
-        return [a for a in self.annotations() if not self.is_hidden(a)]
+        return [a for a in self.annotations(surface) if not self.is_hidden(a)]
 
     def is_hidden(self, a: Annotation) -> bool:
         """Hidden by its flag, in this session, or with its whole class."""
@@ -182,29 +179,32 @@ class EditorState:
         """Locked by its flag or with its whole class: it cannot be moved, edited or deleted."""
         return a.locked or a.class_id in self.locked_classes
 
-    def selected_visible(self) -> list[Annotation]:
+    def selected_visible(self, surface: Surface | None = None) -> list[Annotation]:
         """:meth:`selected` without hidden shapes (those show no handles)."""
-        return [a for a in self.selected() if not self.is_hidden(a)]
+        return [a for a in self.selected(surface) if not self.is_hidden(a)]
 
-    def can_draw(self) -> bool:
+    def can_draw(self, surface: Surface | None = None) -> bool:
         """Whether shapes may be drawn or pasted here; otherwise says why (status message)."""
         for reason in (self.read_only, self.refusal):
             if reason:
                 self.message(reason)
                 return False
-        if self.media_id is None:
+        if self.place_on(surface) is None:
             self.message("No image is open to annotate.")
             return False
         return True
 
-    def selected(self) -> list[Annotation]:
-        """The selected annotations that still exist, in selection order."""
-        if self.doc is None or self.media_id is None:
+    def selected(self, surface: Surface | None = None) -> list[Annotation]:
+        """The selected annotations that still exist (as shown on ``surface``), in selection
+        order."""
+        place = self.place_on(surface)
+        if self.doc is None or place is None:
             return []
-        here = {a.id: a for a in self.annotations()} if self.shown is not None else {}
+        here = {} if self.view(surface).shows_stored else {
+            a.id: a for a in self.annotations(surface)}
         out = []
         for i in self.selection:
-            a = here.get(i) or self.doc.annotation(self.media_id, i)
+            a = here.get(i) or self.doc.annotation(place.media_id, i)
             if a is not None:
                 out.append(a)
         return out
@@ -220,14 +220,15 @@ class EditorState:
         return cls.color if cls else "#c8c8c8"
 
     # ----------------------------------------------------------------- editing
-    def new_annotation(self, shape: Shape, **fields: Any) -> Annotation:
-        """An annotation of ``shape`` at the current place with the active class, its default
-        attributes and a z above everything here."""
-        if self.media_id is None:
+    def new_annotation(self, shape: Shape, surface: Surface | None = None,
+                       **fields: Any) -> Annotation:
+        """An annotation of ``shape`` at ``fields['place']`` (default: where ``surface`` is)
+        with the active class, its default attributes and a z above everything there."""
+        place = fields.pop("place", None) or self.place_on(surface)
+        if place is None:
             raise VellumError("No image is open to annotate.")
         cls = self.active_class()
-        place = fields.pop("place", None) or self.place
-        here = self.doc.annotations(place) if self.doc is not None else []
+        here = self.view(surface).shown(self.doc, place) if self.doc is not None else []
         z = max((a.z for a in here), default=-1) + 1
         values: dict[str, Any] = dict(place=place, shape=shape,
                                       class_id=cls.id if cls else None, z=z,
@@ -236,16 +237,16 @@ class EditorState:
         return Annotation(**values)
 
     def add_drawn(self, shape: Shape, label: str, place: Place | None = None,
-                  **fields: Any) -> Annotation | None:
-        """The one way a drawing tool adds what it drew: a new annotation of ``shape`` at
-        ``place`` (the event's; default the current place), committed as one undoable step.
-        A mode may hook in (:attr:`drawn_hook`): video turns the shape into a track keyframe.
-        Returns the stored annotation, or None when refused (the status bar says why)."""
-        where = place or self.place
-        if self.drawn_hook is not None:
-            return self.drawn_hook(self, shape, label, where, fields)
-        ann = self.new_annotation(shape, place=where, **fields)
-        return ann if self.execute(Put((ann,), label=label)) else None
+                  surface: Surface | None = None, **fields: Any) -> Annotation | None:
+        """The one way a drawing tool adds what it drew at ``place`` (default: where
+        ``surface`` is): the surface turns it into a command (a new annotation; a video's
+        makes a track keyframe), committed as one undoable step. Returns the stored
+        annotation, or None when refused (the status bar says why)."""
+        where = place or self.place_on(surface)
+        if where is None:
+            self.message("No image is open to annotate.")
+            return None
+        return self.view(surface).add_drawn(self, shape, label, where, fields)
 
     def allows(self, kind: str) -> bool:
         """Whether the active class accepts ``kind`` shapes (messages the user if not)."""
@@ -255,9 +256,11 @@ class EditorState:
             return False
         return True
 
-    def execute(self, command: Command) -> bool:
-        """Run ``command`` on the document (commits to disk). Problems become a status
-        message and ``False``; nothing is raised to the view."""
+    def execute(self, command: Command, surface: Surface | None = None,
+                rewrite: bool = True) -> bool:
+        """Run ``command`` on the document (commits to disk), through ``surface``'s rule
+        (:meth:`Surface.rewrite`; ``rewrite=False``: already in the mode's terms). Problems
+        become a status message and ``False``; nothing is raised to the view."""
         if self.doc is None:
             self.message("No project is open.")
             return False
@@ -265,8 +268,8 @@ class EditorState:
             self.message(self.read_only)
             return False
         try:
-            if self.edit_hook is not None:
-                command = self.edit_hook(command)
+            if rewrite:
+                command = self.view(surface).rewrite(command)
                 if command is None:
                     return False
             self.doc.execute(command)

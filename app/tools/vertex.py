@@ -40,11 +40,11 @@ class VertexTool(Tool):
     # ------------------------------------------------------------------ targets
     def targets(self) -> list[Annotation]:
         """Shapes whose vertices can be edited now, topmost first."""
-        sel = [a for a in self.state.selected_visible()
+        sel = [a for a in self.state.selected_visible(self.surface)
                if isinstance(a.shape, EDITABLE) and not self.state.is_locked(a)]
         if sel:
             return sel[::-1]
-        return [a for a in self.state.visible_annotations()[::-1]
+        return [a for a in self.state.visible_annotations(self.surface)[::-1]
                 if isinstance(a.shape, EDITABLE) and not self.state.is_locked(a)]
 
     def _find(self, e: PointerEvent) -> None:
@@ -63,8 +63,8 @@ class VertexTool(Tool):
                 return
 
     def _ann(self, ann_id: str) -> Annotation | None:
-        doc, media = self.state.doc, self.state.media_id
-        return self.state.annotation(ann_id) if doc is not None and media else None
+        doc, media = self.state.doc, self.pointer_place
+        return self.state.annotation(ann_id, self.surface) if doc is not None and media else None
 
     def hover(self, e: PointerEvent) -> None:
         self._find(e)
@@ -88,7 +88,7 @@ class VertexTool(Tool):
                 return None
             shape, ref = insert_vertex(ann.shape, self.edge[1], self.clamp(*self.edge[2]))
             return self._drag(ann, ref, shape)
-        under = topmost_at(self.state.visible_annotations(), press.x, press.y,
+        under = topmost_at(self.state.visible_annotations(self.surface), press.x, press.y,
                            press.tolerance(4.0))
         self.state.select((under.id,) if under else ())
         return None
@@ -112,7 +112,7 @@ class VertexTool(Tool):
         label = "Insert vertex" if len(rings(shape)[ref[0]]) != len(rings(ann.shape)[ref[0]]) \
             else "Move vertex"
         self.state.execute(Put((self.state.doc.edited(ann, shape=final),),
-                                             label=label))
+                                             label=label), self.surface)
 
     def delete_hot(self) -> bool:
         """Delete the vertex under the pointer; True when one was deleted."""
@@ -127,7 +127,7 @@ class VertexTool(Tool):
             self.message(f"A {ann.kind} cannot lose more vertices; delete the shape instead.")
             return True
         self.state.execute(Put((self.state.doc.edited(ann, shape=shape),),
-                                             label="Delete vertex"))
+                                             label="Delete vertex"), self.surface)
         return True
 
     def key(self, e: KeyEvent) -> bool:

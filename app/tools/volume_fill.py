@@ -12,8 +12,6 @@ indices are ``(k, j, i)`` in numpy order.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
 import cv2
 import numpy as np
 
@@ -21,9 +19,7 @@ from app.core.commands import Command, ModifyLabelMap
 from app.core.labelmap import Mode
 from app.core.places import PICTURE_AXES, Place
 from app.tools.base import Button, Gesture, Mod, PointerEvent, Tool
-
-if TYPE_CHECKING:
-    from app.tools.volume_brush import VolumeBrush
+from app.tools.volume_brush import VolumeBrush
 
 START_HALF = 24  # half-size (voxels) of the first box a 3D fill looks in; doubled as needed
 
@@ -167,7 +163,8 @@ def voxel_ml(brush: VolumeBrush) -> float:
 
 class FillTool(Tool):
     """Click: flood fill the active segment on a volume slice (Shift+click: erase that
-    region). Reaches the volume mode's brush through ``state.labelmap_target``."""
+    region). Reaches the volume's brush through the surface's label map
+    (:meth:`~app.tools.surface.Surface.labelmap`)."""
 
     name = "fill"
     label = "Fill"
@@ -185,29 +182,26 @@ class FillTool(Tool):
     def gesture(self, press: PointerEvent) -> Gesture | None:
         if press.button is not Button.LEFT:
             return None
-        place = press.place or self.state.place
-        hook = self.state.labelmap_target
-        if place is None or not place.is_slice or hook is None:
+        place = self.pointer_place
+        target = self.surface.labelmap(place) if place is not None and place.is_slice \
+            else None
+        if target is None or not isinstance(target.brush, VolumeBrush):
             self.message("Fill paints a volume's segments: open a volume (on pictures, use "
                          "the brush).")
             return None
-        target = hook(place)
-        brush = getattr(target, "brush", None)
-        if target is None or brush is None or not hasattr(brush, "fill_command"):
-            self.message("Fill paints a volume's segments: open a volume.")
-            return None
+        brush = target.brush
         erase = bool(press.modifiers & Mod.SHIFT)
         x, y = press.x, press.y
 
         def done(result: tuple[Command | None, str]) -> None:
             cmd, text = result
             if cmd is not None:
-                self.state.execute(cmd)
+                self.state.execute(cmd, self.surface)
             self.message(text)
 
         if brush.settings.fill_3d:  # a 3D region may take a few 100 ms: off the UI thread
             self.message("Filling in 3D…")
-            self.state.run_off_ui("3D fill", lambda: brush.fill_command(
+            self.surface.run_off_ui("3D fill", lambda: brush.fill_command(
                 target, place, x, y, erase), done)
         else:
             done(brush.fill_command(target, place, x, y, erase))

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QWidget
 from app.core.document import Change, ChangeKind
 from app.tools.base import EventType, PointerEvent, Tool
 from app.tools.state import EditorState
+from app.tools.surface import Surface
 from app.widgets.canvas_input import CURSORS, button, buttons, key_event, modifiers
 from app.widgets.canvas_render import AnnotationLayer, LayerStyle, View, draw_overlay
 from app.widgets.canvas_labels import CanvasLabels
@@ -52,10 +53,13 @@ class Canvas(QWidget):
     status_message = Signal(str)
     tool_changed = Signal(str)  # the new tool's name ('' for none): panes of a mode follow it
 
-    def __init__(self, state: EditorState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: EditorState, parent: QWidget | None = None,
+                 surface: Surface | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self._surface = surface  # None: the window's (state.surface, a mode may swap it)
         self._tool: Tool | None = None
+        self._owns_tool = True
         self._pyramid: ImagePyramid | None = None
         self._source: PlaneSource | None = None
         self._aspect = (1.0, 1.0)  # display units per picture pixel along x, y
@@ -80,7 +84,7 @@ class Canvas(QWidget):
         self._layer_dirty = True
         self._space = False
         self._pan_from: tuple[float, float, float, float] | None = None
-        self.labels = CanvasLabels(state)
+        self.labels = CanvasLabels(state, lambda: self.surface)
         self._doc = None
         # a plain dict (not self) is captured by the destroyed handler: it outlives the widget
         self._subs: dict[str, object] = {"doc": lambda: None}
@@ -98,6 +102,7 @@ class Canvas(QWidget):
         thread; None clears) and set ``state.image_size``: a photo or video frame, square
         pixels, no reorientation."""
         self._source = None
+        self.surface.source = None  # the window names the photo's picture (or a mode)
         self._set_picture(image if image is None or isinstance(image, ImagePyramid)
                           else ImagePyramid(image), (1.0, 1.0), Orientation())
 
@@ -106,6 +111,7 @@ class Canvas(QWidget):
         """Show a plane source's picture with its pixel size and orientation (``pyramid``:
         prebuilt off the UI thread; ``mapping``: window/level for a scalar picture)."""
         self._source = source
+        self.surface.source = source
         if pyramid is None:
             pyramid = ImagePyramid(source.pixels(), scalar=source.is_scalar, mapping=mapping)
         elif mapping is not None:
@@ -126,9 +132,12 @@ class Canvas(QWidget):
             if not pyramid.scalar:
                 pyramid.set_adjust(*self._adjust)
             size = (pyramid.width, pyramid.height)
-            if self.state.image_size != size:
+            if self.state.size_on(self.surface) != size:
                 self._auto_fit = True
-            self.state.set(image_size=size)
+            if self._surface is not None:
+                self._surface.image_size = size
+            else:
+                self.state.set(image_size=size)
         if self._auto_fit:
             self.fit()
         self._invalidate()
@@ -206,13 +215,27 @@ class Canvas(QWidget):
         wx, wy = view.to_widget(cx, cy)
         self._set_view(z, view.ox + self.width() / 2 - wx, view.oy + self.height() / 2 - wy)
 
-    def set_tool(self, tool: Tool | None) -> None:
+    def detach(self) -> None:
+        """Stop following the state and the document (a pane whose volume was closed)."""
+        for name in list(self._subs):
+            self._subs[name]()
+            self._subs[name] = lambda: None
+        self._doc = None
+
+    @property
+    def surface(self) -> Surface:
+        """What this canvas shows, handed to tools on each pointer event."""
+        return self._surface if self._surface is not None else self.state.surface
+
+    def set_tool(self, tool: Tool | None, owner: bool = True) -> None:
+        """Give pointer and keys to ``tool``. ``owner``: this canvas (de)activates it; a
+        volume pane shows the window's tool, which the window's canvas owns."""
         if tool is self._tool:
             return
-        if self._tool is not None:
+        if self._tool is not None and self._owns_tool:
             self._tool.deactivate()
-        self._tool = tool
-        if tool is not None:
+        self._tool, self._owns_tool = tool, owner
+        if tool is not None and owner:
             tool.activate()
         self._sync_cursor()
         self.update()
@@ -229,7 +252,7 @@ class Canvas(QWidget):
 
     def fit(self) -> None:
         """Zoom so the whole picture fits, centred."""
-        w, h = self.state.image_size
+        w, h = self.state.size_on(self.surface)
         if w <= 0 or h <= 0:
             return
         u, v = self._view().extent(w, h)
@@ -326,7 +349,8 @@ class Canvas(QWidget):
             self.update()
 
     def _on_changes(self, changes: list[Change]) -> None:
-        media = self.state.media_id
+        place = self.state.place_on(self.surface)
+        media = place.media_id if place is not None else None
         if any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET) or media in c.media_ids
                for c in changes):
             self._invalidate()
@@ -351,9 +375,11 @@ class Canvas(QWidget):
             for layer in list(self._under):
                 layer(painter, view)
             self._draw_layer(painter, view)
-            if self._tool is not None:
-                draw_overlay(painter, self._tool.overlay(), view, self._style)
-            self.labels.draw(painter, view, self._tool, self._pyramid is not None)
+            tool = self._tool if self._tool is not None and \
+                self._tool.surface is self.surface else None  # a pane shows its own only
+            if tool is not None:
+                draw_overlay(painter, tool.overlay(), view, self._style)
+            self.labels.draw(painter, view, tool, self._pyramid is not None)
             for layer in list(self._over):
                 layer(painter, view)
 
@@ -400,9 +426,10 @@ class Canvas(QWidget):
         """The annotation layer: cached; during a pan or zoom gesture the last one is shown
         moved with the view, and redrawn once the gesture pauses (REFINE_MS)."""
         doc = self.state.doc
-        if doc is None or self.state.media_id is None:
+        if doc is None or self.state.place_on(self.surface) is None:
             return
-        excluded = self._tool.editing_ids() if self._tool is not None else frozenset()
+        excluded = self._tool.editing_ids() if self._tool is not None and \
+            self._tool.surface is self.surface else frozenset()
         key = (view, excluded, self.devicePixelRatioF())
         fresh = not self._layer_dirty and key == self._layer_key and self._layer_image is not None
         if not fresh and self._interacting() and not self._layer_dirty and (
@@ -428,9 +455,11 @@ class Canvas(QWidget):
     def render_annotations(self, view: View, excluded: frozenset[str] = frozenset()
                            ) -> tuple[QImage, np.ndarray]:
         """The annotation layer for ``view``: a transparent widget-sized image and its buffer."""
-        anns = [a for a in self.state.visible_annotations() if a.id not in excluded]
+        anns = [a for a in self.state.visible_annotations(self.surface)
+                if a.id not in excluded]
         out = self._layer.render(anns, self.state.doc.schema, frozenset(self.state.selection),
-                                 view, self.state.image_size, self.devicePixelRatioF(),
+                                 view, self.state.size_on(self.surface),
+                                 self.devicePixelRatioF(),
                                  self._style)
         if len(self._layer._rings) > 2 * len(anns) + 1000:
             self._layer.prune(a.id for a in anns)
@@ -449,9 +478,11 @@ class Canvas(QWidget):
         p = e.position()
         half = 0.5 / self.devicePixelRatioF()  # centre of the device pixel under the pointer
         x, y = self.widget_to_image(p.x() + half, p.y() + half)
-        place = self._source.place if self._source is not None else self.state.place
+        surface = self.surface
+        place = self._source.place if self._source is not None else \
+            self.state.place_on(surface)
         return PointerEvent(kind, x, y, button(e.button()), buttons(e.buttons()),
-                            modifiers(e.modifiers()), self._view().scale, place)
+                            modifiers(e.modifiers()), self._view().scale, place, surface)
 
     def _sync_cursor(self) -> None:
         if self._pan_from is not None:
@@ -470,7 +501,8 @@ class Canvas(QWidget):
                 e.button() == Qt.MouseButton.LeftButton and self._space):
             self._pan_from = (e.position().x(), e.position().y(), self._ox, self._oy)
         elif self._tool is not None and self._pyramid is not None:
-            if self._tool.draws and not self._tool.busy and not self.state.can_draw():
+            if self._tool.draws and not self._tool.busy and \
+                    not self.state.can_draw(self.surface):
                 return  # can_draw said why in the status bar
             self._tool.press(self._pointer(e, EventType.PRESS))
         self._after_input()
@@ -522,7 +554,7 @@ class Canvas(QWidget):
 
     def leaveEvent(self, e: QEvent) -> None:  # noqa: N802
         self.labels.left()
-        if self._tool is not None:
+        if self._tool is not None and self._tool.surface is self.surface:
             self._tool.leave()
         self.update()
         super().leaveEvent(e)

@@ -4,6 +4,8 @@ pointer while a drawing tool is on (so the annotator sees what the next shape wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QPainter
 
@@ -11,6 +13,7 @@ from app.core.shapes import Tag
 from app.tools.base import PointerEvent, Tool
 from app.tools.geometry import keypoint_at
 from app.tools.state import EditorState
+from app.tools.surface import Surface
 from app.widgets.labels import draw_label
 from app.widgets.view import View
 
@@ -21,8 +24,9 @@ KEYPOINT_TOLERANCE = 8.0  # screen px: hovering this close to a keypoint names i
 class CanvasLabels:
     """What the labels need to know: where the pointer is and which keypoint it is over."""
 
-    def __init__(self, state: EditorState) -> None:
+    def __init__(self, state: EditorState, surface: Callable[[], Surface]) -> None:
         self.state = state
+        self._surface = surface  # the canvas's surface (what it shows)
         self.pointer_at: tuple[float, float] | None = None  # widget px, None when outside
         self.keypoint: tuple[float, float, str, str] | None = None  # image x, y, name, colour
 
@@ -39,7 +43,7 @@ class CanvasLabels:
         names = {c.id: c.skeleton.points for c in doc.schema.classes if c.skeleton}
         if not names:
             return
-        found = keypoint_at(self.state.visible_annotations(), names, pe.x, pe.y,
+        found = keypoint_at(self.state.visible_annotations(self._surface()), names, pe.x, pe.y,
                             pe.tolerance(KEYPOINT_TOLERANCE))
         if found is not None:
             a, i = found
@@ -50,12 +54,12 @@ class CanvasLabels:
 
     def draw(self, painter: QPainter, view: View, tool: Tool | None, picture: bool) -> None:
         """Draw the labels (painter in widget px) for ``view``."""
-        doc = self.state.doc
-        if doc is None or self.state.media_id is None:
+        doc, surface = self.state.doc, self._surface()
+        if doc is None or self.state.place_on(surface) is None:
             return
         painter.resetTransform()
         y = 24.0
-        for a in self.state.visible_annotations():
+        for a in self.state.visible_annotations(surface):
             if isinstance(a.shape, Tag):
                 cls = doc.schema.class_by_id(a.class_id)
                 values = ", ".join(str(v) for v in a.attributes.values() if v not in ("", None))

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QWidget
@@ -27,8 +26,7 @@ from app.core.media import MediaKind
 from app.core.places import Place
 from app.core.store import PROJECT_FILE
 from app.inference.providers import compute_device
-from app.io.planes import RGBSource
-from app.tools import TOOLS
+from app.tools import tool_classes
 from app.tools.state import EditorState
 from app.widgets import menus, modes, view_memory
 from app.widgets.attribute_editor import AttributeEditor
@@ -36,30 +34,34 @@ from app.widgets.canvas import Canvas
 from app.widgets.display import LayerDisplay
 from app.widgets.edit_access import EditAccess
 from app.widgets.focus import KeyboardHome
+from app.widgets.image_presenter import ImagePresenter
 from app.widgets.jobs import Jobs
 from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
-from app.widgets.media_list import IdRole, MediaList
+from app.widgets.media_list import MediaList
 from app.widgets.presenters import Presenter, make_presenter
 from app.widgets.object_list import ObjectList
 from app.widgets.status_bar import StatusFields
-from app.widgets.tiles import ImagePyramid
 from app.widgets.tool_options import ToolOptions
-from app.widgets.watch import StateWatcher
+from app.widgets.watch import Watch
 from app.widgets.welcome import Welcome, WelcomeActions
 from app.widgets.window_actions import entries
 from app.widgets.window_commands import WindowCommands
 from app.widgets.window_dialogs import WindowDialogs
 
-CACHE_IMAGES = 4
 
+class MainWindow(QMainWindow):
+    """Vellum's window. ``doc`` may be None (the welcome page is shown).
 
-class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
-    """Vellum's window. ``doc`` may be None (the welcome page is shown)."""
+    It composes its menu commands (:attr:`commands`, :mod:`app.widgets.window_commands`), its
+    dialogs (:attr:`dialogs`, :mod:`app.widgets.window_dialogs`) and one presenter per media
+    kind (:attr:`presenters`, :mod:`app.widgets.presenters`: photos, videos, volumes)."""
 
     def __init__(self, doc: Document | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings()
+        self.commands = WindowCommands(self)
+        self.dialogs = WindowDialogs(self)
         self.setWindowTitle("Vellum")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -67,10 +69,10 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.thumb_jobs = Jobs(self, threads=2, idle=True)
         self.state = EditorState(None)
         self.canvas = Canvas(self.state)
-        self.tools = {cls.name: cls(self.state) for cls in TOOLS}
+        self.tools = {cls.name: cls(self.state) for cls in tool_classes()}
         self.welcome = Welcome(WelcomeActions(
-            self.new_project_dialog, self.open_project_dialog, self.open_demo,
-            self.open_project, self.recent_projects))
+            self.dialogs.new_project_dialog, self.dialogs.open_project_dialog,
+            self.dialogs.open_demo, self.open_project, self.dialogs.recent_projects))
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.canvas)
@@ -94,31 +96,23 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.undo_action, self.redo_action = self.built.actions["undo"], self.built.actions["redo"]
         self.outlines_action = self.built.actions["outlines"]
         self.recent_menu = self.built.submenus["Open &recent"]
-        self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
-        self.tool_options = ToolOptions(self.state, TOOLS)
+        self.recent_menu.aboutToShow.connect(self.dialogs.fill_recent_menu)
+        self.tool_options = ToolOptions(self.state, [type(t) for t in self.tools.values()])
         self.addToolBar(Qt.TopToolBarArea, self.tool_options)
         self.access = EditAccess(self)
         self.access.changed.connect(self._access_changed)
         self.access.reloaded.connect(self._reloaded)
-        self._image: np.ndarray | None = None
-        self.frames = FrameCache(self._loaded, self._failed, CACHE_IMAGES)
         self.previous_place: Place | None = None
         modes.load_modes()
-        self.presenters: dict[MediaKind, Presenter] = {}  # one per media kind with a mode
+        self.presenters: dict[MediaKind, Presenter] = {}  # one per media kind shown
         self.presenter: Presenter | None = None  # the one showing the current item
         self.mode_keys: dict[str, str] = {}  # shortcut -> what it does, while a mode is up
         self.last_drawing_tool = "box"
         self.pending_view: dict[str, Any] | None = None
         self.media.media_chosen.connect(self.show_media)
-        self._prefetch_soon = QTimer(self, singleShot=True, interval=0)
-        self._prefetch_soon.timeout.connect(self._prefetch_next)
-        for signal in (self.media.proxy.layoutChanged, self.media.proxy.rowsRemoved,
-                       self.media.proxy.rowsInserted, self.media.proxy.modelReset):
-            signal.connect(self._prefetch_soon.start)  # the filter changed what F shows next
-        self.canvas.cursor_moved.connect(lambda x, y: self.status.show_cursor(x, y, self._image))
         self.canvas.zoom_changed.connect(self.status.show_zoom)
         self.canvas.status_message.connect(lambda m: self.statusBar().showMessage(m, 5000))
-        self.watch(self.state)
+        self.watcher = Watch(self.state, self, self.on_state, self.on_changes)
         self.canvas.set_display_adjust(int(self.settings.value("adjust_Brightness", 0)) / 100,
                                        int(self.settings.value("adjust_Contrast", 0)) / 100)
         self.display = LayerDisplay(self.canvas, self.settings, self.status.fill.slider,
@@ -166,10 +160,8 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
             self.canvas.tool and self.canvas.tool.cancel()
             view_memory.remember(self)
             old.close()
-        self.frames.clear()
         self._leave_presenter()
-        self.presenters.clear()
-        self._image = None
+        self._close_presenters()
         self.previous_place = None
         classes = doc.schema.classes if doc else ()
         self.state.set(doc=doc, place=None, selection=(), hidden=frozenset(),
@@ -182,10 +174,10 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.access.attach(doc)
         self._show_panels(doc is not None)
         self.stack.setCurrentWidget(self.canvas if doc else self.welcome)
-        self._show_saved()
+        self.show_saved()
         self._update_title()
         if doc is not None:
-            self._remember_recent(str(doc.path))
+            self.dialogs.remember_recent(str(doc.path))
             self.pending_view = view_memory.recall(self, doc)
             item = view_memory.start_item(doc, self.pending_view)
             if item is not None:
@@ -232,6 +224,17 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
     def close_project(self) -> None:
         self.set_document(None)
 
+    # The composed parts' commands that other modules and tests call on the window itself.
+    def open_demo(self) -> None:
+        """Build the demo project and open it (``vellum --demo``, the welcome page)."""
+        self.dialogs.open_demo()
+
+    def recent_projects(self) -> list[str]:
+        return self.dialogs.recent_projects()
+
+    def undo(self) -> None:
+        self.commands.undo()
+
     # ------------------------------------------------------------------ editing access
     def _access_changed(self) -> None:
         reason = self.access.reason
@@ -256,7 +259,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
             item = view_memory.start_item(doc, None)
             if item is not None:
                 self.show_media(item.id)
-        self._show_saved()
+        self.show_saved()
 
     def changeEvent(self, e: QEvent) -> None:  # noqa: N802
         if e.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
@@ -265,8 +268,9 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
 
     # ------------------------------------------------------------------ media
     def show_media(self, media_id: str) -> None:
-        """Make ``media_id`` current and load its picture off the UI thread (or say plainly
-        why it is not shown here)."""
+        """Make ``media_id`` current and hand it to the presenter of its kind (a photo's
+        picture is loaded off the UI thread; a video opens; a volume loads), or say plainly
+        why it is not shown here."""
         doc = self.state.doc
         if doc is None:
             return
@@ -284,78 +288,34 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.media.select(media_id)
         self._update_title()
         self.status.show_cursor(0, 0, None)
-        mode = modes.mode_of(item)
-        if mode.open is not None:
-            presenter = self.presenters.get(item.kind)
-            if presenter is None:
-                presenter = self.presenters[item.kind] = make_presenter(mode.open, self)
-            if self.presenter is not presenter:
-                self._leave_presenter()
-            self.frames.cancel_except(None)  # a picture still loading is no longer wanted
-            self.presenter = presenter
-            self.state.set(refusal="")
-            presenter.show(item)
-            return
-        self._leave_presenter()
-        self.state.picture = None
-        frame = self.state.frame or 0
-        picture = self.frames.get(media_id, frame)
-        if picture is not None:
-            self.frames.cancel_except((media_id, frame))
-            self._display(picture)
-        else:
-            self._image = None
-            self.state.set(refusal=f"{item.name} is still loading.")
-            self.canvas.show_image(None)
-            self.frames.load(doc, item, frame)  # cancels loads no longer wanted
-            self.message(f"Loading {item.name}…", 0)
-
-    def _prefetch_next(self) -> None:
-        """Decode the item F / PgDown shows next (the media list's order and filter) while the
-        current picture is looked at: one neighbour, within the cache's byte budget."""
-        doc, mid = self.state.doc, self.state.media_id
-        if doc is None or mid is None or self.presenter is not None or self._image is None:
-            return
-        model, proxy = self.media.model, self.media.proxy
-        row = proxy.mapFromSource(model.index(model.row_of(mid), 0)).row()
-        nxt = proxy.index(row + 1, 0) if row >= 0 else None
-        item = doc.stored_media(nxt.data(IdRole)) if nxt is not None and nxt.isValid() else None
-        if item is not None and item.kind is MediaKind.IMAGE:
-            self.frames.prefetch(doc, item)
-
-    def _loaded(self, media_id: str, picture: ImagePyramid) -> None:
-        self.media.model.set_error(media_id, None)
-        if media_id == self.state.media_id:
-            self._display(picture)
-
-    def _failed(self, media_id: str, exc: Exception) -> None:
-        message = str(exc) if isinstance(exc, VellumError) else f"Cannot show this item ({exc})."
-        self.media.model.set_error(media_id, message)
-        if media_id == self.state.media_id:
-            self._loading_said()
-            self._image = None
+        presenter = self._presenter_for(item.kind)
+        if self.presenter is not presenter:
+            self._leave_presenter()
+        if presenter is None:  # the mode of this kind did not load
+            message = f"{item.name} cannot be shown: this window has no {item.kind.value} mode."
             self.state.set(refusal=message)
-            self.status.show_cursor(0, 0, None)
-            self.status.show_zoom(0)
-            self.canvas.show_error(message + "\n\nThe rest of the project is unaffected: fix or "
-                                   "replace the file, or press F for the next item.")
-
-    def _display(self, picture: ImagePyramid) -> None:
-        self._image = picture.image
-        place = self.state.place
-        self.state.picture = lambda p, img=picture.image, here=place: (
-            RGBSource(here, img) if p == here else None)
+            self.canvas.show_error(message)
+            return
+        self.presenter = presenter
         self.state.set(refusal="")
-        self.canvas.show_image(picture)
-        view_memory.apply_pending(self)
-        self.status.show_zoom(self.canvas.zoom())
-        self._loading_said()
-        self._prefetch_soon.start()
+        presenter.show(item)
 
-    def _loading_said(self) -> None:
-        """Take down the "Loading …" message once the picture (or why not) is shown."""
-        if self.statusBar().currentMessage().startswith("Loading "):
-            self.statusBar().clearMessage()
+    def _presenter_for(self, kind: MediaKind) -> Presenter | None:
+        """The presenter of ``kind`` for this project (made on first use; None: no mode)."""
+        presenter = self.presenters.get(kind)
+        if presenter is None:
+            mode = modes.mode_for(kind)
+            if mode.open is None:
+                return None
+            presenter = self.presenters[kind] = make_presenter(mode.open, self)
+        return presenter
+
+    @property
+    def frames(self) -> FrameCache:
+        """The decoded photos (the image presenter's cache)."""
+        images = self._presenter_for(MediaKind.IMAGE)
+        assert isinstance(images, ImagePresenter)
+        return images.frames
 
     def step_media(self, delta: int) -> None:
         """F / D: the presenter's (video: next/previous frame) if it takes them, else the
@@ -374,6 +334,16 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
             presenter, self.presenter = self.presenter, None
             presenter.leave()
             self.set_center(None)
+
+    def _close_presenters(self) -> None:
+        """The project closes: every presenter frees what it keeps between items (and a new
+        one of each kind is made for the next project)."""
+        presenters = list(self.presenters.values())
+        self.presenters.clear()
+        for presenter in presenters:
+            close = getattr(presenter, "close", None)
+            if callable(close):
+                close()
 
     def set_center(self, widget: QWidget | None) -> None:
         """Put ``widget`` in the middle of the window (None: the canvas)."""
@@ -466,7 +436,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
     def on_changes(self, changes: list[Change]) -> None:
         doc = self.state.doc
         if any(c.kind != ChangeKind.RESET for c in changes):
-            self._show_saved()
+            self.show_saved()
         self.undo_action.setText(f"&Undo {doc.undo_label}" if doc and doc.undo_label else "&Undo")
         self.redo_action.setText(f"&Redo {doc.redo_label}" if doc and doc.redo_label else "&Redo")
         if any(c.kind == ChangeKind.SCHEMA for c in changes):
@@ -476,7 +446,6 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
             item = doc.stored_media(self.state.media_id)
             if item is None or item.removed:
                 self.state.set(place=None, selection=())
-                self._image = None
                 self.canvas.show_image(None)
 
     def _show_class(self) -> None:
@@ -484,7 +453,7 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.status.show_class(cls.name if cls else None, cls.color if cls else "#c8c8c8",
                                cls.hotkey if cls else None)
 
-    def _show_saved(self) -> None:
+    def show_saved(self) -> None:
         doc = self.state.doc
         last = doc.store.history(1) if doc is not None else []
         self.status.show_saved(str(doc.path) if doc else None,
@@ -515,14 +484,14 @@ class MainWindow(QMainWindow, StateWatcher, WindowCommands, WindowDialogs):
         self.settings.setValue("window_state",
                                self.saveState() if self._panels_shown else self._layout)
         self.settings.sync()
-        self.frames.clear()  # a huge picture still decoding is not waited for
         self.jobs.shutdown(1000)
         self.thumb_jobs.shutdown(1000)
         doc = self.state.doc
         if doc is not None:
             view_memory.remember(self)
         self._leave_presenter()  # the mode takes its docks and readers down first
-        self.unwatch()
+        self._close_presenters()  # a huge picture still decoding is not waited for
+        self.watcher.stop()
         if doc is not None:
             doc.close()
             self.state.set(doc=None)

@@ -1,9 +1,9 @@
 """How the window shows each kind of media: one place.
 
-The window's own 2D canvas shows still images. Video and volume each have a mode, in its own
-package (:data:`MODE_PACKAGES`), that registers here (:func:`register`) when the window loads
-the modes (:func:`load_modes`); the window then shows items of that kind through the mode's
-presenter (:mod:`app.widgets.presenters`).
+Each kind has a mode whose presenter (:mod:`app.widgets.presenters`) shows its items: photos
+on the window's canvas (:mod:`app.widgets.image_presenter`, built in), video and volume each in
+its own package (:data:`MODE_PACKAGES`) that registers here (:func:`register`) when the window
+loads the modes (:func:`load_modes`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,22 @@ from app.core.media import MediaItem, MediaKind
 class Mode:
     """How the window shows one kind of media. ``open(host)`` makes the mode's
     :class:`~app.widgets.presenters.Presenter` (given a
-    :class:`~app.widgets.presenters.ModeHost`); None: the window's own canvas shows it."""
+    :class:`~app.widgets.presenters.ModeHost`); None: the mode has not been loaded (the window
+    says it cannot show the item)."""
 
     kind: MediaKind
     name: str
     open: Callable[[Any], Any] | None = None
 
 
+def _open_images(host: Any) -> Any:
+    from app.widgets.image_presenter import ImagePresenter
+
+    return ImagePresenter(host)
+
+
 _MODES: dict[MediaKind, Mode] = {
-    MediaKind.IMAGE: Mode(MediaKind.IMAGE, "image"),
+    MediaKind.IMAGE: Mode(MediaKind.IMAGE, "image", _open_images),
     MediaKind.VIDEO: Mode(MediaKind.VIDEO, "video"),
     MediaKind.VOLUME: Mode(MediaKind.VOLUME, "volume"),
 }
@@ -50,5 +57,8 @@ def register(kind: MediaKind, name: str, open: Callable[[Any], Any]) -> None:  #
 
 
 def mode_of(item: MediaItem) -> Mode:
-    return _MODES[item.kind]
+    return mode_for(item.kind)
 
+
+def mode_for(kind: MediaKind) -> Mode:
+    return _MODES[kind]

@@ -1,10 +1,15 @@
 """How the window shows each kind of media: a presenter per kind, behind a narrow host.
 
-The still-image path is the window's own. A mode (video, volume) registers a factory with
-:func:`app.widgets.modes.register`; the window then makes one :class:`Presenter` per kind,
-with a :class:`ModeHost`, and hands it every item of that kind it shows. The host is all a
-presenter may touch of the window: the editor state and canvas, background jobs, docks, the
-centre of the window, the status bar and messages - never the window itself.
+Every kind has a mode (:mod:`app.widgets.modes`): photos (:mod:`app.widgets.image_presenter`),
+video and volume. The window makes one :class:`Presenter` per kind and project, with a
+:class:`ModeHost`, and hands it every item of that kind it shows. The host is all a presenter
+may touch of the window: the editor state and canvas, background jobs, docks, the centre of the
+window, the status bar and messages, the media list's order and its marks of items that cannot
+be shown - never the window itself.
+
+Besides the protocol's methods a presenter may have ``view_memo()`` (what
+:mod:`app.widgets.view_memory` keeps of its items) and ``close()`` (the project closes or the
+window quits: free what it keeps between items, e.g. decoded pictures).
 """
 
 from __future__ import annotations
@@ -92,10 +97,63 @@ class ModeHost:
     def error(self, text: str) -> None:
         self._w.error(text)
 
+    def take_message(self, prefix: str) -> None:
+        """Take down the status bar's message if it starts with ``prefix`` (a "Loading …"
+        said while a picture was on its way)."""
+        bar = self._w.statusBar()
+        if bar.currentMessage().startswith(prefix):
+            bar.clearMessage()
+
     def show_media(self, media_id: str) -> None:
         """Show another item (e.g. the next one when a video ends)."""
         self._w.show_media(media_id)
 
+    # ------------------------------------------------------------------ the media list
+    def next_item(self) -> MediaItem | None:
+        """The item F / PgDown shows next: the one after the current item in the media
+        list's order and filter (None: none, or no current item)."""
+        from app.widgets.media_list import IdRole
+
+        doc, mid = self.doc, self.state.media_id
+        if doc is None or mid is None:
+            return None
+        model, proxy = self._w.media.model, self._w.media.proxy
+        row = proxy.mapFromSource(model.index(model.row_of(mid), 0)).row()
+        nxt = proxy.index(row + 1, 0) if row >= 0 else None
+        return doc.stored_media(nxt.data(IdRole)) if nxt is not None and nxt.isValid() else None
+
+    def on_list_changed(self, handler: Callable[[], Any]) -> Callable[[], None]:
+        """Call ``handler()`` whenever the media list's order, filter or items change (what
+        :meth:`next_item` gives may have changed); returns its remover."""
+        proxy = self._w.media.proxy
+        signals = (proxy.layoutChanged, proxy.rowsRemoved, proxy.rowsInserted,
+                   proxy.modelReset)
+
+        def slot(*_: Any) -> None:
+            handler()
+
+        for signal in signals:
+            signal.connect(slot)
+        connected = [True]
+
+        def remove() -> None:
+            if not connected:
+                return  # removed already
+            connected.clear()
+            for signal in signals:
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+
+        return remove
+
+    def mark_unshowable(self, media_id: str, reason: str | None) -> None:
+        """The media list marks ``media_id`` as one that cannot be shown, and why (None: it
+        can be shown)."""
+        self._w.media.model.set_error(media_id, reason)
+
+    # ------------------------------------------------------------------ keys
     def on_key(self, key: str, handler: Callable[[], Any], help: str) -> Callable[[], None]:
         """A window shortcut while the presenter is up (``key`` in QKeySequence form);
         returns its remover. Keys the window already uses are refused (ValueError)."""

@@ -23,7 +23,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
 from app.core.errors import ModelError, VellumError
-from app.tools.sam_protocol import SamAnswer, SamChoice, SamModel, SamPicture, SamRequest
+from app.tools.sam_protocol import SamAnswer, SamModel, SamPicture, SamRequest
 
 
 def installed_sam_models(root: Path | None = None) -> list[SamModel]:
@@ -56,8 +56,6 @@ class QtSamEngine(QObject):
         self._latest: dict[str, int] = {}
         self._models: list[SamModel] | None = None
         self._closed = False
-        self.choice = SamChoice()  # the options bar's model and output, shared by its tools
-        self._last_tool: Any = None  # weak reference to the tool prompted last
         self._replied.connect(self._deliver)
         # the model list follows the model folder: a pack installed or removed while the
         # window is open (CLI, the Models dialog, a file manager) is offered at once
@@ -68,17 +66,6 @@ class QtSamEngine(QObject):
         self._follow_folder()
 
     # ------------------------------------------------------------------ models
-    def prompted(self, tool: Any) -> None:
-        """``tool`` (any pane's or view's SAM tool using this engine) was just prompted."""
-        import weakref
-
-        self._last_tool = weakref.ref(tool)
-
-    def last_prompted(self) -> Any:
-        """The SAM tool prompted last, whichever pane or canvas it is on (what the window's
-        Propagate starts from), or None."""
-        return self._last_tool() if self._last_tool is not None else None
-
     def models(self) -> list[SamModel]:
         if self._models is None:
             try:
@@ -171,7 +158,7 @@ class QtSamEngine(QObject):
     # ------------------------------------------------------------------ the interface
     def prepare(self, model_id: str, picture: SamPicture) -> None:
         """Encode ``picture`` now (worker thread) so the first click does not wait."""
-        self._submit(lambda: self.session(model_id).encode(picture.pixels(), picture.key,
+        self._submit(lambda: self.session(model_id).encode(picture.pixels(), picture.place,
                                                            picture.content))
 
     def prefetch(self, model_id: str, pictures: Sequence[SamPicture]) -> None:
@@ -179,7 +166,7 @@ class QtSamEngine(QObject):
         supersedes what is left of the last)."""
         from app.inference.sam import PrefetchItem
 
-        items = [PrefetchItem(p.image, p.key, p.content) for p in pictures]
+        items = [PrefetchItem(p.image, p.place, p.content) for p in pictures]
         self._submit(lambda: self.session(model_id).prefetch(items))
 
     def predict(self, request: SamRequest, reply: Callable[[SamAnswer], None]) -> None:
@@ -207,7 +194,7 @@ class QtSamEngine(QObject):
         start = time.perf_counter()
         try:
             session = self.session(request.model_id)
-            embedding = session.encode(request.picture.pixels(), request.picture.key,
+            embedding = session.encode(request.picture.pixels(), request.picture.place,
                                        request.picture.content)
             if self._superseded(request):
                 return

@@ -10,7 +10,7 @@ command, as before). Undo takes one step back at a time, newest first; undoing t
 removes the track it made. Cancel keeps the steps already committed and adds nothing more; a
 step the document refuses (the track was edited meanwhile) stops the job. At the end it calls
 ``on_review(title, reviews)`` with the places where confidence dropped
-(:class:`~app.widgets.sam_propagate.Review`), or says why nothing was done. It returns the
+(:class:`~app.inference.propagation_records.Review`), or says why nothing was done. It returns the
 :class:`~app.widgets.jobs.Job`, or None when it could not start (the status bar says why).
 
 - :func:`propagate_volume_segment` - from a box on one slice, up and down the volume
@@ -37,13 +37,12 @@ from app.core.commands import ModifyLabelMap
 from app.core.errors import VellumError
 from app.core.labelmap import Mode
 from app.core.places import Place
+from app.inference.propagation_records import (Review, _dynamic, box_reviews,
+                                               frames_between, mask_records, propagate_frames,
+                                               seed_track, seed_track_shapes, taken_frames,
+                                               track_command, volume_modifier, volume_review)
 from app.inference.tracking import STEP_FRAMES
 from app.widgets.jobs import Cancelled, Job
-from app.widgets.sam_propagate import (Review, _split_attributes, box_reviews, frames_between,
-                                       mask_records, propagate_frames, seed_track,
-                                       seed_track_shapes,
-                                       taken_frames, track_command, volume_modifier,
-                                       volume_review)
 
 OnReview = Callable[[str, list[Review]], None]
 
@@ -134,7 +133,7 @@ def propagate_volume_segment(host: Any, engine: Any, model_id: str, source: Any,
         result = propagate_volume(volume, session, int(place.index), box, window, axis=axis,
                                   progress=lambda done, *_: job.progress(done, count),
                                   cancelled=lambda: job.cancelled, content=fingerprint,
-                                  on_kept=kept, every=STEP_FRAMES)
+                                  on_kept=kept, every=STEP_FRAMES, media_id=place.media_id)
         if job.cancelled:
             raise Cancelled()
         rest = [s for s in result.slices if s.index not in sent]
@@ -163,9 +162,20 @@ def propagate_volume_segment(host: Any, engine: Any, model_id: str, source: Any,
 
 
 # ---------------------------------------------------------------------- video
-def _video(host: Any, media_id: str) -> Any:
-    item = host.state.doc.media_item(media_id)
-    return item, host.state.doc.media_path(item)
+def _reach(host: Any, seed: Annotation, frames: int, backward: bool, verb: str
+           ) -> tuple[Any, set[int], int] | None:
+    """Where a run from ``seed`` goes: the video's path, the frames its track already has a
+    shape on (the seed's excepted) and the last frame to reach (:func:`_end`); None (the
+    user told why) when there is no frame to ``verb`` to in that direction."""
+    doc = host.state.doc
+    item = doc.media_item(seed.media_id)
+    track = doc.track(seed.track_id) if seed.track_id else None
+    taken = taken_frames(doc, track) - {seed.frame}
+    end = _end(seed.frame, frames, backward, item.frames, taken)
+    if end == seed.frame:
+        host.message(f"There is no frame to {verb} to in that direction.")
+        return None
+    return doc.media_path(item), taken, end
 
 
 def _end(start: int, frames: int, backward: bool, count: int, taken: set[int]) -> int:
@@ -193,18 +203,15 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
         host.message("Propagation along a video starts from a mask on a frame: segment the "
                      "object first (the segment-anything tool, W).")
         return None
-    item, path = _video(host, seed.media_id)
-    track = doc.track(seed.track_id) if seed.track_id else None
-    taken = taken_frames(doc, track) - {seed.frame}
-    end = _end(seed.frame, frames, backward, item.frames, taken)
-    if end == seed.frame:
-        host.message("There is no frame to propagate to in that direction.")
+    reach = _reach(host, seed, frames, backward, "propagate")
+    if reach is None:
         return None
+    path, taken, end = reach
     step = -1 if backward else 1
     mask = decode(seed.shape.rle).astype(bool)
-    fingerprint = item.fingerprint or None
+    fingerprint = _fingerprint(host, seed.media_id)
     track, keyed, first = seed_track(doc, seed)
-    _, dynamic = _split_attributes(doc, keyed.class_id, keyed.attributes)
+    dynamic = _dynamic(doc, keyed.class_id, keyed.attributes)
     reviews: list[Review] = []
 
     def commit(masks: Any) -> None:  # UI thread: one step, the masks made since the last
@@ -271,13 +278,10 @@ def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
     if not isinstance(seed.shape, Box) or seed.frame is None:
         host.message("Tracking starts from a box on a video frame: select one (or draw it, R).")
         return None
-    item, path = _video(host, seed.media_id)
-    track = doc.track(seed.track_id) if seed.track_id else None
-    taken = taken_frames(doc, track) - {seed.frame}
-    end = _end(seed.frame, frames, backward, item.frames, taken)
-    if end == seed.frame:
-        host.message("There is no frame to track to in that direction.")
+    reach = _reach(host, seed, frames, backward, "track")
+    if reach is None:
         return None
+    path, _taken, end = reach
     box = seed.shape.bbox()
     first, writer = seed_track_shapes(doc, seed, "")
     reviews: list[Review] = []

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QListWidget, QListWidgetItem
                                QVBoxLayout, QWidget)
 
 from app.core.places import Place
-from app.widgets.sam_propagate import Review
+from app.inference.propagation_records import Review
 
 PlaceRole = Qt.ItemDataRole.UserRole
 

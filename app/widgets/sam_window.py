@@ -14,11 +14,11 @@ import ctypes
 import sys
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QSpinBox,
                                QWidget)
 
-from app.tools.sam_protocol import default_engine, set_default_engine, window_of
+from app.tools.sam_protocol import window_of
 from app.widgets.menus import Entry
 from app.widgets.sam_engine import QtSamEngine
 from app.widgets.sam_jobs import (propagate_video_mask, propagate_volume_segment,
@@ -98,58 +98,63 @@ class SamWindow(QObject):
         super().__init__(window)
         self.w = window
         self.engine = QtSamEngine(window)
-        set_default_engine(self.engine)
         self.tool = window.tools.get("sam")
         if self.tool is not None:
-            self.tool.engine = self.engine
-            self.tool.on_active = self._active
-        self.options: Any = None
+            tool = self.tool
+            tool.engine = self.engine
+            tool.on_active = self._active
+            tool.requests = {"propagate": self.propagate, "models": self.models_dialog}
+            settings = window.settings  # the choice is remembered between sessions
+            tool.choice.model_id = str(settings.value("sam_model", "") or "") or None
+            tool.choice.output = str(settings.value("sam_output", "mask") or "mask")
+            tool.on_choice = self._remember
+        self._device_words = ""
         engine = self.engine
         window.destroyed.connect(lambda *_: _retire(engine))
         self.engine.device_found.connect(self._device)
         self.engine.answered.connect(self._answered)
+        self.engine.models_changed.connect(self._refresh_options)
         window.jobs.start("Checking compute device", probe_runtime,
                           on_done=window.status.show_runtime, visible=False)
-        QTimer.singleShot(0, self.attach_options)
 
     # ------------------------------------------------------------------ options bar
-    def attach_options(self) -> None:
-        """Put the SAM controls into the window's options bar (once it exists), right after
-        the tool's hint and shown only while the SAM tool is active: the bar keeps every other
-        tool's controls where they always are."""
-        bar = getattr(self.w, "tool_options", None)
-        if self.options is not None or bar is None:
-            return
-        from app.widgets.sam_options import SamOptions
+    # The tool declares its options (model, output, Propagate…, Models…, the note); the
+    # window's options bar builds them like every other tool's. Here: what they act on.
+    def _remember(self, choice: Any) -> None:
+        if choice.model_id:
+            self.w.settings.setValue("sam_model", choice.model_id)
+        self.w.settings.setValue("sam_output", choice.output)
 
-        self.options = SamOptions(self.engine.models, self.w.settings, self.propagate,
-                                  self.models_dialog, choice=self.engine.choice)
-        actions = bar.actions()
-        before = actions[1] if len(actions) > 1 else None
-        self._option_actions = ([bar.insertWidget(before, self.options),
-                                 bar.insertSeparator(before)] if before is not None
-                                else [bar.addWidget(self.options)])
-        self.engine.models_changed.connect(self.options.refresh)
-        self._active(self.w.canvas.tool is self.tool)
+    def _refresh_options(self) -> None:
+        bar = getattr(self.w, "tool_options", None)
+        if bar is not None:
+            bar.refresh()
 
     def _active(self, on: bool) -> None:
-        if self.options is None:
-            self.attach_options()
-            return
         if on:
             self.engine.rescan()  # also where the folder cannot be watched (a network share)
-        self.options.set_active(on)
-        for action in self._option_actions:
-            action.setVisible(on)
+            self._refresh_options()
 
     def _device(self, device: str, fallback: str) -> None:
         self.w.status.show_model_device(device, fallback)
-        if self.options is not None:
-            self.options.show_note(device)
+        self._device_words = device
+        self._note()
 
     def _answered(self, answer: Any) -> None:
-        if self.options is not None and not answer.error:
-            self.options.show_note(ms=answer.ms, wait_ms=answer.wait_ms)
+        if not answer.error:
+            self._note(answer.ms, answer.wait_ms)
+
+    def _note(self, ms: float | None = None, wait_ms: float = 0.0) -> None:
+        """The tool's note: 'CPU · 48 ms' (the last answer's decoder time), with '+ 0.6 s
+        encoding' when its picture had to be encoded first."""
+        if self.tool is None:
+            return
+        parts = [self._device_words]
+        if ms is not None:
+            parts.append(f"{ms:.0f} ms" + (f" + {wait_ms / 1000:.1f} s encoding"
+                                           if wait_ms >= 50 else ""))
+        self.tool.note = " · ".join(p for p in parts if p)
+        self._refresh_options()
 
     # ------------------------------------------------------------------ menu
     def entries(self) -> list[Entry]:
@@ -186,50 +191,47 @@ class SamWindow(QObject):
             self.w.state.set(place=place)
 
     def _model(self) -> Any:
-        tool = self.engine.last_prompted() or self.tool
+        tool = self.tool
         model = tool.model() if tool is not None else None
         if model is None:
             self.w.message("No segmentation model is installed: Tools ▸ Models… imports one.")
         return model
 
-    def _tool_and_state(self) -> tuple[Any, Any]:
-        """The SAM tool prompted last (a volume pane's or a video view's) and its editor
-        state, else the window's own."""
-        tool = self.engine.last_prompted()
-        if tool is not None and tool.state.doc is self.w.state.doc and tool.state.place:
-            return tool, tool.state
-        return self.tool, self.w.state
+    def _where(self) -> tuple[Any, Any]:
+        """The window's SAM tool and the view (surface) it was used on last: a volume pane,
+        the video frame or the photo (the window's before any use)."""
+        tool = self.tool
+        return tool, (tool.surface if tool is not None else self.w.state.surface)
 
     def propagate(self) -> None:
         """Propagate what the SAM tool shows (or the selected mask) from its place."""
-        tool, state = self._tool_and_state()
-        place = state.place
+        tool, surface = self._where()
+        state = self.w.state
+        place = state.place_on(surface)
         if place is None or state.doc is None:
             return
         if place.is_slice:
-            self._propagate_volume(tool, state, place)
+            self._propagate_volume(tool, surface, place)
         elif place.is_frame:
             model = self._model()
-            seed = seed_annotation(state, tool, ("mask",))
-            host = _Host(self.w, state)
             if model is None:
                 return
-            if seed is None:
-                self.w.message("Segment the object on this frame first (W), then propagate.")
-                return
-            item = state.doc.media_item(place.media_id)
-            chosen = ask_range(self.w, "Propagate the mask", place.frame, item.frames)
+            chosen = self._run_from(seed_annotation(state, tool, ("mask",)),
+                                    "Segment the object on this frame first (W), then "
+                                    "propagate.", "Propagate the mask")
             if chosen is not None:
-                propagate_video_mask(host, self.engine, model.id, seed, chosen[1], chosen[0],
-                                     self._review)
+                seed, backward, frames = chosen
+                propagate_video_mask(_Host(self.w, state), self.engine, model.id, seed, frames,
+                                     backward, self._review)
         else:
             self.w.message("Propagation works on volume slices and video frames; on a photo, "
                            "Enter accepts the mask.")
 
-    def _propagate_volume(self, tool: Any, state: Any, place: Any) -> None:
+    def _propagate_volume(self, tool: Any, surface: Any, place: Any) -> None:
+        state = self.w.state
         model = self._model()
-        source = state.picture(place) if state.picture is not None else None
-        target = state.labelmap_target(place) if state.labelmap_target is not None else None
+        source = surface.picture(place)
+        target = surface.labelmap(place)
         if model is None:
             return
         if source is None or getattr(source, "volume", None) is None or target is None:
@@ -246,19 +248,27 @@ class SamWindow(QObject):
                                  self._review)
 
     def track(self) -> None:
-        tool, state = self._tool_and_state()
+        state = self.w.state
         place = state.place
         if place is None or not place.is_frame or state.doc is None:
             self.w.message("Tracking follows a box along a video: select a box on a frame.")
             return
-        seed = seed_annotation(state, None, ("box",))
-        if seed is None:
-            self.w.message("Select the box to track (or draw one, R).")
-            return
-        item = state.doc.media_item(place.media_id)
-        chosen = ask_range(self.w, "Track the box", place.frame, item.frames)
+        chosen = self._run_from(seed_annotation(state, None, ("box",)),
+                                "Select the box to track (or draw one, R).", "Track the box")
         if chosen is not None:
-            track_box(_Host(self.w, state), seed, chosen[1], chosen[0], on_review=self._review)
+            seed, backward, frames = chosen
+            track_box(_Host(self.w, state), seed, frames, backward, on_review=self._review)
+
+    def _run_from(self, seed: Any, missing: str, title: str) -> tuple[Any, bool, int] | None:
+        """(seed, backward, frames) of a run along the video from ``seed``'s frame, as the
+        user asks in a dialog; None when there is no seed (``missing`` says so) or the user
+        cancels."""
+        if seed is None:
+            self.w.message(missing)
+            return None
+        item = self.w.state.doc.media_item(seed.media_id)
+        chosen = ask_range(self.w, title, seed.frame, item.frames)
+        return None if chosen is None else (seed, chosen[0], chosen[1])
 
 
 class _Host:
@@ -298,8 +308,6 @@ def volume_box(tool: Any, place: Any, margin: float = 3.0
 
 def _retire(engine: QtSamEngine) -> None:
     engine.close()
-    if default_engine() is engine:
-        set_default_engine(None)
 
 
 def sam_entries(window: Any) -> list[Entry]:

@@ -1,9 +1,10 @@
 """The bar above the canvas: what the active tool does, and its options (like Slicer's effect
 options). Built from what the tools declare (:class:`app.tools.base.Option`): one control per
 distinct option of any tool, made once, so the bar never jumps when tools are switched by
-keyboard; the controls the active tool does not declare are disabled. Adding a tool with new
-options needs no change here. Thin: controls write the shared EditorState or call the
-option's function."""
+keyboard; the controls the active tool does not declare are disabled (or, for a tool's own
+group such as segment anything's model and output, ``only_active``, hidden: those sit right
+after the hint). Adding a tool with new options needs no change here. Thin: controls write the
+shared EditorState, or call the option's function with the active tool."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import math
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSlider, QSpinBox, QToolBar, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QPushButton, QSlider, QSpinBox,
+                               QToolBar, QWidget)
 
 from app.tools.base import Option, Tool, options_of
 from app.tools.state import EditorState
@@ -39,9 +42,18 @@ class ToolOptions(QToolBar):
         self.addWidget(self.hint)
         self.controls: dict[tuple[str, str], list[QWidget]] = {}
         self._sync_fns: list = []
-        for option in options_of(tools):
+        self._tool: Tool | None = None  # the active tool (what choices and actions act on)
+        self._options: dict[tuple[str, str], Option] = {}
+        self._actions: dict[tuple[str, str], list[QAction]] = {}  # only_active groups
+        self._refresh_fns: list = []  # choices and notes: filled from the active tool
+        declared = options_of(tools)
+        for option in sorted(declared, key=lambda o: not o.only_active):
+            before = len(self.actions())
             self.addSeparator()
             self.controls[option.key] = getattr(self, f"_build_{option.kind}")(option)
+            self._options[option.key] = option
+            if option.only_active:
+                self._actions[option.key] = self.actions()[before:]
         self._unsubscribe = state.subscribe(self._on_state)
         self.destroyed.connect(lambda *_: self._unsubscribe())
         self._sync()
@@ -97,18 +109,71 @@ class ToolOptions(QToolBar):
         button = QPushButton(o.label)
         button.setToolTip(o.tip)
         self.addWidget(button)
-        button.clicked.connect(lambda: o.run(self.state) if o.run else None)
+        button.clicked.connect(lambda: o.run(self._tool) if o.run and self._tool else None)
         return [button]
+
+    def _build_choice(self, o: Option) -> list[QWidget]:
+        label = QLabel(o.label)
+        combo = QComboBox()
+        combo.setObjectName(o.field)
+        combo.setMinimumContentsLength(12)
+        for w in (label, combo):
+            w.setToolTip(o.tip)
+            self.addWidget(w)
+
+        def chosen(_index: int) -> None:
+            if self._tool is not None and o.put is not None and combo.currentData() is not None:
+                o.put(self._tool, combo.currentData())
+
+        def refresh() -> None:
+            tool = self._tool
+            if tool is None or o.key not in {x.key for x in tool.options}:
+                return
+            combo.blockSignals(True)
+            combo.clear()
+            for value, text in (o.choices(tool) if o.choices else []):
+                combo.addItem(text, value)
+            combo.setCurrentIndex(max(0, combo.findData(o.get(tool) if o.get else None)))
+            combo.blockSignals(False)
+
+        combo.currentIndexChanged.connect(chosen)
+        self._refresh_fns.append(refresh)
+        return [label, combo]
+
+    def _build_note(self, o: Option) -> list[QWidget]:
+        note = QLabel()
+        note.setObjectName(o.field)
+        note.setToolTip(o.tip)
+        self.addWidget(note)
+
+        def refresh() -> None:
+            tool = self._tool
+            if tool is not None and o.text is not None and o.key in {x.key for x in tool.options}:
+                note.setText(o.text(tool))
+
+        self._refresh_fns.append(refresh)
+        return [note]
 
     # ------------------------------------------------------------------ showing
     def show_for(self, tool: Tool) -> None:
-        """Describe the active tool and enable the options it declares."""
+        """Describe the active tool and enable the options it declares (show its own
+        group, hide another tool's)."""
+        self._tool = tool
         text = tool.tooltip or tool.label
         self.hint.setText(f"  {text}")
         used = {o.key for o in tool.options}
         for key, widgets in self.controls.items():
             for w in widgets:
                 w.setEnabled(key in used)
+        for key, actions in self._actions.items():
+            for a in actions:
+                a.setVisible(key in used)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Choices and notes again from the active tool (its models changed, it answered)."""
+        for fn in self._refresh_fns:
+            fn()
 
     def _on_state(self, field: str) -> None:
         for name, sync in self._sync_fns:

@@ -53,41 +53,42 @@ def _self_test(w: MainWindow) -> None:
 def entries(w: MainWindow) -> list[Entry]:
     """The window's menus, in order."""
     F, E, O, M, T, V, H = "&File", "&Edit", "&Objects", "&Media", "&Tools", "&View", "&Help"
+    d, c = w.dialogs, w.commands
     out = [
-        Entry(F, "&New project…", QKeySequence.StandardKey.New, w.new_project_dialog,
+        Entry(F, "&New project…", QKeySequence.StandardKey.New, d.new_project_dialog,
               "Create a project: a folder holding project.vellum", "Project"),
-        Entry(F, "&Open project…", QKeySequence.StandardKey.Open, w.open_project_dialog,
+        Entry(F, "&Open project…", QKeySequence.StandardKey.Open, d.open_project_dialog,
               section="Project"),
         Entry(F, submenu="Open &recent"),
-        Entry(F, "Open &demo project", None, w.open_demo),
-        Entry(F, "Set a&uthor name…", None, w.author_dialog),
+        Entry(F, "Open &demo project", None, d.open_demo),
+        Entry(F, "Set a&uthor name…", None, d.author_dialog),
         Entry(F, separator=True),
-        Entry(F, "&Save", QKeySequence.StandardKey.Save, w.save,
+        Entry(F, "&Save", QKeySequence.StandardKey.Save, c.save,
               "Every edit is saved as you make it; this says when the last one was",
               "Project"),
-        Entry(F, "&Add images or videos…", "Ctrl+I", w.add_files_dialog, section="Project"),
-        Entry(F, "Add &folder…", "Ctrl+Shift+I", w.add_folder_dialog, section="Project"),
+        Entry(F, "&Add images or videos…", "Ctrl+I", d.add_files_dialog, section="Project"),
+        Entry(F, "Add &folder…", "Ctrl+Shift+I", d.add_folder_dialog, section="Project"),
         *exchange.menu_entries(w, F),  # Import ▸ / Export ▸ every format (Ctrl+E: COCO)
         Entry(F, separator=True),
         Entry(F, "&Close project", "Ctrl+W", w.close_project, section="Project"),
         Entry(F, "&Quit", QKeySequence.StandardKey.Quit, w.close, section="Project"),
 
-        Entry(E, "&Undo", "Ctrl+Z", w.undo, "Undo (an edit on another image shows it first)",
+        Entry(E, "&Undo", "Ctrl+Z", c.undo, "Undo (an edit on another image shows it first)",
               "Edit", "undo"),
-        Entry(E, "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], w.redo, section="Edit", name="redo"),
-        Entry(E, "&Copy shapes", "Ctrl+C", w.copy_shapes, section="Edit"),
-        Entry(E, "&Paste shapes", "Ctrl+V", w.paste_shapes,
+        Entry(E, "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], c.redo, section="Edit", name="redo"),
+        Entry(E, "&Copy shapes", "Ctrl+C", c.copy_shapes, section="Edit"),
+        Entry(E, "&Paste shapes", "Ctrl+V", c.paste_shapes,
               "Paste onto this image (cut to it; refused where drawing is)", "Edit"),
-        Entry(E, "Paste shapes from pre&vious image", "Ctrl+Shift+V", w.repeat_previous,
+        Entry(E, "Paste shapes from pre&vious image", "Ctrl+Shift+V", c.repeat_previous,
               section="Edit"),
-        Entry(E, "Select &all shapes", "Ctrl+A", w.select_all, section="Edit"),
+        Entry(E, "Select &all shapes", "Ctrl+A", c.select_all, section="Edit"),
         Entry(E, action=w.objects.actions_["delete"], section="Edit"),
 
         *[Entry(O, action=w.objects.actions_[k], section="Objects")
           for k in ("visibility", "lock", "forward", "backward")],
-        Entry(O, "Show all hidden objects", "Shift+H", w.show_all_objects,
+        Entry(O, "Show all hidden objects", "Shift+H", c.show_all_objects,
               section="Objects"),
-        Entry(O, "Start / finish a &shape", "N", w.start_or_finish_shape,
+        Entry(O, "Start / finish a &shape", "N", c.start_or_finish_shape,
               "N as in CVAT: finish the shape being drawn, or start drawing", "Objects"),
         Entry(O, separator=True),
         Entry(O, "New &class…", "Ctrl+Shift+N", w.labels.add_class, section="Objects"),
@@ -103,7 +104,7 @@ def entries(w: MainWindow) -> list[Entry]:
         Entry(M, "&First image", "Home", lambda: w.jump_media(0), section="Navigation"),
         Entry(M, "&Last image", "End", lambda: w.jump_media(-1), section="Navigation"),
         Entry(M, "Mark &done and go to next", ["Ctrl+Return", "Ctrl+Enter"],
-              w.mark_done_and_next, section="Navigation"),
+              c.mark_done_and_next, section="Navigation"),
         Entry(M, separator=True),
         *[Entry(M, action=a, section="Navigation") for a in w.media.status_actions],
     ]
@@ -116,24 +117,24 @@ def entries(w: MainWindow) -> list[Entry]:
     out += [
         Entry(V, "&Fit image to window", "Ctrl+0", w.canvas.fit, section="View"),
         Entry(V, "&Actual size (100%)", "Ctrl+1", w.canvas.zoom_1to1, section="View"),
-        Entry(V, "&Zoom to selection", "Z", w.zoom_to_selection, section="View"),
-        Entry(V, "Image &brightness and contrast…", "Ctrl+B", w.adjust_dialog,
+        Entry(V, "&Zoom to selection", "Z", c.zoom_to_selection, section="View"),
+        Entry(V, "Image &brightness and contrast…", "Ctrl+B", d.adjust_dialog,
               section="View"),
         Entry(V, "&Outlines only", "Ctrl+Shift+O", None,
               "Hide the fills of masks, polygons and boxes (the fill opacity slider in the "
               "status bar sets how strong they are)", "View", "outlines", checkable=True),
-        Entry(V, "Toggle &dark / light theme", "Ctrl+Shift+T", w.toggle_theme,
+        Entry(V, "Toggle &dark / light theme", "Ctrl+Shift+T", d.toggle_theme,
               section="View"),
         Entry(V, "Focus media &filter", "Ctrl+F", w.media.search.setFocus, section="View"),
         Entry(V, separator=True),
-        *[Entry(V, action=d.toggleViewAction()) for d in w.docks],
-        Entry(H, "&Keyboard shortcuts", ["F1", "?"], w.show_shortcuts, section="Help"),
+        *[Entry(V, action=dock.toggleViewAction()) for dock in w.docks],
+        Entry(H, "&Keyboard shortcuts", ["F1", "?"], d.show_shortcuts, section="Help"),
         Entry(H, "&Self-test…", None, lambda: _self_test(w),
               "Check that this machine can run Vellum: media, exports, models, Qt, folders, "
               "no network (as 'vellum self-test')", name="self_test"),
-        Entry(H, "&About Vellum", None, w.about),
+        Entry(H, "&About Vellum", None, d.about),
     ]
     # Class keys 1-9 (no menu: the Labels panel shows them; the key sheet names each class).
-    out += [Entry("", f"Class {k}", k, lambda k=k: w.choose_class_key(k), name=f"class_{k}")
+    out += [Entry("", f"Class {k}", k, lambda k=k: d.choose_class_key(k), name=f"class_{k}")
             for k in "123456789"]
     return out

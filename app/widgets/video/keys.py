@@ -20,18 +20,19 @@ from PySide6.QtCore import QEvent, QObject, Qt
 
 TAP_S = 0.6  # a Space held longer than this (without dragging) is not a tap
 
-# (key, what it does, name of the presenter method)
+# (key, what it does, the presenter's method: its name, or actions.NAME for one of its
+# TrackActions)
 KEYS: tuple[tuple[str, str, str], ...] = (
     ("Shift+F", "10 frames on", "forward_10"),
     ("Shift+D", "10 frames back", "back_10"),
     ("Space", "Play / pause (a tap; Space+drag still pans)", "toggle_play"),
-    ("Shift+K", "Keyframe on / off for the selected track", "toggle_keyframe"),
+    ("Shift+K", "Keyframe on / off for the selected track", "actions.toggle_keyframe"),
     ("O", "Outside: the object leaves the view from this frame (again: back in view)",
-     "toggle_outside"),
-    ("Q", "Occluded on this frame (until the next keyframe)", "toggle_occluded"),
-    ("M", "Make the selected frame range an event of the active class", "make_event"),
+     "actions.toggle_outside"),
+    ("Q", "Occluded on this frame (until the next keyframe)", "actions.toggle_occluded"),
+    ("M", "Make the selected frame range an event of the active class", "actions.make_event"),
     ("Ctrl+G", "Go to a frame or a time (the jump box)", "focus_jump"),
-    ("Ctrl+Shift+P", "Propagate the selected shape to the next frames", "propagate"),
+    ("Ctrl+Shift+P", "Propagate the selected shape to the next frames", "actions.propagate"),
     ("Ctrl+T", "Draw as track / as a single-frame shape", "toggle_as_track"),
 )
 

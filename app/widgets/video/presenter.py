@@ -13,27 +13,32 @@ interpolation (:mod:`app.tools.track_index`); the tools' edits are rewritten for
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QSplitter, QWidget
+from PySide6.QtWidgets import QDockWidget, QSplitter, QWidget
 
-from app.core.commands import Command, Put
+from app.core.commands import Command
 from app.core.errors import VellumError
 from app.core.media import MediaItem
 from app.core.places import Place
 from app.io.planes import RGBSource
 from app.tools import track_edits as edits
-from app.tools.track_index import TRACKED_KINDS, TrackIndex
+from app.tools.track_index import TrackIndex
+from app.tools.track_surface import TrackSurface
 from app.widgets.video.actions import TrackActions
-from app.widgets.video.sync import PanelSync
 from app.widgets.video.frames import FrameFeed, Playback
 from app.widgets.video.keys import KEYS, SpaceTap
 from app.widgets.video.report_text import report_summary
+from app.widgets.video.sync import PanelSync
 from app.widgets.video.timeline import TimelinePanel
 from app.widgets.video.track_list import TrackList
+
+if TYPE_CHECKING:
+    from app.widgets.presenters import ModeHost
 
 
 PANEL_HEIGHT = 180  # px of the timeline dock (the canvas keeps the rest)
@@ -45,18 +50,27 @@ def _open_video(path: Path) -> Any:
     return open_video(path)
 
 
-class VideoPresenter(TrackActions, PanelSync):
+class VideoPresenter:
     """Shows videos (see the module doc). ``open_video(path)`` opens a reader; tests replace
-    it (a slow decoder)."""
+    it (a slow decoder). Its parts see it as a :class:`~app.widgets.video.shown.VideoShown`:
+    ``sync`` keeps the panels in step with the project, ``actions`` does what the track and
+    event keys and buttons say."""
 
     open_video: Callable[[Path], Any] = staticmethod(_open_video)
+    # made by _mount each time the mode comes up
+    timeline: TimelinePanel
+    tracks: TrackList
+    playback: Playback
+    _dock: QDockWidget
+    _space: SpaceTap
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: ModeHost) -> None:
         self.host = host
         self.item: MediaItem | None = None
         self.reader: Any = None
         self.index: TrackIndex | None = None
         self.edits: edits.TrackEdits | None = None
+        self.surface: TrackSurface | None = None  # what tools see of the frame shown
         self.frame = 0  # the frame whose picture (or message) is shown
         self.readable = 0
         self.times = np.zeros(1)
@@ -68,9 +82,10 @@ class VideoPresenter(TrackActions, PanelSync):
         self._mounted = False
         self._remove: list[Callable[[], Any]] = []
         self._resumed = False
-        self._report_box: QDialog | None = None
         self.feed = FrameFeed(host.jobs, self._frame_shown, self._frame_failed)
         self.panel: QWidget | None = None
+        self.sync = PanelSync(self)
+        self.actions = TrackActions(self, self.sync, self._run)
 
     # ------------------------------------------------------------------ Presenter
     def show(self, item: MediaItem) -> None:
@@ -80,26 +95,28 @@ class VideoPresenter(TrackActions, PanelSync):
             self.item = item
             state.set(place=Place(item.id, frame=self.frame))
             self._go(self.frame)
-            self.refresh()
+            self.sync.refresh()
             return
         self.playback.stop()
         self._close_reader()
         self.item, self.error, self.report, self.track_id = item, None, None, None
         self.index = TrackIndex(doc, item.id, item.frames)
         self.edits = edits.TrackEdits(self.index, lambda: self.host.doc.schema)
+        self._install_surface(TrackSurface(item.id, item.frames, self.index, self.edits,
+                                           lambda note: self.host.message(note, 4000),
+                                           self._new_track))
         times = doc.frame_times(item.id)
         fps = item.video.avg_fps if item.video and item.video.avg_fps else 25.0
         self._set_times(np.asarray(times.seconds, np.float64) if times is not None
                         else np.arange(item.frames) / fps)
         self.frame = self._start_frame(item)
         self.readable = 0
-        state.picture = None
         state.set(place=Place(item.id, frame=self.frame), selection=(),
                   refusal=f"The video {item.name} is opening.")
         self.host.canvas.show_error(f"Opening the video {item.name}…")
         self.timeline.info.setText("")
         self.timeline.set_current(self.frame)
-        self.refresh()
+        self.sync.refresh()
         path = doc.media_path(item)
         if not path.exists():
             self._open_failed(self._token, VellumError(
@@ -118,11 +135,9 @@ class VideoPresenter(TrackActions, PanelSync):
         self.playback.stop()
         self._close_reader()
         state = self.host.state
-        for name, mine in (("drawn_hook", self._drawn), ("shown", self._shown_at),
-                           ("edit_hook", self._rewrite)):
-            if getattr(state, name) == mine:
-                setattr(state, name, None)
-        state.picture = None
+        if state.surface is self.surface:
+            state.set(surface=None)  # the window's plain surface again
+        self.surface = None
         for remove in reversed(self._remove):
             remove()
         self._remove.clear()
@@ -166,33 +181,31 @@ class VideoPresenter(TrackActions, PanelSync):
                                  self._playing_changed, self.panel)
         self._space = SpaceTap(self.toggle_play, self._canvas_pressed, self.panel)
         host.canvas.installEventFilter(self._space)
-        t = self.timeline
-        t.step_by.connect(self.step)
-        t.play_toggled.connect(self.toggle_play)
-        t.jump_to.connect(self.jump)
-        t.make_event.connect(self.make_event)
-        t.show_report.connect(self.show_report)
-        t.bar.frame_picked.connect(self.jump)
-        t.bar.delete_event.connect(self.delete_event)
-        tl = self.tracks
-        tl.track_chosen.connect(self.choose_track)
-        tl.frame_chosen.connect(self.jump)
-        tl.delete_track.connect(self.delete_track)
-        tl.keyframe.connect(self.toggle_keyframe)
-        tl.outside.connect(self.toggle_outside)
-        tl.occluded.connect(self.toggle_occluded)
-        tl.propagate.connect(self.propagate)
-        tl.as_track.setChecked(self.as_track)
-        tl.as_track_changed.connect(self._set_as_track)
+        self.tracks.as_track.setChecked(self.as_track)
+        self._connect_panels()
         for key, what, method in KEYS:
             try:
-                self._remove.append(host.on_key(key, getattr(self, method), what))
+                self._remove.append(host.on_key(key, attrgetter(method)(self), what))
             except ValueError:  # the window took this key since: the button still works
                 host.message(f"The key {key} ({what.lower()}) is taken by the window.", 6000)
-        state.drawn_hook, state.shown, state.edit_hook = self._drawn, self._shown_at, \
-            self._rewrite
-        self._remove.append(state.subscribe(self._on_state))
-        self._remove.append(host.doc.subscribe(self._on_changes))
+        if self.surface is not None:
+            state.set(surface=self.surface)
+        self._remove.append(state.subscribe(self.sync.on_state))
+        self._remove.append(host.doc.subscribe(self.sync.on_changes))
+
+    def _connect_panels(self) -> None:
+        """The timeline's and the track list's buttons and clicks to what they do."""
+        t, bar, tl, act = self.timeline, self.timeline.bar, self.tracks, self.actions
+        for signal, slot in (
+                (t.step_by, self.step), (t.play_toggled, self.toggle_play),
+                (t.jump_to, self.jump), (bar.frame_picked, self.jump),
+                (tl.frame_chosen, self.jump), (tl.as_track_changed, self._set_as_track),
+                (t.make_event, act.make_event), (bar.delete_event, act.delete_event),
+                (t.show_report, act.show_report), (tl.track_chosen, act.choose_track),
+                (tl.delete_track, act.delete_track), (tl.keyframe, act.toggle_keyframe),
+                (tl.outside, act.toggle_outside), (tl.occluded, act.toggle_occluded),
+                (tl.propagate, act.propagate)):
+            signal.connect(slot)
 
     def _start_frame(self, item: MediaItem) -> int:
         """Where the user left this video last time the project was closed (once)."""
@@ -284,13 +297,12 @@ class VideoPresenter(TrackActions, PanelSync):
         selection = self._selection_on(n)
         self.frame = n
         state = self.host.state
-        state.picture = lambda p, s=source: s if p == s.place else None
-        self.host.canvas.show_source(source, pyramid)
+        self.host.canvas.show_source(source, pyramid)  # the surface's picture now
         state.set(place=place, selection=selection, refusal="")
         self.host.picture_shown()
         self.timeline.set_current(n, self.feed.want)
         self.playback.note_shown(n)
-        self._show_track()
+        self.sync.show_track()
 
     def _frame_failed(self, n: int, exc: Exception) -> None:
         if self.item is None:
@@ -299,7 +311,7 @@ class VideoPresenter(TrackActions, PanelSync):
             f"Frame {n} of {self.item.name} cannot be decoded ({exc}).")
         self.frame = n
         state = self.host.state
-        state.picture = None
+        state.surface.source = None
         self.host.canvas.show_error(message + "\n\nIts labels are kept; the readable frames "
                                     "can be labelled as usual.")
         state.set(place=Place(self.item.id, frame=n), selection=(), refusal=message)
@@ -343,54 +355,36 @@ class VideoPresenter(TrackActions, PanelSync):
         self.timeline.jump.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.timeline.jump.selectAll()
 
-    # ------------------------------------------------------------------ state hooks
-    def _shown_at(self, place: Place) -> list:
-        ix = self.index
-        if ix is not None and self.item is not None and place.media_id == self.item.id and \
-                place.frame is not None and place.frame < self.item.frames:
-            return ix.shown(place.frame)
-        return self.host.doc.annotations(place) if self.host.doc is not None else []
+    # ------------------------------------------------------------------ the frame surface
+    def _install_surface(self, surface: TrackSurface) -> None:
+        """Tools on the canvas see this video's frames through ``surface`` from now on."""
+        state = self.host.state
+        old, self.surface = self.surface, surface
+        surface.as_track = self.as_track
+        if self._mounted and (state.surface is old or old is None):
+            state.set(surface=surface)
 
-    def _rewrite(self, command: Command) -> Command | None:
-        out = self.edits.rewrite(command) if self.edits is not None else command
-        if self.edits is not None and self.edits.note:
-            self.host.message(self.edits.note, 4000)
-        return out
+    def _new_track(self, track_id: str) -> None:
+        """A drawn shape started track ``track_id``: it becomes the selected track."""
+        self.track_id = track_id
+        self.sync.refresh()
 
     def _run(self, command: Command | None, note: str = "") -> bool:
-        """Run a command of the mode itself (already in track terms: no rewrite)."""
-        state = self.host.state
+        """Run a command of the mode itself (already in track terms: no rewrite); the
+        ``run`` of :attr:`actions`."""
         if command is None:
             if note:
                 self.host.message(note, 5000)
             return False
-        hook, state.edit_hook = state.edit_hook, None
-        try:
-            done = state.execute(command)
-        finally:
-            state.edit_hook = hook
+        done = self.host.state.execute(command, self.surface, rewrite=False)
         if done and note:
             self.host.message(note, 4000)
         return done
 
-    def _drawn(self, state: Any, shape: Any, label: str, place: Place | None,
-               fields: dict[str, Any]) -> Any:
-        place = place or state.place
-        if place is None or place.frame is None or not self.as_track or \
-                shape.kind not in TRACKED_KINDS or self.index is None:
-            ann = state.new_annotation(shape, place=place, **fields)
-            return ann if self._run(Put((ann,), label=label)) else None
-        z = max((a.z for a in self.index.shown(place.frame)), default=-1) + 1
-        track, ann = edits.new_track(state.doc.schema, state.active_class(), shape, place, z,
-                                     dict(fields))
-        if self._run(Put((track, ann), label=f"{label} (new track)")):
-            self.track_id = track.id
-            self.refresh()
-            return ann
-        return None
-
     def _set_as_track(self, on: bool) -> None:
         self.as_track = bool(on)
+        if self.surface is not None:
+            self.surface.as_track = self.as_track
         self.host.message("Drawing makes tracks." if on else
                           "Drawing makes single-frame shapes.", 3000)
 

@@ -1,57 +1,70 @@
 """Keeping the video mode's panels in step with the project and the selection: the track
 list, the selected track's keyframe markers and runs on the timeline, the density strip and
-the events. A mixin of :class:`~app.widgets.video.presenter.VideoPresenter`."""
+the events. The presenter owns one :class:`PanelSync` and subscribes it to the editor state
+and the document while the mode is up."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from app.core.document import Change, ChangeKind
 from app.core.places import Place
 from app.core.shapes import Event
 from app.widgets.video.timeline import EventBar, Marker
 
+if TYPE_CHECKING:
+    from app.widgets.video.shown import VideoShown
+
 
 class PanelSync:
-    """See the module doc."""
+    """See the module doc. ``video`` is the video shown; of it only ``track_id`` is set here
+    (a shape of another track selected on the canvas makes that track the selected one)."""
+
+    def __init__(self, video: VideoShown) -> None:
+        self.video = video
 
     # ------------------------------------------------------------------ observing
-    def _on_state(self, name: str) -> None:
-        if name == "selection" and self.index is not None:
-            for i in self.host.state.selection:
-                tid = self.index.track_of(self.frame, i)
+    def on_state(self, name: str) -> None:
+        v = self.video
+        if name == "selection" and v.index is not None:
+            for i in v.host.state.selection:
+                tid = v.index.track_of(v.frame, i)
                 if tid:
-                    if tid != self.track_id:
-                        self.track_id = tid
-                        self._show_track()
-                        self.tracks.show_tracks(self.index, self.host.doc.schema,
-                                                self.track_id)
+                    if tid != v.track_id:
+                        v.track_id = tid
+                        self.show_track()
+                        v.tracks.show_tracks(v.index, v.host.doc.schema, v.track_id)
                     break
 
-    def _on_changes(self, changes: list[Change]) -> None:
-        if self.item is None or self.index is None:
+    def on_changes(self, changes: list[Change]) -> None:
+        v = self.video
+        if v.item is None or v.index is None:
             return
-        if not any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET) or self.item.id in c.media_ids
+        if not any(c.kind in (ChangeKind.SCHEMA, ChangeKind.RESET) or v.item.id in c.media_ids
                    for c in changes):
             return
-        state = self.host.state
-        renamed = self.edits.renamed if self.edits else {}
+        state = v.host.state
+        renamed = v.edits.renamed if v.edits else {}
         if renamed and any(i in renamed for i in state.selection):
             state.set(selection=tuple(renamed.get(i, i) for i in state.selection))
             renamed.clear()
-        if self.track_id is not None and self.host.doc.track(self.track_id) is None:
-            self.track_id = None
+        if v.track_id is not None and v.host.doc.track(v.track_id) is None:
+            v.track_id = None
         self.refresh()
 
+    # ------------------------------------------------------------------ drawing the panels
     def refresh(self) -> None:
         """Track list, keyframe markers, density and events as the project now is."""
-        if self.item is None or self.index is None:
+        v = self.video
+        if v.item is None or v.index is None:
             return
-        self.tracks.show_tracks(self.index, self.host.doc.schema, self.track_id)
-        self._show_track()
-        bar = self.timeline.bar
-        bar.density = self.index.density()
-        schema = self.host.doc.schema
+        v.tracks.show_tracks(v.index, v.host.doc.schema, v.track_id)
+        self.show_track()
+        bar = v.timeline.bar
+        bar.density = v.index.density()
+        schema = v.host.doc.schema
         bar.events = []
-        for a in self.host.doc.annotations(Place(self.item.id)):
+        for a in v.host.doc.annotations(Place(v.item.id)):
             if isinstance(a.shape, Event):
                 cls = schema.class_by_id(a.class_id)
                 bar.events.append(EventBar(a.shape.start, a.shape.end,
@@ -59,15 +72,17 @@ class PanelSync:
                                            cls.name if cls else "event", a.id))
         bar.update()
 
-    def _show_track(self) -> None:
-        bar, ix = self.timeline.bar, self.index
-        if ix is None or self.track_id is None or self.track_id not in ix.fresh().tracks:
+    def show_track(self) -> None:
+        """The selected track's keyframe markers and visible runs on the timeline."""
+        v = self.video
+        bar, ix, tid = v.timeline.bar, v.index, v.track_id
+        if ix is None or tid is None or tid not in ix.fresh().tracks:
             bar.markers, bar.runs = [], []
         else:
-            cls = self.host.doc.schema.class_by_id(ix.tracks[self.track_id].class_id)
+            cls = v.host.doc.schema.class_by_id(ix.tracks[tid].class_id)
             bar.track_color = cls.color if cls else "#c8c8c8"
             bar.markers = [Marker(a.frame, "outside" if a.outside else
                                   "key" if a.keyframe else "tracked")
-                           for a in ix.shapes(self.track_id)]
-            bar.runs = ix.visible_runs(self.track_id)
+                           for a in ix.shapes(tid)]
+            bar.runs = ix.visible_runs(tid)
         bar.update()

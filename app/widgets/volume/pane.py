@@ -1,5 +1,6 @@
 """One pane of a volume: a title bar (pane name, slice, oblique note) over a real
-:class:`~app.widgets.canvas.Canvas` with its own editor state, showing one slice through the
+:class:`~app.widgets.canvas.Canvas` on the window's editor state and tools with its own
+:class:`~app.tools.volume_surface.SliceSurface`, showing one slice through the
 volume plane source, the label maps under the annotations and the crosshair, orientation
 letters and notes over everything.
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from app.io.planes import VolumeSliceSource
 from app.tools.state import EditorState
 from app.tools.volume_cursor import PANE_COLOURS
+from app.tools.volume_surface import SliceSurface
 from app.widgets.canvas import Canvas
 from app.widgets.labels import draw_label, label_font
 from app.widgets.view import View
@@ -50,10 +52,10 @@ class SlicePane(QWidget):
     pointer_left = Signal(object)  # the pane (the pointer went off its picture)
     maximise = Signal(object)
 
-    def __init__(self, pane: str, axis: str, state: EditorState,
+    def __init__(self, pane: str, axis: str, state: EditorState, surface: SliceSurface,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pane, self.axis, self.state = pane, axis, state
+        self.pane, self.axis, self.state, self.surface = pane, axis, state, surface
         self.source: VolumeSliceSource | None = None
         self.cross: tuple[float, float] | None = None  # crosshair on the picture (px)
         self.cross_colours: tuple[str, str] = ("#ffffff", "#ffffff")  # lines x=c, y=c
@@ -63,7 +65,7 @@ class SlicePane(QWidget):
         self.title.setObjectName(f"pane_title_{pane}")
         self.title.setToolTip(PANE_HELP)
         self._title_style(PANE_COLOURS[pane], "#111")
-        self.canvas = Canvas(state)
+        self.canvas = Canvas(state, surface=surface)
         self.canvas.setObjectName(f"pane_canvas_{pane}")
         self.canvas.setMinimumSize(120, 100)
         lay = QVBoxLayout(self)

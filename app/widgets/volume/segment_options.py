@@ -119,7 +119,7 @@ class SegmentOptions(QWidget):
         self._filling = False
         self.show_radius()
         self.show_rule()
-        session.link.on_radius = self.show_radius
+        session.on_radius = self.show_radius
 
     def detach(self) -> None:
         self.session = None
@@ -148,7 +148,7 @@ class SegmentOptions(QWidget):
     def _radius_set(self, mm: float) -> None:
         if self.session is not None and not self._filling:
             self.session.settings.radius_mm = float(mm)
-            self.session.link.push_radius()
+            self.session.push_radius()
 
     def show_radius(self) -> None:
         if self.session is None:

@@ -21,13 +21,10 @@ from app.core.media import MediaItem
 from app.core.places import Place
 from app.io.planes import VolumeSliceSource, WindowLevel
 from app.io.volume import Volume
-from app.tools import TOOLS
-from app.tools.state import EditorState
 from app.tools.volume_brush import BrushSettings, VolumeBrush, pixel_size
-from app.tools.volume_crosshair import set_crosshair_hook
 from app.tools.volume_cursor import PANE_COLOURS, Crosshair, cursor_text
-from app.tools.volume_link import StateLink
 from app.tools.volume_segmentation import Segmentation
+from app.tools.volume_surface import SliceSurface
 from app.widgets.volume.layers import SliceLabelLayer
 from app.widgets.volume.pane import SlicePane
 
@@ -53,15 +50,14 @@ class VolumeSession(QObject):
         self.obliques = {name: p.angle_deg for name, p in self.geometry.panes().items()
                          if p.oblique}
         self.panes: dict[str, SlicePane] = {}
-        self.tools: dict[str, dict[str, object]] = {}
         for name in PANES:
             axis = self.axes[name]
-            state = EditorState(main.doc, place=self._place(axis), class_id=main.class_id)
-            state.labelmap_target = lambda place, n=name: self._target(n, place)
-            state.picture = self._picture
-            state.background = self._background
-            set_crosshair_hook(state, lambda place, x, y, n=name: self.click(n, x, y))
-            pane = SlicePane(name, axis, state)
+            surface = SliceSurface(item.id, self.array, self.geometry, axis, self.segmentation,
+                                   min(pixel_size(self.geometry, axis)),
+                                   crosshair=lambda place, x, y, n=name: self.click(n, x, y),
+                                   runner=self._background)
+            surface.place = self._place(axis)
+            pane = SlicePane(name, axis, main, surface)
             pane.cross_colours = tuple(PANE_COLOURS[self._pane_of(a)] for a in _cols_rows(axis))
             if name in self.obliques:
                 pane.notes = [f"oblique {self.obliques[name]:.1f}°"]
@@ -70,7 +66,6 @@ class VolumeSession(QObject):
                     " ..." if len(volume.marks) > 6 else "")
                 pane.notes.append(f"damaged or missing slices k={ks}")
             self.panes[name] = pane
-            self.tools[name] = {cls.name: cls(state) for cls in TOOLS}
             pane.canvas.cursor_moved.connect(lambda x, y, p=pane: self._cursor(p, x, y))
             pane.activated.connect(self.activate)
             pane.slices_scrolled.connect(lambda p, n: self.step(p.pane, n))
@@ -78,11 +73,12 @@ class VolumeSession(QObject):
             pane.window_dragged.connect(self._dragged)
             pane.pointer_left.connect(self._pointer_left)
         self.active = "axial"
-        finest = min(self.geometry.spacing)
-        mm = {None: finest, **{self.axes[n]: min(pixel_size(self.geometry, self.axes[n]))
-                               for n in PANES}}
-        self.link = StateLink(main, {self.axes[n]: self.panes[n].state for n in PANES},
-                              settings, mm)
+        # the window's brush_radius counts voxels of the finest spacing here (brush_mm mm
+        # each); the brush itself works in settings.radius_mm, kept equal to it
+        self.finest = min(self.geometry.spacing)
+        self.on_radius: Callable[[], None] | None = None  # the segment options show it
+        self.push_radius()
+        self._unwatch_radius = main.subscribe(self._radius_changed)
         self.layers: dict[tuple[str, str], SliceLabelLayer] = {}
         self._removers: dict[tuple[str, str], Callable[[], None]] = {}
         self.opacity, self.outline = 0.45, False
@@ -106,18 +102,12 @@ class VolumeSession(QObject):
     def source(self, pane: str) -> VolumeSliceSource:
         return self.panes[pane].source  # type: ignore[return-value]
 
-    def _picture(self, place: Place) -> VolumeSliceSource | None:
-        """What tools see at a slice place of this volume (any slice, made on demand)."""
-        if place.media_id != self.item.id or not place.is_slice:
-            return None
-        return VolumeSliceSource(place, self.array, self.geometry)
-
     def show_slices(self, force: bool = False) -> None:
         """Every pane on the slice through the crosshair, the crosshair drawn on each."""
         for name, pane in self.panes.items():
             place = self._place(pane.axis)
             if force or pane.source is None or pane.source.place != place:
-                pane.state.set(place=place)
+                pane.surface.place = place
                 pane.show_source(VolumeSliceSource(place, self.array, self.geometry),
                                  self.window)
                 n = self.geometry.axis_size(pane.axis)
@@ -144,7 +134,7 @@ class VolumeSession(QObject):
         if self.closed:
             return
         pane = self.panes[self.active]
-        self.host.state.set(place=pane.state.place, image_size=pane.state.image_size)
+        self.host.state.set(place=pane.surface.place, image_size=pane.surface.image_size)
 
     # ------------------------------------------------------------------ navigation
     def activate(self, pane: SlicePane) -> None:
@@ -223,13 +213,26 @@ class VolumeSession(QObject):
             self._drag_start = None
 
     # ------------------------------------------------------------------ tools
-    def follow_tool(self, name: str) -> None:
-        for pane_name, pane in self.panes.items():
-            pane.canvas.set_tool(self.tools[pane_name].get(name))
+    def follow_tool(self, name: str = "") -> None:
+        """Every pane hands its pointer to the window's tool (one tool set per window)."""
+        for pane in self.panes.values():
+            pane.canvas.set_tool(self.host.canvas.tool, owner=False)
 
-    def _target(self, pane: str, place: Place):
-        tool = self.panes[pane].canvas.tool
-        return self.segmentation.target(place, create=not getattr(tool, "erase", False))
+    # ------------------------------------------------------------------ brush size
+    def push_radius(self) -> None:
+        """The window's brush size from ``settings.radius_mm`` (in voxels of the finest
+        spacing; each pane's cursor converts it to its own pixels)."""
+        self.host.state.set(brush_mm=self.finest,
+                            brush_radius=self.settings.radius_mm / self.finest)
+        if self.on_radius is not None:
+            self.on_radius()
+
+    def _radius_changed(self, field: str) -> None:
+        if field == "brush_radius" and not self.closed:  # [ / ] or the options bar
+            state = self.host.state
+            self.settings.radius_mm = state.brush_radius * self.finest
+            if self.on_radius is not None:
+                self.on_radius()
 
     # ------------------------------------------------------------------ label maps
     def sync_layers(self) -> None:
@@ -242,7 +245,7 @@ class VolumeSession(QObject):
         for name, pane in self.panes.items():
             for lm in ids:
                 if (name, lm) not in self.layers:
-                    layer = SliceLabelLayer(doc, lm, lambda s=pane.state: s.place,
+                    layer = SliceLabelLayer(doc, lm, lambda s=pane.surface: s.place,
                                             pane.canvas.refresh_layers, self.opacity,
                                             self.outline)
                     layer.hidden = self.hidden_values.get(lm, frozenset())
@@ -283,17 +286,14 @@ class VolumeSession(QObject):
         except (RuntimeError, TypeError):
             pass
         self._unsubscribe()
-        self.link.close()
+        self._unwatch_radius()
+        self.host.state.set(brush_mm=0.0)
         for key in list(self.layers):
             self._removers.pop(key)()
             self.layers.pop(key).close()
-        for name, pane in self.panes.items():
-            pane.canvas.set_tool(None)
-            set_crosshair_hook(pane.state, None)
-            pane.state.labelmap_target = None
-            pane.state.picture = None
-            pane.state.background = None
-            pane.state.set(doc=None)
+        for pane in self.panes.values():
+            pane.canvas.set_tool(None, owner=False)
+            pane.canvas.detach()
 
     def _background(self, label: str, work, done) -> None:
         """A pane tool's long computation (3D fill) on the window's workers; its result is
