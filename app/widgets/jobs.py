@@ -102,7 +102,10 @@ class Jobs(QObject):
             self.pool.setMaxThreadCount(threads)
         if idle:
             self.pool.setThreadPriority(QThread.Priority.IdlePriority)
-        self._signals = _Signals(self)
+        # no parent: the signals object lives while a runnable still holds it, so a job that
+        # ends after its window (and this object) is gone emits into nothing instead of
+        # raising "Signal source has been deleted" on its worker thread
+        self._signals = _Signals()
         self._signals.progressed.connect(self._on_progress)
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
