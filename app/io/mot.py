@@ -41,7 +41,7 @@ from app.core.interpolate import blend, shown_frames
 from app.core.media import MediaItem, MediaKind
 from app.core.places import Place
 from app.core.schema import PALETTE, LabelClass
-from app.core.shapes import Box, RotatedBox
+from app.core.shapes import Box
 from app.io.inputs import require_readable
 
 # The MOT16/17 classes, by their number in the ground truth.

@@ -155,7 +155,6 @@ def build_index(path: Path, fingerprint: str, verify: str = "needed",
         reasons.append("some packets share a timestamp")
     if not np.any(flags & KEY):
         reasons.append("no packet is flagged as a keyframe")
-    shown = pts[cand]
     # AVI stores decode times only: its "pts" are decode times, and ffmpeg's frame times are
     # then the decode-time stamps the decoder hands back with each picture
     decode_times_only = meta["container"] == "avi"
