@@ -46,6 +46,7 @@ from app.io.planes import CT_PRESETS, VolumeSliceSource, WindowLevel  # noqa: E4
 from app.tools.brush import BrushTool  # noqa: E402
 from app.tools.paint import LabelMapPaint  # noqa: E402
 from app.tools.state import EditorState  # noqa: E402
+from app.tools.surface import Surface  # noqa: E402
 from app.tools.volume_brush import BrushSettings, VolumeBrush, footprint  # noqa: E402
 from app.widgets.labelmap_layer import colour_table  # noqa: E402
 
@@ -89,16 +90,27 @@ def _median_ms(times: list[float]) -> float:
 
 
 # ---------------------------------------------------------------------- slice render
+class _PaneSurface(Surface):
+    """A pane's surface whose strokes paint ``paint`` (what the volume mode's names)."""
+
+    paint: LabelMapPaint | None = None
+
+    def labelmap(self, place, create=True):
+        return self.paint
+
+
 def _pane(doc, item, info, volume, geo, axis, index):
     from app.widgets.volume.layers import SliceLabelLayer
     from app.widgets.volume.pane import SlicePane
 
     pane_name = {"k": "axial", "j": "coronal", "i": "sagittal"}[axis]
-    state = EditorState(doc, place=Place(item.id, axis=axis, index=index))
-    pane = SlicePane(pane_name, axis, state)
+    place = Place(item.id, axis=axis, index=index)
+    state = EditorState(doc, place=place)
+    surface = _PaneSurface(place, (0, 0))
+    pane = SlicePane(pane_name, axis, state, surface)
     pane.resize(*VIEW)
     pane.show()
-    layer = SliceLabelLayer(doc, info.id, lambda: state.place, pane.canvas.refresh_layers)
+    layer = SliceLabelLayer(doc, info.id, lambda: surface.place, pane.canvas.refresh_layers)
     pane.canvas.add_layer(layer)
     return pane, state, layer
 
@@ -106,6 +118,7 @@ def _pane(doc, item, info, volume, geo, axis, index):
 def _show(pane, state, item, volume, geo, axis, index, window) -> None:
     place = Place(item.id, axis=axis, index=index)
     state.set(place=place)
+    pane.surface.place = place
     src = VolumeSliceSource(place, volume, geo)
     pane.show_source(src, window)
     w, h = src.size
@@ -213,7 +226,7 @@ def brush_rows(doc, item, info, volume, geo, labels_dense) -> list[dict]:
         settings.sphere = sphere
         index = SHAPE["kji".index(axis)] // 2
         pane, state, layer = _pane(doc, item, info, volume, geo, axis, index)
-        state.labelmap_target = lambda place: LabelMapPaint(info.id, 1, "#e6194b", brush=brush)
+        pane.surface.paint = LabelMapPaint(info.id, 1, "#e6194b", brush=brush)
         state.set(brush_radius=RADIUS_MM / min(pixel_size(geo, axis)))
         _show(pane, state, item, volume, geo, axis, index, window)
         canvas = pane.canvas
