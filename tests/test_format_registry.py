@@ -48,20 +48,25 @@ def _boxes(doc: Document) -> list[tuple[str, tuple[float, ...], str]]:
 
 
 # ------------------------------------------------------------------ the table itself
-def test_coco_mot_and_nifti_are_the_table(monkeypatch):
+BUILT_IN = ["coco", "nifti", "mot", "yolo", "voc", "cvat", "labelme"]
+MENU_TEXTS = ["COCO JSON…", "NIfTI label maps…", "MOT Challenge CSV…", "YOLO dataset…",
+              "Pascal VOC…", "CVAT XML…", "labelme JSON…"]
+
+
+def test_the_built_in_formats_are_the_table(monkeypatch):
     monkeypatch.delenv("VELLUM_FORMATS", raising=False)
     table = formats.formats()
-    assert list(table) == ["coco", "nifti", "mot"]
+    assert list(table) == BUILT_IN
     assert [f.name for f in formats.readers()] == [f.name for f in formats.writers()]
     assert table["nifti"].holds == {"labelmaps"} and table["mot"].holds == {"tracks"}
     assert table["nifti"].write_target == "folder" and table["coco"].suffix == ".json"
     monkeypatch.setenv("VELLUM_FORMATS", EXAMPLE)
-    assert list(formats.formats()) == ["coco", "nifti", "mot", "csv-boxes"]
+    assert list(formats.formats()) == BUILT_IN + ["csv-boxes"]
 
 
 def test_a_plugin_that_cannot_load_is_left_out_in_one_sentence(monkeypatch, capsys):
     monkeypatch.setenv("VELLUM_FORMATS", "no_such_format_module")
-    assert list(formats.formats()) == ["coco", "nifti", "mot"]
+    assert list(formats.formats()) == BUILT_IN
     err = capsys.readouterr().err
     assert "no_such_format_module" in err and "left out" in err and err.count("\n") == 1
 
@@ -147,8 +152,7 @@ def test_the_example_is_in_both_file_menus_and_exports_by_a_click(qtbot, tmp_pat
     try:
         for title in ("&Import", "&Export"):
             texts = [a.text() for a in _submenu(win, title).actions()]
-            assert texts == ["COCO JSON…", "NIfTI label maps…", "MOT Challenge CSV…",
-                             "CSV boxes…"], title
+            assert texts == MENU_TEXTS + ["CSV boxes…"], title
         errors: list[str] = []
         monkeypatch.setattr(win, "error", errors.append)
         out = tmp_path / "from_window"  # typed without the extension: .csv is added

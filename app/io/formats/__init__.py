@@ -40,6 +40,10 @@ MODULES: list[str] = [
     "app.io.formats.coco",
     "app.io.formats.nifti",
     "app.io.formats.mot",
+    "app.io.formats.yolo",
+    "app.io.formats.voc",
+    "app.io.formats.cvat",
+    "app.io.formats.labelme",
 ]
 ENV = "VELLUM_FORMATS"  # more format modules, comma-separated (plug-ins, the tests' example)
 
