@@ -37,7 +37,7 @@ def shared_data() -> Path:
 # (CI=true) has both by construction: there such a skip means the checks did not run, so it
 # is an error, never a quiet pass.
 _MUST_RUN = ("is absent", "../shared", "shared/", "pytestqt", "pytest-qt", "pytest_qt",
-             "datumaro", "labelme")  # the formats' outside references (issue 18)
+             "datumaro", "labelme", "dcmqi", "dciodvfy", "highdicom")  # issue 18's references
 
 
 def _strict() -> bool:

@@ -48,9 +48,9 @@ def _boxes(doc: Document) -> list[tuple[str, tuple[float, ...], str]]:
 
 
 # ------------------------------------------------------------------ the table itself
-BUILT_IN = ["coco", "nifti", "mot", "yolo", "voc", "cvat", "labelme"]
+BUILT_IN = ["coco", "nifti", "mot", "yolo", "voc", "cvat", "labelme", "dicom-seg"]
 MENU_TEXTS = ["COCO JSON…", "NIfTI label maps…", "MOT Challenge CSV…", "YOLO dataset…",
-              "Pascal VOC…", "CVAT XML…", "labelme JSON…"]
+              "Pascal VOC…", "CVAT XML…", "labelme JSON…", "DICOM SEG…"]
 
 
 def test_the_built_in_formats_are_the_table(monkeypatch):

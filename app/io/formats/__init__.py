@@ -44,6 +44,7 @@ MODULES: list[str] = [
     "app.io.formats.voc",
     "app.io.formats.cvat",
     "app.io.formats.labelme",
+    "app.io.formats.dicom_seg",
 ]
 ENV = "VELLUM_FORMATS"  # more format modules, comma-separated (plug-ins, the tests' example)
 
