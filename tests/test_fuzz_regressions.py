@@ -245,6 +245,21 @@ def test_coco_wrong_types_are_one_sentence(tmp_path, coco_export, case):
     assert digest(proj) == before
 
 
+def test_coco_image_status_of_a_wrong_type_is_ignored(tmp_path, coco_export):
+    """Found by the fuzz suite (seed 4218676317): an image's Vellum status hint that is not a
+    word (here a nested list) reached a set lookup and raised TypeError; it is a hint, so the
+    import goes on with the item's usual status."""
+    data, img_dir = coco_export
+    data = json.loads(json.dumps(data))
+    data["images"][0].setdefault("attributes", {})["status"] = [[[[]]]]
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(data))
+    proj = new_project(tmp_path)
+    result = vellum("import", "coco", proj, path, "--images", img_dir)
+    assert result.returncode == 0, result.stderr
+    assert "unexpected" not in result.stderr
+
+
 # ------------------------------------------------------------------ label map tables
 @pytest.mark.parametrize("table", ["itksnap", "json"])
 def test_label_table_listing_a_value_twice_is_refused(tmp_path, table):

@@ -109,8 +109,8 @@ class MediaMapper:
         own = _own(entry)
         vid = own.get("vellum_id")
         kw: dict[str, Any] = {"id": vid} if isinstance(vid, str) and vid not in self.ids else {}
-        status = own.get("status")
-        if status in {s.value for s in MediaStatus}:
+        status = own.get("status")  # Vellum's own hint: anything but a known word is ignored
+        if isinstance(status, str) and status in {s.value for s in MediaStatus}:
             kw["status"] = MediaStatus(status)
         item = replace(media_item(info, rel, fp, path.stat().st_size, self.position),
                        foreign={COCO: foreign} if foreign else {}, **kw)
