@@ -260,6 +260,27 @@ def test_coco_image_status_of_a_wrong_type_is_ignored(tmp_path, coco_export):
     assert "unexpected" not in result.stderr
 
 
+def test_labelme_point_past_a_float_is_one_sentence(tmp_path):
+    """Found by the fuzz suite (seed 11, case 61): a JSON integer too large for a float in a
+    labelme point raised OverflowError; it is a point out of range."""
+    import cv2
+
+    proj = new_project(tmp_path)
+    img = tmp_path / "img0.png"
+    cv2.imwrite(str(img), np.zeros((20, 30, 3), np.uint8))
+    assert vellum("add", proj, img).returncode == 0
+    before = digest(proj)
+    js = tmp_path / "labels" / "img0.json"
+    js.parent.mkdir()
+    js.write_text('{"version": "5.4.1", "flags": {}, "imagePath": "../img0.png", '
+                  '"imageData": null, "imageHeight": 20, "imageWidth": 30, "shapes": ['
+                  '{"label": "car", "points": [[1, ' + "9" * 400 + '], [5, 6]], '
+                  '"shape_type": "rectangle", "group_id": null, "flags": {}}]}')
+    result = vellum("import", "labelme", proj, js.parent)
+    assert_sentence(result, 1, "vellum: error:", "out of range")
+    assert digest(proj) == before
+
+
 # ------------------------------------------------------------------ label map tables
 @pytest.mark.parametrize("table", ["itksnap", "json"])
 def test_label_table_listing_a_value_twice_is_refused(tmp_path, table):

@@ -169,10 +169,13 @@ def _points(raw: Any, where: str, f: Path) -> list[tuple[float, float]]:
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in pt)):
             ok = False
             break
-        x, y = float(pt[0]), float(pt[1])
+        try:  # a JSON integer past a float's range overflows instead of becoming inf
+            x, y = float(pt[0]), float(pt[1])
+        except OverflowError:
+            x = y = math.inf
         if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > MAX_COORD:
-            raise BadInputError(f"{f}: {where} has a point out of range ({pt[0]}, {pt[1]}).",
-                                f)
+            raise BadInputError(f"{f}: {where} has a point out of range "
+                                f"({str(pt[0])[:24]}, {str(pt[1])[:24]}).", f)
         out.append((x, y))
     if not ok:
         raise BadInputError(f"{f}: {where} has no list of [x, y] points.", f)
