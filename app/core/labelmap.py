@@ -53,13 +53,17 @@ class Mode(str, Enum):
 @dataclass(frozen=True)
 class Segment:
     """A label-map value (1..65535; 0 is background) with its name, colour and the class of
-    the project's label schema it stands for (None: not linked yet)."""
+    the project's label schema it stands for (None: not linked yet). ``codes``: what it is in
+    DICOM terms, (segmented property category, segmented property type), each a coded concept
+    (code value, coding scheme designator, code meaning), e.g. ("85756007", "SCT", "Tissue");
+    None: not coded (a DICOM-SEG export then says Tissue)."""
 
     value: int
     name: str
     color: str = "#3cb44b"
     class_id: str | None = None
     id: str = field(default_factory=new_id)
+    codes: tuple[Code, Code] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.value, bool) or not 1 <= int(self.value) <= 65535:
@@ -67,15 +71,42 @@ class Segment:
         object.__setattr__(self, "value", int(self.value))
         if not _COLOR.match(self.color):
             raise ValueError(f"segment {self.name!r} colour must look like #rrggbb")
+        if self.codes is not None:
+            object.__setattr__(self, "codes", coded(self.codes))
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "value": self.value, "name": self.name, "color": self.color,
-                "class_id": self.class_id}
+        out = {"id": self.id, "value": self.value, "name": self.name, "color": self.color,
+               "class_id": self.class_id}
+        if self.codes is not None:  # absent for an uncoded segment: old files unchanged
+            out["codes"] = {"category": list(self.codes[0]), "type": list(self.codes[1])}
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Segment:
+        raw = obj.get("codes")
+        codes = (raw.get("category"), raw.get("type")) if isinstance(raw, dict) else None
+        try:
+            codes = coded(codes) if codes is not None else None
+        except ValueError:
+            codes = None  # a damaged coding is dropped, the segment kept
         return cls(int(obj["value"]), str(obj["name"]), str(obj.get("color", "#3cb44b")),
-                   obj.get("class_id"), str(obj.get("id") or new_id()))
+                   obj.get("class_id"), str(obj.get("id") or new_id()), codes)
+
+
+Code = tuple[str, str, str]  # (code value, coding scheme designator, code meaning)
+
+
+def coded(codes: Any) -> tuple[Code, Code]:
+    """``codes`` as (category, type) of three non-empty strings each (ValueError if not)."""
+    try:
+        cat, typ = codes
+        out = tuple(tuple(str(v).strip() for v in c) for c in (cat, typ))
+    except (TypeError, ValueError):
+        raise ValueError("segment codes are (category, type), each (value, scheme, "
+                         "meaning)") from None
+    if any(len(c) != 3 or not all(c) for c in out):
+        raise ValueError("segment codes are (category, type), each (value, scheme, meaning)")
+    return out  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ def add_segment(schema: LabelSchema, info: LabelMapInfo | None, item: MediaItem,
 
 
 def edit_segment(info: LabelMapInfo, value: int, **changes) -> Command:
-    """Rename (``name``), recolour (``color``) or relink (``class_id``) segment ``value``."""
+    """Rename (``name``), recolour (``color``), relink (``class_id``) or code (``codes``,
+    see :class:`~app.core.labelmap.Segment`) segment ``value``."""
     seg = info.segment(value)
     if seg is None:
         raise ValueError(f"label map {info.name!r} has no segment {value}")

@@ -32,12 +32,33 @@ SPACING_TOL = 1e-3  # relative
 _TRACKING = re.compile(r"^vellum:[0-9a-f]{32}:(\d{1,5})$")
 
 
+def _codes(item: Any) -> Any:
+    """A SEG segment's (category, type) as (value, scheme, meaning) each, or None when either
+    is missing or incomplete (the segment is then uncoded, not refused)."""
+    from app.core.labelmap import coded
+
+    out = []
+    for key in ("SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence"):
+        seq = item.get(key)
+        if not seq:
+            return None
+        c = seq[0]
+        out.append((str(c.get("CodeValue", "") or c.get("LongCodeValue", "") or ""),
+                    str(c.get("CodingSchemeDesignator", "") or ""),
+                    str(c.get("CodeMeaning", "") or "")))
+    try:
+        return coded(out)
+    except ValueError:
+        return None
+
+
 @dataclass
 class _Segment:
     number: int
     name: str
     color: str
     value: int | None  # restored from a Vellum Tracking ID
+    codes: Any = None  # (category, type) coded concepts, each (value, scheme, meaning)
     # bool [j, i] by slice k, only where a frame gives it (memory: the SEG's own size)
     planes: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -130,7 +151,8 @@ def _read(p: Path, notes: list[str]) -> tuple[Any, list[_Segment], list[_Frame],
             segments.append(_Segment(number, str(s.get("SegmentLabel", "") or "").strip()
                                      or f"Segment {number}",
                                      _color(s.get("RecommendedDisplayCIELabValue")),
-                                     value if value and value <= 65535 else None))
+                                     value if value and value <= 65535 else None,
+                                     codes=_codes(s)))
         if not segments or len({s.number for s in segments}) != len(segments):
             raise BadInputError(f"{p} is a DICOM SEG without distinct segments.", p)
         rows, cols = int(ds.Rows), int(ds.Columns)
@@ -306,7 +328,7 @@ def _plan(doc: Any, p: Path, path: Any, ds: Any, segments: list[_Segment],
     steps: list[Any] = []
     for g, (_, members) in enumerate(groups):
         records = tuple(Segment(s.value if restore else s.number, s.name, s.color,
-                                by_name.get(s.name.lower())) for s in members)
+                                by_name.get(s.name.lower()), codes=s.codes) for s in members)
         info = LabelMapInfo(item.id, depth, j, i, "uint8" if max(
             r.value for r in records) <= 255 else "uint16",
             name=base if len(groups) == 1 else f"{base} ({g + 1})", segments=records)

@@ -4,8 +4,9 @@ Each SEG lies in the source patient's study (patient and study identity copied f
 source series by highdicom), in the source's frame of reference, each frame referencing the
 source SOP instance of its slice (:mod:`app.io.dicom_seg.source`); empty frames are omitted.
 One SEG segment per segment record of the label map, numbered 1..N in order of value, with
-its name, colour (CIELab), a segmented property category and type (default SCT 85756007
-"Tissue" for both: Vellum's segments hold no codes yet) and a Tracking ID
+its name, colour (CIELab), a segmented property category and type (the segment's codes, set in
+the Segments panel or kept from an imported SEG; SCT 85756007 "Tissue" for an uncoded one) and
+a Tracking ID
 ``vellum:<segment id>:<value>`` from which an import restores the value.
 """
 
@@ -75,13 +76,14 @@ def build_seg(src: Any, labels: np.ndarray, info: LabelMapInfo, *, labelmap: boo
     else:
         frames = lut[labels[ks]].astype(dtype)
         sources = [src.datasets[k] for k in ks]
-    tissue = Code(*TISSUE)
     descriptions = []
     for n, seg in enumerate(segments, start=1):
         rgb = tuple(int(seg.color[c:c + 2], 16) for c in (1, 3, 5))
+        category, kind_code = seg.codes if seg.codes is not None else (TISSUE, TISSUE)
         descriptions.append(hd.seg.SegmentDescription(
             segment_number=n, segment_label=seg.name[:64] or f"Segment {seg.value}",
-            segmented_property_category=tissue, segmented_property_type=tissue,
+            segmented_property_category=Code(*category),
+            segmented_property_type=Code(*kind_code),
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
             tracking_uid=generate_uid(entropy_srcs=[info.id, seg.id]),
             tracking_id=f"{TRACKING}{seg.id}:{seg.value}",

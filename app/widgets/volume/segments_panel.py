@@ -70,7 +70,12 @@ class SegmentsPanel(QWidget):
         self.delete_button.setToolTip("Delete the chosen segment and its voxels (Ctrl+Z "
                                       "brings them back)")
         self.delete_button.clicked.connect(self.delete_chosen)
+        self.codes_button = QPushButton("Codes…")
+        self.codes_button.setToolTip("What the chosen segment is in DICOM terms (segmented "
+                                     "property category and type), for a DICOM-SEG export")
+        self.codes_button.clicked.connect(self.codes_dialog)
         row.addWidget(self.add_button)
+        row.addWidget(self.codes_button)
         row.addWidget(self.delete_button)
         lay.addLayout(row)
         self.options = SegmentOptions(self)
@@ -168,6 +173,10 @@ class SegmentsPanel(QWidget):
             cells = [show, swatch, QTableWidgetItem(s.name), QTableWidgetItem(str(s.value)),
                      QTableWidgetItem(cls.name if cls else "—"), QTableWidgetItem(f"{n:,}"),
                      QTableWidgetItem(f"{n * ml:.2f}")]
+            cat, typ = s.codes or (("", "", "not coded: Tissue in a DICOM-SEG"),) * 2
+            cells[NAME].setToolTip(f"DICOM: {typ[2]}" + (f" ({cat[2]}; {typ[1]} {typ[0]})"
+                                                         if s.codes else "")
+                                   + " · Codes… changes it")
             for c, item in enumerate(cells):
                 if c not in (SHOW, NAME):
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
@@ -251,6 +260,27 @@ class SegmentsPanel(QWidget):
         state.set(class_id=seg.class_id)
         self._restat()
         return seg
+
+    def codes_dialog(self) -> None:
+        """Edit the chosen segment's DICOM codes (one undo step)."""
+        from app.widgets.volume.segment_codes import SegmentCodes
+
+        s = self.chosen()
+        if self.session is None:
+            return
+        if s is None:
+            self.session.host.message("Choose a segment first.")
+            return
+        dialog = SegmentCodes(s, self)
+        try:
+            if dialog.exec() == SegmentCodes.DialogCode.Accepted:
+                self.set_codes(s.value, dialog.codes())
+        finally:
+            dialog.deleteLater()
+
+    def set_codes(self, value: int, codes) -> None:
+        info = self.session.segmentation.info()
+        self.session.host.state.execute(edit_segment(info, value, codes=codes))
 
     def delete_chosen(self) -> None:
         s = self.chosen()
