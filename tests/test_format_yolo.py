@@ -443,3 +443,34 @@ def test_seeded_mutations_give_one_sentence_or_an_import(tmp_path):
         except VellumError as exc:
             assert "\n" not in str(exc) and str(exc).endswith(".")
     doc.close()
+
+
+@pytest.mark.parametrize("train", ["../train/images", "train/images"])
+def test_a_roboflow_export_imports(tmp_path, train):
+    """Roboflow's YOLOv8 layout: split-first folders (train/images, train/labels), data.yaml
+    saying ``train: ../train/images`` (Ultralytics drops the ``../`` when that path is not
+    there) with ``nc``, ``names`` and a ``roboflow:`` block."""
+    import cv2
+
+    ds = tmp_path / "ds"
+    for split, stem in (("train", "a_jpg.rf.123"), ("valid", "b_jpg.rf.456")):
+        (ds / split / "images").mkdir(parents=True)
+        (ds / split / "labels").mkdir()
+        cv2.imwrite(str(ds / split / "images" / f"{stem}.jpg"), np.zeros((40, 60, 3), np.uint8))
+    (ds / "train" / "labels" / "a_jpg.rf.123.txt").write_text(
+        "0 0.5 0.5 0.2 0.25\n1 0.1 0.1 0.3 0.1 0.3 0.3 0.1 0.3\n")
+    (ds / "valid" / "labels" / "b_jpg.rf.456.txt").write_text("1 0.25 0.25 0.1 0.1\n")
+    (ds / "data.yaml").write_text(
+        f"train: {train}\nval: {train.replace('train', 'valid')}\ntest: ../test/images\n\n"
+        "nc: 2\nnames: ['cat', 'dog']\n\nroboflow:\n  workspace: w\n  project: p\n"
+        "  version: 1\n  license: CC BY 4.0\n  url: https://universe.roboflow.com/w/p/1\n")
+    proj = tmp_path / "proj"
+    assert _vellum("new", proj).returncode == 0
+    assert _vellum("add", proj, ds / "train" / "images", ds / "valid" / "images").returncode == 0
+    r = _vellum("import", "yolo", proj, ds)
+    assert r.returncode == 0, r.stderr
+    with Document.open(proj) as doc:
+        boxes = sorted((a.shape.bbox(), doc.schema.class_by_id(a.class_id).name)
+                       for m in doc.media() for a in doc.annotations(m.id))
+    assert [n for _, n in boxes].count("dog") == 2 and len(boxes) == 3
+    assert any(b == pytest.approx((24.0, 15.0, 12.0, 10.0)) for b, _ in boxes)  # cat, in px

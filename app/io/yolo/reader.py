@@ -156,6 +156,8 @@ def _ultralytics(config: Path) -> _Dataset:
                 continue
             q = Path(entry)
             q = q if q.is_absolute() else base / q
+            if not q.exists() and entry.startswith("../"):  # Roboflow writes ../train/images
+                q = base / entry[3:]  # for train/images beside data.yaml (Ultralytics' rule)
             if q.is_file():
                 labels += _from_list(q, base, split, darknet=False)
             else:  # the images folder (maybe absent: labels without their images)
@@ -164,6 +166,10 @@ def _ultralytics(config: Path) -> _Dataset:
         for d in sorted((base / "labels").iterdir()):
             if d.is_dir():
                 labels += _from_folder(base / "images" / d.name, d.name)
+    if not labels:  # split-first folders (Roboflow: train/images, train/labels)
+        for d in sorted(p for p in base.iterdir() if p.is_dir()):
+            if (d / "labels").is_dir():
+                labels += _from_folder(d / "images", d.name)
     task = None
     try:
         first = read_text(config, "YOLO data.yaml").splitlines()[:1]
