@@ -417,3 +417,29 @@ def test_tracks_need_a_known_video(tmp_path):
         plan_import(doc, src)
     _import(doc, src, video="cam.mp4")
     assert len(doc.tracks("cam")) == 1 and doc.tracks("b") == []
+
+
+def test_cvat_for_images_of_a_video_task_lands_on_the_video_frames(tmp_path):
+    """CVAT exports a video task "for images" as <image name="frame_000012">: each is that
+    frame of the project's video (0-based), not a missing photo."""
+    doc = _video_project(tmp_path)
+    xml = tmp_path / "annotations.xml"
+    xml.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><meta><task>'
+        '<name>t</name><mode>interpolation</mode><labels><label><name>car</name>'
+        '<type>rectangle</type><attributes/></label></labels></task></meta>'
+        '<image id="0" name="frame_000000" width="320" height="240"><box label="car" '
+        'occluded="0" xtl="10" ytl="20" xbr="50" ybr="60" z_order="0"></box></image>'
+        '<image id="12" name="frame_000012" width="320" height="240"><box label="car" '
+        'occluded="1" xtl="12" ytl="22" xbr="52" ybr="62" z_order="0"></box></image>'
+        '</annotations>')
+    _import(doc, xml)
+    (first,) = doc.annotations("cam", 0)
+    (later,) = doc.annotations("cam", 12)
+    assert first.shape.bbox() == (10, 20, 40, 40) and not first.occluded
+    assert later.shape.bbox() == (12, 22, 40, 40) and later.occluded
+    bad = tmp_path / "past.xml"
+    bad.write_text(xml.read_text().replace("frame_000012", "frame_000099"))
+    with pytest.raises(VellumError, match="past the end"):
+        plan_import(doc, bad)
+    doc.close()

@@ -279,6 +279,17 @@ class _Reader:
                     index["/".join(parts[n:])].append(m)
         return index
 
+    def video_frame(self, el: ET.Element, index: dict[str, list[MediaItem]]) -> int | None:
+        """The frame index of an <image> CVAT names ``frame_000012`` when it exports a video
+        task "for images" (0-based, presentation order), when no project image has that name
+        and the project has a video; None otherwise."""
+        name = (el.get("name") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        m = re.fullmatch(r"frame_(\d{1,9})(\.[A-Za-z0-9]+)?", name)
+        if m is None or index.get(name) or not any(
+                v.kind is MediaKind.VIDEO for v in self.doc.media()):
+            return None
+        return int(m.group(1))
+
     def image(self, el: ET.Element, index: dict[str, list[MediaItem]]) -> MediaItem:
         name = el.get("name") or ""
         parts = [q for q in name.replace("\\", "/").split("/") if q not in ("", ".")]
@@ -447,7 +458,16 @@ class _Reader:
                 self.check_cancel()
                 self.progress(n, len(children))
             if el.tag == "image":
-                item = self.image(el, index)
+                frame = self.video_frame(el, index)
+                if frame is not None:  # "CVAT for images" of a video task: frame_000012
+                    video = video or self.video(source)
+                    if not 0 <= frame < video.frames:
+                        self.fail(f"image {el.get('name')!r} is frame {frame}, past the end "
+                                  f"of {video.name}")
+                    item, place = video, Place(video.id, frame)
+                else:
+                    item = self.image(el, index)
+                    place = Place(item.id)
                 where = f"image {el.get('name')!r}"
                 try:
                     w, h = int(el.get("width", item.width)), int(el.get("height", item.height))
@@ -458,9 +478,9 @@ class _Reader:
                               "in the project")
                 for c in el:
                     if c.tag in SHAPES:
-                        records.append(self.annotation(c, Place(item.id), h, w, where))
+                        records.append(self.annotation(c, place, h, w, where))
                     elif c.tag == "tag":
-                        records.append(self.tag(c, Place(item.id), where))
+                        records.append(self.tag(c, place, where))
             elif el.tag == "track":
                 video = video or self.video(source)
                 self.track(el, video, records)
