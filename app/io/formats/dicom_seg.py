@@ -49,8 +49,9 @@ FORMAT = Format(
                       "<label map>.dcm: a DICOM Segmentation (highdicom) in the source "
                       "series' study and frame of reference, each frame referencing its "
                       "source image, empty frames omitted, one segment per segment record "
-                      "(name, colour, category and type SCT Tissue). Unlike NIfTI exports "
-                      "these carry the source patient's identity.",
+                      "(name, colour, and the category and type codes set with Segments ▸ "
+                      "Codes…, SCT Tissue when none). Unlike NIfTI exports these carry the "
+                      "source patient's identity.",
     write_options=(
         Option("labelmap", "bool", "write LABELMAP segmentations (DICOM 2024, one frame per "
                "slice) instead of BINARY; fewer readers support them",
