@@ -54,7 +54,10 @@ class Job:
         now = time.monotonic()
         if self._signals is not None and (now - self._last_emit > 0.05 or done >= total):
             self._last_emit = now
-            self._signals.progressed.emit(self, int(done), int(total))
+            try:
+                self._signals.progressed.emit(self, int(done), int(total))
+            except RuntimeError:  # its window is gone: no one to tell
+                pass
 
 
 class _Signals(QObject):
@@ -73,14 +76,24 @@ class _Runnable(QRunnable):
         try:
             result = self._fn(self._job)
         except Cancelled:
-            self._signals.failed.emit(self._job, Cancelled())
+            self._report("failed", Cancelled())
         except VellumError as exc:
-            self._signals.failed.emit(self._job, exc)
+            self._report("failed", exc)
         except Exception as exc:  # noqa: BLE001 - reported to the UI as one sentence
             traceback.print_exc()
-            self._signals.failed.emit(self._job, exc)
+            self._report("failed", exc)
         else:
-            self._signals.finished.emit(self._job, result)
+            self._report("finished", result)
+
+    def _report(self, signal: str, value: Any) -> None:
+        """Hand the outcome to the UI thread; a job that ends after its window (and so its
+        signals object) is gone has no one to tell. (The signals object stays Qt-owned and
+        is deleted on the UI thread: a Python-owned one was collected on a worker thread,
+        whose disconnect waited for the GIL the UI thread held while it waited for Qt's lock.)"""
+        try:
+            getattr(self._signals, signal).emit(self._job, value)
+        except RuntimeError:  # "Signal source has been deleted"
+            pass
 
 
 # pools let go of by :meth:`Jobs.shutdown` while their work still ran (kept to the end)
@@ -102,10 +115,7 @@ class Jobs(QObject):
             self.pool.setMaxThreadCount(threads)
         if idle:
             self.pool.setThreadPriority(QThread.Priority.IdlePriority)
-        # no parent: the signals object lives while a runnable still holds it, so a job that
-        # ends after its window (and this object) is gone emits into nothing instead of
-        # raising "Signal source has been deleted" on its worker thread
-        self._signals = _Signals()
+        self._signals = _Signals(self)  # owned by Qt: deleted on the UI thread with this
         self._signals.progressed.connect(self._on_progress)
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
