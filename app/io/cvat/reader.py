@@ -36,7 +36,7 @@ from app.core.schema import PALETTE, LabelClass, LabelSchema, Skeleton
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape, Tag
 from app.io.cvat.common import (CVAT, ellipse_ring, mask_from_cvat, parse_points,
                                 spec_from_cvat, value_from_cvat)
-from app.io.cvat.xmlsafe import read_xml
+from app.io.xml_safe import read_xml
 
 SHAPES = ("box", "polygon", "polyline", "points", "ellipse", "mask", "skeleton")
 TOLERANCE = 0.01

@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import BadInputError, VellumError
+from app.core.errors import BadInputError
 
 KEY = "voc"
 MASK_ONLY = "vellum_mask_only"  # an <object> written only to carry a mask's instance
@@ -62,24 +62,10 @@ def _safe_id(name: str) -> str:
 
 # ------------------------------------------------------------------ XML, safely
 def _parse_xml(p: Path) -> Any:
-    from app.io.inputs import require_readable
+    """The root <annotation> of a VOC XML, read safely (:func:`app.io.xml_safe.read_xml`)."""
+    from app.io.xml_safe import read_xml
 
-    require_readable(p, what="a VOC XML")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise VellumError(f"Cannot read {p} ({exc.strerror or exc}).", p) from None
-    if re.search(rb"<!\s*(DOCTYPE|ENTITY)", data, re.IGNORECASE):
-        raise BadInputError(f"{p} declares a DOCTYPE or ENTITY, which a VOC XML never needs; "
-                            "it is refused.", p)
-    try:
-        try:
-            from defusedxml.ElementTree import fromstring
-        except ImportError:
-            from xml.etree.ElementTree import fromstring
-        root = fromstring(data)
-    except Exception as exc:  # noqa: BLE001 - expat/defusedxml errors of many kinds
-        raise BadInputError(f"{p} is not well-formed XML ({exc}).", p) from None
+    root = read_xml(p, what="VOC XML")
     if root.tag != "annotation":
         raise BadInputError(f"{p} is not a VOC annotation (its root is <{root.tag}>).", p)
     return root

@@ -1,5 +1,6 @@
-"""Safe XML reading for CVAT files: no DTD, no entities (billion laughs, external entities),
-a size limit and a nesting limit; every problem is one sentence naming the file."""
+"""Safe reading of XML other tools wrote (CVAT, Pascal VOC): no DTD, no entities (billion
+laughs, external entities), a size limit and a nesting limit; every problem is one sentence
+naming the file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from app.core.errors import BadInputError, VellumError
 from app.io.inputs import require_readable
 
 MAX_BYTES = 4 * 1024 * 1024 * 1024  # 4 GiB
-MAX_DEPTH = 64  # CVAT nests 6 deep
+MAX_DEPTH = 64  # CVAT nests 6 deep, VOC 4
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _ENCODING = re.compile(rb"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 _WIDE = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00", b"<\x00", b"\x00<")
@@ -26,11 +27,11 @@ def _utf8(data: bytes) -> bool:
     return m is None or m.group(1).lower() in (b"utf-8", b"utf8", b"us-ascii", b"ascii")
 
 
-def read_xml(path: str | Path, what: str = "CVAT XML file") -> ET.Element:
+def read_xml(path: str | Path, what: str = "XML file") -> ET.Element:
     """The root element of the XML file at ``path``. Refuses (one sentence) a FIFO or device,
     a file over :data:`MAX_BYTES`, any DOCTYPE or ENTITY declaration, nesting deeper than
     :data:`MAX_DEPTH`, and XML that is not well formed. UTF-8 files (CVAT's) go to the C parser
-after a byte search for DOCTYPE/ENTITY; files in other encodings need ``defusedxml``."""
+after a byte search for DOCTYPE/ENTITY; files in other encodings go through ``defusedxml``."""
     p = require_readable(path, what=what)
     try:
         size = p.stat().st_size
@@ -51,7 +52,7 @@ after a byte search for DOCTYPE/ENTITY; files in other encodings need ``defusedx
                 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
             except ImportError:
                 raise BadInputError(f"{p} is not a usable {what}: it is not UTF-8 encoded "
-                                    "(CVAT writes UTF-8).", p) from None
+                                    "and defusedxml is not installed.", p) from None
             root = fromstring(data, forbid_dtd=True)
     except BadInputError:
         raise
