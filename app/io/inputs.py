@@ -107,17 +107,23 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def read_json_file(path: str | Path, what: str = "JSON file",
-                   max_bytes: int = 256 * 1024 * 1024) -> Any:
-    """Read and parse a small JSON file (a manifest, a sidecar) safely: regular files only,
-    at most ``max_bytes``, nesting limited; one sentence on any problem."""
+def read_capped(path: str | Path, what: str, max_bytes: int) -> tuple[Path, bytes]:
+    """The checked path (:func:`require_readable`) and the bytes of a file of at most
+    ``max_bytes``; one sentence naming it when it is bigger or cannot be read."""
     p = require_readable(path, what=what)
     try:
         size = p.stat().st_size
         if size > max_bytes:
             raise BadInputError(f"{p} is not a usable {what}: {size} bytes is more than the "
                                 f"{max_bytes} a {what} may hold.", p)
-        data = p.read_bytes()
+        return p, p.read_bytes()
     except OSError as exc:
         raise VellumError(f"Cannot read {p} ({exc.strerror or exc}).", p) from None
+
+
+def read_json_file(path: str | Path, what: str = "JSON file",
+                   max_bytes: int = 256 * 1024 * 1024) -> Any:
+    """Read and parse a small JSON file (a manifest, a sidecar) safely: regular files only,
+    at most ``max_bytes``, nesting limited; one sentence on any problem."""
+    p, data = read_capped(path, what, max_bytes)
     return load_json_text(data, p, what)

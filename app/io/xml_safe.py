@@ -8,8 +8,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from app.core.errors import BadInputError, VellumError
-from app.io.inputs import require_readable
+from app.core.errors import BadInputError
+from app.io.inputs import read_capped
 
 MAX_BYTES = 4 * 1024 * 1024 * 1024  # 4 GiB
 MAX_DEPTH = 64  # CVAT nests 6 deep, VOC 4
@@ -32,15 +32,7 @@ def read_xml(path: str | Path, what: str = "XML file") -> ET.Element:
     a file over :data:`MAX_BYTES`, any DOCTYPE or ENTITY declaration, nesting deeper than
     :data:`MAX_DEPTH`, and XML that is not well formed. UTF-8 files (CVAT's) go to the C parser
 after a byte search for DOCTYPE/ENTITY; files in other encodings go through ``defusedxml``."""
-    p = require_readable(path, what=what)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise BadInputError(f"{p} is not a usable {what}: {size} bytes is more than the "
-                                f"{MAX_BYTES} it may hold.", p)
-        data = p.read_bytes()
-    except OSError as exc:
-        raise VellumError(f"Cannot read {p} ({exc.strerror or exc}).", p) from None
+    p, data = read_capped(path, what, MAX_BYTES)
     if _DTD.search(data):
         raise BadInputError(f"{p} is not a usable {what}: it declares a DOCTYPE or ENTITY, "
                             "which Vellum refuses (entity expansion).", p)

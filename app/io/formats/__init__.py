@@ -260,6 +260,33 @@ def apply(doc: Any, outcome: Outcome, path: str | Path) -> None:
         raise BadInputError(f"{p}: {str(exc).rstrip('.')}.", p) from exc
 
 
+def shapes_command(doc: Any, schema: Any, records: Any, label: str, path: str | Path) -> Any:
+    """The one undoable command of a shapes import: the new ``schema`` (when it changed) and
+    the ``records``; a record the document's rules refuse is one sentence naming ``path``."""
+    from app.core.commands import Batch, Put, SetSchema
+
+    try:
+        steps = ([SetSchema(schema)] if schema != doc.schema else []) + [
+            Put(tuple(records), label=label)]
+        return Batch(tuple(steps), label=label)
+    except ValueError as exc:
+        p = Path(path)
+        raise BadInputError(f"{p}: {str(exc).rstrip('.')}.", p) from exc
+
+
+def staged_progress(out: Any, progress: Progress, cancelled: Cancelled) -> Progress:
+    """A writer's progress callback that also stops it, with one sentence, when the user
+    cancels before the last step (the staged output then removes what it wrote)."""
+    from app.core.errors import VellumError
+
+    def step(done: int, total: int, what: str = "") -> None:
+        if done < total and cancelled():
+            raise VellumError(f"Export to {out} was cancelled; nothing was written.", out)
+        progress(done, total, what)
+
+    return step
+
+
 def nothing(*_args: Any, **_kwargs: Any) -> None:
     """A progress callback that shows nothing."""
 

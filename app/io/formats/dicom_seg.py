@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.errors import VellumError
-from app.io.formats import Format, Option, Outcome
+from app.io.formats import Format, Option, Outcome, staged_progress
 
 
 def read(doc: Any, path: Any, options: dict[str, Any], progress: Any, cancelled: Any,
@@ -21,10 +20,7 @@ def write(doc: Any, out: Any, options: dict[str, Any], progress: Any, cancelled:
           notes: list[str]) -> Outcome:
     from app.io.dicom_seg.write import export_seg
 
-    def step(done: int, total: int, what: str = "") -> None:
-        if done < total and cancelled():  # StagedOutput removes what was staged
-            raise VellumError(f"Export to {out} was cancelled; nothing was written.", out)
-        progress(done, total, what)
+    step = staged_progress(out, progress, cancelled)
 
     written, left_out = export_seg(doc, out, labelmap=bool(options.get("labelmap")),
                                    progress=step, cancelled=cancelled,

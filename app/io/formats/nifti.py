@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import BadInputError, VellumError
-from app.io.formats import Format, Option, Outcome
+from app.io.formats import Format, Option, Outcome, staged_progress
 
 
 def _new_labelmap(command: Any) -> Any:
@@ -48,10 +48,7 @@ def write(doc: Any, out: Any, options: dict[str, Any], progress: Any, cancelled:
           notes: list[str]) -> Outcome:
     from app.io.volume.project import export_nifti
 
-    def step(done: int, total: int, what: str = "") -> None:
-        if done < total and cancelled():  # StagedOutput removes what was staged
-            raise VellumError(f"Export to {out} was cancelled; nothing was written.", out)
-        progress(done, total, what)
+    step = staged_progress(out, progress, cancelled)
 
     written = export_nifti(doc, out, bool(options.get("with_volumes")), step,
                            overwrite=bool(options.get("overwrite")))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import BadInputError, VellumError
-from app.io.formats import Outcome
+from app.io.formats import Outcome, shapes_command
 from app.io.labelme.common import (KEY, MAX_BYTES, MAX_COORD, TOP_KEYS, _circle, _digest,
                                    _png_mask)
 
@@ -160,7 +160,6 @@ def read(doc: Any, path: Any, options: dict[str, Any], progress: Any, cancelled:
     from dataclasses import replace
 
     from app.core.annotations import Annotation
-    from app.core.commands import Batch, Put, SetSchema
     from app.core.places import Place
     from app.core.schema import PALETTE, LabelClass
     from app.core.shapes import Tag
@@ -244,11 +243,6 @@ def read(doc: Any, path: Any, options: dict[str, Any], progress: Any, cancelled:
     lm = dict(schema.foreign.get(KEY) or {})
     lm["images"] = {**(lm.get("images") or {}), **image_foreign}
     schema = replace(schema, foreign={**schema.foreign, KEY: lm})
-    try:
-        steps = ([SetSchema(schema)] if schema != doc.schema else []) + [
-            Put(tuple(anns), label=f"Import {p.name}")]
-        command = Batch(tuple(steps), label=f"Import {p.name}")
-    except ValueError as exc:
-        raise BadInputError(f"{p}: {str(exc).rstrip('.')}.", p) from exc
+    command = shapes_command(doc, schema, anns, f"Import {p.name}", p)
     return Outcome(summary=f"Imported {len(anns)} annotations from {len(files)} labelme "
                            f"file(s) in {path}", command=command)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import BadInputError, VellumError
-from app.io.formats import Outcome
+from app.io.formats import Outcome, shapes_command
 from app.io.voc.common import (FLAGS, KEY, KNOWN, MASK_ONLY, VOC_LABELS, _flag, _num,
                                _parse_xml, _text, _typed, colormap)
 
@@ -83,7 +83,6 @@ def read(doc: Any, path: Any, options: dict[str, Any], progress: Any, cancelled:
     import numpy as np
 
     from app.core.annotations import Annotation
-    from app.core.commands import Batch, Put, SetSchema
     from app.core.media import MediaKind
     from app.core.places import Place
     from app.core.rle import encode
@@ -256,11 +255,6 @@ def read(doc: Any, path: Any, options: dict[str, Any], progress: Any, cancelled:
     if void:
         notes.append(f"{void} void (255) pixel(s) of the object masks belong to no object in "
                      "Vellum.")
-    try:
-        steps = ([SetSchema(schema)] if schema != doc.schema else []) + [
-            Put(tuple(anns), label=f"Import {root.name}")]
-        command = Batch(tuple(steps), label=f"Import {root.name}")
-    except ValueError as exc:
-        raise BadInputError(f"{root}: {str(exc).rstrip('.')}.", root) from exc
+    command = shapes_command(doc, schema, anns, f"Import {root.name}", root)
     return Outcome(summary=f"Imported {len(anns)} annotations from {len(xmls)} VOC file(s) "
                            f"in {path}", command=command)
