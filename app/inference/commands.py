@@ -124,38 +124,41 @@ def _track_project(args: argparse.Namespace) -> int:
     from app.inference.tracking import open_tracker, track_steps
     from app.progress import terminal_progress
 
-    box = _box(args.box, "track")
-    found: list[Any] = []
+    boxes = [_box(b, "track") for b in args.box]
     with Document.open(args.video) as doc:
         item = find_media(doc, args.media)
         path = doc.media_path(item)
         reader = open_video(str(path))
         try:
-            tracker = open_tracker(args.model)
             count = int(reader.frame_count)
             if not 0 <= args.start < count:
                 raise BadInputError(f"{item.name} has frames 0 to {count - 1}; --start "
                                     f"{args.start} is outside them.", path)
             _check_end(args, str(path))
-            writer = TrackWriter(doc, item, Box(*box), args.start, tracker.model_id,
-                                 args.class_name)
-            # committed in steps (at least every 100 frames), so that a run that dies keeps
-            # what it did; each step is one undoable command
-            with terminal_progress("Tracking", unit="frame") as progress:
-                for step in track_steps(reader, box, args.start, args.end, args.backward,
-                                        tracker, lost=args.lost, progress=progress):
-                    found += step.done
-                    command = writer.command(step.done, step.pending, final=step.last)
-                    if command is not None:
-                        doc.execute(command)
+            for n, box in enumerate(boxes):  # one track per --box, each as its own run
+                tracker = open_tracker(args.model)
+                found: list[Any] = []
+                writer = TrackWriter(doc, item, Box(*box), args.start, tracker.model_id,
+                                     args.class_name)
+                # committed in steps (at least every 100 frames), so that a run that dies
+                # keeps what it did; each step is one undoable command
+                label = "Tracking" if len(boxes) == 1 else f"Tracking {n + 1}/{len(boxes)}"
+                with terminal_progress(label, unit="frame") as progress:
+                    for step in track_steps(reader, box, args.start, args.end, args.backward,
+                                            tracker, lost=args.lost, progress=progress):
+                        found += step.done
+                        command = writer.command(step.done, step.pending, final=step.last)
+                        if command is not None:
+                            doc.execute(command)
+                steps = writer.steps
+                print(f"Tracked {item.name} over {len(found)} frames with {tracker.model_id}"
+                      + _states_summary(found)
+                      + (" (one undoable step)" if steps == 1 else
+                         f" ({steps} undoable steps)"))
         finally:
             close = getattr(reader, "close", None)
             if callable(close):
                 close()
-    steps = writer.steps
-    print(f"Tracked {item.name} over {len(found)} frames with {tracker.model_id}"
-          + _states_summary(found)
-          + (" (one undoable step)" if steps == 1 else f" ({steps} undoable steps)"))
     return EXIT_OK
 
 
@@ -192,30 +195,48 @@ def cmd_track(args: argparse.Namespace) -> int:
 
     if _is_project(args.video):
         return _track_project(args)
-    box = _box(args.box, "track")
+    boxes = [_box(b, "track") for b in args.box]
     reader = open_video(args.video)
-    tracker = open_tracker(args.model)
     count = int(reader.frame_count)
     if not 0 <= args.start < count:
         raise BadInputError(f"{args.video} has frames 0 to {count - 1}; --start {args.start} "
                             "is outside them.", args.video)
     _check_end(args, args.video)
-    found: list[Any] = []
-    with terminal_progress("Tracking", unit="frame") as progress:
-        for step in track_steps(reader, box, args.start, args.end, args.backward, tracker,
-                                lost=args.lost, progress=progress):
-            found += step.done
-    found.sort(key=lambda t: t.frame)
-    close = getattr(reader, "close", None)
-    if callable(close):
-        close()
+    runs: list[tuple[Any, list[Any]]] = []  # (tracker, boxes found), one per --box
+    try:
+        for n, box in enumerate(boxes):  # one tracker per object, as its own run would
+            tracker = open_tracker(args.model)
+            found: list[Any] = []
+            label = "Tracking" if len(boxes) == 1 else f"Tracking {n + 1}/{len(boxes)}"
+            with terminal_progress(label, unit="frame") as progress:
+                for step in track_steps(reader, box, args.start, args.end, args.backward,
+                                        tracker, lost=args.lost, progress=progress):
+                    found += step.done
+            found.sort(key=lambda t: t.frame)
+            runs.append((tracker, found))
+    finally:
+        close = getattr(reader, "close", None)
+        if callable(close):
+            close()
+    tracker = runs[0][0]
     if args.json:
         # "states" runs beside "frames" (same order), so that each frame object keeps exactly
         # its keys; an occluded frame's "box" is the interpolated one, its "lost" stays true
-        _print_json({"video": str(args.video), "model": tracker.model_id,
-                     "device": tracker.device, "frames": [t.to_json() for t in found],
-                     "lost_policy": args.lost, "states": [t.state for t in found]}, indent=None)
-    else:
+        head = {"video": str(args.video), "model": tracker.model_id, "device": tracker.device}
+        if len(runs) == 1:
+            found = runs[0][1]
+            _print_json({**head, "frames": [t.to_json() for t in found],
+                         "lost_policy": args.lost, "states": [t.state for t in found]},
+                        indent=None)
+        else:
+            _print_json({**head, "lost_policy": args.lost, "tracks": [
+                {"box": list(box), "frames": [t.to_json() for t in found],
+                 "states": [t.state for t in found]}
+                for box, (_, found) in zip(boxes, runs)]}, indent=None)
+        return EXIT_OK
+    for n, (box, (_, found)) in enumerate(zip(boxes, runs)):
+        if len(runs) > 1:
+            print(f"# track {n + 1}: box " + " ".join(f"{v:g}" for v in box))
         for t in found:
             x, y, w, h = t.box
             print(f"{t.frame:>6}  {x:9.2f} {y:9.2f} {w:8.2f} {h:8.2f}  {t.score:.3f}"
@@ -352,7 +373,8 @@ def register(cli: CommandRegistry) -> None:
     p.add_argument("--model", required=True, metavar="ID", help="installed tracker id "
                    "(nanotrack-v2, nanotrack-v3) or 'classical' for OpenCV template matching")
     p.add_argument("--box", nargs=4, type=float, required=True, metavar=("X", "Y", "W", "H"),
-                   help=box_help + ", on frame N")
+                   action="append", help=box_help + ", on frame N; give --box again to track "
+                   "several objects in one job (each as its own run would)")
     p.add_argument("--start", type=int, required=True, metavar="N", help="frame holding the box")
     p.add_argument("--end", type=int, metavar="M", help="last frame to track (inclusive; "
                    "default: the video's last frame, or 0 with --backward)")
@@ -363,7 +385,9 @@ def register(cli: CommandRegistry) -> None:
                         "back; the default) or outside (every lost frame)")
     p.add_argument("--json", action="store_true",
                    help='print {"frames": [{"frame", "box", "score", "lost"}, ...], '
-                        '"states": [state of each frame, same order], "lost_policy"}')
+                        '"states": [state of each frame, same order], "lost_policy"}; with '
+                        'several --box, {"tracks": [{"box": [x, y, w, h], "frames": [...], '
+                        '"states": [...]}, ...]} in the order of the boxes')
     project = p.add_argument_group("PROJECT form (writes a track with source and scores)")
     project.add_argument("--media", metavar="NAME", help="the video (id, name or path; needed "
                          "when the project has several)")
