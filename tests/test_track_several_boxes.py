@@ -65,3 +65,19 @@ def test_several_boxes_in_a_project_make_one_track_each(tmp_path, capsys):
         firsts = sorted(a.shape.bbox() for t in tracks for a in doc.track_shapes(t)
                         if a.frame == 0)
         assert firsts == sorted(BOXES)
+
+
+def test_the_frame_cache_size_follows_the_environment(monkeypatch):
+    """``VELLUM_FRAME_CACHE_MB`` sets each open video's decoded-frame cache (issue 19: the
+    cache was a fixed 1 GiB); a value that is no whole number from 16 is ignored."""
+    from app.io.video import open_video
+    from app.io.video.reader import DEFAULT_CACHE_BYTES
+
+    clip = _clip()
+    for value, expected in (("256", 256 << 20), ("", DEFAULT_CACHE_BYTES),
+                            ("lots", DEFAULT_CACHE_BYTES), ("4", DEFAULT_CACHE_BYTES)):
+        monkeypatch.setenv("VELLUM_FRAME_CACHE_MB", value)
+        with open_video(clip) as reader:
+            assert reader.cache_bytes == expected, value
+    with open_video(clip, cache_bytes=64 << 20) as reader:  # an explicit cap wins
+        assert reader.cache_bytes == 64 << 20

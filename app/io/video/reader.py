@@ -4,8 +4,8 @@
   user cache folder keyed by :func:`app.core.media.fingerprint`, so reopening is instant.
 * ``frame(n)`` decodes from the nearest usable keyframe at or before n (exact seek, see
   :mod:`app.io.video.session`) and keeps decoded frames in a byte-bounded LRU
-  (``cache_bytes``, default 1 GiB): the frames decoded on the way to n (up to half the cap)
-  stay as decoder frames, so stepping back is a colour conversion, not a decode.
+  (``cache_bytes``, default 1 GiB or ``$VELLUM_FRAME_CACHE_MB``): the frames decoded on the
+  way to n (up to half the cap) stay as decoder frames, so stepping back is a colour conversion, not a decode.
 * ``prefetch(n, direction)`` (also implied by stepping ``frame(n±1)``) decodes ahead on a
   background thread; a foreground request always takes the decoder first.
 * ``frames(...)`` iterates sequentially with a decoder of its own (export, tracking).
@@ -35,6 +35,18 @@ from app.io.video.report import VideoReport, geometry_of, report_of
 from app.io.video.session import DecodeSession, IndexMismatch
 
 DEFAULT_CACHE_BYTES = 1 << 30
+CACHE_ENV = "VELLUM_FRAME_CACHE_MB"  # the decoded-frame cache of each open video, in MiB
+
+
+def default_cache_bytes() -> int:
+    """The frame cache cap in bytes: ``$VELLUM_FRAME_CACHE_MB`` MiB (a whole number from 16),
+    else :data:`DEFAULT_CACHE_BYTES` (1 GiB). A value that is no such number is ignored."""
+    import os
+
+    raw = os.environ.get(CACHE_ENV, "").strip()
+    if raw.isdigit() and int(raw) >= 16:
+        return int(raw) << 20
+    return DEFAULT_CACHE_BYTES
 AHEAD = 6  # frames converted ahead of a stepping or playing position
 DECODER_FRAMES = 28  # pictures a decoder holds at most (16 references, threads, reordering)
 BEHIND = 24  # frames kept decoded behind a position when stepping backwards
@@ -44,10 +56,11 @@ KEEP_BACK = 32  # frames before a jump target kept (prefetching backwards keeps 
 class VideoReader:
     """Frames of one video by index. Use as a context manager (or call :meth:`close`)."""
 
-    def __init__(self, path: str | Path, cache_bytes: int = DEFAULT_CACHE_BYTES,
+    def __init__(self, path: str | Path, cache_bytes: int | None = None,
                  verify: str = "auto", use_index_cache: bool = True,
                  progress: Any = None) -> None:
         self.path = Path(path)
+        cache_bytes = default_cache_bytes() if cache_bytes is None else cache_bytes
         self._use_cache = use_index_cache
         self._index, self._fp = load_index(self.path, verify, use_index_cache, progress)
         self.cache_bytes = int(cache_bytes)
@@ -383,12 +396,13 @@ def _prefetch_main(ref: weakref.ref) -> None:
         del reader
 
 
-def open_video(path: str | Path, cache_bytes: int = DEFAULT_CACHE_BYTES,
+def open_video(path: str | Path, cache_bytes: int | None = None,
                verify: str = "auto", progress: Any = None) -> VideoReader:
     """Open a video for frame-accurate reading; :class:`BadInputError` or
     :class:`UnsupportedFormatError` (one sentence naming the file) when it cannot be read.
 
-    ``cache_bytes`` caps the decoded-frame cache. ``verify`` decides how the index is built
+    ``cache_bytes`` caps the decoded-frame cache (None: :func:`default_cache_bytes`, 1 GiB or
+    ``$VELLUM_FRAME_CACHE_MB``). ``verify`` decides how the index is built
     the first time (then it is cached): ``"needed"`` demuxes only, decoding what demuxing
     cannot tell; ``"auto"`` (default) also decodes every frame once when that is quick
     (about a thousand million pixels: ~500 frames of 1080p), which finds damage that hides
