@@ -5,7 +5,8 @@
 * ``frame(n)`` decodes from the nearest usable keyframe at or before n (exact seek, see
   :mod:`app.io.video.session`) and keeps decoded frames in a byte-bounded LRU
   (``cache_bytes``, default 1 GiB or ``$VELLUM_FRAME_CACHE_MB``): the frames decoded on the
-  way to n (up to half the cap) stay as decoder frames, so stepping back is a colour conversion, not a decode.
+  way to n (up to half the cap) stay as decoder frames, so stepping back is a colour
+  conversion, not a decode.
 * ``prefetch(n, direction)`` (also implied by stepping ``frame(n±1)``) decodes ahead on a
   background thread; a foreground request always takes the decoder first.
 * ``frames(...)`` iterates sequentially with a decoder of its own (export, tracking).
