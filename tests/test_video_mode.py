@@ -428,3 +428,28 @@ def test_reopening_the_project_comes_back_to_the_zoom_left_on_the_video(video):
     assert s.canvas.zoom() == pytest.approx(zoom)
     assert s.canvas.center() == pytest.approx(centre, abs=0.5)
     assert s.win.status.zoom.text() == f"{zoom * 100:.0f}%"
+
+
+def test_period_and_comma_go_to_the_next_and_previous_keyframe(video):
+    """CVAT's keyframe navigation: . and , jump to the selected track's next and previous
+    keyframe (any track's with nothing selected); past the last one the frame stays and the
+    status bar says so."""
+    s = video
+    s.draw_box(20, 100, 80, 140)  # a track with a keyframe on frame 0
+    s.key(K.Key_F, SHIFT)
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(20)
+    s.key(K.Key_K, SHIFT)  # and one on frame 20
+    s.key(K.Key_D, SHIFT)
+    s.wait_frame(10)
+    s.key(K.Key_Period)
+    s.wait_frame(20)
+    s.key(K.Key_Period)  # no keyframe after 20: stays, and says so
+    assert s.presenter.frame == 20
+    assert "No keyframe" in s.win.statusBar().currentMessage()
+    s.key(K.Key_Comma)
+    s.wait_frame(0)
+    s.key(K.Key_Escape)  # nothing selected: any track's keyframes
+    assert s.state.selection == ()
+    s.key(K.Key_Period)
+    s.wait_frame(20)

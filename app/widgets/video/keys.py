@@ -4,7 +4,7 @@ CVAT plays with Space, steps 10 frames with V / C and sets keyframes with K. In 
 the select tool and K the keypoints tool, and Space+drag pans the canvas, so:
 
 - F / D: next / previous frame (the window's keys; the presenter takes them on video);
-- Shift+F / Shift+D: 10 frames on / back (CVAT's V / C);
+- Shift+F / Shift+D: 10 frames on / back (CVAT's V / C); . / ,: next / previous keyframe;
 - Space **tapped** (pressed and released without dragging): play / pause; Space+drag still pans;
 - Shift+K: keyframe on / off (CVAT's K); O: outside (as CVAT); Q: occluded (as CVAT);
 - M: make the selected frame range an event; Ctrl+G: the jump box; Ctrl+Shift+P: propagate;
@@ -25,6 +25,8 @@ TAP_S = 0.6  # a Space held longer than this (without dragging) is not a tap
 KEYS: tuple[tuple[str, str, str], ...] = (
     ("Shift+F", "10 frames on", "forward_10"),
     ("Shift+D", "10 frames back", "back_10"),
+    (".", "Next keyframe (of the selected track, else of any track)", "next_keyframe"),
+    (",", "Previous keyframe (of the selected track, else of any track)", "previous_keyframe"),
     ("Space", "Play / pause (a tap; Space+drag still pans)", "toggle_play"),
     ("Shift+K", "Keyframe on / off for the selected track", "actions.toggle_keyframe"),
     ("O", "Outside: the object leaves the view from this frame (again: back in view)",

@@ -348,6 +348,30 @@ class VideoPresenter:
     def forward_10(self) -> None:
         self.step(10)
 
+    def next_keyframe(self) -> None:
+        self._to_keyframe(1)
+
+    def previous_keyframe(self) -> None:
+        self._to_keyframe(-1)
+
+    def _to_keyframe(self, direction: int) -> None:
+        """Jump to the next (``direction`` 1) or previous (-1) keyframe of the selected track,
+        or of any track when none is selected (CVAT's keyframe navigation)."""
+        ix = self.index
+        if ix is None or self.item is None:
+            return
+        chosen = self.actions.current_track()
+        tracks = [chosen] if chosen else [t.id for t in ix.track_list()]
+        frames = sorted({a.frame for t in tracks for a in ix.keyframes(t)
+                         if a.frame is not None})
+        ahead = [f for f in frames if (f > self.frame if direction > 0 else f < self.frame)]
+        if not ahead:
+            whose = "this track" if chosen else "any track"
+            self.host.message(f"No keyframe of {whose} {'after' if direction > 0 else 'before'}"
+                              f" frame {self.frame}.", 3000)
+            return
+        self.jump(ahead[0] if direction > 0 else ahead[-1])
+
     def back_10(self) -> None:
         self.step(-10)
 
