@@ -453,3 +453,41 @@ def test_period_and_comma_go_to_the_next_and_previous_keyframe(video):
     assert s.state.selection == ()
     s.key(K.Key_Period)
     s.wait_frame(20)
+
+
+def test_the_step_and_the_playback_speed_are_the_users(video):
+    """CVAT's configurable step (Shift+F / Shift+D and the « » buttons) and playback speed
+    0.25-4x, set on the timeline."""
+    s = video
+    tl = s.timeline
+    tl.step.setValue(5)
+    assert tl.buttons["next10"].text() == "5»" and tl.buttons["back10"].text() == "«5"
+    s.key(K.Key_F, SHIFT)
+    s.wait_frame(5)
+    QTest.mouseClick(tl.buttons["next10"], LEFT)
+    s.wait_frame(10)
+    s.key(K.Key_D, SHIFT)
+    s.wait_frame(5)
+    tl.speed.setCurrentIndex(tl.speed.findData(2.0))
+    assert s.presenter.playback.speed == 2.0
+
+
+def test_a_speed_change_while_playing_keeps_the_position():
+    """Playback.set_speed rebases the clock: the frame due does not jump when the speed
+    changes mid-play, and then advances at the new rate (a fake clock; no wall time)."""
+    from app.widgets.video.frames import Playback
+
+    times = np.arange(100) / 10.0  # 10 fps
+    shown = [0]
+    pb = Playback(lambda: shown[0], lambda n: shown.__setitem__(0, n), lambda: False,
+                  lambda playing: None)
+    pb.set_video(times, 99)
+    pb.start()
+    t0 = pb._t0
+    assert pb.due(t0 + 1.0) == 10
+    pb.set_speed(4.0, now=t0 + 1.0)
+    assert pb.due(t0 + 1.0) == 10  # no jump at the change
+    assert pb.due(t0 + 1.5) == 30  # 0.5 s at 4x = 2 s of video
+    pb.set_speed(99, now=t0 + 1.5)
+    assert pb.speed == 4.0  # clamped to 0.25-4
+    pb.stop()

@@ -136,6 +136,15 @@ class Playback(QObject):
     def toggle(self) -> None:
         self.stop() if self.playing else self.start()
 
+    def set_speed(self, speed: float, now: float | None = None) -> None:
+        """Play at ``speed`` times real time (0.25-4); while playing, from where it is now."""
+        speed = min(max(float(speed), 0.25), 4.0)
+        if self.playing:
+            t = time.monotonic() if now is None else now
+            self._s0 += (t - self._t0) * self.speed
+            self._t0 = t
+        self.speed = speed
+
     def due(self, now: float | None = None) -> int:
         """The frame whose time has come (its timestamp at or before the clock)."""
         t = self._s0 + ((time.monotonic() if now is None else now) - self._t0) * self.speed

@@ -199,6 +199,7 @@ class VideoPresenter:
         for signal, slot in (
                 (t.step_by, self.step), (t.play_toggled, self.toggle_play),
                 (t.jump_to, self.jump), (bar.frame_picked, self.jump),
+                (t.speed_changed, self.playback.set_speed),
                 (tl.frame_chosen, self.jump), (tl.as_track_changed, self._set_as_track),
                 (t.make_event, act.make_event), (bar.delete_event, act.delete_event),
                 (t.show_report, act.show_report), (tl.track_chosen, act.choose_track),
@@ -346,7 +347,8 @@ class VideoPresenter:
         self.playback.stop()  # drawing or panning while playing: stop where it is
 
     def forward_10(self) -> None:
-        self.step(10)
+        """Shift+F: the timeline's step on (10 unless the user changed it)."""
+        self.step(self.timeline.step.value())
 
     def next_keyframe(self) -> None:
         self._to_keyframe(1)
@@ -373,7 +375,7 @@ class VideoPresenter:
         self.jump(ahead[0] if direction > 0 else ahead[-1])
 
     def back_10(self) -> None:
-        self.step(-10)
+        self.step(-self.timeline.step.value())
 
     def focus_jump(self) -> None:
         self.timeline.jump.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -18,10 +18,11 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QMouseEvent, QPainter, QPaintEvent, QPen,
                            QPolygonF)
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMenu, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QMenu, QSizePolicy,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 MARGIN = 10  # px left and right of the frame strip
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)  # playback speeds offered (times real time)
 HEIGHT = 72  # px at least; the rows grow with the strip
 
 
@@ -325,6 +326,7 @@ class TimelinePanel(QWidget):
     jump_to = Signal(int)
     make_event = Signal()
     show_report = Signal()
+    speed_changed = Signal(float)  # times real time
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -334,18 +336,36 @@ class TimelinePanel(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(4, 0, 4, 0)
         row.setSpacing(2)
-        for key, text, tip, delta in (("back10", "«10", "10 frames back (Shift+D)", -10),
+        self.step = QSpinBox()  # CVAT's configurable step (Shift+F / Shift+D, « and »)
+        self.step.setRange(2, 1000)
+        self.step.setValue(10)
+        self.step.setPrefix("step ")
+        self.step.setToolTip("Frames Shift+F / Shift+D and the « » buttons move")
+        for key, text, tip, delta in (("back10", "«10", "Step back (Shift+D)", -10),
                                       ("back", "‹", "Previous frame (D)", -1),
                                       ("play", "▶", "Play / pause (Space)", 0),
                                       ("next", "›", "Next frame (F)", 1),
-                                      ("next10", "10»", "10 frames on (Shift+F)", 10)):
+                                      ("next10", "10»", "Step on (Shift+F)", 10)):
             b = _button(text, tip)
-            if delta:
+            if abs(delta) == 10:
+                b.clicked.connect(lambda _=False, s=delta // 10: self.step_by.emit(
+                    s * self.step.value()))
+            elif delta:
                 b.clicked.connect(lambda _=False, d=delta: self.step_by.emit(d))
             else:
                 b.clicked.connect(self.play_toggled.emit)
             self.buttons[key] = b
             row.addWidget(b)
+        self.step.valueChanged.connect(self._step_changed)
+        row.addWidget(self.step)
+        self.speed = QComboBox()
+        for value in SPEEDS:
+            self.speed.addItem(f"{value:g}×", value)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.setToolTip("Playback speed (times real time)")
+        self.speed.currentIndexChanged.connect(
+            lambda _i: self.speed_changed.emit(float(self.speed.currentData())))
+        row.addWidget(self.speed)
         self.position = QLabel()
         self.position.setMinimumWidth(200)
         row.addWidget(self.position)
@@ -380,6 +400,10 @@ class TimelinePanel(QWidget):
         self.bar.range_picked.connect(lambda a, b: self._show_range())
         self.bar.clear_range.connect(self.clear_range)
         self._show_range()
+
+    def _step_changed(self, n: int) -> None:
+        self.buttons["back10"].setText(f"«{n}")
+        self.buttons["next10"].setText(f"{n}»")
 
     def _jump(self) -> None:
         f = parse_position(self.jump.text(), self.times, self.bar.frame_count)
