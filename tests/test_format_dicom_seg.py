@@ -180,8 +180,7 @@ def test_labelmap_segmentations_are_read_by_highdicom_and_dcmqi(tmp_path):
         assert np.array_equal(lut[got[n]], labels[k])
     # and it imports back
     doc2, vol2 = _fresh(tmp_path, "q")
-    outcome = formats.get("dicom-seg").read(doc2, path, {}, formats.nothing, formats.never, [])
-    doc2.execute(outcome.command)
+    formats.get("dicom-seg").import_from(doc2, path)
     ((name, segs, back),) = _maps(doc2, vol2)
     assert np.array_equal(back, labels) and segs == tuple((s.value, s.name, s.color)
                                                            for s in SEGMENTS)
@@ -290,10 +289,7 @@ def test_the_liver_seg_of_pydicoms_test_files_imports_onto_its_series(tmp_path):
         pytest.skip("shared/data/dicom/pydicom_test_files is not here")
     _liver_series(tmp_path / "dicom" / "liver", seg_path)
     doc, vol = _fresh(tmp_path, "p")
-    notes: list[str] = []
-    outcome = formats.get("dicom-seg").read(doc, seg_path, {}, formats.nothing, formats.never,
-                                            notes)
-    doc.execute(outcome.command)
+    notes = formats.get("dicom-seg").import_from(doc, seg_path)
     ((name, segs, labels),) = _maps(doc, vol)
     assert name == "Liver Segmentation" and [s[:2] for s in segs] == [(1, "Liver")]
     assert any("NumberOfFrames" in n for n in notes)  # the file lacks it: said, not hidden
@@ -344,7 +340,7 @@ def test_bad_files_get_one_sentence_naming_them(tmp_path):
     info = _paint(doc, vol)
     out = tmp_path / "seg"
     fmt = formats.get("dicom-seg")
-    fmt.write(doc, out, fmt.defaults(True), formats.nothing, formats.never, [])
+    fmt.export_to(doc, out)
     (good,) = out.glob("*.dcm")
     cut = tmp_path / "cut.dcm"
     cut.write_bytes(good.read_bytes()[:-300])
@@ -445,7 +441,7 @@ def test_parts_of_a_split_series_reference_their_own_instances(tmp_path):
         doc2 = Document.create(tmp_path / f"q{vol.id}")
         add_media(doc2, [tmp_path / "dicom"])
         fmt = formats.get("dicom-seg")
-        doc2.execute(fmt.read(doc2, path, {}, formats.nothing, formats.never, []).command)
+        fmt.import_from(doc2, path)
         by_uid = {m.source.series_uid: m for m in doc2.media()}
         target = by_uid[vol.source.series_uid]
         other = next(m for m in doc2.media() if m is not target)
@@ -460,7 +456,7 @@ def test_a_missing_slice_is_never_referenced(tmp_path):
     info = _paint(doc, vol)
     fmt = formats.get("dicom-seg")
     out = tmp_path / "seg"
-    fmt.write(doc, out, fmt.defaults(True), formats.nothing, formats.never, [])
+    fmt.export_to(doc, out)
     (path,) = out.glob("*.dcm")
     seg = hd.seg.segread(path)
     by_k = {**dict(enumerate(files[:6])), 7: files[6]}  # no file for k=6
@@ -475,7 +471,7 @@ def test_a_missing_slice_is_never_referenced(tmp_path):
     doc.execute(ModifyLabelMap(info.id, (6, 0, 0), np.ones((1, 1, 1), bool), Mode.ADD, 1))
     shutil.rmtree(out)
     with pytest.raises(VellumError, match="missing from the series"):
-        fmt.write(doc, out, fmt.defaults(True), formats.nothing, formats.never, [])
+        fmt.export_to(doc, out)
     assert not out.exists() or not any(out.iterdir())
     doc.close()
 
@@ -489,7 +485,7 @@ def test_validators_report_no_error(tmp_path):
     _paint(doc, vol)
     fmt = formats.get("dicom-seg")
     out = tmp_path / "seg"
-    fmt.write(doc, out, fmt.defaults(True), formats.nothing, formats.never, [])
+    fmt.export_to(doc, out)
     doc.close()
     (path,) = out.glob("*.dcm")
     old = config.settings.reading_validation_mode
@@ -515,7 +511,7 @@ def test_mutated_segs_get_one_sentence_or_import_cleanly(tmp_path):
     _paint(doc, vol)
     fmt = formats.get("dicom-seg")
     out = tmp_path / "seg"
-    fmt.write(doc, out, fmt.defaults(True), formats.nothing, formats.never, [])
+    fmt.export_to(doc, out)
     (good,) = out.glob("*.dcm")
     data = good.read_bytes()
     rng = np.random.default_rng(18)
@@ -543,7 +539,7 @@ def test_frames_without_positions_are_placed_by_the_instances_they_reference(tmp
     labels = doc.labelmap_volume(info.id).copy()
     fmt = formats.get("dicom-seg")
     out = tmp_path / "seg"
-    fmt.write(doc, out, fmt.defaults(True), formats.nothing, formats.never, [])
+    fmt.export_to(doc, out)
     doc.close()
     (path,) = out.glob("*.dcm")
     ds = pydicom.dcmread(path)
@@ -552,7 +548,7 @@ def test_frames_without_positions_are_placed_by_the_instances_they_reference(tmp
     bare = tmp_path / "bare.dcm"
     ds.save_as(bare)
     doc2, vol2 = _fresh(tmp_path, "q")
-    doc2.execute(fmt.read(doc2, bare, {}, formats.nothing, formats.never, []).command)
+    fmt.import_from(doc2, bare)
     ((_, _, back),) = _maps(doc2, vol2)
     assert np.array_equal(back, labels)
     doc2.close()
@@ -568,7 +564,7 @@ def test_an_enhanced_multi_frame_source_is_referenced_frame_by_frame(tmp_path):
     labels = doc.labelmap_volume(info.id).copy()
     fmt = formats.get("dicom-seg")
     out = tmp_path / "seg"
-    fmt.write(doc, out, fmt.defaults(True), formats.nothing, formats.never, [])
+    fmt.export_to(doc, out)
     doc.close()
     (path,) = out.glob("*.dcm")
     seg = hd.seg.segread(path)
@@ -586,7 +582,7 @@ def test_an_enhanced_multi_frame_source_is_referenced_frame_by_frame(tmp_path):
     for n, (_, k) in enumerate(frames):
         assert np.array_equal(lut[got[n]], labels[k]), k
     doc2, vol2 = _fresh(tmp_path, "q")
-    doc2.execute(fmt.read(doc2, path, {}, formats.nothing, formats.never, []).command)
+    fmt.import_from(doc2, path)
     ((_, _, back),) = _maps(doc2, vol2)
     assert np.array_equal(back, labels)
     doc2.close()

@@ -57,19 +57,11 @@ def _vellum(*argv: str) -> subprocess.CompletedProcess:
 
 
 def _export(doc: Document, out: Path, **options) -> tuple[formats.Outcome, list[str]]:
-    fmt = formats.get("labelme")
-    notes: list[str] = []
-    opts = {**fmt.defaults(write=True), **options}
-    return fmt.write(doc, out, opts, formats.nothing, formats.never, notes), notes
+    return formats.get("labelme").export_to(doc, out, **options)
 
 
 def _import(doc: Document, path: Path) -> list[str]:
-    fmt = formats.get("labelme")
-    notes: list[str] = []
-    outcome = fmt.read(doc, path, fmt.defaults(write=False), formats.nothing, formats.never,
-                       notes)
-    formats.apply(doc, outcome, path)
-    return notes
+    return formats.get("labelme").import_from(doc, path)
 
 
 def _objects(doc: Document) -> list[tuple]:

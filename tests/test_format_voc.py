@@ -66,20 +66,11 @@ def _vellum(*argv: str) -> subprocess.CompletedProcess:
 
 
 def _export(doc: Document, out: Path, **options) -> list[str]:
-    fmt = formats.get("voc")
-    notes: list[str] = []
-    fmt.write(doc, out, {**fmt.defaults(write=True), **options}, formats.nothing,
-              formats.never, notes)
-    return notes
+    return formats.get("voc").export_to(doc, out, **options)[1]
 
 
 def _import(doc: Document, path: Path) -> list[str]:
-    fmt = formats.get("voc")
-    notes: list[str] = []
-    outcome = fmt.read(doc, path, fmt.defaults(write=False), formats.nothing, formats.never,
-                       notes)
-    formats.apply(doc, outcome, path)
-    return notes
+    return formats.get("voc").import_from(doc, path)
 
 
 def _objects(doc: Document, ids: bool = True) -> list[tuple]:

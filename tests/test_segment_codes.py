@@ -58,7 +58,7 @@ def test_a_dicom_seg_carries_the_codes_and_brings_them_back(tmp_path):
     doc, vol = _seg_project(tmp_path)
     fmt = formats.formats()["dicom-seg"]
     out = tmp_path / "seg"
-    fmt.write(doc, out, {}, lambda *a: None, lambda: False, [])
+    fmt.export_to(doc, out)
     (path,) = out.glob("*.dcm")
     seg = hd.seg.segread(str(path))
     got = {}
@@ -72,9 +72,7 @@ def test_a_dicom_seg_carries_the_codes_and_brings_them_back(tmp_path):
     fresh = Document.create(tmp_path / "q")
     add_media(fresh, [tmp_path / "dicom"])
     (vol2,) = fresh.media()
-    outcome = formats.formats()["dicom-seg"].read(fresh, path, {}, lambda *a: None,
-                                                  lambda: False, [])
-    fresh.execute(outcome.command)
+    formats.get("dicom-seg").import_from(fresh, path)
     (info,) = fresh.labelmaps(vol2.id)
     by_name = {s.name: s.codes for s in info.segments}
     assert by_name["liver"] == LIVER

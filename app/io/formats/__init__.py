@@ -182,6 +182,21 @@ class Format:
             out["overwrite"] = False
         return out
 
+    def export_to(self, doc: Any, out: str | Path, **options: Any) -> tuple[Outcome, list[str]]:
+        """Write ``doc`` to ``out`` with the default options overridden by ``options``, no
+        progress shown (scripts, tests); the outcome and the notes."""
+        notes: list[str] = []
+        values = {**self.defaults(write=True), **options}
+        return self.write(doc, Path(out), values, nothing, never, notes), notes
+
+    def import_from(self, doc: Any, path: str | Path, **options: Any) -> list[str]:
+        """Read ``path`` into ``doc`` (its one command executed, :func:`apply`) with the default
+        options overridden by ``options``; the notes."""
+        notes: list[str] = []
+        values = {**self.defaults(write=False), **options}
+        apply(doc, self.read(doc, Path(path), values, nothing, never, notes), path)
+        return notes
+
 
 class Confirm(BadInputError):
     """A read or write stopped before doing something the user should agree to first (a file
