@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QSpinBox,
                                QWidget)
 
+from app.tools.base import OptionKind
 from app.tools.sam_protocol import window_of
 from app.widgets.menus import Entry
 from app.widgets.sam_engine import QtSamEngine
@@ -125,10 +126,10 @@ class SamWindow(QObject):
             self.w.settings.setValue("sam_model", choice.model_id)
         self.w.settings.setValue("sam_output", choice.output)
 
-    def _refresh_options(self) -> None:
+    def _refresh_options(self, only: Any = None) -> None:
         bar = getattr(self.w, "tool_options", None)
         if bar is not None:
-            bar.refresh()
+            bar.refresh(only)
 
     def _active(self, on: bool) -> None:
         if on:
@@ -154,7 +155,7 @@ class SamWindow(QObject):
             parts.append(f"{ms:.0f} ms" + (f" + {wait_ms / 1000:.1f} s encoding"
                                            if wait_ms >= 50 else ""))
         self.tool.note = " · ".join(p for p in parts if p)
-        self._refresh_options()
+        self._refresh_options(OptionKind.NOTE)  # only the note: a chooser may be open
 
     # ------------------------------------------------------------------ menu
     def entries(self) -> list[Entry]:

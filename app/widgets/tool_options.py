@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QPushButton, QSlider, QSpinBox,
                                QToolBar, QWidget)
 
-from app.tools.base import Option, Tool, options_of
+from app.tools.base import Option, OptionKind, Tool, options_of
 from app.tools.state import EditorState
 
 
@@ -45,7 +45,7 @@ class ToolOptions(QToolBar):
         self._tool: Tool | None = None  # the active tool (what choices and actions act on)
         self._options: dict[tuple[str, str], Option] = {}
         self._actions: dict[tuple[str, str], list[QAction]] = {}  # only_active groups
-        self._refresh_fns: list = []  # choices and notes: filled from the active tool
+        self._refresh_fns: list = []  # (kind, fn): choices and notes, from the active tool
         declared = options_of(tools)
         for option in sorted(declared, key=lambda o: not o.only_active):
             before = len(self.actions())
@@ -137,7 +137,7 @@ class ToolOptions(QToolBar):
             combo.blockSignals(False)
 
         combo.currentIndexChanged.connect(chosen)
-        self._refresh_fns.append(refresh)
+        self._refresh_fns.append((OptionKind.CHOICE, refresh))
         return [label, combo]
 
     def _build_note(self, o: Option) -> list[QWidget]:
@@ -151,7 +151,7 @@ class ToolOptions(QToolBar):
             if tool is not None and o.text is not None and o.key in {x.key for x in tool.options}:
                 note.setText(o.text(tool))
 
-        self._refresh_fns.append(refresh)
+        self._refresh_fns.append((OptionKind.NOTE, refresh))
         return [note]
 
     # ------------------------------------------------------------------ showing
@@ -170,10 +170,12 @@ class ToolOptions(QToolBar):
                 a.setVisible(key in used)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Choices and notes again from the active tool (its models changed, it answered)."""
-        for fn in self._refresh_fns:
-            fn()
+    def refresh(self, only: OptionKind | None = None) -> None:
+        """Choices and notes again from the active tool (its models changed: all; it
+        answered: ``only=OptionKind.NOTE``, leaving an open chooser alone)."""
+        for kind, fn in self._refresh_fns:
+            if only is None or kind == only:
+                fn()
 
     def _on_state(self, field: str) -> None:
         for name, sync in self._sync_fns:
