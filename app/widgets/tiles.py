@@ -59,9 +59,18 @@ class ImagePyramid:
         self._tiles: OrderedDict[tuple[int, int, int], tuple[QImage, np.ndarray]] = OrderedDict()
         self._mapping: DisplayMapping = mapping or BrightnessContrast()
 
+    @classmethod
+    def reduced(cls, image: np.ndarray, width: int, height: int) -> ImagePyramid:
+        """A pyramid of a picture ``width`` x ``height`` pixels of which only ``image``, a
+        smaller copy, is at hand (a video proxy frame): drawn stretched over the full size, so
+        image coordinates stay the full picture's pixels. Level 0 is that copy."""
+        pyr = cls(image)
+        pyr.width, pyr.height = int(width), int(height)
+        return pyr
+
     @property
     def image(self) -> np.ndarray:
-        """The full-resolution picture (level 0)."""
+        """The full-resolution picture (level 0; the smaller copy for :meth:`reduced`)."""
         return self._levels[0]
 
     def build(self) -> ImagePyramid:
@@ -92,6 +101,7 @@ class ImagePyramid:
     def level_for(self, zoom: float) -> int:
         """Coarsest level whose pixels are at most one screen pixel at ``zoom`` (screen px
         per image px)."""
+        zoom *= self.width / self._levels[0].shape[1]  # a reduced level 0 counts as zoomed
         if zoom >= 1.0:
             return 0
         return min(int(math.floor(math.log2(1.0 / zoom) + 1e-9)), self.max_level())

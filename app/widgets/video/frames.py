@@ -33,36 +33,133 @@ def decode(reader: Any, n: int, ahead: bool) -> tuple[np.ndarray, ImagePyramid]:
     return rgb, ImagePyramid(rgb).build()
 
 
-class FrameFeed:
-    """One decode at a time, newest request wins (see the module doc). ``shown(n, rgb,
-    pyramid)`` and ``failed(n, exc)`` are called on the UI thread."""
+def decode_preview(proxy: Any, n: int, width: int, height: int
+                   ) -> tuple[np.ndarray, ImagePyramid]:
+    """Frame ``n`` of the video's display proxy (a smaller, frame-exact copy) as a pyramid
+    spanning the source's ``width`` x ``height`` pixels (worker thread)."""
+    rgb = proxy.frame(n)
+    return rgb, ImagePyramid.reduced(rgb, width, height).build()
 
-    def __init__(self, jobs: Jobs, shown: Callable[[int, np.ndarray, ImagePyramid], None],
+
+class FrameFeed:
+    """Frames for the shown video (see the module doc); ``shown(n, rgb, pyramid, exact)`` and
+    ``failed(n, exc)`` are called on the UI thread.
+
+    Two lanes, one job each at a time: the *exact* lane decodes the source (frames for
+    annotating, seconds for a far jump on long-GOP files), the *preview* lane reads the
+    video's prepared proxy (``attach(reader, proxy)``: a smaller frame-exact copy, tens of ms
+    for any frame). The newest request wins: a frame with a ready proxy chunk shows its preview
+    first, then its exact picture once nothing newer is asked for; while playing
+    (``streaming``) or dragging the timeline (``scrubbing``) previews are enough, every decoded
+    frame is shown as it comes, and the exact picture follows when the motion stops. With no
+    proxy the exact lane does everything, as before. ``exact=False`` pictures have no
+    pixels for tools: the surface's picture is set with the exact one."""
+
+    def __init__(self, jobs: Jobs, shown: Callable[..., None],
                  failed: Callable[[int, Exception], None]) -> None:
         self.jobs, self._shown, self._failed = jobs, shown, failed
         self.reader: Any = None
+        self.proxy: Any = None
+        self.size = (0, 0)  # the source frame's (width, height)
         self.token = 0
         self.want: int | None = None
-        self.inflight: int | None = None
-        self.streaming = False  # playing: every decoded frame is shown, then the newest wanted
+        self.inflight: int | None = None  # exact lane
+        self.preview_inflight: int | None = None
+        self.last: tuple[int, bool] | None = None  # (frame, exact) of the picture shown last
+        self.streaming = False  # playing
+        self.scrubbing = False  # a drag on the timeline
 
-    def attach(self, reader: Any) -> None:
-        """Decode from ``reader`` from now on (None: nothing is decoded)."""
+    def attach(self, reader: Any, proxy: Any = None) -> None:
+        """Decode from ``reader`` (and show previews from ``proxy``) from now on (None:
+        nothing is decoded)."""
         self.token += 1
-        self.reader, self.want, self.inflight = reader, None, None
+        self.reader, self.want, self.inflight, self.preview_inflight = reader, None, None, None
+        self.last = None
+        self.proxy = None
+        self.set_proxy(proxy)
+
+    def set_proxy(self, proxy: Any) -> None:
+        """Use ``proxy`` (its ready chunks) for previews from now on (None: no previews)."""
+        self.proxy = proxy
+        if self.reader is not None and proxy is not None:
+            geo = self.reader.geometry
+            self.size = (int(geo.width), int(geo.height))
 
     @property
     def busy(self) -> bool:
-        return self.inflight is not None
+        return self.inflight is not None or self.preview_inflight is not None
+
+    @property
+    def moving(self) -> bool:
+        return self.streaming or self.scrubbing
 
     def request(self, n: int) -> None:
+        """Show frame ``n`` (again, if it is the one shown)."""
         self.want = n
-        if self.inflight is None and self.reader is not None:
-            self._start(n)
+        if self.last == (n, True):
+            self.last = None
+        self._pump()
 
     def settle(self) -> None:
-        """Forget what was asked for and not shown yet (pause)."""
-        self.want = None
+        """Motion stopped (pause): nothing more is asked for, except the exact picture of a
+        frame whose preview is shown."""
+        last = self.last
+        self.want = last[0] if last is not None and not last[1] else None
+        self._pump()
+
+    def set_scrubbing(self, on: bool) -> None:
+        """A timeline drag began (True) or ended (False: the frame under the pointer is
+        shown exactly)."""
+        self.scrubbing = bool(on)
+        if not on:
+            self._pump()
+
+    def _preview_ready(self, n: int) -> bool:
+        proxy, reader = self.proxy, self.reader
+        if proxy is None or self.size[0] <= 0:
+            return False
+        try:
+            if n in reader.cache:  # decoded already: the exact picture is as fast
+                return False
+            return bool(proxy.ready(n))
+        except Exception:  # noqa: BLE001 - a proxy in trouble only loses its speed-up
+            return False
+
+    def _pump(self) -> None:
+        """Start what the newest request needs next (see the class doc)."""
+        n = self.want
+        if n is None or self.reader is None:
+            return
+        if self.last == (n, True):
+            self.want = None
+            return
+        if self._preview_ready(n) and self.last != (n, False):
+            if self.preview_inflight is None:
+                self._start_preview(n)
+            return
+        if self.moving and self.last == (n, False):
+            return  # previews suffice while moving
+        if self.inflight is None:
+            self._start(n)
+
+    def _start_preview(self, n: int) -> None:
+        proxy, token, (w, h) = self.proxy, self.token, self.size
+        self.preview_inflight = n
+        self.jobs.start(f"Preview {n}", lambda job: decode_preview(proxy, n, w, h),
+                        on_done=lambda r: self._preview_done(token, n, r, None),
+                        on_error=lambda exc: self._preview_done(token, n, None, exc),
+                        visible=False)
+
+    def _preview_done(self, token: int, n: int, result: Any, exc: Exception | None) -> None:
+        if token != self.token:
+            return
+        self.preview_inflight = None
+        if exc is not None:  # the proxy failed this frame: decode it from the source
+            self.proxy = None
+        elif n == self.want or self.moving:
+            self.last = (n, False)
+            self._shown(n, *result, False)
+        self._pump()
 
     def _start(self, n: int) -> None:
         reader, token, ahead = self.reader, self.token, self.streaming
@@ -76,15 +173,18 @@ class FrameFeed:
             return
         self.inflight = None
         want = self.want
-        if n == want or self.streaming:
+        # while moving, a late exact frame is not shown over a newer preview
+        newer_preview = self.last is not None and not self.last[1] and self.last[0] != n
+        if n == want or (self.moving and not newer_preview):
             if n == want:
                 self.want = None
             if exc is None:
-                self._shown(n, *result)
+                self.last = (n, True)
+                self._shown(n, *result, True)
             else:
+                self.last = None
                 self._failed(n, exc)
-        if self.want is not None and self.want != n and self.reader is not None:
-            self._start(self.want)
+        self._pump()
 
 
 class Playback(QObject):

@@ -199,6 +199,7 @@ class VideoPresenter:
         for signal, slot in (
                 (t.step_by, self.step), (t.play_toggled, self.toggle_play),
                 (t.jump_to, self.jump), (bar.frame_picked, self.jump),
+                (bar.scrubbing, self.feed.set_scrubbing),
                 (t.speed_changed, self.playback.set_speed),
                 (tl.frame_chosen, self.jump), (tl.as_track_changed, self._set_as_track),
                 (t.make_event, act.make_event), (bar.delete_event, act.delete_event),
@@ -290,15 +291,19 @@ class VideoPresenter:
         self.playback.stop()
         self._go(n)
 
-    def _frame_shown(self, n: int, rgb: np.ndarray, pyramid: Any) -> None:
+    def _frame_shown(self, n: int, rgb: np.ndarray, pyramid: Any, exact: bool = True) -> None:
+        """Frame ``n`` decoded: its exact picture becomes the surface's picture; a proxy
+        preview (``exact=False``) is only shown (tools wait for the exact one)."""
         if self.item is None:
             return
         place = Place(self.item.id, frame=n)
-        source = RGBSource(place, rgb)
         selection = self._selection_on(n)
         self.frame = n
         state = self.host.state
-        self.host.canvas.show_source(source, pyramid)  # the surface's picture now
+        if exact:
+            self.host.canvas.show_source(RGBSource(place, rgb), pyramid)  # the surface's
+        else:
+            self.host.canvas.show_image(pyramid)
         state.set(place=place, selection=selection, refusal="")
         self.host.picture_shown()
         self.timeline.set_current(n, self.feed.want)

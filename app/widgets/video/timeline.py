@@ -71,6 +71,7 @@ class TimelineBar(QWidget):
     current frame): select a frame range; right-click an event: delete it."""
 
     frame_picked = Signal(int)
+    scrubbing = Signal(bool)  # a drag to pick frames began (True) / ended (False)
     range_picked = Signal(int, int)
     delete_event = Signal(str)
     clear_range = Signal()
@@ -141,6 +142,7 @@ class TimelineBar(QWidget):
             self._anchor, self._shift_from, self._moved = f, self.current, False
             return
         self._scrubbing = True
+        self.scrubbing.emit(True)
         self.frame_picked.emit(f)
 
     _shift_from = 0
@@ -167,7 +169,9 @@ class TimelineBar(QWidget):
             self.selection = (lo, hi)
             self.update()
             self.range_picked.emit(lo, hi)
-        self._scrubbing = False
+        if self._scrubbing:
+            self._scrubbing = False
+            self.scrubbing.emit(False)
 
     def _menu(self, e: QMouseEvent) -> None:
         ev = self._event_at(e.position().x(), e.position().y())
