@@ -10,6 +10,9 @@ Timestamps are seconds from the first displayed frame. See ``../shared/CONVENTIO
         rgb = v.frame(120)
         for n, rgb in v.frames(0, None, 5): ...
 
+    from app.io.video import build_proxy, open_proxy   # the prepared display proxy
+    build_proxy(path); proxy = open_proxy(path); proxy.frame(120)  # see app.io.video.proxy
+
 Names are imported on first use, so ``import app.io.video.commands`` (the CLI) stays light.
 """
 
@@ -17,7 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DEFAULT_CACHE_BYTES", "VideoReader", "VideoReport", "load_index", "open_video"]
+__all__ = ["DEFAULT_CACHE_BYTES", "ProxyInfo", "ProxyReader", "ProxyState", "VideoReader",
+           "VideoReport", "build_proxy", "load_index", "open_proxy", "open_video",
+           "proxy_state"]
+_PROXY = ("ProxyInfo", "ProxyReader", "ProxyState", "build_proxy", "open_proxy", "proxy_state")
 
 
 def __getattr__(name: str) -> Any:
@@ -29,6 +35,10 @@ def __getattr__(name: str) -> Any:
         from app.io.video.store import load_index
 
         return load_index
+    if name in _PROXY:
+        from app.io.video import proxy
+
+        return getattr(proxy, name)
     if name == "VideoReport":
         from app.io.video.report import VideoReport
 
