@@ -24,7 +24,8 @@ EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
 # Modules that add their own subcommands (each has ``register(cli: CommandRegistry)``); every
 # one of them is part of every build.
 AREAS = ("app.io.video.commands", "app.io.volume.commands",
-         "app.inference.commands", "app.selftest.commands")
+         "app.inference.commands", "app.inference.batch_commands",
+         "app.inference.detect_commands", "app.selftest.commands")
 
 DESCRIPTION = """\
 Vellum: offline annotation of images, video and medical volumes.

@@ -13,7 +13,7 @@ def test_tasks_and_families_declared() -> None:
     assert set(tasks.TASKS) == {"segment", "track", "detect"}
     assert set(tasks.families("segment")) == {"litemedsam", "sam-vit-onnx"}
     assert set(tasks.families("track")) == {"nanotrack"}
-    assert tasks.families("detect") == {}
+    assert set(tasks.families("detect")) == {"yolo-onnx"}
 
 
 def test_every_bundled_manifest_names_a_registered_family() -> None:
@@ -28,6 +28,9 @@ def test_runner_classes_load() -> None:
     assert tasks.family("litemedsam").load() is LiteMedSam
     assert tasks.family("sam-vit-onnx").load() is SamVitOnnx
     assert tasks.family("nanotrack").load() is NanoTracker
+    from app.inference.detection import YoloDetector
+
+    assert tasks.family("yolo-onnx").load() is YoloDetector
 
 
 def _raw(task: str, family: str) -> dict:

@@ -1,12 +1,13 @@
 """Reversible edits of the document. Every change a user makes is one of these.
 
-Four commands cover everything:
+Five commands cover everything:
 
 - :class:`Put` stores records (annotations, tracks, media items, label maps, frame times):
   new ones are added, ones with a stored id are replaced;
 - :class:`Remove` deletes records;
 - :class:`SetSchema` replaces the label schema;
-- :class:`ModifyLabelMap` changes label-map voxels through the one ``modify`` entry point.
+- :class:`ModifyLabelMap` changes label-map voxels through the one ``modify`` entry point;
+- :class:`SetMeta` sets project notes (a batch job's journal), no label among them.
 
 A command reads the values it replaces *itself*, inside the document's transaction, and keeps
 them for its inverse - it never trusts a caller's copy of "before". The document runs each
@@ -220,6 +221,38 @@ class SetSchema(Command):
 
     def detail(self) -> dict[str, Any]:
         return {"classes": [c.name for c in self.schema.classes][:50]}
+
+
+PROTECTED_META = frozenset({"project_id", "name", "created", "app"})
+
+
+@dataclass(frozen=True, eq=False)
+class SetMeta(Command):
+    """Set project notes in the ``meta`` table (``None`` deletes one) - e.g. a batch job's
+    per-unit done mark, in the same transaction as that unit's records when both are in one
+    :class:`Batch`. The values it replaces are read by :meth:`apply`. The project's own
+    identity (:data:`PROTECTED_META`) and ``view_state`` are not notes."""
+
+    values: dict[str, str | None]
+    label: str = "Note"
+    _before: list[dict[str, str | None]] = field(default_factory=list, repr=False,
+                                                 compare=False)
+
+    def __post_init__(self) -> None:
+        bad = sorted(k for k in self.values if k in PROTECTED_META or k == "view_state")
+        if bad:
+            raise ValueError(f"SetMeta cannot change {', '.join(bad)}")
+        object.__setattr__(self, "values", dict(self.values))
+
+    def apply(self, doc: Document) -> list[Change]:
+        self._before[:] = [doc.write_meta(self.values)]
+        return []
+
+    def inverse(self) -> Command:
+        return SetMeta(self._before[0], label=self.label)
+
+    def detail(self) -> dict[str, Any]:
+        return {"keys": sorted(self.values)[:20], "count": len(self.values)}
 
 
 @dataclass(frozen=True, eq=False)

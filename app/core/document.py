@@ -309,6 +309,17 @@ class Document:
         """Replace the label schema (a class still in use stays). Call only from a command."""
         return self._records.write_schema(schema)
 
+    def write_meta(self, values: dict[str, str | None]) -> dict[str, str | None]:
+        """Set project notes (``None`` deletes one); returns the values they replace (None
+        where there was none). Call only from a command (:class:`~app.core.commands.SetMeta`)."""
+        before = {key: self._store.meta(key).get(key) for key in values}
+        for key, value in values.items():
+            if value is None:
+                self._store.delete_meta([key])
+            else:
+                self._store.set_meta(key, value)
+        return before
+
     def restore_bricks(self, labelmap_id: str, bricks: dict[BrickKey, bytes]) -> None:
         """Put a removed label map's stored bricks back (undo of its removal)."""
         self._bricks.restore(labelmap_id, bricks)

@@ -265,11 +265,20 @@ class Store:
                              self.path) from exc
 
     # ---------------------------------------------------------------- meta, history
-    def meta(self) -> dict[str, str]:
-        return dict(self._read("SELECT key, value FROM meta"))
+    def meta(self, prefix: str = "") -> dict[str, str]:
+        """The project's notes (name, created, ...), or only those whose key starts with
+        ``prefix`` (e.g. a batch job's journal)."""
+        if not prefix:
+            return dict(self._read("SELECT key, value FROM meta"))
+        # a range on the key (its index), not a scan: a job's journal may hold many notes
+        return dict(self._read("SELECT key, value FROM meta WHERE key >= ? AND key < ?",
+                               (prefix, prefix + "\U0010ffff")))
 
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def delete_meta(self, keys: Iterable[str]) -> None:
+        self._write("DELETE FROM meta WHERE key = ?", [(k,) for k in keys])
 
     def log(self, action: str, detail: dict[str, Any], author: str | None = None) -> None:
         """Append one entry to the audit trail (who, when, what)."""

@@ -150,6 +150,11 @@ def plan_pack(folder: str | Path,
     for m in own:
         if m.id not in known:  # a folder cannot replace the hashes Vellum ships
             known[m.id] = m
+    from app.inference.detection_manifest import add_bare_detectors
+
+    refused = add_bare_detectors(files, known)  # a detector .onnx + its names, no manifest
+    if refused:
+        raise ModelError(f"{refused[0].rstrip('.')}; no archive was written.", src)
     found = _identify(src, files, known, progress)
     if not found:
         raise ModelError(f"{src} holds no model pack Vellum knows (no file whose SHA-256 a "

@@ -584,6 +584,9 @@ def import_models(path: str | Path, root: Path | None = None,
         for m in _pack_manifests(files, report):
             if m.id not in known:  # a pack cannot replace the hashes Vellum ships
                 known[m.id] = m
+        from app.inference.detection_manifest import add_bare_detectors
+
+        report.errors += add_bare_detectors(files, known)  # a detector .onnx + its names
         candidates = [_Candidate(f, str(f), f.name) for f in files
                       if f.suffix.lower() in MODEL_SUFFIXES
                       or (explicit and f.suffix.lower() != ".json")]

@@ -7,8 +7,10 @@ A *family* is one way of feeding a task's models (``litemedsam``, ``sam-vit-onnx
 class that runs it as ``"module:attribute"`` so that reading a manifest never imports OpenCV or
 ONNX Runtime. A manifest (``app/models/*.json``, or one a pack brings) says its ``task`` and
 ``family``; :func:`check_family` refuses a family that is not registered or registered for
-another task. ``detect`` is declared with no family yet: a manifest for it is refused until a
-detector family registers.
+another task. ``detect`` has one family, ``yolo-onnx`` (Ultralytics YOLO detectors exported to
+ONNX: v5, v8/v11 and their segment/pose heads read for boxes, end-to-end v10/YOLO26 heads;
+:mod:`app.inference.detection`), whose packs ``vellum models import FOLDER`` makes from a bare
+``.onnx`` and its class names (:mod:`app.inference.detection_manifest`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ class TrackerRunner(Protocol):
 
 
 class Detector(Protocol):
-    """``detect``: boxes with class names and scores on an image (no family yet)."""
+    """``detect``: boxes ``(x, y, w, h)`` in continuous source pixels with class names and
+    scores on an RGB image (``app.inference.detection``: each item is a ``Detection``, a
+    ``(box, label, score)`` named tuple)."""
 
     model_id: str
 
@@ -121,3 +125,4 @@ register_task(Task(DETECT, "boxes with classes and scores on an image", Detector
 register_family("litemedsam", SEGMENT, "app.inference.sam_families:LiteMedSam")
 register_family("sam-vit-onnx", SEGMENT, "app.inference.sam_families:SamVitOnnx")
 register_family("nanotrack", TRACK, "app.inference.nanotrack:NanoTracker")
+register_family("yolo-onnx", DETECT, "app.inference.detection:YoloDetector")
