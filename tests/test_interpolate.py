@@ -86,8 +86,11 @@ def test_polylines_and_keypoints():
     assert kp.points[2][2] == 0
 
 
-def test_masks_are_per_frame():
+def test_masks_hold_the_latest_mask_never_blended():
     m = Mask(encode(np.ones((4, 4), bool)))
-    keys = [_key(0, m), _key(10, m)]
-    assert interpolate(keys, 5) is None and interpolate(keys, 10).shape == m
-    assert interpolate([_key(0, m)], 3) is None
+    n = Mask(encode(np.eye(4, dtype=bool)))
+    keys = [_key(0, m), _key(10, n)]
+    assert interpolate(keys, 5).shape == m and interpolate(keys, 9).shape == m
+    assert interpolate(keys, 10).shape == n and interpolate(keys, 30).shape == n
+    assert interpolate([_key(0, m)], 3).shape == m  # held after the last, as other shapes
+    assert interpolate([_key(0, m), _key(4, m, outside=True)], 5) is None

@@ -52,11 +52,12 @@ class GopCost:
 
 
 @pytest.fixture
-def scene(qtbot, tmp_path, monkeypatch):
+def scene(qtbot, tmp_path, monkeypatch, request):
     from app.io.video import open_video
     from app.widgets.video.presenter import VideoPresenter
 
     monkeypatch.setenv("VELLUM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("VELLUM_PREPARE_VIDEOS", getattr(request, "param", "never"))
     monkeypatch.setattr(VideoPresenter, "open_video",
                         staticmethod(lambda path: GopCost(open_video(path), 0.3)))
     s = VideoScene(qtbot, tmp_path, write=long_gop_1080p, name="camera.mp4")
@@ -95,6 +96,38 @@ def test_a_drag_on_a_long_gop_timeline_changes_the_picture_before_release(scene)
     s.wait_frame(end, timeout=20000)
     assert shown[-1] == (end, True)
     assert np.array_equal(s.canvas.source.pixels(), s.reference(end))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scene", ["auto"], indirect=True)
+def test_with_a_prepared_proxy_the_drag_shows_previews_and_release_the_exact_frame(scene):
+    s = scene
+    prep = s.presenter.prep
+    # a long-GOP video is prepared in the background, shown as a cancellable job
+    s.qtbot.waitUntil(lambda: prep.preparing or prep.proxy is not None, timeout=10000)
+    labels = [j.label for j in s.win.jobs.running()]
+    s.qtbot.waitUntil(lambda: not prep.preparing, timeout=120000)
+    assert prep.proxy is not None and prep.proxy.complete, labels
+    assert "Preparing camera.mp4 for fast jumps" in labels
+    assert s.presenter.feed.proxy is prep.proxy
+    shown = _record(s)
+    bar = s.timeline.bar
+    targets = list(range(20, 290, 15))
+    QTest.mousePress(bar, LEFT, NOMOD, s.bar_point(targets[0]))
+    for f in targets[1:]:
+        QTest.mouseMove(bar, s.bar_point(f))
+        s.qtbot.waitUntil(lambda f=f: (bar.frame_at(s.bar_point(f).x()), False) in shown,
+                          timeout=10000)  # each position's preview comes while dragging
+    previews = [n for n, exact in shown if not exact]
+    assert len(set(previews)) >= len(targets) - 1
+    assert s.canvas.source is None or s.canvas.source.place.frame != previews[-1]
+    end = bar.frame_at(s.bar_point(targets[-1]).x())
+    QTest.mouseRelease(bar, LEFT, NOMOD, s.bar_point(targets[-1]))
+    s.wait_frame(end, timeout=20000)  # the exact picture, the surface's picture again
+    assert shown[-1] == (end, True)
+    assert np.array_equal(s.canvas.source.pixels(), s.reference(end))
+    # the preview drawn for a frame spans the source frame's pixels (annotations line up)
+    assert s.canvas.pyramid.width == 1920 and s.canvas.pyramid.height == 1080
 
 
 def test_a_reduced_pyramid_draws_a_smaller_copy_over_the_full_size():

@@ -13,7 +13,11 @@ order. Rules (CVAT's):
   vertex correspondence (vertex to vertex when the counts agree, else both resampled - polygons
   by angle about their centroid when both are star-shaped about it, which can never
   self-intersect, else by arc length); keypoints point by point where both are labelled;
-- masks are per-frame: none between stored masks; tags and events are not tracked.
+- masks are never blended: between and after stored masks a track shows the latest stored
+  mask at or before the frame (CVAT's mask tracks); tags and events are not tracked;
+- attributes are never blended either: a frame shows the per-frame ("dynamic") attribute
+  values of the latest stored shape at or before it (a value set on frame 50 holds from 50
+  until the next stored shape), never those of the next one.
 
 Interpolated shapes are returned with ``source="interpolated"`` and ``keyframe=False`` and an
 id ``"<track id>@<frame>"``; they are never stored (editing one makes a keyframe).
@@ -48,8 +52,8 @@ def interpolate(keyframes: Sequence[Annotation], frame: int) -> Annotation | Non
     if prev.frame == frame:
         return prev
     nxt = shapes[n] if n < len(shapes) else None
-    if nxt is None:
-        shape = None if prev.kind == "mask" else prev.shape
+    if nxt is None or "mask" in (prev.kind, nxt.kind):
+        shape = prev.shape  # held: after the last stored shape, and masks (never blended)
     else:
         t = (frame - prev.frame) / (nxt.frame - prev.frame)
         shape = blend(prev.shape, nxt.shape, t)
@@ -97,9 +101,22 @@ def visible_runs(shapes: Sequence[Annotation], frame_count: int) -> list[tuple[i
     return [(a, b) for a, b in runs if b >= a]
 
 
+def visibility_changes(shapes: Sequence[Annotation], frame_count: int) -> list[int]:
+    """Frames (sorted) on which a track enters or leaves the view: the first frame of each
+    run of :func:`visible_runs` and the frame after each run that ends before the video
+    does. ``shapes``: the track's stored shapes sorted by frame."""
+    out: set[int] = set()
+    for a, b in visible_runs(shapes, frame_count):
+        out.add(a)
+        if b + 1 < frame_count:
+            out.add(b + 1)
+    return sorted(out)
+
+
 def blend(a: Shape, b: Shape, t: float) -> Shape | None:
-    """The shape a fraction ``t`` (0..1) of the way from ``a`` to ``b`` (None for masks, tags,
-    events, or shapes of different kinds)."""
+    """The shape a fraction ``t`` (0..1) of the way from ``a`` to ``b``: ``a`` until half way
+    then ``b`` for shapes of different kinds; None for masks, tags and events (a track holds
+    its latest mask instead, see :func:`interpolate`)."""
     if a.kind != b.kind:
         return a if t < 0.5 else b
     lerp = lambda p, q: p + (q - p) * t  # noqa: E731

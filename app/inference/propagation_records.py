@@ -11,7 +11,8 @@ them off the window's UI thread are in :mod:`app.widgets.sam_jobs`).
 - :func:`mask_track_records` / :func:`box_track_records`: those masks, or a tracker's boxes,
   as a track's shapes (``keyframe=False``, ``source`` = model, ``score``; an occlusion the
   tracker comes back from as ``occluded`` shapes with interpolated boxes, a target that left
-  or never came back as an ``outside`` keyframe, through
+  or never came back as an ``outside`` keyframe (:func:`lost_marker`: a mask the model lost
+  going forward, too, since a mask track holds its last mask), through
   ``app.inference.prelabel.TrackShapes`` as ``vellum track PROJECT`` does) - extending the
   seed's track, or making one for it. :func:`mask_records` / :func:`box_reviews` do the same
   for one step of a run that is committed in steps.
@@ -90,6 +91,7 @@ class FramePropagation:
 
     masks: list[FrameMask] = field(default_factory=list)
     stopped: str = ""
+    lost: tuple[int, float] | None = None  # (frame, score) where the model lost the object
 
 
 def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, seed: np.ndarray,
@@ -126,6 +128,13 @@ def propagate_frames(frames: Iterable[tuple[int, np.ndarray]], session: Any, see
     def judge(place: tuple[int, np.ndarray], mask: np.ndarray, score: float, prev: np.ndarray
               ) -> tuple[str, str]:
         frame = place[0]
+        reason, review = _judged(frame, mask, score, prev)
+        if reason:
+            out.lost = (frame, score)
+        return reason, review
+
+    def _judged(frame: int, mask: np.ndarray, score: float, prev: np.ndarray
+                ) -> tuple[str, str]:
         area, before = int(mask.sum()), int(prev.sum())
         if area == 0:
             return f"frame {frame}: the mask is empty", ""
@@ -226,6 +235,21 @@ def mask_records(media_id: str, track_id: str, class_id: str | None,
         if m.review:
             review.append(Review(place, m.review, m.score))
     return records, review
+
+
+def lost_marker(media_id: str, track_id: str, class_id: str | None,
+                attributes: dict[str, Any], lost: tuple[int, float], last: np.ndarray,
+                source: str) -> Annotation:
+    """The ``outside`` keyframe of a mask track on the frame where propagation forward lost
+    the object (``lost``: that frame and the model's score there), holding ``last`` (the last
+    mask kept, bool H x W): without it the track would hold that mask to the end of the
+    video."""
+    from app.core.rle import encode
+
+    frame, score = lost
+    return Annotation(Place(media_id, frame=frame), Mask(encode(np.asarray(last, bool))),
+                      class_id, track_id, outside=True, source=source,
+                      score=min(max(float(score), 0.0), 1.0), attributes=dict(attributes))
 
 
 def box_track_records(doc: Any, seed: Annotation, found: list[Any], source: str

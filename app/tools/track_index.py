@@ -26,7 +26,7 @@ from app.core.document import Document
 from app.core.interpolate import interpolate, visible_runs
 from app.core.places import Place
 
-TRACKED_KINDS = ("box", "rotated_box", "polygon", "polyline", "keypoints")  # masks: per frame
+TRACKED_KINDS = ("box", "rotated_box", "polygon", "polyline", "keypoints", "mask")  # masks: held
 
 
 def interpolated_id(track_id: str, frame: int) -> str:
@@ -138,7 +138,7 @@ class TrackIndex:
             if a is None:
                 continue
             if track.attributes:
-                a = replace(a, attributes={**a.attributes, **track.attributes})
+                a = replace(a, attributes={**track.attributes, **a.attributes})  # frame wins
             out.append(a)
         out.sort(key=lambda a: (a.z, a.created))
         if len(self._shown) > 64:

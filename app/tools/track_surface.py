@@ -4,7 +4,8 @@ What is shown on a frame is every track's shape there, interpolated ones include
 (:class:`~app.tools.track_index.TrackIndex`); every edit made on it goes through the video's
 track rules (:class:`~app.tools.track_edits.TrackEdits`: an edited interpolated shape becomes a
 keyframe, a track's static attributes go onto the track); a drawn box, polygon, polyline or
-keypoints becomes a new track with its first keyframe (``as_track``; masks stay per frame).
+keypoints or mask becomes a new track with its first keyframe (``as_track``; a mask track
+shows its latest keyframe's mask until the next one).
 Frames are 0-based indices in presentation order.
 """
 
@@ -58,7 +59,7 @@ class TrackSurface(Surface):
     def add_drawn(self, state: EditorState, shape: Shape, label: str, place: Place,
                   fields: dict[str, Any]) -> Annotation | None:
         """A new track with its first keyframe at ``place`` (a single-frame shape when
-        ``as_track`` is off, for masks, or off this video's frames)."""
+        ``as_track`` is off, for tags and events, or off this video's frames)."""
         if not self._mine(place) or not self.as_track or shape.kind not in TRACKED_KINDS:
             ann = state.new_annotation(shape, place=place, surface=self, **fields)
             return ann if state.execute(Put((ann,), label=label), self, rewrite=False) \

@@ -2,6 +2,10 @@
 
 bool → checkbox, enum → combo box, number → spin box, text → line edit. Each edit is one
 ``Put`` of every selected annotation of that class it changes (one undo step; locked ones stay).
+On a video track the window's surface rewrites it (:mod:`app.tools.track_edits`): a static
+attribute goes onto the track, a per-frame ("dynamic", marked "per frame") one onto the shape
+of the frame shown, which becomes a keyframe there if it was not one (CVAT's mutable
+attributes); the value shown on a frame is that of the latest stored shape at or before it.
 """
 
 from __future__ import annotations
@@ -67,8 +71,15 @@ class AttributeEditor(QWidget, StateWatcher):
         name = cls.name if cls else "(no class)"
         self.title.setText(f"<b>{name}</b> · {anns[0].kind.replace('_', ' ')}"
                            + (f" · {n} objects" if n > 1 else ""))
-        self.hint.setText("" if cls and cls.attributes else "This class has no attributes.")
+        self.hint.setText(self._hint(cls, anns[0]))
         self._load(anns[0])
+
+    def _hint(self, cls: LabelClass | None, a: Annotation) -> str:
+        if cls is None or not cls.attributes:
+            return "This class has no attributes."
+        if a.track_id is None or a.frame is None or not any(s.dynamic for s in cls.attributes):
+            return ""
+        return f"Per-frame values set here hold from frame {a.frame} until their next change."
 
     def _build(self, cls: LabelClass | None) -> None:
         self._cls = cls
@@ -77,9 +88,11 @@ class AttributeEditor(QWidget, StateWatcher):
         self.editors.clear()
         for spec in cls.attributes if cls else ():
             w = self._editor(spec)
-            w.setToolTip(f"{spec.name} ({spec.type.value})")
+            w.setToolTip(f"{spec.name} ({spec.type.value}" + (
+                ", per frame: on a track it is set on this frame and holds until the next "
+                "change)" if spec.dynamic else ")"))
             self.editors[spec.name] = w
-            self.form.addRow(spec.name, w)
+            self.form.addRow(f"{spec.name} (per frame)" if spec.dynamic else spec.name, w)
 
     def _editor(self, spec: AttributeSpec) -> QWidget:
         name = spec.name

@@ -1,4 +1,5 @@
-"""Add / edit one label class: name, colour, allowed shape kinds, hotkey, attributes, skeleton.
+"""Add / edit one label class: name, colour, allowed shape kinds, hotkey, attributes (each
+may change per frame on video tracks: CVAT's mutable attributes), skeleton.
 
 The dialog only builds a :class:`~app.core.schema.LabelClass` value; validation is the core's
 (``ValueError`` messages are shown under the form and the dialog stays open).
@@ -21,7 +22,11 @@ from app.core.shapes import SHAPE_KINDS
 KIND_NAMES = {"box": "Box", "rotated_box": "Rotated box", "polygon": "Polygon",
               "polyline": "Polyline", "keypoints": "Keypoints", "mask": "Mask", "tag": "Tag",
               "event": "Event"}
-_COLS = ("Name", "Type", "Choices (a, b, c)", "Default", "Min", "Max")
+_COLS = ("Name", "Type", "Choices (a, b, c)", "Default", "Min", "Max", "Per frame")
+PER_FRAME = 6  # the column of the "changes per frame" (dynamic) check box
+PER_FRAME_TIP = ("Changes per frame: on a video track the value is set on a frame and holds "
+                 "until the next change (CVAT's mutable attribute); unticked, one value holds "
+                 "for the whole track")
 TYPE_NAMES = {AttributeType.BOOL: "yes / no", AttributeType.ENUM: "choice",
               AttributeType.NUMBER: "number", AttributeType.TEXT: "text"}
 HOTKEYS = "123456789"
@@ -97,9 +102,10 @@ class ClassDialog(QDialog):
         head = self.table.horizontalHeader()
         head.setSectionResizeMode(QHeaderView.Interactive)
         head.setSectionResizeMode(2, QHeaderView.Stretch)
-        for col, width in ((0, 130), (1, 110), (3, 90), (4, 70), (5, 70)):
+        for col, width in ((0, 130), (1, 110), (3, 90), (4, 70), (5, 70), (PER_FRAME, 80)):
             self.table.setColumnWidth(col, width)
         self.table.verticalHeader().hide()
+        self.table.horizontalHeaderItem(PER_FRAME).setToolTip(PER_FRAME_TIP)
         for spec in cls.attributes if cls else ():
             self._add_row(spec)
         self.add_attribute = QPushButton("Add attribute")
@@ -166,10 +172,19 @@ class ClassDialog(QDialog):
                    "" if spec.maximum is None else str(spec.maximum)) if spec else ("",) * 4)
         for c, v in enumerate(values, start=2):
             self.table.setItem(r, c, QTableWidgetItem(v))
+        per_frame = QCheckBox()
+        per_frame.setChecked(bool(spec and spec.dynamic))
+        per_frame.setToolTip(PER_FRAME_TIP)
+        self.table.setCellWidget(r, PER_FRAME, per_frame)
 
     def _cell(self, r: int, c: int) -> str:
         item = self.table.item(r, c)
         return item.text() if item else ""
+
+    def per_frame(self, r: int) -> bool:
+        """Whether row ``r``'s attribute changes per frame (its check box)."""
+        box = self.table.cellWidget(r, PER_FRAME)
+        return isinstance(box, QCheckBox) and box.isChecked()
 
     def _attributes(self) -> tuple[AttributeSpec, ...]:
         out = []
@@ -183,7 +198,8 @@ class ClassDialog(QDialog):
                 raise ValueError(f"attribute {name!r} is a choice and needs options")
             try:
                 spec = AttributeSpec(name, kind, options, _default(kind, self._cell(r, 3)),
-                                     minimum=_num(self._cell(r, 4)), maximum=_num(self._cell(r, 5)))
+                                     dynamic=self.per_frame(r), minimum=_num(self._cell(r, 4)),
+                                     maximum=_num(self._cell(r, 5)))
             except ValueError:
                 raise ValueError(f"attribute {name!r}: min, max and default must be numbers") \
                     from None

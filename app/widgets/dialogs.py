@@ -1,4 +1,5 @@
-"""Small dialogs of the main window: project and media file pickers, display adjustment, about.
+"""Small dialogs of the main window: project and media file pickers, display adjustment,
+preferences, about.
 
 They only ask; the window acts on the answer.
 """
@@ -9,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QDialog, QFileDialog, QFormLayout, QMessageBox, QSlider, QWidget
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel,
+                               QMessageBox, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 PROJECT_FILTER = "Vellum project (*.vellum)"
 MEDIA_FILTER = ("Images, videos and volumes (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.jp2 "
@@ -68,6 +70,66 @@ class AdjustDialog(QDialog):
         self._settings.setValue("adjust_Brightness", b)
         self._settings.setValue("adjust_Contrast", c)
         self._apply(b / 100, c / 100)
+
+
+class PreferencesDialog(QDialog):
+    """Edit ▸ Preferences…: the preferences Qt-free code reads too (:mod:`app.io.preferences`),
+    saved when OK is pressed: the decoded-frame cache of each video, in MB (MiB), applied to
+    the next video opened; ``$VELLUM_FRAME_CACHE_MB`` wins over it when set."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        import os
+
+        from app.io import preferences
+        from app.io.video.reader import CACHE_ENV, DEFAULT_CACHE_BYTES
+
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.setMinimumWidth(460)
+        self.cache_mb = QSpinBox()
+        self.cache_mb.setRange(preferences.MIN_CACHE_MB, preferences.MAX_CACHE_MB)
+        self.cache_mb.setSingleStep(256)
+        self.cache_mb.setSuffix(" MB")
+        self.cache_mb.setValue(preferences.frame_cache_mb() or DEFAULT_CACHE_BYTES >> 20)
+        self.cache_mb.setToolTip("Decoded frames each open video keeps in memory, so that "
+                                 "stepping back and forth does not decode them again")
+        note = ("Applies to the next video opened (the video shown now keeps its cache until "
+                "it is opened again).")
+        env = os.environ.get(CACHE_ENV, "").strip()
+        if env:
+            note += (f" ${CACHE_ENV} is set ({env}) and wins over this value while it is "
+                     "set.")
+        self.note = QLabel(note)
+        self.note.setObjectName("muted")
+        self.note.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setObjectName("errorBanner")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        form = QFormLayout()
+        form.addRow("Video frame cache", self.cache_mb)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                               | QDialogButtonBox.StandardButton.Cancel)
+        box.accepted.connect(self._accept)
+        box.rejected.connect(self.reject)
+        self.buttons = box
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.note)
+        lay.addWidget(self.error)
+        lay.addWidget(box)
+
+    def _accept(self) -> None:
+        from app.core.errors import VellumError
+        from app.io import preferences
+
+        try:
+            preferences.save(**{preferences.FRAME_CACHE_MB: int(self.cache_mb.value())})
+        except VellumError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.accept()
 
 
 def about(parent: QWidget) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
@@ -65,7 +65,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Vellum")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        self.jobs = Jobs(self)
+        # long jobs (a video's preparation, an export) leave threads for frame decoding
+        self.jobs = Jobs(self, threads=max(4, QThread.idealThreadCount() + 2))
         self.thumb_jobs = Jobs(self, threads=2, idle=True)
         self.state = EditorState(None)
         self.canvas = Canvas(self.state)

@@ -16,7 +16,10 @@ step the document refuses (the track was edited meanwhile) stops the job. At the
 - :func:`propagate_volume_segment` - from a box on one slice, up and down the volume
   (:func:`app.inference.propagation.propagate_volume`), painted into the label map;
 - :func:`propagate_video_mask` - a mask forward or backward over ``frames`` frames, as the
-  shapes of the seed's track (made for it when it has none);
+  shapes of the seed's mask track (made for it when it has none; the SAM tool's Enter with
+  its output "mask" already made the seed a mask keyframe of a track); going forward, the
+  frame where the model lost the object gets an ``outside`` keyframe, since a mask track
+  holds its latest mask;
 - :func:`track_box` - a box forward or backward ``frames`` frames with the tracker
   (NanoTrack when installed, else the classical one), as the shapes of the box's track; a
   lost stretch it comes back from becomes occluded shapes with interpolated boxes, one the
@@ -38,7 +41,8 @@ from app.core.errors import VellumError
 from app.core.labelmap import Mode
 from app.core.places import Place
 from app.inference.propagation_records import (Review, _dynamic, box_reviews,
-                                               frames_between, mask_records, propagate_frames,
+                                               frames_between, lost_marker, mask_records,
+                                               propagate_frames,
                                                seed_track, seed_track_shapes, taken_frames,
                                                track_command, volume_modifier, volume_review)
 from app.inference.tracking import STEP_FRAMES
@@ -214,10 +218,16 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
     dynamic = _dynamic(doc, keyed.class_id, keyed.attributes)
     reviews: list[Review] = []
 
-    def commit(masks: Any) -> None:  # UI thread: one step, the masks made since the last
+    def commit(payload: Any) -> None:  # UI thread: one step, the masks made since the last
         nonlocal first
+        masks, lost, last = payload
         shapes, review = mask_records(seed.media_id, track.id, keyed.class_id, dynamic, masks,
                                       model_id)
+        if lost is not None and not backward:  # out of view from there, not held to the end
+            shapes.append(lost_marker(seed.media_id, track.id, keyed.class_id, dynamic, lost,
+                                      last, model_id))
+        if not shapes:
+            return
         if steps.execute(host, track_command(doc, first + shapes,
                                              f"Propagate with {model_id}")):
             first = []
@@ -234,7 +244,7 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
 
         def made(masks: list[Any]) -> None:
             if not job.cancelled:
-                steps.post(masks[sent[0]:])
+                steps.post((masks[sent[0]:], None, None))
                 sent[0] = len(masks)
 
         with open_video(path) as reader:
@@ -245,8 +255,9 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
                                      on_step=made, every=STEP_FRAMES)
         if job.cancelled:
             raise Cancelled()
-        if found.masks[sent[0]:]:
-            steps.post(found.masks[sent[0]:])
+        if found.masks[sent[0]:] or found.lost is not None:
+            last = found.masks[-1].mask if found.masks else mask
+            steps.post((found.masks[sent[0]:], found.lost, last))
         return found
 
     def done(found: Any) -> None:

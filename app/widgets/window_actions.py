@@ -83,6 +83,10 @@ def entries(w: MainWindow) -> list[Entry]:
               section="Edit"),
         Entry(E, "Select &all shapes", "Ctrl+A", c.select_all, section="Edit"),
         Entry(E, action=w.objects.actions_["delete"], section="Edit"),
+        Entry(E, separator=True),
+        Entry(E, "Pre&ferences…", None, d.preferences_dialog,
+              "The video frame cache size (applies to the next video opened)",
+              name="preferences"),
 
         *[Entry(O, action=w.objects.actions_[k], section="Objects")
           for k in ("visibility", "lock", "forward", "backward")],

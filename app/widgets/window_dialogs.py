@@ -1,6 +1,6 @@
 """The main window's dialogs and window-wide settings: new / open project, add media, the demo,
-recent projects, the key sheet, brightness and contrast, theme, author name. Composed by
-:class:`~app.widgets.main_window.MainWindow` as ``window.dialogs``; the menu table
+recent projects, the key sheet, brightness and contrast, theme, author name, preferences.
+Composed by :class:`~app.widgets.main_window.MainWindow` as ``window.dialogs``; the menu table
 (:mod:`app.widgets.window_actions`) and the welcome page call it.
 """
 
@@ -102,6 +102,12 @@ class WindowDialogs:
 
     def about(self) -> None:
         dialogs.about(self.w)
+
+    def preferences_dialog(self) -> None:
+        """Edit ▸ Preferences… (saved for Qt-free code too: :mod:`app.io.preferences`)."""
+        if dialogs.PreferencesDialog(self.w).exec():
+            self.w.message("Preferences saved; the frame cache size applies to the next "
+                           "video opened.", 5000)
 
     def author_dialog(self) -> None:
         """Ask for the name the audit trail records (kept in QSettings)."""

@@ -40,14 +40,21 @@ CACHE_ENV = "VELLUM_FRAME_CACHE_MB"  # the decoded-frame cache of each open vide
 
 
 def default_cache_bytes() -> int:
-    """The frame cache cap in bytes: ``$VELLUM_FRAME_CACHE_MB`` MiB (a whole number from 16),
-    else :data:`DEFAULT_CACHE_BYTES` (1 GiB). A value that is no such number is ignored."""
+    """The frame cache cap in bytes, read when a reader opens: ``$VELLUM_FRAME_CACHE_MB`` MiB
+    (a whole number from 16), else the size saved in the preferences (the window's Edit ▸
+    Preferences…, :func:`app.io.preferences.frame_cache_mb`), else
+    :data:`DEFAULT_CACHE_BYTES` (1 GiB). A value that is no such number is ignored."""
     import os
+
+    from app.io.preferences import frame_cache_mb
 
     raw = os.environ.get(CACHE_ENV, "").strip()
     if raw.isdigit() and int(raw) >= 16:
         return int(raw) << 20
-    return DEFAULT_CACHE_BYTES
+    saved = frame_cache_mb()
+    return saved << 20 if saved is not None else DEFAULT_CACHE_BYTES
+
+
 AHEAD = 6  # frames converted ahead of a stepping or playing position
 DECODER_FRAMES = 28  # pictures a decoder holds at most (16 references, threads, reordering)
 BEHIND = 24  # frames kept decoded behind a position when stepping backwards

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from app.core import track_edits as whole
 from app.core.commands import Batch, Command, Remove
+from app.core.errors import RefusedEdit
 from app.tools import track_edits as edits
 from app.widgets.video.report_text import ReportDialog
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class TrackActions:
-    """Keyframe, outside, occluded, propagate, delete track, events, the report.
+    """Keyframe, outside, occluded, propagate, merge, split, delete track, events, the report.
 
     ``video`` is the video shown (of it only ``track_id`` is set here); ``panels`` shows a
     newly chosen track on the timeline; ``run(command, note)`` executes a command of the
@@ -93,6 +95,50 @@ class TrackActions:
             return
         self.run(*edits.propagate(v.index, anns, v.frame, v.tracks.count.value(),
                                   v.tracks.as_keyframes))
+
+    def merge_tracks(self) -> None:
+        """Shift+M: merge the two tracks chosen - those of the selected shapes when they are
+        of two tracks, else the two rows chosen in the track list (Ctrl+click) - into the one
+        chosen first; where both have a shape, the one chosen later's is kept (CVAT)."""
+        v = self.video
+        ix = v.index
+        if ix is None:
+            return
+        shapes = [ix.track_of(v.frame, i) for i in v.host.state.selection]
+        tracks = [t for t in dict.fromkeys(shapes) if t]
+        if len(tracks) < 2:
+            tracks = [t for t in v.tracks.chosen if t in ix.fresh().tracks]
+        if len(tracks) != 2:
+            v.host.message("Choose two tracks to merge: click one in the track list and "
+                           "Ctrl+click the other (or select their two shapes).", 5000)
+            return
+        keep, other = tracks
+        try:
+            command = whole.merge_tracks(v.host.doc, keep, other)
+        except RefusedEdit as exc:
+            self.run(None, str(exc))
+            return
+        n = len(ix.shapes(other))
+        if self.run(command, f"Merged the tracks: {n} stored shape(s) moved onto the one "
+                             "chosen first (Ctrl+Z undoes it)."):
+            self.choose_track(keep)
+            self.panels.refresh()
+
+    def split_track(self) -> None:
+        """Ctrl+Shift+M: the selected track is a new track from the frame shown on."""
+        v = self.video
+        tid = self._need_track()
+        if tid is None:
+            return
+        try:
+            command, new = whole.split_track(v.host.doc, tid, v.frame)
+        except RefusedEdit as exc:
+            self.run(None, str(exc))
+            return
+        if self.run(command, f"Split the track at frame {v.frame}: from here on it is a new "
+                             "track (Ctrl+Z undoes it)."):
+            self.choose_track(new.id)
+            self.panels.refresh()
 
     def delete_track(self, track_id: str) -> None:
         if self.run(*edits.delete_track(self.video.index, track_id)):

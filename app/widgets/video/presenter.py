@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QDockWidget, QSplitter, QWidget
 
 from app.core.commands import Command
 from app.core.errors import VellumError
+from app.core.interpolate import visibility_changes
 from app.core.media import MediaItem
 from app.core.places import Place
 from app.io.planes import RGBSource
@@ -32,6 +33,7 @@ from app.tools.track_surface import TrackSurface
 from app.widgets.video.actions import TrackActions
 from app.widgets.video.frames import FrameFeed, Playback
 from app.widgets.video.keys import KEYS, SpaceTap
+from app.widgets.video.prepare import ProxyPrep
 from app.widgets.video.report_text import report_summary
 from app.widgets.video.sync import PanelSync
 from app.widgets.video.timeline import TimelinePanel
@@ -83,6 +85,8 @@ class VideoPresenter:
         self._remove: list[Callable[[], Any]] = []
         self._resumed = False
         self.feed = FrameFeed(host.jobs, self._frame_shown, self._frame_failed)
+        self.prep = ProxyPrep(host.jobs, self.feed.set_proxy,
+                              lambda text: self.host.message(text, 8000), host.canvas)
         self.panel: QWidget | None = None
         self.sync = PanelSync(self)
         self.actions = TrackActions(self, self.sync, self._run)
@@ -206,7 +210,9 @@ class VideoPresenter:
                 (t.show_report, act.show_report), (tl.track_chosen, act.choose_track),
                 (tl.delete_track, act.delete_track), (tl.keyframe, act.toggle_keyframe),
                 (tl.outside, act.toggle_outside), (tl.occluded, act.toggle_occluded),
-                (tl.propagate, act.propagate)):
+                (tl.propagate, act.propagate), (tl.merge, act.merge_tracks),
+                (tl.split, act.split_track), (t.keyframe_step, self._to_keyframe),
+                (t.outside_step, self._to_outside_change)):
             signal.connect(slot)
 
     def _start_frame(self, item: MediaItem) -> int:
@@ -247,6 +253,7 @@ class VideoPresenter:
             self.host.message(f"{item.name}: {warn}", 10000)
         self.feed.attach(reader)
         self._go(self.frame)
+        self.prep.show(reader, item.name)
 
     def _open_failed(self, token: int, exc: Exception) -> None:
         if token != self._token or self.item is None:
@@ -261,6 +268,7 @@ class VideoPresenter:
                                     "PgDown for the next item.")
 
     def _close_reader(self) -> None:
+        self.prep.leave()
         self.feed.attach(None)
         reader, self.reader = self.reader, None
         self._token += 1
@@ -376,6 +384,30 @@ class VideoPresenter:
             whose = "this track" if chosen else "any track"
             self.host.message(f"No keyframe of {whose} {'after' if direction > 0 else 'before'}"
                               f" frame {self.frame}.", 3000)
+            return
+        self.jump(ahead[0] if direction > 0 else ahead[-1])
+
+    def next_outside_change(self) -> None:
+        self._to_outside_change(1)
+
+    def previous_outside_change(self) -> None:
+        self._to_outside_change(-1)
+
+    def _to_outside_change(self, direction: int) -> None:
+        """Jump to the next (``direction`` 1) or previous (-1) frame where the selected
+        track enters or leaves the view (any track's when none is selected)."""
+        ix = self.index
+        if ix is None or self.item is None:
+            return
+        chosen = self.actions.current_track()
+        tracks = [chosen] if chosen else [t.id for t in ix.track_list()]
+        frames = sorted({f for t in tracks
+                         for f in visibility_changes(ix.shapes(t), ix.frame_count)})
+        ahead = [f for f in frames if (f > self.frame if direction > 0 else f < self.frame)]
+        if not ahead:
+            whose = "this track" if chosen else "a track"
+            self.host.message(f"No frame {'after' if direction > 0 else 'before'} frame "
+                              f"{self.frame} where {whose} enters or leaves the view.", 3000)
             return
         self.jump(ahead[0] if direction > 0 else ahead[-1])
 

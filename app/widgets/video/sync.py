@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from app.core.document import Change, ChangeKind
 from app.core.places import Place
 from app.core.shapes import Event
-from app.widgets.video.timeline import EventBar, Marker
+from app.core.track_edits import attribute_keyframes
+from app.widgets.video.timeline import EventBar, Marker, attr_marks
 
 if TYPE_CHECKING:
     from app.widgets.video.shown import VideoShown
@@ -73,11 +74,12 @@ class PanelSync:
         bar.update()
 
     def show_track(self) -> None:
-        """The selected track's keyframe markers and visible runs on the timeline."""
+        """The selected track's keyframe markers, visible runs and per-frame attribute
+        changes on the timeline."""
         v = self.video
         bar, ix, tid = v.timeline.bar, v.index, v.track_id
         if ix is None or tid is None or tid not in ix.fresh().tracks:
-            bar.markers, bar.runs = [], []
+            bar.markers, bar.runs, bar.attr_marks = [], [], []
         else:
             cls = v.host.doc.schema.class_by_id(ix.tracks[tid].class_id)
             bar.track_color = cls.color if cls else "#c8c8c8"
@@ -85,4 +87,6 @@ class PanelSync:
                                   "key" if a.keyframe else "tracked")
                            for a in ix.shapes(tid)]
             bar.runs = ix.visible_runs(tid)
+            dynamic = [a.name for a in cls.attributes if a.dynamic] if cls else []
+            bar.attr_marks = attr_marks(attribute_keyframes(ix.shapes(tid), dynamic))
         bar.update()

@@ -1,6 +1,7 @@
 """The timeline of a video: a painted strip (frame ruler, where annotations are, the selected
-track's keyframes, events, the selected range, the current frame) and its controls (step,
-play, jump box, range to event, the import report).
+track's keyframes and where its per-frame attributes change, events, the selected range, the
+current frame) and its controls (step, play, next / previous keyframe and in/out-of-view
+change of the selected track, jump box, range to event, the import report).
 
 Frames are 0-based indices in presentation order; times are seconds from the first displayed
 frame (the frame's own timestamp, never the index divided by a rate).
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
 MARGIN = 10  # px left and right of the frame strip
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)  # playback speeds offered (times real time)
 HEIGHT = 72  # px at least; the rows grow with the strip
+ATTR_COLOR = "#ffd400"  # the marks of per-frame attribute changes (a triangle over the row)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,21 @@ class Marker:
 
     frame: int
     kind: str
+
+
+@dataclass(frozen=True)
+class AttrMark:
+    """A stored shape of the selected track on which a per-frame attribute changes: ``text``
+    says which, to what (the strip's tooltip)."""
+
+    frame: int
+    text: str
+
+
+def attr_marks(changes: Sequence[tuple[int, dict]]) -> list[AttrMark]:
+    """The marks of :func:`app.core.track_edits.attribute_keyframes`' ``(frame, values)``."""
+    return [AttrMark(f, ", ".join(f"{k} = {v}" for k, v in values.items()))
+            for f, values in changes]
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,7 @@ class TimelineBar(QWidget):
         self.pending: int | None = None
         self.selection: tuple[int, int] | None = None
         self.markers: list[Marker] = []
+        self.attr_marks: list[AttrMark] = []
         self.runs: list[tuple[int, int]] = []
         self.track_color = "#ffffff"
         self.density = np.zeros(0, np.int32)
@@ -123,6 +141,14 @@ class TimelineBar(QWidget):
         f = math.floor((x - MARGIN) / self._width() * self.frame_count)
         return min(max(f, 0), self.frame_count - 1)
 
+    def attr_mark_at(self, x: float, y: float) -> AttrMark | None:
+        """The attribute mark under widget point (x, y) (the top half of the track's row)."""
+        top, bottom = self.rows()["track"]
+        if not top - 2 <= y <= (top + bottom) / 2:
+            return None
+        near = [m for m in self.attr_marks if abs(self.x_of(m.frame) - x) <= 5]
+        return min(near, key=lambda m: abs(self.x_of(m.frame) - x)) if near else None
+
     def _event_at(self, x: float, y: float) -> EventBar | None:
         top, bottom = self.rows()["events"]
         if not top <= y <= bottom:
@@ -151,7 +177,9 @@ class TimelineBar(QWidget):
     def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         f = self.frame_at(e.position().x())
         ev = self._event_at(e.position().x(), e.position().y())
-        self.setToolTip(f"{ev.name}: frames {ev.start}-{ev.end}" if ev else f"frame {f}")
+        mark = self.attr_mark_at(e.position().x(), e.position().y())
+        self.setToolTip(f"{ev.name}: frames {ev.start}-{ev.end}" if ev else
+                        f"frame {mark.frame}: {mark.text}" if mark else f"frame {f}")
         if self._anchor is not None:
             if f != self._anchor:
                 self._moved = True
@@ -274,6 +302,13 @@ class TimelineBar(QWidget):
                 p.setPen(QPen(QColor("#000000"), 1))
                 p.setBrush(tc)
                 p.drawPolygon(diamond)
+        r = min(max((bottom - top) / 4, 3.0), 5.0)  # where a per-frame attribute changes
+        p.setPen(QPen(QColor("#000000"), 1))
+        p.setBrush(QColor(ATTR_COLOR))
+        for m in self.attr_marks:
+            x = self.x_of(m.frame)
+            p.drawPolygon(QPolygonF([QPointF(x - r, top), QPointF(x + r, top),
+                                     QPointF(x, top + 1.6 * r)]))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         # events
         top, bottom = rows["events"]
@@ -331,6 +366,8 @@ class TimelinePanel(QWidget):
     make_event = Signal()
     show_report = Signal()
     speed_changed = Signal(float)  # times real time
+    keyframe_step = Signal(int)  # +1: next keyframe, -1: previous
+    outside_step = Signal(int)  # +1: next frame the track enters / leaves the view, -1: back
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -362,6 +399,19 @@ class TimelinePanel(QWidget):
             row.addWidget(b)
         self.step.valueChanged.connect(self._step_changed)
         row.addWidget(self.step)
+        for key, text, tip, signal, d in (
+                ("key_back", "‹◆", "Previous keyframe of the selected track (,)",
+                 self.keyframe_step, -1),
+                ("key_next", "◆›", "Next keyframe of the selected track (.)",
+                 self.keyframe_step, 1),
+                ("out_back", "‹◇", "Previous frame where the selected track enters or leaves "
+                 "the view (Alt+,)", self.outside_step, -1),
+                ("out_next", "◇›", "Next frame where the selected track enters or leaves the "
+                 "view (Alt+.)", self.outside_step, 1)):
+            b = _button(text, tip)
+            b.clicked.connect(lambda _=False, s=signal, d=d: s.emit(d))
+            self.buttons[key] = b
+            row.addWidget(b)
         self.speed = QComboBox()
         for value in SPEEDS:
             self.speed.addItem(f"{value:g}×", value)

@@ -1,14 +1,16 @@
 """The track list of a video: each track with its class, first and last frame in view and its
 keyframes (click one to go there), and the track tools: keyframe, outside, occluded,
-propagate to the next N frames, delete the track, and whether drawing makes a track or a
-single-frame shape. Frames are 0-based indices in presentation order."""
+propagate to the next N frames, merge two tracks, split one at the current frame, delete the
+track, and whether drawing makes a track or a single-frame shape. Ctrl+click chooses a second
+track (to merge); right-click a row for its menu. Frames are 0-based indices in presentation
+order."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QSpinBox, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
+                               QHeaderView, QLabel, QMenu, QSpinBox, QToolButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from app.core.schema import LabelSchema
 from app.tools.track_index import TrackIndex
@@ -17,6 +19,11 @@ from app.widgets.icons import swatch
 TRACK_ROLE = Qt.ItemDataRole.UserRole
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_ROWS = 500  # keyframe rows listed under a track
+MERGE_TIP = ("Merge two tracks into the one chosen first: choose a track, Ctrl+click another "
+             "(or select their shapes); where both have a shape, the one chosen later's is "
+             "kept (Shift+M)")
+SPLIT_TIP = ("Split the selected track at the frame shown: from this frame on it is a new "
+             "track (Ctrl+Shift+M)")
 
 
 def _button(text: str, tip: str) -> QToolButton:
@@ -37,6 +44,8 @@ class TrackList(QWidget):
     outside = Signal()
     occluded = Signal()
     propagate = Signal()
+    merge = Signal()
+    split = Signal()
     as_track_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -49,8 +58,14 @@ class TrackList(QWidget):
         for c in (1, 2):
             head.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         head.setStretchLastSection(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.itemClicked.connect(self._clicked)
         self.tree.itemExpanded.connect(self._fill)
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._menu)
+        self.chosen: list[str] = []  # the tracks chosen in the list, in the order chosen
+        self._building = False
         self._index: TrackIndex | None = None
         self.as_track = QCheckBox("Draw as track")
         self.as_track.setChecked(True)
@@ -69,9 +84,12 @@ class TrackList(QWidget):
                               "(one undo step)"),
             "propagate": _button("Propagate", "Copy the selected shape onto the next frames "
                                  "(Ctrl+Shift+P)"),
+            "merge": _button("Merge", MERGE_TIP),
+            "split": _button("Split", SPLIT_TIP),
         }
         for key, signal in (("keyframe", self.keyframe), ("outside", self.outside),
-                            ("occluded", self.occluded), ("propagate", self.propagate)):
+                            ("occluded", self.occluded), ("propagate", self.propagate),
+                            ("merge", self.merge), ("split", self.split)):
             self.buttons[key].clicked.connect(signal.emit)
         self.buttons["delete"].clicked.connect(self._delete)
         self.count = QSpinBox()
@@ -96,7 +114,8 @@ class TrackList(QWidget):
         prop.addWidget(self.count)
         prop.addWidget(self.mode)
         prop.addStretch(1)
-        prop.addWidget(self.buttons["delete"])
+        for key in ("merge", "split", "delete"):
+            prop.addWidget(self.buttons[key])
         self.hint = QLabel()
         self.hint.setObjectName("muted")
         lay = QVBoxLayout(self)
@@ -119,10 +138,25 @@ class TrackList(QWidget):
         opened = {self.tree.topLevelItem(i).data(0, TRACK_ROLE)
                   for i in range(self.tree.topLevelItemCount())
                   if self.tree.topLevelItem(i).isExpanded()}
+        tracks = index.track_list() if index is not None else []
+        ids = {t.id for t in tracks}
+        self.chosen = [t for t in self.chosen if t in ids]
+        if current is not None and current not in self.chosen:
+            self.chosen = [current]
+        elif current is None:
+            self.chosen = []
+        self._building = True
+        try:
+            self._rows(index, schema, tracks, opened)
+        finally:
+            self._building = False
+
+    def _rows(self, index: TrackIndex | None, schema: LabelSchema | None, tracks: list,
+              opened: set) -> None:
         self.tree.clear()
         if index is None:
             return
-        for n, track in enumerate(index.track_list(), start=1):
+        for n, track in enumerate(tracks, start=1):
             cls = schema.class_by_id(track.class_id) if schema else None
             span = index.span(track.id)
             keys = index.keyframes(track.id)
@@ -135,8 +169,8 @@ class TrackList(QWidget):
             item.setToolTip(0, f"track {track.id}")
             item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
             self.tree.addTopLevelItem(item)
-            item.setSelected(track.id == current)
-            if track.id == current or track.id in opened:
+            item.setSelected(track.id in self.chosen)
+            if track.id == self.current or track.id in opened:
                 item.setExpanded(True)
 
     def _fill(self, item: QTreeWidgetItem) -> None:
@@ -154,6 +188,37 @@ class TrackList(QWidget):
             item.addChild(child)
         if len(keys) > MAX_ROWS:
             item.addChild(QTreeWidgetItem([f"… {len(keys) - MAX_ROWS} more keyframes", "", ""]))
+
+    def _selection_changed(self) -> None:
+        """Keep :attr:`chosen` in the order the rows were chosen (Ctrl+click adds one)."""
+        if self._building:
+            return
+        now = list(dict.fromkeys(it.data(0, TRACK_ROLE) for it in self.tree.selectedItems()
+                                 if it.data(0, TRACK_ROLE)))
+        self.chosen = [t for t in self.chosen if t in now] + [t for t in now
+                                                              if t not in self.chosen]
+
+    def _menu(self, pos: QPoint) -> None:
+        """Right-click: the row's track becomes chosen (unless it is already), then its menu."""
+        item = self.tree.itemAt(pos)
+        track = item.data(0, TRACK_ROLE) if item is not None else None
+        if track and track not in self.chosen:
+            self.tree.setCurrentItem(item)
+            self.track_chosen.emit(track)
+        menu = QMenu(self)
+        two = len(self.chosen) >= 2
+        act = menu.addAction("Merge the chosen tracks\tShift+M" if two else
+                             "Merge… (Ctrl+click a second track first)", self.merge.emit)
+        act.setEnabled(two)
+        act.setToolTip(MERGE_TIP)
+        for text, signal in (("Split at this frame\tCtrl+Shift+M", self.split),
+                             ("Keyframe on / off\tShift+K", self.keyframe),
+                             ("Outside from this frame\tO", self.outside)):
+            menu.addAction(text, signal.emit).setEnabled(bool(self.chosen))
+        menu.addSeparator()
+        menu.addAction("Delete track", self._delete).setEnabled(bool(self.chosen))
+        self.context_menu = menu  # kept for tests: the last menu shown
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
 
     def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         track = item.data(0, TRACK_ROLE)
