@@ -57,6 +57,18 @@ def test_jump_box_takes_a_frame_or_a_time_and_the_timeline_a_click(video):
     s.wait_frame(20)
 
 
+def test_ctrl_g_reaches_the_jump_box_whatever_the_tool(video):
+    """A tool's own keys are plain ones: the brush's G (fill holes) does not take Ctrl+G."""
+    s = video
+    s.key(K.Key_B)
+    assert s.canvas.tool.name == "brush"
+    s.key(K.Key_G, CTRL)
+    assert s.focus() is s.timeline.jump
+    s.type("12")
+    s.key(K.Key_Return)
+    s.wait_frame(12)
+
+
 def test_space_tap_plays_and_pauses_and_space_drag_still_pans(video, monkeypatch):
     s = video
     clock = install_fake_clock(monkeypatch)  # time passes only when the test says so
@@ -343,8 +355,9 @@ def test_a_polygon_track_vertex_edited_on_a_later_frame_becomes_a_keyframe(video
     assert half.shape.exterior[1] == pytest.approx(((x0 + x1) / 2, (y0 + y1) / 2))
 
 
-def test_masks_on_video_are_per_frame(video):
+def test_masks_drawn_as_single_frame_shapes_stay_on_their_frame(video):
     s = video
+    s.key(K.Key_T, CTRL)  # single-frame shapes (a mask drawn as a track holds: test_track_tools)
     s.key(K.Key_5)  # sky: masks
     s.key(K.Key_B)
     s.canvas_drag([(60, 40), (120, 50)])

@@ -244,7 +244,10 @@ class Tool:
 
     @property
     def surface(self) -> Surface:
-        """The view of the tool's last pointer event (the window's before any)."""
+        """The view of the tool's last pointer event (the window's before any, and once the
+        window's surface that event was on is replaced: a video left, a project closed)."""
+        if self._surface is not None and self.state.retired(self._surface):
+            self._surface, self._place = None, None
         return self._surface if self._surface is not None else self.state.surface
 
     @property
@@ -384,7 +387,11 @@ class Tool:
         return False
 
     def claims(self, e: KeyEvent) -> bool:
-        """Whether :meth:`handle_key` takes ``e`` before the window's shortcuts."""
+        """Whether :meth:`handle_key` takes ``e`` before the window's shortcuts. A tool's
+        keys are plain (Shift allowed): with Ctrl, Alt or Meta held (Ctrl+G, Ctrl+Z) the key
+        is the window's, whatever the tool; Escape excepted."""
+        if not e.plain and e.key != "Escape":
+            return False
         if e.key == "Escape" and self.state.selection:
             return True
         if e.key == "N" and e.plain and self.busy:

@@ -15,6 +15,7 @@ surface it happened on; tools pass it on.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -80,6 +81,7 @@ class EditorState:
         for name, default in _FIELDS.items():
             object.__setattr__(self, name, default)
         self._listeners: list[StateListener] = []
+        self._retired: weakref.WeakSet[Surface] = weakref.WeakSet()
         object.__setattr__(self, "surface", Surface())
         self.doc = doc
         self.set(**fields)
@@ -113,11 +115,19 @@ class EditorState:
             elif name == "surface" and value is None:
                 value = Surface()
             if getattr(self, name) != value or name == "status":
+                if name == "surface":
+                    self._retired.add(self.surface)
+                    self._retired.discard(value)
                 object.__setattr__(self, name, value)
                 changed.append(name)
         for name in changed:
             for fn in list(self._listeners):
                 fn(name)
+
+    def retired(self, surface: Surface) -> bool:
+        """Whether ``surface`` was the window's surface and was replaced since (a video
+        left, a project closed): a tool that last worked there works on the window's now."""
+        return surface in self._retired
 
     def message(self, text: str) -> None:
         """Publish a one-line status message (field ``'status'``)."""
