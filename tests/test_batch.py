@@ -488,3 +488,35 @@ def test_detect_every_kth_frame_and_classes_as_vellum_detect_spells_them(tmp_pat
             range(0, 180, 3))
         assert {names[a.class_id] for a in found} == {"person", "car"}
     assert _run(project, "--task", "detect", "--model", detector, "--every", "0") == 1
+
+
+def test_a_propagation_that_loses_the_object_ends_its_track_with_an_outside_keyframe(
+        tmp_path, mask_project):
+    """The writer side of a propagate unit whose model lost the object at frame 7: the masks
+    before it and an outside keyframe there holding the last mask (else the track would hold
+    that mask to the end of the video), with an id the job chooses (a rewrite replaces it)."""
+    from app.core.commands import Batch
+    from app.core.rle import decode, encode
+    from app.inference.batch import Job, Unit
+    from app.inference.batch_tasks import PropagateTask
+
+    project = _copy(mask_project, tmp_path / "p")
+    with Document.open(project) as doc:
+        item = next(iter(doc.media()))
+        track = doc.tracks(item.id)[0]
+        seed = doc.track_shapes(track)[0]
+        mask = decode(seed.shape.rle).astype(bool)
+        r = encode(mask)
+        unit = Unit(f"propagate:{track.id}", item.id, str(doc.media_path(item)), 10,
+                    {"track_id": track.id, "start": seed.frame, "end": seed.frame + 10})
+        job = Job("j1", "propagate", {"model": "tiny-medsam"}, [unit])
+        writer = PropagateTask().writer(doc, job, unit, None)
+        rle = [r.height, r.width, r.counts]
+        payload = {"masks": [(seed.frame + i, rle, 0.9, "") for i in (1, 2, 3)],
+                   "stopped": False, "lost": [seed.frame + 4, 0.1, rle]}
+        commands, _, n = writer.step(payload, True)
+        doc.execute(Batch(tuple(commands)))
+        shapes = doc.track_shapes(track)
+        assert [(a.frame - seed.frame, a.outside) for a in shapes] == [
+            (0, False), (1, False), (2, False), (3, False), (4, True)]
+        assert np.array_equal(decode(shapes[-1].shape.rle).astype(bool), mask)

@@ -225,7 +225,12 @@ class PropagateTask:
             found = propagate_frames(frames_between(reader, start + 1, end), session, seed,
                                      unit.media_id, args.get("fingerprint"),
                                      cancelled=should_stop, on_step=step, every=STEP_FRAMES)
-        emit({"masks": pack(found.masks[sent[0]:]), "stopped": found.stopped},
+        lost = None
+        if found.lost is not None and not found.stopped:  # outside from there (the last
+            last_mask = found.masks[-1].mask if found.masks else seed  # mask kept is held)
+            r = encode(last_mask)
+            lost = [int(found.lost[0]), float(found.lost[1]), [r.height, r.width, r.counts]]
+        emit({"masks": pack(found.masks[sent[0]:]), "stopped": found.stopped, "lost": lost},
              max(0, unit.frames - sent[1]), True)
 
 
@@ -262,6 +267,18 @@ class _MaskWriter:
                               attributes=dict(self.attributes),
                               id=record_id(self.job.id, self.unit.key, frame))
                    for frame, rle, score, _ in payload["masks"]]
+        if last and payload.get("lost"):
+            from dataclasses import replace as _replace
+
+            from app.core.rle import decode
+            from app.inference.propagation_records import lost_marker
+
+            frame, score, rle = payload["lost"]
+            marker = lost_marker(self.unit.media_id, self.track.id, self.track.class_id,
+                                 self.attributes, (int(frame), float(score)),
+                                 decode(Rle(*rle)).astype(bool), source)
+            records.append(_replace(marker, id=record_id(self.job.id, self.unit.key,
+                                                         int(frame))))
         if records:
             commands.append(Put(tuple(records), label=f"Propagate with {source}"))
         mark = None
