@@ -279,3 +279,33 @@ def test_propagating_a_mask_track_forward_ends_it_where_the_model_lost_the_objec
         (14, True, True)]  # out of view where the model lost it, not held to the end
     assert s.presenter.index.at(seed.track_id, 13) is not None
     assert s.presenter.index.at(seed.track_id, 30) is None
+
+
+def test_track_every_open_track_from_the_tools_menu(video, monkeypatch, tmp_path):
+    """Two box tracks whose last shapes are keyframes: Tools ▸ Track every open track… asks
+    how far, then each is tracked on from its own last keyframe (no tracker model installed:
+    the classical one), as CVAT tracks every open keyframe."""
+    monkeypatch.setenv("VELLUM_MODELS_DIR", str(tmp_path / "no-models"))
+    s = video
+    s.draw_box(20, 100, 80, 140)
+    first = s.anns("box")[0].track_id
+    go(s, 30)
+    s.key(K.Key_Escape)
+    s.draw_box(150, 20, 210, 60)
+    second = next(a.track_id for a in s.anns("box") if a.track_id != first)
+
+    def fill(dialog) -> None:
+        assert not dialog.direction.isEnabled()  # forward from each track's keyframe
+        dialog.count.setFocus()
+        dialog.count.selectAll()
+        s.type("12")
+        s.click(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok))
+
+    in_dialog(s.qtbot, s.win.built.actions["track_open"].trigger, fill)
+    s.qtbot.waitUntil(lambda: not s.win.jobs.running(), timeout=60000)
+
+    def frames(tid: str) -> list[int]:
+        return sorted(a.frame for a in s.doc.annotations(s.video.id, all_frames=True)
+                      if a.track_id == tid)
+    assert frames(first) == list(range(0, 13))
+    assert frames(second) == list(range(30, 43))

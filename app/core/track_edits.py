@@ -25,7 +25,7 @@ Bad requests raise :class:`~app.core.errors.RefusedEdit` with one sentence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -122,4 +122,25 @@ def attribute_keyframes(shapes: Sequence[Annotation], names: Sequence[str]
         if n and changed:
             out.append((int(a.frame or 0), changed))
         last.update(values)
+    return out
+
+
+def open_tracks(doc: Any, item: Any, limit: int | None, want: Callable[[Any], bool]
+                 ) -> list[tuple[Any, Any, int]]:
+    """The *open* tracks of video ``item``: ``(track, its last keyframe, last frame to
+    reach)`` for every track whose last stored shape is a keyframe that ``want``s (e.g. a
+    box), not outside and not on the last frame - where a tracker or propagation goes on
+    from (the window's Tools ▸ Track every open track, ``vellum batch --task track``).
+    ``limit``: at most that many frames past the keyframe."""
+    out = []
+    count = int(item.frames)
+    for track in doc.tracks(item.id):
+        shapes = [a for a in doc.track_shapes(track) if a.frame is not None]
+        if not shapes:
+            continue
+        last = max(shapes, key=lambda a: a.frame)
+        if not last.keyframe or last.outside or last.frame >= count - 1 or not want(last):
+            continue
+        end = count - 1 if limit is None else min(count - 1, last.frame + max(1, int(limit)))
+        out.append((track, last, end))
     return out

@@ -34,31 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelError, VellumError
+from app.core.track_edits import open_tracks
 from app.inference.batch import STEP_FRAMES, Job, Unit, record_id, remove_existing
 
 
 def _root(options: dict[str, Any]) -> Path | None:
     root = options.get("models_root")
     return Path(root) if root else None
-
-
-def _open_tracks(doc: Any, item: Any, limit: int | None, want: Callable[[Any], bool]
-                 ) -> list[tuple[Any, Any, int]]:
-    """``(track, its last keyframe, last frame to reach)`` for every track of video ``item``
-    whose last stored shape is a keyframe that ``want``s, not outside and not on the last
-    frame."""
-    out = []
-    count = int(item.frames)
-    for track in doc.tracks(item.id):
-        shapes = [a for a in doc.track_shapes(track) if a.frame is not None]
-        if not shapes:
-            continue
-        last = max(shapes, key=lambda a: a.frame)
-        if not last.keyframe or last.outside or last.frame >= count - 1 or not want(last):
-            continue
-        end = count - 1 if limit is None else min(count - 1, last.frame + max(1, int(limit)))
-        out.append((track, last, end))
-    return out
 
 
 def _videos(items: list[Any]) -> list[Any]:
@@ -90,7 +72,7 @@ class TrackTask:
         units = []
         for item in _videos(items):
             path = str(doc.media_path(item))
-            for track, last, end in _open_tracks(
+            for track, last, end in open_tracks(
                     doc, item, options.get("frames"),
                     lambda a: a.shape.bbox()[2] > 0 and a.shape.bbox()[3] > 0):
                 units.append(Unit(f"track:{track.id}:{last.frame}", item.id, path,
@@ -176,7 +158,7 @@ class PropagateTask:
         units = []
         for item in _videos(items):
             path = str(doc.media_path(item))
-            for track, last, end in _open_tracks(doc, item, options.get("frames"),
+            for track, last, end in open_tracks(doc, item, options.get("frames"),
                                                  lambda a: isinstance(a.shape, Mask)):
                 rle = last.shape.rle
                 units.append(Unit(f"propagate:{track.id}:{last.frame}", item.id, path,

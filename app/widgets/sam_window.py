@@ -5,7 +5,7 @@ models run in the status bar.
 (``app.widgets.window_actions``): it makes the window's :class:`QtSamEngine` (the default of
 every SAM tool, the volume panes' too), gives the window's SAM tool its options in the options
 bar, probes the runtime for the status bar, and returns the Tools menu entries: Models…,
-Propagate…, Track box…
+Propagate…, Track box…, Track every open track…
 """
 
 from __future__ import annotations
@@ -167,6 +167,9 @@ class SamWindow(QObject):
                   "Carry the segment-anything mask up and down a volume, or along a video"),
             Entry(TOOLS_MENU, "Track &box…", None, self.track,
                   "Track the selected box forward or backward along the video"),
+            Entry(TOOLS_MENU, "Track every &open track…", None, self.track_open,
+                  "Track every box track of this video from its last keyframe on (one job "
+                  "per track, in steps of 100 frames)", name="track_open"),
         ]
 
     def models_dialog(self) -> None:
@@ -259,6 +262,35 @@ class SamWindow(QObject):
         if chosen is not None:
             seed, backward, frames = chosen
             track_box(_Host(self.w, state), seed, frames, backward, on_review=self._review)
+
+    def track_open(self) -> list[Any]:
+        """Track every open box track of the video shown (its last stored shape a keyframe,
+        not outside, not on the last frame) forward from that keyframe, as far as the user
+        asks (CVAT's tracking of every open keyframe); returns the jobs started."""
+        from app.core.shapes import Box
+        from app.core.track_edits import open_tracks
+
+        state = self.w.state
+        place = state.place
+        if place is None or not place.is_frame or state.doc is None:
+            self.w.message("Tracking every open track works on a video: show one.")
+            return []
+        item = state.doc.media_item(place.media_id)
+        found = open_tracks(state.doc, item, None, lambda a: isinstance(a.shape, Box))
+        if not found:
+            self.w.message("No open box track here: each track's last shape is outside, "
+                           "tracked already or on the last frame.")
+            return []
+        dialog = FrameRange(f"Track {len(found)} open track{'s' * (len(found) > 1)}",
+                            min(last.frame for _, last, _ in found), item.frames, self.w)
+        dialog.direction.setEnabled(False)  # from each track's last keyframe on
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return []
+        frames = dialog.choice()[1]
+        host = _Host(self.w, state)
+        jobs = [track_box(host, last, frames, False, on_review=self._review)
+                for _, last, _ in found]
+        return [j for j in jobs if j is not None]
 
     def _run_from(self, seed: Any, missing: str, title: str) -> tuple[Any, bool, int] | None:
         """(seed, backward, frames) of a run along the video from ``seed``'s frame, as the
