@@ -75,7 +75,23 @@ def cmd_add(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in sorted(kinds.items()))
     print(f"Added {summary or 'nothing'}"
           + (f"; {len(report.duplicates)} already in the project" if report.duplicates else ""))
+    if args.prepare:
+        _prepare_videos(args.project, [m for m in report.added if m.kind.value == "video"])
     return EXIT_ERROR if report.errors else EXIT_OK
+
+
+def _prepare_videos(project: str, items: list[Any]) -> None:
+    """``vellum add --prepare``: build each added video's display proxy (as ``vellum video
+    prepare``; resumable, Ctrl+C keeps the chunks made)."""
+    from app.io.video.proxy import build_proxy
+
+    with _open(project) as doc:
+        paths = [(m.name, doc.media_path(m)) for m in items]
+    for name, path in paths:
+        with terminal_progress(f"Preparing {name}", unit="frame") as progress:
+            info = build_proxy(path, progress=progress)
+        print(f"  prepared {name}: {info.frame_count} frames at {info.width}x{info.height}, "
+              f"{info.bytes / 1e6:.1f} MB")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -164,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "Add media. Folders are searched recursively; a folder of DICOM files "
                          "is one volume. Files already in the project are skipped.")
     p.add_argument("paths", metavar="PATH", nargs="+")
+    p.add_argument("--prepare", action="store_true",
+                   help="also prepare each added video for fast jumps (as 'vellum video "
+                        "prepare': a frame-exact display proxy in the cache folder)")
 
     importers, exporters = add_format_commands(sub)  # from the format registry
 

@@ -411,3 +411,15 @@ def test_open_proxy_refuses_bad_paths(tmp_path):
         open_proxy(tmp_path / "none.mp4")
     with pytest.raises(VellumError, match="none.mp4"):
         proxy_state(tmp_path / "none.mp4")
+
+
+def test_vellum_add_prepare_prepares_the_added_videos(media, tmp_path):
+    """``vellum add PROJECT VIDEO --prepare``: the video is added and its proxy is ready."""
+    from app.io.video.proxy import proxy_state
+
+    clip = shutil.copy(media["bframes"], tmp_path / "clip.mp4")
+    assert vellum("new", tmp_path / "p").returncode == 0
+    done = vellum("add", tmp_path / "p", clip, "--prepare")
+    assert done.returncode == 0, done.stderr
+    assert "prepared clip.mp4" in done.stdout
+    assert proxy_state(clip).state == "ready"
