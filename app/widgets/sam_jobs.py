@@ -54,12 +54,14 @@ OnReview = Callable[[str, list[Review]], None]
 class _Steps(QObject):
     """A job's partial results, handed from the worker thread to the UI thread: ``post``
     (worker) queues ``apply(payload)`` on the UI thread, in order and before the job's own
-    ``on_done``. Make it on the UI thread."""
+    ``on_done``. Make it on the UI thread, owned by the host's job pool (``parent``): a
+    parentless QObject would be destroyed wherever Python's last reference goes, which for a
+    job's closures is the worker thread, and destroying it there can deadlock with Qt."""
 
     arrived = Signal(object)
 
-    def __init__(self, apply: Callable[[Any], None]) -> None:
-        super().__init__()
+    def __init__(self, apply: Callable[[Any], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self._apply = apply
         self.job: Job | None = None
         self.steps = 0
@@ -86,6 +88,12 @@ class _Steps(QObject):
     @Slot(object)
     def _on_arrived(self, payload: Any) -> None:
         self._apply(payload)
+
+
+def _owner(host: Any) -> QObject | None:
+    """The host's job pool when it is a QObject (it lives as long as the window)."""
+    jobs = getattr(host, "jobs", None)
+    return jobs if isinstance(jobs, QObject) else None
 
 
 def _fail(host: Any) -> Callable[[Exception], None]:
@@ -121,7 +129,7 @@ def propagate_volume_segment(host: Any, engine: Any, model_id: str, source: Any,
         steps.execute(host, ModifyLabelMap(target.labelmap_id, start, block, Mode.ADD,
                                            target.value, label=f"Propagate with {model_id}"))
 
-    steps = _Steps(commit)
+    steps = _Steps(commit, _owner(host))
 
     def work(job: Job) -> Any:
         session = engine.session(model_id)
@@ -233,7 +241,7 @@ def propagate_video_mask(host: Any, engine: Any, model_id: str, seed: Annotation
             first = []
             reviews.extend(review)
 
-    steps = _Steps(commit)
+    steps = _Steps(commit, _owner(host))
 
     def work(job: Job) -> Any:
         from app.io.video import open_video
@@ -308,7 +316,7 @@ def track_box(host: Any, seed: Annotation, frames: int, backward: bool = False,
             reviews.extend(box_reviews(seed.media_id,
                                        [t for t in done_boxes if t.frame != seed.frame]))
 
-    steps = _Steps(commit)
+    steps = _Steps(commit, _owner(host))
 
     def work(job: Job) -> Any:
         from app.inference.tracking import installed_tracker_id, open_tracker, track_steps
