@@ -1,5 +1,5 @@
 """``vellum volume info`` and ``vellum volume convert``: describe the series under a path and
-convert one to NIfTI. Nothing heavy is imported until a command runs. (``vellum import|export
+convert one to NIfTI; ``vellum stats``: segment statistics of a project's label maps. Nothing heavy is imported until a command runs. (``vellum import|export
 nifti`` are the NIfTI format of :mod:`app.io.formats`.)"""
 
 from __future__ import annotations
@@ -114,7 +114,53 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+STATS_HELP = """\
+Segment statistics of every label map of PROJECT's volumes (or of the volume --volume
+names: its name, file or folder name, path or id), computed by SimpleITK on the volume's
+exact grid (LabelShapeStatisticsImageFilter with perimeter, LabelIntensityStatistics-
+ImageFilter). Per segment (JSON keys; --csv has the same columns, the centroid split into
+centroid_lps_x, _y, _z):
+  volume, labelmap, segment (name), value (label value), voxels
+  volume_ml     voxels x voxel volume (|det direction| x si x sj x sk), mL
+  mean, sd, min, max, median
+                the volume's values in real units (HU for CT, after rescale); sd is the
+                sample SD (n - 1) and median ITK's (centre of a 128-bin histogram over the
+                volume's range), as SimpleITK gives them
+  feret_mm      maximum 3D diameter: largest distance between two voxel centres, mm
+  surface_mm2   surface area (ITK's Perimeter of a 3D object), mm^2
+  centroid_lps  [x, y, z] mm, patient LPS (x to the left, y posterior, z superior), as ITK's
+                physical space; a NIfTI/RAS viewer shows -x, -y, z
+Empty segments are listed with voxels 0 and null (JSON) / empty (CSV) / '-' figures. Nothing
+is written; redirect stdout to keep the output."""
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from app.core.document import Document
+    from app.io.volume.stats import csv_text, project_statistics, table_text
+    from app.progress import terminal_progress
+
+    with Document.open(args.project) as doc:
+        with terminal_progress("Measuring", unit="step") as progress:
+            rows = project_statistics(doc, args.volume, progress)
+    if args.json:
+        json.dump([r.to_json() for r in rows], sys.stdout, indent=2)
+        print()
+    elif args.csv:
+        sys.stdout.write(csv_text(rows))
+    else:
+        sys.stdout.write(table_text(rows))
+    return 0
+
+
 def register(cli: CommandRegistry) -> None:
+    p = cli.command("stats", cmd_stats, "segment statistics (mL, HU, Feret diameter, surface, "
+                    "centroid) of the label maps", description=STATS_HELP)
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument("--volume", metavar="NAME", help="only this volume's label maps")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print a JSON list (keys above)")
+    fmt.add_argument("--csv", action="store_true", help="print CSV (columns above)")
+
     parser = cli.command("volume", None, "describe DICOM series / NIfTI volumes, convert to "
                          "NIfTI", description="Read DICOM series (files, folders, DICOMDIR) "
                          "and NIfTI volumes.")
