@@ -1,6 +1,7 @@
 """``vellum volume info`` and ``vellum volume convert``: describe the series under a path and
-convert one to NIfTI; ``vellum stats``: segment statistics of a project's label maps. Nothing heavy is imported until a command runs. (``vellum import|export
-nifti`` are the NIfTI format of :mod:`app.io.formats`.)"""
+convert one to NIfTI; ``vellum stats``: segment statistics of a project's label maps. Nothing
+heavy is imported until a command runs. (``vellum import|export nifti`` are the NIfTI format
+of :mod:`app.io.formats`.)"""
 
 from __future__ import annotations
 

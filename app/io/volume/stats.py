@@ -244,9 +244,10 @@ def project_statistics(doc: Any, volume: str | None = None,
         loaded = load_source(path, item.source, expected=item.volume)
         array = loaded.array
         if array.ndim != 3 or tuple(array.shape) != tuple(geometry.shape):
-            raise VellumError(f"{path} now reads as {'x'.join(map(str, array.shape[::-1]))} "
-                              f"voxels, not the project's {'x'.join(map(str, geometry.shape[::-1]))}"
-                              "; its label maps cannot be measured on it.", path)
+            now, want = ("x".join(map(str, shape[::-1]))
+                         for shape in (array.shape, geometry.shape))
+            raise VellumError(f"{path} now reads as {now} voxels, not the project's {want}; "
+                              "its label maps cannot be measured on it.", path)
         del loaded
         for info in maps:
             done += 1
