@@ -1,5 +1,5 @@
-"""``vellum detect PROJECT --model ID``: run an installed detector over a project's images and
-videos and store its boxes (source = the model id, score = its confidence), in undoable steps
+"""``vellum detect PROJECT --model ID``: run an installed detector over a project's images,
+videos and volume slices and store its boxes (source = the model id, score = its confidence), in undoable steps
 of at most :data:`STEP` pictures, so that a run that is killed or interrupted (Ctrl+C) keeps
 what it finished. Heavy libraries load inside the handler."""
 
@@ -65,6 +65,18 @@ def _classes(text: str | None) -> list[str] | None:
     return names
 
 
+def _keys(item: Any, every: int, axis: str) -> range | None:
+    """The frames (video) or slice indices along ``axis`` (volume) to detect on; None for
+    an image."""
+    kind = str(getattr(item.kind, "value", item.kind))
+    if kind == "video":
+        return range(0, item.frames, every)
+    if kind == "volume":
+        shape = item.volume.shape if item.volume is not None else (item.frames, 0, 0)
+        return range(0, int(shape["kji".index(axis)]), every)
+    return None
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from app.core.document import Document
     from app.core.media import MediaKind
@@ -77,27 +89,27 @@ def cmd_detect(args: argparse.Namespace) -> int:
         raise BadInputError(f"--every needs a whole number of frames of 1 or more (got "
                             f"{args.every}).")
     classes = _classes(args.classes)
+    window = tuple(args.window) if args.window else None
+    if window is not None and not window[0] > 0:
+        raise BadInputError(f"--window needs a positive width (got {window[0]:g}).")
     detector = load_detector(args.model, conf=args.conf, iou=args.iou, classes=classes)
     label = f"Detect with {detector.model_id}"
     seed = "|".join(str(v) for v in (
         "vellum-detect", detector.model_id, detector.pack.files["model"].get("sha256"),
         args.conf, args.iou, ",".join(sorted(c.lower() for c in classes or [])), args.every,
         args.track))
+    if args.axis != "k" or window is not None:  # slices of another axis or window: own ids
+        seed += f"|{args.axis}|{window}"
     summary: list[dict[str, Any]] = []
     interrupted = False
     with Document.open(args.project) as doc:
         if args.media:
             items = list({m.id: m for m in (find_media(doc, n) for n in args.media)}.values())
-            volumes = [m.name for m in items if m.kind is MediaKind.VOLUME]
-            if volumes:
-                raise BadInputError(f"{volumes[0]} is a volume; vellum detect runs on images "
-                                    "and video frames only for now.", doc.path)
         else:
-            items = [m for m in doc.media() if m.kind is not MediaKind.VOLUME]
+            items = list(doc.media())
         schema, class_map = class_map_for(doc, detector.names, only=classes)
         steps = _Steps(doc, schema, label)
-        total = sum(len(range(0, m.frames, args.every)) if m.kind is MediaKind.VIDEO else 1
-                    for m in items)
+        total = sum(len(_keys(m, args.every, args.axis) or [None]) for m in items)
         done = 0
         with terminal_progress("Detecting", unit="picture") as progress:
             try:
@@ -107,11 +119,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
                     summary.append(entry)
                     writer = DetectionRecords(doc, item.id, class_map=class_map,
                                               source=detector.model_id, track=args.track,
-                                              id_seed=seed, track_conf=args.conf)
-                    frames = (range(0, item.frames, args.every)
-                              if item.kind is MediaKind.VIDEO else None)
-                    for key, found in iter_detections(detector, str(doc.media_path(item)),
-                                                      item.kind.value, frames):
+                                              id_seed=seed, track_conf=args.conf,
+                                              axis=args.axis)
+                    volume = item.kind is MediaKind.VOLUME
+                    for key, found in iter_detections(
+                            detector, str(doc.media_path(item)), item.kind.value,
+                            _keys(item, args.every, args.axis), source=item.source,
+                            geometry=item.volume, axis=args.axis, window=window):
                         records = writer.records({key: found})
                         entry["pictures"] += 1
                         entry["detections"] += sum(1 for r in records
@@ -121,9 +135,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
                         steps.add(records)
                         done += 1
                         progress(done, total, item.name if key is None else
-                                 f"{item.name} frame {key}")
-                    if item.kind is MediaKind.VIDEO:
-                        steps.flush()  # a video's frames never share a step with another's
+                                 f"{item.name} {'slice' if volume else 'frame'} {key}")
+                    if item.kind is not MediaKind.IMAGE:
+                        steps.flush()  # a video's frames (a volume's slices) never share a
+                        # step with another item's
                 steps.flush()
             except KeyboardInterrupt:
                 interrupted = True
@@ -142,7 +157,8 @@ def _report(args: argparse.Namespace, detector: Any, summary: list[dict[str, Any
         sys.stdout.write("\n")
         return
     for e in summary:
-        where = "" if e["kind"] == "image" else f" over {e['pictures']} frames"
+        where = "" if e["kind"] == "image" else (
+            f" over {e['pictures']} {'slices' if e['kind'] == 'volume' else 'frames'}")
         tracks = f" in {e['tracks']} tracks" if args.track and e["kind"] == "video" else ""
         print(f"Detected {e['detections']} objects{tracks} on {e['name']}{where} with "
               f"{detector.model_id}")
@@ -158,10 +174,12 @@ def register(cli: CommandRegistry) -> None:
     p = cli.command(
         "detect", cmd_detect, "detect objects with a YOLO model and store their boxes",
         "Run an installed detector (a YOLO .onnx imported with 'vellum models import FOLDER') "
-        "over the project's images and videos (or those named with --media) and store each "
-        "box as an annotation with the model as source and its confidence as score, so that "
-        "model output can be reviewed and filtered. Boxes are continuous pixel coordinates; "
-        "frames are 0-based in presentation order. The model's class names map to the "
+        "over the project's images, videos and volumes (or those named with --media) and "
+        "store each box as an annotation with the model as source and its confidence as "
+        "score, so that model output can be reviewed and filtered. Boxes are continuous "
+        "pixel coordinates; frames are 0-based in presentation order; a volume is read slice "
+        "by slice along array axis k (--axis), each slice windowed to 8-bit (--window; "
+        "default CT soft tissue, else percentiles), its boxes stored on that slice. The model's class names map to the "
         "project's classes by name (case-insensitive); a class the project lacks is "
         "created. Results are written in steps of at most 100 pictures, each one undoable "
         "command: a run that dies or is interrupted (Ctrl+C) keeps the steps it finished, and "
@@ -171,10 +189,16 @@ def register(cli: CommandRegistry) -> None:
     p.add_argument("--model", required=True, metavar="ID",
                    help="installed detector id (see 'vellum models list')")
     p.add_argument("--media", action="extend", nargs="+", metavar="NAME",
-                   help="media item (id, name or path); repeatable; default: every image and "
-                        "video")
+                   help="media item (id, name or path); repeatable; default: every image, "
+                        "video and volume")
     p.add_argument("--every", type=int, default=1, metavar="K",
-                   help="on videos, detect on every K-th frame (0, K, 2K, ...; default 1)")
+                   help="on videos, detect on every K-th frame (0, K, 2K, ...); on volumes "
+                        "on every K-th slice (default 1)")
+    p.add_argument("--axis", choices=("k", "j", "i"), default="k",
+                   help="on volumes, the array axis whose slices are read (default k)")
+    p.add_argument("--window", nargs=2, type=float, metavar=("W", "L"),
+                   help="on volumes, the window width and level each slice is shown to the "
+                        "model with (default: CT soft tissue, else percentiles)")
     p.add_argument("--conf", type=float, default=0.25, metavar="C",
                    help="keep boxes scoring above C (0-1, default 0.25)")
     p.add_argument("--iou", type=float, default=0.45, metavar="I",

@@ -9,12 +9,15 @@ Everything here follows Ultralytics (``ultralytics/data/augment.py`` ``LetterBox
   ``bottom = round(dh/2 + 0.1)``, same for left/right); with ``auto`` (a graph whose input size
   is free) the padding is only what reaches the next multiple of the stride. The tensor is RGB
   float 0-1, NCHW.
-- **layouts** of the first output (``B`` = batch 1):
-  ``yolov5`` ``[1, N, 5+nc]`` (cx, cy, w, h, objectness, class scores; confidence =
-  objectness x class score), ``yolov8`` ``[1, 4+nc+k, N]`` (cx, cy, w, h, class scores, then
-  ``k`` mask coefficients or keypoint values, ignored; v8, v9, v11, v12 and the NMS-based
-  YOLO26 heads), ``end2end`` ``[1, N, 6+k]`` (x1, y1, x2, y2, score, class: v10, YOLO26
-  NMS-free heads and exports with ``nms=True``; already suppressed).
+- **layouts** (:mod:`app.inference.detection_layout`, which also picks the head among
+  several outputs): ``yolov5`` ``[1, N, 5+nc]`` (cx, cy, w, h, objectness, class scores;
+  confidence = objectness x class score, as Ultralytics v5), ``yolov8`` ``[1, 4+nc+k, N]``
+  (cx, cy, w, h, class scores, then ``k`` mask coefficients or keypoint values, ignored; v8,
+  v9, v11, v12 and the NMS-based YOLO26 heads) and ``yolov8-transposed`` ``[1, N, 4+nc+k]``,
+  ``end2end`` ``[1, N, 6+k]`` (x1, y1, x2, y2, score, class: v10, YOLO26 NMS-free heads and
+  exports with ``nms=True``; already suppressed), ``nms`` (boxes, scores, classes, num_dets
+  outputs of an export with NMS inside; read as end-to-end rows). The batch axis may be
+  absent.
 - **decode**: candidates over ``conf`` (strictly greater, as Ultralytics), an optional class
   filter, at most :data:`MAX_NMS` by score, class-aware greedy NMS (a box is dropped when its
   IoU with a kept box of the same class is greater than ``iou``), at most ``max_det`` kept.
@@ -33,8 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-YOLOV5, YOLOV8, END2END = "yolov5", "yolov8", "end2end"
-LAYOUTS = (YOLOV5, YOLOV8, END2END)
+from app.inference.detection_layout import (DEFAULT_EXTRAS, END2END, LAYOUTS, NMS, YOLOV5,
+                                            YOLOV8, YOLOV8T, Hints, check_layout,
+                                            layout_words, settle)
+
 PAD_VALUE = 114
 MAX_NMS = 30000  # boxes into NMS at most (Ultralytics' max_nms)
 MAX_WH = 7680  # class offset of class-aware NMS (Ultralytics' max_wh)
@@ -107,49 +112,13 @@ def anchor_count(shape: tuple[int, int], per_cell: int = 1) -> int:
 
 
 def guess_layout(out_shape: Sequence[int | str | None], nc: int,
-                 input_hw: tuple[int, int] | None = None, end2end: bool | None = None
-                 ) -> str | None:
-    """The layout of an output of shape ``out_shape`` for ``nc`` class names (None when it is
-    none of them). Free dimensions (strings, None) count as large anchor counts.
+                 input_hw: tuple[int, int] | None = None, end2end: bool | None = None,
+                 extras: Sequence[int] = DEFAULT_EXTRAS) -> str | None:
+    """The single-output layout of an output of shape ``out_shape`` (with or without its
+    batch axis) for ``nc`` class names; None when it is none of them, or when free
+    dimensions leave several open (see :mod:`app.inference.detection_layout`).
     ``end2end`` is the export's own word (Ultralytics metadata), when it gave one."""
-    if len(out_shape) != 3 or out_shape[0] not in (1, None) and not isinstance(out_shape[0], str):
-        return None
-    big = 1 << 30
-    a, b = ((d if isinstance(d, int) else big) for d in out_shape[1:])
-    if a >= b == big or b == a:
-        return None
-    if b > a:  # channels first: [1, 4 + nc + k, N]
-        return YOLOV8 if nc and a >= 4 + nc and not end2end else None
-    # [1, N, C]
-    if end2end:
-        return END2END if b >= 6 else None
-    if nc and b == 5 + nc:
-        if b != 6 or end2end is False:
-            return YOLOV5
-        # nc = 1: [1, N, 6] is v5 when N is its anchor count (3 per cell), else end-to-end
-        if input_hw is not None and a == anchor_count(input_hw, 3):
-            return YOLOV5
-        return END2END
-    # end-to-end boxes, plus 32 mask coefficients (segment) or 17 x 3 keypoint values (pose)
-    return END2END if b - 6 in (0, 32, 51) else None
-
-
-def check_layout(out_shape: Sequence[int | str | None], layout: str, nc: int) -> bool:
-    """Whether an output of ``out_shape`` can be read as ``layout`` with ``nc`` classes (a
-    manifest's ``layout`` override is checked with this)."""
-    if len(out_shape) != 3:
-        return False
-    a, b = ((d if isinstance(d, int) else None) for d in out_shape[1:])
-    if layout == YOLOV8:
-        return a is None or a >= 4 + nc
-    if layout == YOLOV5:
-        return b is None or b >= 5 + nc
-    return layout == END2END and (b is None or b >= 6)
-
-
-def layout_words(layout: str) -> str:
-    return {YOLOV5: "YOLOv5 [1, N, 5+classes]", YOLOV8: "YOLOv8/11 [1, 4+classes, N]",
-            END2END: "end-to-end [1, N, 6]"}[layout]
+    return settle(out_shape, Hints(nc, input_hw, end2end, tuple(extras)))[0]
 
 
 @dataclass(frozen=True)
@@ -196,18 +165,44 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def decode(output: np.ndarray, layout: str, nc: int, *, conf: float = 0.25, iou: float = 0.45,
-           classes: Sequence[int] | None = None, max_det: int = 300) -> Decoded:
-    """Kept boxes of one image's raw output (``[1, ...]`` or without the batch axis)."""
-    out = np.asarray(output, dtype=np.float32)
-    if out.ndim == 3:
-        out = out[0]
-    if layout == YOLOV8:
-        out = out.T
+def _rows(a: np.ndarray) -> np.ndarray:
+    """One image's output without its batch axis (the first image's when there are more)."""
+    a = np.asarray(a, dtype=np.float32)
+    return a[0] if a.ndim == 3 else a
+
+
+def _nms_outputs(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The (boxes, scores, classes[, num_dets]) of an export with NMS inside as end-to-end
+    rows ``[K, 6]``: x1, y1, x2, y2, score, class; only the first ``num_dets`` rows."""
+    boxes = np.asarray(arrays[0], np.float32)
+    boxes = (boxes[0] if boxes.ndim == 3 else boxes).reshape(-1, 4)
+    flat = []
+    for a in arrays[1:3]:
+        a = np.asarray(a, np.float32)
+        flat.append((a[0] if a.ndim == 2 else a).reshape(-1))
+    k = min(len(boxes), len(flat[0]), len(flat[1]))
+    if len(arrays) > 3 and arrays[3] is not None and np.asarray(arrays[3]).size:
+        k = min(k, max(0, int(np.asarray(arrays[3]).reshape(-1)[0])))
+    return np.concatenate([boxes[:k], flat[0][:k, None], flat[1][:k, None]], axis=1)
+
+
+def decode(output: np.ndarray | Sequence[np.ndarray], layout: str, nc: int, *,
+           conf: float = 0.25, iou: float = 0.45, classes: Sequence[int] | None = None,
+           max_det: int = 300) -> Decoded:
+    """Kept boxes of one image's raw output (``[1, ...]`` or without the batch axis); for
+    ``nms``, the sequence (boxes, scores, classes[, num_dets]) of its outputs."""
+    if layout == NMS:
+        out = _nms_outputs(output)  # type: ignore[arg-type]
+        layout = END2END
+    else:
+        out = _rows(output)  # type: ignore[arg-type]
+    if layout in (YOLOV8, YOLOV8T):
+        if layout == YOLOV8:
+            out = out.T
         boxes, cls_scores = out[:, :4], out[:, 4:4 + nc]
         keep = cls_scores.max(axis=1) > conf if len(out) else np.zeros(0, bool)
         boxes, cls_scores = boxes[keep], cls_scores[keep]
-    elif layout == YOLOV5:
+    elif layout == YOLOV5:  # Ultralytics v5: confidence = objectness x class score
         keep = out[:, 4] > conf
         out = out[keep]
         boxes, cls_scores = out[:, :4], out[:, 5:5 + nc] * out[:, 4:5]
@@ -255,7 +250,7 @@ def to_source(xyxy: np.ndarray, plan: Letterbox) -> np.ndarray:
     return out
 
 
-__all__ = ["LAYOUTS", "YOLOV5", "YOLOV8", "END2END", "Letterbox", "Decoded", "letterbox",
+__all__ = ["LAYOUTS", "YOLOV5", "YOLOV8", "YOLOV8T", "END2END", "NMS", "Letterbox", "Decoded", "letterbox",
            "letterbox_plan", "to_tensor", "guess_layout", "check_layout", "decode", "nms",
-           "to_source",
+           "to_source", "layout_words",
            "make_divisible", "anchor_count"]

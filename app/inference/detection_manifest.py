@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelError, VellumError
-from app.inference.detection_decode import END2END, LAYOUTS, guess_layout, layout_words
+from app.inference import detection_layout as dl
+from app.inference.detection_layout import END2END, LAYOUTS
 from app.inference.manifest import MANIFEST_VERSION, Manifest, parse_manifest, plain_file_name
 
 FAMILY = "yolo-onnx"
@@ -139,9 +140,9 @@ def _slug(text: str) -> str:
     return slug or "detector"
 
 
-def _imgsz(meta: dict[str, str], shape: list[Any]) -> tuple[list[int] | None, int]:
+def _imgsz(meta: dict[str, str], hw: tuple[Any, Any]) -> tuple[list[int] | None, int]:
     """``([H, W] or None when free, the size to letterbox a free input to)``."""
-    fixed = [d for d in shape[2:4] if isinstance(d, int) and d > 0]
+    fixed = [d for d in hw if isinstance(d, int) and d > 0]
     if len(fixed) == 2:
         return fixed, max(fixed)
     size = DEFAULT_IMGSZ
@@ -151,16 +152,40 @@ def _imgsz(meta: dict[str, str], shape: list[Any]) -> tuple[list[int] | None, in
             size = int(max(value))
         elif isinstance(value, int):
             size = value
-    except (ValueError, SyntaxError, TypeError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass
     return None, max(32, min(size, 16384))
+
+
+def _literal(text: str | None) -> Any:
+    """A Python literal Ultralytics wrote into the metadata (``str()`` of a value), or None."""
+    if not text or len(text) > MAX_NAMES_BYTES:
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def export_words(meta: dict[str, str]) -> dict[str, Any]:
+    """What the export's metadata says about its head: ``task``, ``kpt_shape`` and
+    ``end2end`` (True for end-to-end heads and ``nms=True`` exports, False where it says
+    neither, None where it says nothing)."""
+    args = _literal(meta.get("args"))
+    nms = _flag(args.get("nms")) if isinstance(args, dict) and "nms" in args else None
+    flags = [_flag(meta.get("end2end")), _flag(meta.get("nms")), nms]
+    end2end = True if any(flags) else (False if False in flags else None)
+    kpt = _literal(meta.get("kpt_shape"))
+    return {"task": meta.get("task") or None, "end2end": end2end,
+            "kpt_shape": list(kpt) if isinstance(kpt, (list, tuple)) else None}
 
 
 def detector_manifest(onnx: Path, sha256: str, names_file: Path | None = None) -> Manifest:
     """The manifest of a bare detector ``onnx`` (whose SHA-256 is ``sha256``), its names from
     its metadata or ``names_file``; :class:`ModelError` in one sentence naming the file when it
-    is not a detector Vellum can run (no names, an input that is not an image, an output that
-    is none of the layouts)."""
+    is not a detector Vellum can run (no names, an input that is not an image, outputs that
+    are none of the layouts). A head that free dimensions leave open is settled when the
+    model first runs (``layout`` null)."""
     inputs, outputs, meta = onnx_info(onnx)
     names = metadata_names(meta, onnx)
     names_from = "ONNX metadata"
@@ -169,38 +194,42 @@ def detector_manifest(onnx: Path, sha256: str, names_file: Path | None = None) -
             raise ModelError(f"{onnx} has no class names (no 'names' in its ONNX metadata and "
                              f"no {', '.join(NAMES_FILES)} beside it).", onnx)
         names, names_from = read_names_file(names_file), names_file.name
-    task = meta.get("task", "detect")
+    words = export_words(meta)
+    task = words["task"] or "detect"
     if task not in ("detect", "segment", "pose"):
         raise ModelError(f"{onnx} is an Ultralytics {task} model; Vellum's detectors read "
                          "detect, segment and pose exports (their boxes).", onnx)
-    (in_name, (in_shape, in_type)), = list(inputs.items())[:1] or [("", ([], ""))]
-    if len(inputs) != 1 or len(in_shape) != 4 or in_shape[1] != 3:
+    image = dl.image_input({k: v[0] for k, v in inputs.items()})
+    if image is None:
         raise ModelError(f"{onnx} does not take one image input [1, 3, H, W] (it takes "
                          f"{', '.join(f'{k} {v[0]}' for k, v in inputs.items()) or 'none'}), "
                          "so it is not a YOLO detector Vellum can run.", onnx)
-    hw, size = _imgsz(meta, in_shape)
-    out_name, out_shape = next(((k, v) for k, v in outputs.items() if len(v) == 3),
-                               (None, None))
-    end2end = _flag(meta.get("end2end")) or _flag(meta.get("nms"))
-    layout = guess_layout(out_shape, len(names), tuple(hw) if hw else None,
-                          end2end) if out_shape else None
-    if layout is None and not (out_shape and any(not isinstance(d, int) for d in out_shape)):
-        shown = out_shape if out_shape else [v for v in outputs.values()]
-        raise ModelError(f"{onnx} gives output {shown}, which is none of the YOLO detection "
+    in_shape, in_type = inputs[image.name]
+    hw, size = _imgsz(meta, image.hw)
+    hints = dl.Hints(len(names), tuple(hw) if hw else None, words["end2end"],
+                     dl.extras_for(words["task"], words["kpt_shape"], outputs))
+    head = dl.choose_head(outputs, hints)
+    if head is None and not (dl.has_free_dims(outputs) and dl.possible(outputs, hints)):
+        raise ModelError(f"{onnx} gives {dl.shapes_words(outputs)}, which "
+                         f"{'is' if len(outputs) == 1 else 'are'} none of the YOLO detection "
                          f"layouts for its {len(names)} class names ("
-                         f"{', '.join(layout_words(x) for x in LAYOUTS)}).", onnx)
+                         f"{', '.join(dl.layout_words(x) for x in LAYOUTS)}).", onnx)
     stride = _int(meta.get("stride"), 32)
     name = onnx.name if plain_file_name(onnx.name) else "model.onnx"
+    output: Any = None
+    if head is not None:
+        output = head.outputs[0] if len(head.outputs) == 1 else list(head.outputs)
     raw: dict[str, Any] = {
         "manifest": MANIFEST_VERSION, "id": f"{_slug(onnx.stem)}-{sha256[:8]}",
         "name": str(meta.get("description") or onnx.stem)[:200], "task": "detect",
         "family": FAMILY, "licence": str(meta.get("license") or "unknown")[:200],
         "source": f"imported from {onnx.name}"[:300],
         "files": {ROLE: {"name": name, "sha256": sha256, "bytes": onnx.stat().st_size,
-                         "inputs": {in_name: in_shape}, "outputs": {out_name: out_shape}}},
+                         "inputs": {image.name: in_shape}, "outputs": dict(outputs)}},
         "input_size": size, "input_hw": hw, "input_type": in_type, "stride": stride,
-        "layout": layout, "end2end": end2end, "output": out_name, "names": names,
-        "names_from": names_from}
+        "layout": head.layout if head else None, "end2end": words["end2end"],
+        "output": output, "export_task": words["task"], "kpt_shape": words["kpt_shape"],
+        "extras": list(hints.extras), "names": names, "names_from": names_from}
     return parse_manifest(raw, str(onnx), origin="pack")
 
 

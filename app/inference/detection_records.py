@@ -9,7 +9,9 @@ the model's classes ``a`` and ``b`` alone: the detector drops the others before 
 class is created for them. A detection whose label is not in ``class_map`` is skipped.
 
 Places: an image's detections sit on the image (key None), a video's on their frame (key =
-frame index, 0-based in presentation order). Ids are fresh, or with ``id_seed`` derived from
+frame index, 0-based in presentation order), a volume's on their slice (key = index along the
+array axis ``axis``, k by default: ``Place(media, axis="k", index=key)``), in that slice's
+pixel coordinates. Ids are fresh, or with ``id_seed`` derived from
 it (``uuid5`` of seed, media id, frame and the detection's index in that frame's list, best
 first): a re-run with the same seed and results writes the same ids, so it replaces instead
 of adding. With ``track=True`` the detections of each class are associated frame to frame by
@@ -83,8 +85,9 @@ class DetectionRecords:
 
     def __init__(self, doc: Any, media_id: str, *, class_map: Mapping[str, str | None],
                  source: str, track: bool, id_seed: str | None = None,
-                 track_conf: float = 0.25) -> None:
+                 track_conf: float = 0.25, axis: str = "k") -> None:
         item = doc.media_item(media_id)
+        self.axis = axis  # a volume's slices: their array axis (keys are indices along it)
         self.kind = item.kind
         if track and item.kind is not MediaKind.VIDEO:
             track = False  # a single picture has nothing to join
@@ -109,7 +112,7 @@ class DetectionRecords:
                 raise VellumError(f"Detections on the video {self.media_id} need frame keys.")
             return Place(self.media_id, int(key))
         if self.kind is MediaKind.VOLUME:
-            return Place(self.media_id, axis="k", index=int(key or 0))
+            return Place(self.media_id, axis=self.axis, index=int(key or 0))
         return Place(self.media_id)
 
     def _attributes(self, class_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -197,14 +200,14 @@ class DetectionRecords:
 
 def detection_records(doc: Any, media_id: str, results: Mapping[int | None, Sequence[Any]],
                       *, class_map: Mapping[str, str | None], source: str, track: bool,
-                      id_seed: str | None = None) -> list[Any]:
+                      id_seed: str | None = None, axis: str = "k") -> list[Any]:
     """The records (annotations, and :class:`Track` records with ``track``) storing
     ``results`` of :func:`app.inference.detection.detect_media` on media ``media_id`` of
     ``doc``: boxes with ``source`` (the model id) and ``score``; labels mapped through
     ``class_map`` (model name -> class id, see :func:`class_map_for`; absent labels skipped).
     Store them with one ``Put`` (after a ``SetSchema`` for new classes)."""
     return DetectionRecords(doc, media_id, class_map=class_map, source=source, track=track,
-                            id_seed=id_seed).records(results)
+                            id_seed=id_seed, axis=axis).records(results)
 
 
 __all__ = ["class_map_for", "detection_records", "DetectionRecords"]

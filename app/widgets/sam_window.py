@@ -24,7 +24,7 @@ from app.widgets.menus import Entry
 from app.widgets.sam_engine import QtSamEngine
 from app.widgets.sam_jobs import (propagate_video_mask, propagate_volume_segment,
                                   seed_annotation, track_box)
-from app.widgets.sam_review import show_review
+from app.widgets.sam_review import show_model_review, show_review
 
 TOOLS_MENU = "&Tools"
 
@@ -170,7 +170,13 @@ class SamWindow(QObject):
             Entry(TOOLS_MENU, "Track every &open track…", None, self.track_open,
                   "Track every box track of this video from its last keyframe on (one job "
                   "per track, in steps of 100 frames)", name="track_open"),
+            Entry(TOOLS_MENU, "Review model &output", None, self.review_models,
+                  "List the boxes and shapes models wrote (vellum detect, trackers...), "
+                  "filter them by score, accept or reject them", name="review_models"),
         ]
+
+    def review_models(self) -> None:
+        show_model_review(self.w, self.go_to)
 
     def models_dialog(self) -> None:
         from app.widgets.model_manager import ModelManager
