@@ -14,6 +14,7 @@ import os
 from app.tools.base import Tool
 from app.tools.box import BoxTool
 from app.tools.brush import BrushTool
+from app.tools.effects.tool import EffectsTool
 from app.tools.eraser import EraserTool
 from app.tools.keypoints import KeypointsTool
 from app.tools.polygon import PolygonTool
@@ -37,6 +38,7 @@ TOOLS: list[type[Tool]] = [
     BrushTool,
     EraserTool,
     FillTool,
+    EffectsTool,
     CrosshairTool,
     SamTool,
     TagTool,
