@@ -24,6 +24,18 @@ def _private_cache(tmp_path_factory) -> None:
     os.environ["VELLUM_CACHE_DIR"] = str(tmp_path_factory.mktemp("vellum-cache"))
 
 
+@pytest.fixture(autouse=True)
+def _collect_cycles_on_the_main_thread():
+    """Once a window has moved cyclic garbage collection to the UI thread's timer
+    (app/widgets/ui_gc.py), a test that never spins the event loop collects nothing: collect
+    after each test (on this, the main thread) so a long run's cycles never pile up."""
+    yield
+    import gc
+
+    if not gc.isenabled():
+        gc.collect()
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """../shared/data; the test is skipped (with the reason) only where the folder is absent."""

@@ -35,6 +35,7 @@ from app.widgets.display import LayerDisplay
 from app.widgets.edit_access import EditAccess
 from app.widgets.focus import KeyboardHome
 from app.widgets.image_presenter import ImagePresenter
+from app.widgets import ui_gc
 from app.widgets.jobs import Jobs
 from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, doc: Document | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
+        ui_gc.install()  # cyclic garbage is collected on this thread only (see ui_gc)
         self.settings = settings or QSettings()
         self.commands = WindowCommands(self)
         self.dialogs = WindowDialogs(self)
