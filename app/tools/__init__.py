@@ -17,6 +17,7 @@ from app.tools.brush import BrushTool
 from app.tools.effects.tool import EffectsTool
 from app.tools.eraser import EraserTool
 from app.tools.keypoints import KeypointsTool
+from app.tools.measure_tool import MeasureTool
 from app.tools.polygon import PolygonTool
 from app.tools.polyline import PolylineTool
 from app.tools.rotated_box import RotatedBoxTool
@@ -40,6 +41,7 @@ TOOLS: list[type[Tool]] = [
     FillTool,
     EffectsTool,
     CrosshairTool,
+    MeasureTool,
     SamTool,
     TagTool,
 ]

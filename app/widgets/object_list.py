@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from app.core.annotations import Annotation
 from app.core.commands import Put, Remove
 from app.core.document import Change, ChangeKind
+from app.tools.measure import KINDS as MEASURE_KINDS, kind_of
 from app.widgets.class_dialog import KIND_NAMES
 from app.widgets.icons import swatch, toggle_icon
 from app.widgets.watch import StateWatcher
@@ -103,7 +104,9 @@ class ObjectList(QWidget, StateWatcher):
             for a in self._anns:
                 cls = doc.schema.class_by_id(a.class_id)
                 item = QTreeWidgetItem(["", "", cls.name if cls else "(no class)",
-                                        KIND_NAMES.get(a.kind, a.kind), _summary(a.attributes)])
+                                        MEASURE_KINDS.get(kind_of(a) or "")
+                                        or KIND_NAMES.get(a.kind, a.kind),
+                                        _summary(a.attributes)])
                 item.setIcon(COL_SHOW, toggle_icon("eye", not self._is_hidden(a)))
                 item.setIcon(COL_LOCK, toggle_icon("lock", self.state.is_locked(a)))
                 item.setToolTip(COL_SHOW, "Hidden: click to show" if self._is_hidden(a)

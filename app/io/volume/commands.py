@@ -153,7 +153,49 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ vellum measurements
+MEASUREMENTS_HELP = """\
+The measurements of PROJECT (ruler, RECIST, angle, ellipse ROI drawn with the Measure tool),
+one row each, recomputed from the stored shapes: on a volume slice in world space from the
+volume's geometry (mm, mm^2; anisotropic and oblique grids included) and the volume's real
+values (HU for CT); on photos and video frames in pixels. Columns (JSON keys):
+  media, place (e.g. 'slice k=40'), id, class, measure (ruler|recist|angle|ellipse),
+  unit (mm or px), length, long_axis, short_axis, angle_deg (0..180), area (unit^2),
+  pixels, mean, sd (sample, n - 1), min, max (ROI statistics), points_lps ([x, y, z] mm of
+  the points on a volume, patient LPS; JSON and CSV only)
+Figures that do not apply are null (JSON) / empty (CSV) / '-'. Nothing is written."""
+
+
+def cmd_measurements(args: argparse.Namespace) -> int:
+    from app.core.document import Document
+    from app.progress import terminal_progress
+    from app.tools.measure_table import csv_text, project_measurements, table_text
+
+    with Document.open(args.project) as doc:
+        with terminal_progress("Measuring", unit="item") as progress:
+            rows = project_measurements(doc, progress)
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+    elif args.csv:
+        sys.stdout.write(csv_text(rows))
+    else:
+        sys.stdout.write(table_text(rows))
+    return 0
+
+
+def _register_measurements(cli: CommandRegistry) -> None:
+    p = cli.command("measurements", cmd_measurements, "the project's measurements (ruler, "
+                    "RECIST, angle, ellipse ROI) in mm as a table", description=MEASUREMENTS_HELP)
+    p.add_argument("project", metavar="PROJECT")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print a JSON list (keys above)")
+    fmt.add_argument("--csv", action="store_true", help="print CSV (columns above)")
+# ------------------------------------------------------------------ end vellum measurements
+
+
 def register(cli: CommandRegistry) -> None:
+    _register_measurements(cli)
     p = cli.command("stats", cmd_stats, "segment statistics (mL, HU, Feret diameter, surface, "
                     "centroid) of the label maps", description=STATS_HELP)
     p.add_argument("project", metavar="PROJECT")
