@@ -34,6 +34,9 @@ _SCREEN = {"axial": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
            "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
            "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0))}
 _LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))  # (negative, positive) along LPS x, y, z
+# smooth reformats (smooth_plane): caps on the display-only resampling
+SMOOTH_MAX_FACTOR = 16  # at most this many display rows (or columns) per picture pixel
+SMOOTH_MAX_PIXELS = 32_000_000  # and at most this many display pixels (128 MB of float32)
 
 
 # ------------------------------------------------------------------ display mappings
@@ -307,6 +310,13 @@ class VolumeSliceSource:
             return float(self.pixels()[r, c])
         return None
 
+    def display_pixels(self, max_pixels: int = SMOOTH_MAX_PIXELS) -> np.ndarray | None:
+        """The picture resampled for display only, linearly interpolated where a picture pixel
+        is longer than wide (a reformat of thick slices), or None when its pixels are about
+        square already (the canvas then draws :meth:`pixels` itself). See :func:`smooth_plane`:
+        what tools, the status bar and exports read stays :meth:`pixels` and :meth:`value_at`."""
+        return smooth_plane(self.pixels(), self.pixel_size, max_pixels)
+
     def point_of(self, world: Any) -> tuple[float, float, float]:
         """(x, y) on this pane's picture and the slice index of an LPS point (for linked
         crosshairs: the other panes jump to the slice it lies on)."""
@@ -314,6 +324,65 @@ class VolumeSliceSource:
         idx = {"i": i, "j": j, "k": k}
         rows, cols = PICTURE_AXES[self.axis]
         return (idx[cols] + 0.5, idx[rows] + 0.5, idx[self.axis])
+
+
+# ------------------------------------------------------------------ smooth reformats
+
+
+def smooth_factors(pixel_size: tuple[float, float], shape: tuple[int, int],
+                   max_pixels: int = SMOOTH_MAX_PIXELS) -> tuple[int, int]:
+    """Display pixels per picture pixel ``(fx, fy)`` that make a picture of ``shape``
+    (rows, cols) with physical ``pixel_size`` (x, y; mm) about square: the finer axis keeps
+    one, the coarser gets ``ceil(ratio)`` (1 while the ratio is under 1.05), capped by
+    :data:`SMOOTH_MAX_FACTOR` and ``max_pixels``."""
+    px, py = (float(v) for v in pixel_size)
+    small = min(px, py)
+    if not (small > 0 and math.isfinite(px) and math.isfinite(py)):
+        return (1, 1)
+    fx, fy = (min(SMOOTH_MAX_FACTOR, max(1, math.ceil(v / small - 0.05))) for v in (px, py))
+    rows, cols = shape
+    while fx * fy > 1 and rows * cols * fx * fy > max_pixels:
+        fx, fy = max(1, fx // 2), max(1, fy // 2)
+    return (fx, fy)
+
+
+def _upsample(a: np.ndarray, axis: int, f: int) -> np.ndarray:
+    """``a`` with ``f`` samples per pixel along ``axis``, linear between pixel centres (the
+    sample centres of pixel n are at n + (m + 0.5) / f, m = 0..f-1; values beyond the first
+    and last centre are held, as OpenCV's INTER_LINEAR does)."""
+    n = a.shape[axis]
+    t = (np.arange(n * f, dtype=np.float64) + 0.5) / f - 0.5
+    t = np.clip(t, 0.0, n - 1)
+    i0 = np.floor(t).astype(np.intp)
+    i1 = np.minimum(i0 + 1, n - 1)
+    w = (t - i0).astype(np.float32)
+    shape = [1, 1]
+    shape[axis] = -1
+    w = w.reshape(shape)
+    lo, hi = np.take(a, i0, axis=axis), np.take(a, i1, axis=axis)
+    return lo + (hi - lo) * w
+
+
+def smooth_plane(pixels: np.ndarray, pixel_size: tuple[float, float],
+                 max_pixels: int = SMOOTH_MAX_PIXELS) -> np.ndarray | None:
+    """A scalar picture (rows x cols, real units) resampled for display with linear
+    interpolation so that its display pixels are about square in mm (float32,
+    ``rows*fy x cols*fx``; :func:`smooth_factors`), or None when it needs no resampling.
+    Display only: display pixel (m, n) lies at picture point ((n + 0.5) / fx, (m + 0.5) / fy),
+    so drawn over the picture's own size it keeps every coordinate; voxel values are never
+    changed (intensities only, never a label map)."""
+    a = np.asarray(pixels)
+    if a.ndim != 2 or not a.size:
+        return None
+    fx, fy = smooth_factors(pixel_size, a.shape, max_pixels)
+    if fx == fy == 1:
+        return None
+    out = a if a.dtype == np.float32 else a.astype(np.float32)
+    if fy > 1:
+        out = _upsample(out, 0, fy)
+    if fx > 1:
+        out = _upsample(out, 1, fx)
+    return out
 
 
 def lps_and_ras(world: np.ndarray) -> str:

@@ -9,13 +9,23 @@ wheel = next / previous slice, Ctrl+wheel = zoom at the pointer (the canvas's ow
 right-drag = window/level (right widens, down raises the level), Shift+move = the crosshair
 follows the pointer; a double click on the title maximises the pane (and back). Ctrl+0 fits
 the active pane (View ▸ Fit), Ctrl+1 shows it at 100 %.
+
+Smooth reformats (on by default; the title bar's context menu switches them for every pane): a
+picture whose pixels are not square in mm (a coronal or sagittal pane of 5 mm slices) is drawn
+from its linear resampling (:func:`app.io.planes.smooth_plane`, a :class:`ResampledPyramid`
+over the picture's own size), as Slicer and ITK-SNAP draw reformats. Display only: the pane's
+source - what tools, the status bar and exports read - keeps the voxels, and label maps are
+drawn voxel for voxel (:mod:`app.widgets.volume.layers`), never interpolated.
 """
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetricsF, QMouseEvent, QPainter, QPen, QWheelEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import (QColor, QContextMenuEvent, QFontMetricsF, QMouseEvent, QPainter, QPen,
+                           QWheelEvent)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
 
 from app.io.planes import VolumeSliceSource
 from app.tools.state import EditorState
@@ -23,6 +33,7 @@ from app.tools.volume_cursor import PANE_COLOURS
 from app.tools.volume_surface import SliceSurface
 from app.widgets.canvas import Canvas
 from app.widgets.labels import draw_label, label_font
+from app.widgets.tiles import TILE, ImagePyramid
 from app.widgets.view import View
 
 CROSSHAIR_GAP = 10  # screen px left open around the crosshair's centre
@@ -32,14 +43,73 @@ PANE_HELP = ("Double-click to maximise this pane (and back). Wheel: slices, Ctrl
 DRAG_SLOP = 2  # screen px a right press may move before it counts as a drag
 
 
+SMOOTH_TEXT = "Smooth reformats"
+
+
+class _Smoothing(QObject):
+    """The one "Smooth reformats" setting of every pane (on by default): intensity pictures
+    whose pixels are not square in mm (a coronal pane of 5 mm slices) are drawn linearly
+    interpolated; label maps are always drawn voxel for voxel."""
+
+    changed = Signal(bool)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on = True
+
+    def set(self, on: bool) -> None:
+        if bool(on) != self.on:
+            self.on = bool(on)
+            self.changed.emit(self.on)
+
+
+SMOOTHING = _Smoothing()
+
+
+def set_smooth_reformats(on: bool) -> None:
+    """Turn smooth reformats on or off in every pane (redrawn at once)."""
+    SMOOTHING.set(on)
+
+
+class ResampledPyramid(ImagePyramid):
+    """A pyramid whose level 0 is a finer, display-only resampling of the picture (see
+    :func:`app.io.planes.smooth_plane`) drawn over the picture's own ``width`` x ``height``:
+    picture coordinates stay the volume's voxels. Levels are chosen by the level's own pixels
+    (about square in mm, so one per screen pixel at the pane's smaller scale)."""
+
+    def __init__(self, fine, width: int, height: int, mapping) -> None:
+        super().__init__(fine, scalar=True, mapping=mapping)
+        self.width, self.height = int(width), int(height)
+
+    def max_level(self) -> int:
+        h, w = self._levels[0].shape[:2]
+        return max(0, int(math.ceil(math.log2(max(w, h, 1) / TILE))))
+
+    def level_for(self, zoom: float) -> int:
+        if zoom >= 1.0:
+            return 0
+        return min(int(math.floor(math.log2(1.0 / zoom) + 1e-9)), self.max_level())
+
+
 class PaneTitle(QLabel):
-    """The title bar; a double click asks to maximise the pane."""
+    """The title bar; a double click asks to maximise the pane, its context menu holds the
+    "Smooth reformats" switch."""
 
     double_clicked = Signal()
 
     def mouseDoubleClickEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         self.double_clicked.emit()
         e.accept()
+
+    def contextMenuEvent(self, e: QContextMenuEvent) -> None:  # noqa: N802
+        menu = QMenu(self)
+        act = menu.addAction(SMOOTH_TEXT)
+        act.setCheckable(True)
+        act.setChecked(SMOOTHING.on)
+        act.setToolTip("Draw reformatted planes of thick slices linearly interpolated "
+                       "(display only; label maps and values stay voxel for voxel)")
+        act.toggled.connect(set_smooth_reformats)
+        menu.exec(e.globalPos())
 
 
 class SlicePane(QWidget):
@@ -84,6 +154,8 @@ class SlicePane(QWidget):
         self.canvas.installEventFilter(self)
         self.canvas.add_layer(self._decorate, above=True)
         self.set_title("")
+        self._mapping = None
+        SMOOTHING.changed.connect(self._smoothing_changed)  # let go with the pane
 
     # ------------------------------------------------------------------ showing
     def set_title(self, text: str) -> None:
@@ -108,8 +180,21 @@ class SlicePane(QWidget):
         self.canvas.update()
 
     def show_source(self, source: VolumeSliceSource, mapping) -> None:
-        self.source = source
-        self.canvas.show_source(source, mapping=mapping)
+        """Show ``source`` through ``mapping`` (window/level); with smooth reformats on, a
+        picture of non-square pixels is drawn from its linear resampling (display only: the
+        canvas's source, what tools and the status bar read, is ``source`` itself)."""
+        self.source, self._mapping = source, mapping
+        fine = source.display_pixels() if SMOOTHING.on else None
+        if fine is None:
+            self.canvas.show_source(source, mapping=mapping)
+        else:
+            w, h = source.size
+            self.canvas.show_source(source, ResampledPyramid(fine, w, h, mapping))
+
+    def _smoothing_changed(self, _on: bool) -> None:
+        if self.source is not None:
+            mapping = self.canvas.pyramid.mapping if self.canvas.pyramid else self._mapping
+            self.show_source(self.source, mapping)
 
     # ------------------------------------------------------------------ zoom
     def fit(self) -> None:

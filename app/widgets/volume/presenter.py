@@ -29,7 +29,9 @@ from app.widgets.volume import saved_view
 from app.widgets.volume.saved_view import SavedView
 from app.widgets.volume.segments_panel import SegmentsPanel
 from app.widgets.volume.session import VolumeSession, data_range
+from app.widgets.volume.stats_panel import StatisticsPanel
 from app.widgets.volume.view import AUTO, CUSTOM, VolumeView
+from app.widgets.volume.view3d import View3D
 
 
 def load(path, source, job, expected=None):
@@ -61,10 +63,17 @@ class VolumePresenter(QObject):
         self.loaded: tuple[str, object, tuple[float, float], WindowLevel] | None = None
         self.job = None
         self.dock = None
+        self.statistics, self.stats_dock = StatisticsPanel(), None  # the Statistics dock
         self._keys: list = []
         self.views: dict[str, SavedView] = {}  # media id -> how it was left in this window
         self.view.preset_chosen.connect(self.choose_preset)
         self.view.fit_all.connect(self.fit_all)
+        self.view3d = View3D(host.jobs)  # VTK itself is loaded when it is first shown
+        self.view.set_view3d(self.view3d)
+        # a segment shown / hidden in the panel (its model's signal: the table's itemChanged
+        # hands over items that the panel's own refresh may have deleted meanwhile)
+        self.panel.table.model().dataChanged.connect(self.view3d.restyle_soon)
+        self.panel.maps.activated.connect(self.view3d.labelmap_chosen)
         for w in self.panel.findChildren(QWidget):
             if is_text_field(w):  # Enter / Escape in a field give the keyboard back
                 w.installEventFilter(self)
@@ -103,6 +112,11 @@ class VolumePresenter(QObject):
             self.panel.setParent(None)
             self.host.remove_dock(self.dock)
             self.dock = None
+        if self.stats_dock is not None:
+            self.stats_dock.setWidget(None)
+            self.statistics.setParent(None)
+            self.host.remove_dock(self.stats_dock)
+            self.stats_dock = None
         self.item = None
 
     def step(self, delta: int) -> bool:
@@ -118,6 +132,8 @@ class VolumePresenter(QObject):
         if self.dock is None:
             self.dock = self.host.add_dock("Segments", self.panel,
                                            Qt.DockWidgetArea.RightDockWidgetArea)
+        if self.stats_dock is None:
+            self.stats_dock = self.host.add_dock("Statistics", self.statistics)
         if not self._keys:
             for key, delta in (("Up", 1), ("Down", -1), ("Shift+Up", 10), ("Shift+Down", -10)):
                 self._keys.append(self.host.on_key(
@@ -167,6 +183,8 @@ class VolumePresenter(QObject):
         self.view.show_window(window, next((n for n, w in CT_PRESETS.items() if w == window),
                                            None if volume.modality.upper() == "CT" else AUTO))
         self.panel.attach(s)
+        self.statistics.attach(s)
+        self.view3d.attach(s)
         kept = self.views.get(item.id) or saved_view.stored(self.host.doc.view_state(),
                                                             item.id)
         if kept is not None:
@@ -177,6 +195,8 @@ class VolumePresenter(QObject):
         if self.session is not None:
             self.views[self.session.item.id] = self.saved()
             self.panel.detach()
+            self.statistics.detach()
+            self.view3d.detach()
             self.session.close()
             self.session = None
             self.view.set_panes({}, "")
@@ -199,7 +219,6 @@ class VolumePresenter(QObject):
             lines.append(f"{p.pane}: array axis {p.axis}" + (
                 f", oblique {p.angle_deg:.1f}°" if p.oblique else ""))
         lines += [f"<span style='color:#ffb347'>{w}</span>" for w in volume.warnings[:6]]
-        lines.append("<i>A 3D view is not part of this version.</i>")
         return "<br>".join(lines)
 
     # ------------------------------------------------------------------ how it was left

@@ -1,17 +1,17 @@
 """The volume's centre widget: a bar (layout, window/level preset) over the panes.
 
 Layouts, as 3D Slicer names them: ``1x3`` (axial, coronal, sagittal side by side), ``2x2``
-(Slicer's four-up: axial and a spare at the top, sagittal and coronal below; the spare holds
-the volume's facts - a 3D view is not part of this version), ``single`` (the active pane).
-A double click on a pane's title maximises it, another one gives the layout back. While the
+(Slicer's four-up: axial and the 3D view at the top, sagittal and coronal below; the volume's
+facts sit under the 3D view), ``single`` (the active pane). A double click on a pane's title
+(or the 3D view's) maximises it, another one gives the layout back. While the
 volume loads, or when it cannot be shown, a page with the reason stands in for the panes.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QHBoxLayout, QLabel,
-                               QStackedWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QComboBox, QGridLayout, QHBoxLayout, QLabel,
+                               QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from app.core.geometry import PANES
 from app.io.planes import CT_PRESETS, WindowLevel
@@ -102,6 +102,15 @@ class VolumeView(QWidget):
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.info.setWordWrap(True)
         self.info.setMargin(10)
+        self.view3d: QWidget | None = None  # the 3D view (set_view3d), in the fourth quadrant
+        self.spare = QWidget()  # the fourth quadrant: the 3D view over the volume's facts
+        self.spare.setObjectName("volume_spare")
+        spare = QVBoxLayout(self.spare)
+        spare.setContentsMargins(0, 0, 0, 0)
+        spare.setSpacing(0)
+        spare.addWidget(self.info)
+        self.spare.setParent(self.grid_page)
+        self.spare.hide()
         self.stack.addWidget(self.message)
         self.stack.addWidget(self.grid_page)
         outer = QVBoxLayout(self)
@@ -136,6 +145,16 @@ class VolumeView(QWidget):
         self._arrange()
         self.stack.setCurrentWidget(self.grid_page)
 
+    def set_view3d(self, view3d: QWidget) -> None:
+        """Put the 3D view (:class:`~app.widgets.volume.view3d.View3D`) in the fourth
+        quadrant, over the facts; its title's double click maximises it."""
+        self.view3d = view3d
+        lay = self.spare.layout()
+        lay.insertWidget(0, view3d, 1)
+        self.info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.info.setMargin(4)
+        view3d.maximise.connect(self._toggle_max)
+
     # ------------------------------------------------------------------ layouts
     def set_layout(self, name: str) -> None:
         if name not in LAYOUTS:
@@ -147,7 +166,7 @@ class VolumeView(QWidget):
     def show_layout(self, name: str, maximised: str | None) -> None:
         """Layout ``name`` with pane ``maximised`` shown alone (None: the layout itself)."""
         self.set_layout(name)
-        if maximised in self.panes:
+        if maximised in self.panes or (maximised == "3d" and self.view3d is not None):
             self.maximised = maximised
             self._arrange()
 
@@ -158,7 +177,7 @@ class VolumeView(QWidget):
         if self.layout_name == "single" and self.maximised is None:
             self._arrange()
 
-    def _toggle_max(self, pane: SlicePane) -> None:
+    def _toggle_max(self, pane: SlicePane) -> None:  # or the 3D view (pane "3d")
         self.maximised = None if self.maximised == pane.pane else pane.pane
         self._arrange()
 
@@ -167,13 +186,19 @@ class VolumeView(QWidget):
 
     def _arrange(self) -> None:
         self._arranging = True
+        focus = QApplication.focusWidget()
+        mine = focus is not None and self.grid_page.isAncestorOf(focus)
+        if mine:  # hiding it would hand the focus (and so "active") along the panes
+            focus.clearFocus()
         try:
             self._place_widgets()
         finally:
             self._arranging = False
+        if mine and self.active in self.panes and self.panes[self.active].isVisible():
+            self.panes[self.active].canvas.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _place_widgets(self) -> None:
-        for w in [*self.panes.values(), self.info]:
+        for w in [*self.panes.values(), self.spare]:
             self.grid.removeWidget(w)
             w.hide()
         for r in range(3):
@@ -181,12 +206,14 @@ class VolumeView(QWidget):
             self.grid.setColumnStretch(r, 0)
         if not self.panes:
             return
-        if self.maximised is not None:
+        if self.maximised == "3d":
+            place = [(self.spare, 0, 0)]
+        elif self.maximised is not None:
             place = [(self.panes[self.maximised], 0, 0)]
         elif self.layout_name == "single":
             place = [(self.panes[self.active], 0, 0)]
         elif self.layout_name == "2x2":
-            place = [(self.panes["axial"], 0, 0), (self.info, 0, 1),
+            place = [(self.panes["axial"], 0, 0), (self.spare, 0, 1),
                      (self.panes["sagittal"], 1, 0), (self.panes["coronal"], 1, 1)]
         else:
             place = [(self.panes[n], 0, c) for c, n in enumerate(PANES)]
