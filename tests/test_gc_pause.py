@@ -10,6 +10,17 @@ import pytest
 from app.io.gc_pause import gc_paused
 
 
+@pytest.fixture(autouse=True)
+def _collector_on():
+    """These tests start with automatic collection on (a window earlier in this process may
+    have moved it to its UI thread: app/widgets/ui_gc.py), and leave it as they found it."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
 def test_nested_pauses_resume_once_the_last_ends():
     assert gc.isenabled()
     with gc_paused():

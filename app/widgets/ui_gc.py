@@ -37,7 +37,10 @@ class UiThreadCollector(QObject):
         self.timer.start()
 
     def tick(self) -> None:
-        """Collect the oldest generation whose count passed its threshold (if any)."""
+        """Collect the oldest generation whose count passed its threshold (if any); turn
+        automatic collection back off if something turned it on."""
+        if gc.isenabled():
+            gc.disable()
         counts = gc.get_count()
         t0, t1, t2 = self.thresholds
         generation = -1
@@ -59,8 +62,5 @@ def install() -> UiThreadCollector | None:
     if app is None:
         return None
     found = app.findChild(UiThreadCollector)
-    if found is not None:
-        return found
-    collector = UiThreadCollector(app)
-    gc.disable()
-    return collector
+    gc.disable()  # (again: something may have turned it back on since)
+    return found if found is not None else UiThreadCollector(app)
