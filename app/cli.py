@@ -25,7 +25,8 @@ EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
 # one of them is part of every build.
 AREAS = ("app.io.video.commands", "app.io.volume.commands",
          "app.inference.commands", "app.inference.batch_commands",
-         "app.inference.detect_commands", "app.selftest.commands")
+         "app.inference.detect_commands", "app.selftest.commands",
+         "app.io.review_commands")
 
 DESCRIPTION = """\
 Vellum: offline annotation of images, video and medical volumes.

@@ -57,6 +57,36 @@ def _ids(objs: tuple[Any, ...], limit: int = 20) -> dict[str, Any]:
             "kinds": sorted({type(o).__name__ for o in objs})}
 
 
+_LABEL_KINDS = ("Annotation", "Track", "LabelMapInfo")
+
+
+def _tally(added: Any = (), changed: Any = (), removed: Any = ()) -> dict[str, Any]:
+    """The audit trail's count of label objects (annotations, tracks, label maps) an edit
+    created, changed and deleted, and the media items they lie on (for ``vellum history``)."""
+    out: dict[str, Any] = {"added": 0, "changed": 0, "removed": 0, "media": set()}
+    for key, records in (("added", added), ("changed", changed), ("removed", removed)):
+        for r in records:
+            if type(r).__name__ in _LABEL_KINDS:
+                out[key] += 1
+                out["media"].add(r.media_id)
+    return out
+
+
+def _merge_tallies(tallies: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"added": 0, "changed": 0, "removed": 0, "media": set()}
+    for t in tallies:
+        for key in ("added", "changed", "removed"):
+            out[key] += t.get(key, 0)
+        out["media"] |= t.get("media", set())
+    return out
+
+
+def _objects(tally: dict[str, Any], limit: int = 100) -> dict[str, Any]:
+    """A tally as JSON for the history detail (media ids sorted, at most ``limit``)."""
+    return {**{k: tally[k] for k in ("added", "changed", "removed")},
+            "media": sorted(tally["media"])[:limit]}
+
+
 class Command(ABC):
     """One undoable edit."""
 
@@ -73,6 +103,11 @@ class Command(ABC):
     def detail(self) -> dict[str, Any]:
         """Short JSON-able description for the history table."""
         return {}
+
+    def tally(self) -> dict[str, Any]:
+        """Label objects this command created, changed and deleted (valid after
+        :meth:`apply`); see :func:`_tally`."""
+        return _tally()
 
     def media_ids(self, doc: Document) -> set[str]:
         """The media items whose labels this command changes: those of the annotations,
@@ -105,7 +140,7 @@ class _OnRecords(Command):
     records: tuple[Record, ...]
 
     def detail(self) -> dict[str, Any]:
-        return _ids(self.records)
+        return {**_ids(self.records), "objects": _objects(self.tally())}
 
     def _records(self) -> tuple[Record, ...]:
         return self.records
@@ -154,6 +189,9 @@ class Put(_OnRecords):
             steps.append(Remove(added_rest, label=self.label))
         return steps[0] if len(steps) == 1 else Batch(tuple(steps), label=self.label)
 
+    def tally(self) -> dict[str, Any]:
+        return _tally(added=self._added, changed=self._replaced)
+
 
 @dataclass(frozen=True, eq=False)
 class Remove(_OnRecords):
@@ -181,6 +219,9 @@ class Remove(_OnRecords):
     def inverse(self) -> Command:
         return _Restore(tuple(self._removed), dict(self._voxels), label=self.label)
 
+    def tally(self) -> dict[str, Any]:
+        return _tally(removed=self._removed)
+
 
 @dataclass(frozen=True, eq=False)
 class _Restore(_OnRecords):
@@ -198,6 +239,9 @@ class _Restore(_OnRecords):
 
     def inverse(self) -> Command:
         return Remove(self.records, label=self.label)
+
+    def tally(self) -> dict[str, Any]:
+        return _tally(added=self.records)
 
     @property
     def action(self) -> str:
@@ -357,7 +401,11 @@ class Batch(Command):
         return Batch(tuple(c.inverse() for c in reversed(self.commands)), label=self.label)
 
     def detail(self) -> dict[str, Any]:
-        return {"steps": [c.action for c in self.commands[:50]], "count": len(self.commands)}
+        return {"steps": [c.action for c in self.commands[:50]], "count": len(self.commands),
+                "objects": _objects(self.tally())}
+
+    def tally(self) -> dict[str, Any]:
+        return _merge_tallies(c.tally() for c in self.commands)
 
     def media_ids(self, doc: Document) -> set[str]:
         return set().union(*(c.media_ids(doc) for c in self.commands))

@@ -78,6 +78,14 @@ def _has_journal(path: Path) -> bool:
     return False
 
 
+def _detail(text: Any) -> Any:
+    """An audit entry's detail (``{}`` where it is not JSON: the trail is read, not judged)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+
+
 class Store:
     """Open connection to one project file. Use :meth:`create` or :meth:`open`."""
 
@@ -289,6 +297,23 @@ class Store:
         rows = self._read("SELECT seq, time, author, action, detail FROM history "
                           "ORDER BY seq DESC LIMIT ?", (limit,))
         return [{"seq": s, "time": t, "author": a, "action": act, "detail": json.loads(d)}
+                for s, t, a, act, d in rows]
+
+    def history_entries(self, author: str | None = None, since: str | None = None
+                        ) -> list[dict[str, Any]]:
+        """Audit-trail entries, oldest first: all, or those of ``author`` and/or at or after
+        ``since`` (UTC text as :func:`~app.core.identity.utc_now` writes it)."""
+        where, args = [], []
+        if author is not None:
+            where.append("author = ?")
+            args.append(author)
+        if since is not None:
+            where.append("time >= ?")
+            args.append(since)
+        sql = "SELECT seq, time, author, action, detail FROM history"
+        rows = self._read(sql + (" WHERE " + " AND ".join(where) if where else "")
+                          + " ORDER BY seq", tuple(args))
+        return [{"seq": s, "time": t, "author": a, "action": act, "detail": _detail(d)}
                 for s, t, a, act, d in rows]
 
     # ---------------------------------------------------------------- schema
