@@ -26,7 +26,8 @@ EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS = 0, 1, 3
 AREAS = ("app.io.video.commands", "app.io.volume.commands",
          "app.inference.commands", "app.inference.batch_commands",
          "app.inference.detect_commands", "app.selftest.commands",
-         "app.io.review_commands")
+         "app.io.review_commands",
+         "app.io.compare_commands")
 
 DESCRIPTION = """\
 Vellum: offline annotation of images, video and medical volumes.
