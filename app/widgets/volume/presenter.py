@@ -7,6 +7,8 @@ slice (the window's PgDown / PgUp still change item); C is the crosshair tool, U
 fill, B / E the brush and eraser in mm; Ctrl+0 (View ▸ Fit) fits the active pane, Ctrl+1 shows
 it at 100 %, Ctrl+Shift+0 (or "Fit all") fits every pane. One volume array is kept in memory
 (the last one loaded, so coming back to it is instant); every pane shows a view into it.
+A second series of the same frame of reference may be linked from the bar's "Link a series…"
+list (:mod:`app.widgets.volume.linked_series`): its array is held while it is linked.
 
 Each volume comes back as it was left - layout, window/level, crosshair (so every slice), each
 pane's zoom and centre - when it is shown again, in this window or after the project is
@@ -25,7 +27,7 @@ from app.core.media import MediaItem
 from app.io.planes import CT_PRESETS, WindowLevel, default_window
 from app.tools.volume_brush import BrushSettings
 from app.widgets.focus import is_text_field
-from app.widgets.volume import saved_view
+from app.widgets.volume import linked_series, saved_view
 from app.widgets.volume.saved_view import SavedView
 from app.widgets.volume.segments_panel import SegmentsPanel
 from app.widgets.volume.session import VolumeSession, data_range
@@ -68,6 +70,7 @@ class VolumePresenter(QObject):
         self.views: dict[str, SavedView] = {}  # media id -> how it was left in this window
         self.view.preset_chosen.connect(self.choose_preset)
         self.view.fit_all.connect(self.fit_all)
+        self.links = linked_series.Linking(self)  # a second series linked (linked_view)
         self.view3d = View3D(host.jobs)  # VTK itself is loaded when it is first shown
         self.view.set_view3d(self.view3d)
         # a segment shown / hidden in the panel (its model's signal: the table's itemChanged
@@ -101,6 +104,7 @@ class VolumePresenter(QObject):
 
     def leave(self) -> None:
         self._close_session()
+        self.links.cancel()
         if self.job is not None:
             self.job.cancel()
             self.job = None
@@ -185,6 +189,7 @@ class VolumePresenter(QObject):
         self.panel.attach(s)
         self.statistics.attach(s)
         self.view3d.attach(s)
+        self.links.offer()
         kept = self.views.get(item.id) or saved_view.stored(self.host.doc.view_state(),
                                                             item.id)
         if kept is not None:
@@ -194,6 +199,7 @@ class VolumePresenter(QObject):
     def _close_session(self) -> None:
         if self.session is not None:
             self.views[self.session.item.id] = self.saved()
+            self.links.unlink()
             self.panel.detach()
             self.statistics.detach()
             self.view3d.detach()

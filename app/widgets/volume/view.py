@@ -33,6 +33,7 @@ class VolumeView(QWidget):
 
     preset_chosen = Signal(str)  # a name of CT_PRESETS or AUTO
     fit_all = Signal()
+    link_chosen = Signal(str)  # the media id of a series to link (linked_view)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +85,16 @@ class VolumeView(QWidget):
                                    "the active pane")
         self.fit_button.clicked.connect(self.fit_all.emit)
         bar.addWidget(self.fit_button)
+        bar.addSpacing(16)
+        self.link_combo = QComboBox()  # filled by the presenter: volumes that may be linked
+        self.link_combo.setObjectName("link_series")
+        self.link_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.link_combo.setToolTip("Link a second series of this frame of reference: its panes "
+                                   "under these, crosshair and slices linked in world "
+                                   "coordinates, fusion over these panes")
+        self.link_combo.activated.connect(
+            lambda i: i > 0 and self.link_chosen.emit(self.link_combo.itemData(i) or ""))
+        bar.addWidget(self.link_combo)
         bar.addStretch(1)
         self.hint = QLabel("<u>Mouse and keys</u>")
         self.hint.setToolTip(MOUSE_HELP)
@@ -103,6 +114,7 @@ class VolumeView(QWidget):
         self.info.setWordWrap(True)
         self.info.setMargin(10)
         self.view3d: QWidget | None = None  # the 3D view (set_view3d), in the fourth quadrant
+        self.linked: QWidget | None = None  # a linked series' row (set_linked), under the panes
         self.spare = QWidget()  # the fourth quadrant: the 3D view over the volume's facts
         self.spare.setObjectName("volume_spare")
         spare = QVBoxLayout(self.spare)
@@ -155,6 +167,16 @@ class VolumeView(QWidget):
         self.info.setMargin(4)
         view3d.maximise.connect(self._toggle_max)
 
+    def set_linked(self, row: QWidget | None) -> None:
+        """Show a linked series' row under the panes (None: take it away)."""
+        if self.linked is not None and self.linked is not row:
+            self.grid.removeWidget(self.linked)
+            self.linked.hide()
+        self.linked = row
+        if row is not None:
+            row.setParent(self.grid_page)
+        self._arrange()
+
     # ------------------------------------------------------------------ layouts
     def set_layout(self, name: str) -> None:
         if name not in LAYOUTS:
@@ -198,7 +220,7 @@ class VolumeView(QWidget):
             self.panes[self.active].canvas.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _place_widgets(self) -> None:
-        for w in [*self.panes.values(), self.spare]:
+        for w in [*self.panes.values(), self.spare, *([self.linked] if self.linked else [])]:
             self.grid.removeWidget(w)
             w.hide()
         for r in range(3):
@@ -222,6 +244,11 @@ class VolumeView(QWidget):
             self.grid.setRowStretch(r, 1)
             self.grid.setColumnStretch(c, 1)
             w.show()
+        if self.linked is not None and self.maximised is None and self.layout_name != "single":
+            row = max(r for _, r, _ in place) + 1  # the linked series under the layout
+            self.grid.addWidget(self.linked, row, 0, 1, max(c for *_, c in place) + 1)
+            self.grid.setRowStretch(row, 1)
+            self.linked.show()
 
     # ------------------------------------------------------------------ window / level
     def show_window(self, window: WindowLevel, preset: str | None) -> None:
