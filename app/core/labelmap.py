@@ -183,13 +183,33 @@ class Region:
         return Region(lo, tuple(max(0, h - l) for l, h in zip(lo, hi)))  # type: ignore
 
     @classmethod
-    def around(cls, changed: np.ndarray) -> Region | None:
-        """Smallest region holding every True voxel of a 3-D bool array, or None."""
-        idx = np.nonzero(changed)
-        if not idx[0].size:
+    def around(cls, changed: np.ndarray, value: int | None = None) -> Region | None:
+        """Smallest region holding every True (non-zero) voxel of a 3-D array, or None;
+        with ``value``: every voxel equal to it (a segment of a label array).
+
+        Found by reducing along axes (``np.any``) a slab at a time, never by listing the
+        voxels: the extra memory is one plane (j x i bools) and one slab's mask, however many
+        voxels are set."""
+        if changed.ndim != 3:
+            raise ValueError("Region.around needs a 3-D array (k, j, i)")
+        if changed.size == 0:
             return None
-        lo = tuple(int(a.min()) for a in idx)
-        hi = tuple(int(a.max()) + 1 for a in idx)
+        plane = np.zeros(changed.shape[1:], bool)  # any along k, one k-slab at a time
+        ks = np.empty(changed.shape[0], bool)
+        step = max(1, (1 << 20) // max(1, plane.size))  # ~1M voxels (1 MB of bools) a slab
+        for k0 in range(0, changed.shape[0], step):
+            slab = changed[k0:k0 + step]
+            if value is not None:
+                slab = slab == value
+            ks[k0:k0 + step] = np.any(slab, axis=(1, 2))
+            plane |= np.any(slab, axis=0)
+        kk = np.flatnonzero(ks)
+        if not kk.size:
+            return None
+        jj = np.flatnonzero(plane.any(axis=1))
+        ii = np.flatnonzero(plane.any(axis=0))
+        lo = (int(kk[0]), int(jj[0]), int(ii[0]))
+        hi = (int(kk[-1]) + 1, int(jj[-1]) + 1, int(ii[-1]) + 1)
         return cls(lo, tuple(h - l for l, h in zip(lo, hi)))  # type: ignore
 
 
@@ -268,6 +288,12 @@ class BrickCache:
                 self.bytes -= dropped.nbytes
         self.peak_bytes = max(self.peak_bytes, self.bytes)
 
+    def discard(self, labelmap_id: str, key: BrickKey) -> None:
+        """Forget one brick (it was rewritten and is not worth keeping)."""
+        old = self._items.pop((labelmap_id, key), None)
+        if old is not None:
+            self.bytes -= old.nbytes
+
     def drop(self, labelmap_id: str | None = None) -> None:
         """Forget one label map's bricks (or all)."""
         if labelmap_id is None:
@@ -283,22 +309,28 @@ class BrickCache:
 def apply_mode(old: np.ndarray, modifier: np.ndarray, mode: Mode, value: int,
                where: np.ndarray | None) -> np.ndarray:
     """New voxel values of a region: ``old`` changed by a boolean ``modifier`` (see
-    :class:`Mode`), restricted to ``where`` when given. Pure; returns a new array."""
+    :class:`Mode`), restricted to ``where`` when given. Pure; returns a new array. Elementwise,
+    so applying it brick by brick gives the same voxels as applying it to the whole region;
+    its temporaries are bool arrays of the region's shape (no wider copies)."""
     mod = modifier.astype(bool, copy=False)
+    only = None if where is None else where.astype(bool, copy=False)
     new = old.copy()
-    if mode is Mode.ADD:
-        hit = mod
-        new_value = value
-    elif mode is Mode.SET:
-        hit = mod | (old == value)
-        new = np.where(mod, value, np.where(old == value, 0, old)).astype(old.dtype)
-        if where is not None:
-            new = np.where(where, new, old).astype(old.dtype)
+    if mode is Mode.SET:
+        clear = old == value  # the segment's voxels outside the modifier turn to background
+        paint = mod
+        if only is not None:
+            clear &= only
+            paint = mod & only
+        new[clear] = 0
+        new[paint] = value
         return new
-    else:
-        hit = mod & ((old == value) if value else (old != 0))
-        new_value = 0
-    if where is not None:
-        hit = hit & where
-    new[hit] = new_value
+    if mode is Mode.ADD:
+        hit = mod if only is None else mod & only
+        new[hit] = value
+        return new
+    hit = (old == value) if value else (old != 0)
+    hit &= mod
+    if only is not None:
+        hit &= only
+    new[hit] = 0
     return new

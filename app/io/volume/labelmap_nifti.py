@@ -240,6 +240,67 @@ def _segments_beside(p: Path) -> tuple[list[Segment], str | None, str | None]:
     return [], None, None
 
 
+_SLAB_VOXELS = 1 << 18  # voxels per slab of a whole-volume pass (bincount: 2 MB of intp)
+
+
+def _slabs(array: np.ndarray):
+    """Views of ``array`` cut along its last axis (k of an (i, j, k) NIfTI array) or, when
+    C-ordered (k, j, i), its first, a few million voxels each: elementwise checks and
+    counts over them keep their temporaries small."""
+    axis = 0 if array.flags.c_contiguous else array.ndim - 1
+    n = array.shape[axis] if array.ndim else 1
+    plane = max(1, array.size // max(1, n))
+    step = max(1, _SLAB_VOXELS // plane)
+    for a in range(0, n, step):
+        yield array[a:a + step] if axis == 0 else array[..., a:a + step]
+
+
+def _voxels(p: Path, img) -> np.ndarray:
+    """The stored voxels of ``img`` (nibabel), read straight into one array a chunk at a
+    time when they are unscaled: Python's gzip reader would otherwise hold a second full
+    copy while reading. Anything else goes through nibabel's own read."""
+    proxy = img.dataobj
+    try:
+        plain = (getattr(proxy, "is_proxy", False) and float(proxy.slope) == 1.0
+                 and float(proxy.inter) == 0.0 and proxy.order in ("F", "C"))
+    except (AttributeError, TypeError, ValueError):
+        plain = False
+    if not plain:
+        return np.asanyarray(proxy)
+    from nibabel.openers import ImageOpener
+
+    dtype = np.dtype(proxy.dtype)
+    count = int(np.prod(proxy.shape))
+    flat = np.empty(count, dtype)
+    raw = memoryview(flat.view(np.uint8))
+    with ImageOpener(str(p)) as f:
+        f.seek(int(proxy.offset))
+        at = 0
+        while at < raw.nbytes:
+            chunk = f.read(min(_CHUNK_BYTES, raw.nbytes - at))
+            if not chunk:
+                raise ValueError(f"the voxel data ends after {at} of {raw.nbytes} bytes")
+            raw[at:at + len(chunk)] = chunk
+            at += len(chunk)
+    return flat.reshape(proxy.shape, order=proxy.order)
+
+
+_CHUNK_BYTES = 1 << 20  # bytes per read: Python's gzip holds about two chunks besides
+
+
+def _kji(data: np.ndarray, dtype: type) -> np.ndarray:
+    """``data[i, j, k]`` as a C-ordered ``[k, j, i]`` array of ``dtype``: a view when it is
+    one already, else one new array filled a slab at a time (no second full-size copy)."""
+    out = data.T
+    if out.flags.c_contiguous and out.dtype == dtype:
+        return out
+    labels = np.empty(out.shape, dtype)
+    step = max(1, _SLAB_VOXELS // max(1, out[0].size))
+    for k in range(0, out.shape[0], step):
+        labels[k:k + step] = out[k:k + step]
+    return labels
+
+
 def read_labelmap_nifti(path: str | Path, expected_geometry: VolumeGeometry) -> LabelMapFile:
     """Read a label map for a volume of ``expected_geometry``. Refused with one sentence
     (:class:`BadInputError`) when its shape differs or its grid sits more than 1e-3 mm
@@ -261,9 +322,9 @@ def read_labelmap_nifti(path: str | Path, expected_geometry: VolumeGeometry) -> 
     if off > FIT_MM:
         raise BadInputError(f"{p} does not sit on the volume's grid (its voxels are up to "
                             f"{off:.3g} mm away); it is not this volume's label map.", p)
-    data = read_voxels(p, lambda: img.dataobj).reshape(want)
+    data = read_voxels(p, lambda: _voxels(p, img)).reshape(want)
     if data.dtype.kind == "f":
-        if not np.all(np.isfinite(data)) or not np.all(data == np.round(data)):
+        if not all(np.all(np.isfinite(c)) and np.all(c == np.round(c)) for c in _slabs(data)):
             raise BadInputError(f"{p} holds fractional values; a label map holds whole "
                                 "segment values.", p)
     elif data.dtype.kind not in "biu":
@@ -273,9 +334,11 @@ def read_labelmap_nifti(path: str | Path, expected_geometry: VolumeGeometry) -> 
     if lo < 0 or hi > 65535:
         raise BadInputError(f"{p} holds values from {lo} to {hi}; label values must lie in "
                             "0..65535.", p)
-    labels = np.ascontiguousarray(data.T, dtype=np.uint8 if hi <= 255 else np.uint16)
+    labels = _kji(data, np.uint8 if hi <= 255 else np.uint16)
     del data
-    counts = np.bincount(labels.ravel(), minlength=1)  # linear time; 64K counts at most
+    counts = np.zeros(hi + 1, np.int64)  # linear time, a slab at a time; 64K counts at most
+    for slab in _slabs(labels):
+        counts += np.bincount(slab.ravel(), minlength=hi + 1)
     values = [int(v) for v in np.flatnonzero(counts[1:]) + 1]
     if len(values) > MAX_SEGMENTS:
         raise BadInputError(f"{p} holds {len(values)} distinct values; a label map holds at "

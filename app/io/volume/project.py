@@ -16,8 +16,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from app.core.commands import Batch, Command, ModifyLabelMap, Put
 from app.core.document import Document
 from app.core.errors import VellumError
@@ -135,11 +133,10 @@ def import_labelmap(doc: Document, path: str | Path, item: MediaItem,
         name=name or found.name or Path(path).name.split(".")[0], segments=segments)
     steps: list[Command] = [Put((info,), label="Import label map")]
     labels = found.labels
-    for seg in segments:
-        hit = labels == seg.value
-        box = Region.around(hit)
+    for seg in segments:  # each segment's box found slab by slab: no full-size mask
+        box = Region.around(labels, seg.value)
         if box is None:
             continue
-        steps.append(ModifyLabelMap(info.id, box.start, np.ascontiguousarray(hit[box.slices]),
+        steps.append(ModifyLabelMap(info.id, box.start, labels[box.slices] == seg.value,
                                     Mode.ADD, seg.value))
     return Batch(tuple(steps), label=f"Import {Path(path).name}")
