@@ -43,8 +43,9 @@ def _track(doc: Any, track_id: str) -> Track:
     return track
 
 
-def _fresh(a: Annotation, **changes: Any) -> Annotation:
-    """``a`` as a new person-set keyframe (new id, made now) with ``changes``."""
+def as_keyframe(a: Annotation, **changes: Any) -> Annotation:
+    """``a`` (an interpolated or tracker's shape) as a new person-set keyframe of its track
+    (new id, made now) with ``changes``."""
     now = utc_now()
     values: dict[str, Any] = dict(id=new_id(), keyframe=True, source=MANUAL, score=None,
                                   foreign={}, created=now, modified=now, creator=author(),
@@ -99,11 +100,11 @@ def split_track(doc: Any, track_id: str, frame: int) -> tuple[Command, Track]:
     now = utc_now()
     moved = [replace(a, track_id=new.id, modified=now) for a in after]
     if shown is not None and (not after or after[0].frame != frame):
-        moved.insert(0, _fresh(shown, track_id=new.id, outside=False))
+        moved.insert(0, as_keyframe(shown, track_id=new.id, outside=False))
     steps: list[Command] = [Put((new, *moved), label="Split track")]
     if interpolate(before, frame) is not None:  # the old track alone would still show it
         stored = after[0] if after and after[0].frame == frame else None
-        mark = _fresh(stored or shown or before[-1], track_id=track.id, outside=True,
+        mark = as_keyframe(stored or shown or before[-1], track_id=track.id, outside=True,
                       place=before[-1].place.at_frame(frame))
         steps.append(Put((mark,), label="Split track"))
     return Batch(tuple(steps), label="Split track"), new

@@ -22,10 +22,11 @@ from typing import Any
 
 from app.core.annotations import INTERPOLATED, MANUAL, Annotation, Track
 from app.core.commands import Batch, Command, Put, Remove
-from app.core.identity import author, new_id, utc_now
+from app.core.identity import utc_now
 from app.core.places import Place
 from app.core.schema import LabelClass, LabelSchema
 from app.core.shapes import Event
+from app.core.track_edits import as_keyframe
 from app.tools.track_index import TrackIndex
 
 PROPAGATED = "propagation"  # source of shapes copied forward as tracked (non-key) shapes
@@ -37,16 +38,6 @@ def split_attributes(cls: LabelClass | None, values: dict[str, Any]
     """(static, per-frame) attribute values of a class (:meth:`LabelClass.split_attributes`);
     with no class every value is per-frame."""
     return cls.split_attributes(values) if cls is not None else ({}, dict(values))
-
-
-def as_keyframe(a: Annotation, **changes: Any) -> Annotation:
-    """``a`` (an interpolated or tracker's shape) as a new keyframe of its track, made now."""
-    now = utc_now()
-    values: dict[str, Any] = dict(id=new_id(), keyframe=True, source=MANUAL, score=None,
-                                  foreign={}, created=now, modified=now, creator=author(),
-                                  timestamp=None)
-    values.update(changes)
-    return replace(a, **values)
 
 
 def _same(a: Annotation, b: Annotation, relabel: bool = False) -> bool:
