@@ -27,7 +27,8 @@ AREAS = ("app.io.video.commands", "app.io.volume.commands",
          "app.inference.commands", "app.inference.batch_commands",
          "app.inference.detect_commands", "app.selftest.commands",
          "app.io.review_commands",
-         "app.io.compare_commands")
+         "app.io.compare_commands",
+         "app.io.quality_commands")
 
 DESCRIPTION = """\
 Vellum: offline annotation of images, video and medical volumes.

@@ -37,6 +37,7 @@ from app.core.document import Document
 from app.core.errors import VellumError
 from app.core.labelmap import LabelMapInfo
 from app.core.store import project_file
+from app.io.gold import gold_marks
 from app.io.packages import (MARKER, Objects, brick_fp, brick_values, labelmap_writes,
                              package_objects, read_manifest, record_fp)
 
@@ -53,17 +54,19 @@ class MergeResult:
     deleted: int = 0
     copies: int = 0
     conflicts: list[str] = field(default_factory=list)
+    gold: int = 0  # package objects on PROJECT's gold items, not merged (see visit)
 
     @property
     def summary(self) -> str:
         if not (self.landed or self.deleted or self.copies or self.conflicts):
             return "nothing new (already merged)"
         return (f"{self.landed} object(s) added or changed, {self.deleted} deleted, "
-                f"{len(self.conflicts)} conflict(s), {self.copies} conflict copy(ies)")
+                f"{len(self.conflicts)} conflict(s), {self.copies} conflict copy(ies)"
+                + (f", {self.gold} on gold items left for 'vellum score'" if self.gold else ""))
 
     def to_json(self) -> dict[str, Any]:
         return {"package": self.package, "landed": self.landed, "deleted": self.deleted,
-                "copies": self.copies, "conflicts": self.conflicts}
+                "copies": self.copies, "conflicts": self.conflicts, "gold": self.gold}
 
 
 def _project_version(doc: Document, key: str) -> tuple[str | None, Any]:
@@ -120,6 +123,7 @@ class _Merge:
         self.removes: dict[str, Any] = {}
         self.bricks: list[tuple[LabelMapInfo, BrickKey3, np.ndarray | None]] = []
         self.conflict_maps: dict[str, LabelMapInfo] = {}
+        self.gold = set(gold_marks(doc))  # an annotator's labels there are rated, not merged
 
     def copy_id(self, key: str, fp: str) -> str:
         return uuid.uuid5(uuid.NAMESPACE_URL,
@@ -141,7 +145,9 @@ class _Merge:
         if kind == "status" and (drec is None or prec is None):
             return  # an item PROJECT does not have (its labels are listed)
         media_id = _media_of(prec)
-        if media_id is not None and self.doc.stored_media(media_id) is None:
+        if media_id in self.gold:
+            self.result.gold += 1
+        elif media_id is not None and self.doc.stored_media(media_id) is None:
             self.conflict(f"{_describe(key, prec)}: on media item {media_id}, which "
                           f"{self.doc.path} does not have (not merged)")
         elif d == b:

@@ -45,6 +45,7 @@ from app.core.identity import new_id, utc_now
 from app.core.labelmap import BRICK, LabelMapInfo, Mode, brick_shape
 from app.core.media import MediaItem, MediaKind
 from app.io.atomic import atomic_write
+from app.io.gold import gold_marks
 
 MANIFEST = "vellum-package.json"
 FORMAT = 1
@@ -216,7 +217,9 @@ def _fill_package(src: Document, pkg: Document, share: Share, n: int) -> Objects
     pkg.execute(Put(tuple(moved) + tuple(times), label="Add media"))
     pkg.execute(SetSchema(src.schema))
     first = {m: share.frames[m][0] == 0 for m in share.frames}
-    objs = share_objects(src, items, share.frames, first)
+    # gold items go out unlabelled: their labels are the answers `vellum score` rates against
+    gold = set(gold_marks(src))
+    objs = share_objects(src, [m for m in items if m.id not in gold], share.frames, first)
     records = [r for k, r in objs.records.items() if k.split(":")[0] in
                ("track", "labelmap", "annotation")]
     if records:
