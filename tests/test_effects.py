@@ -395,3 +395,190 @@ def test_the_window_runs_an_effect_from_the_options_bar_with_one_undo(qtbot, tmp
         assert np.array_equal(vs.labels(), painted)
     finally:
         vs.win.close()
+
+
+def test_effects_in_the_window_on_the_philips_phantom_equal_simpleitk(qtbot, tmp_path,
+                                                                      shared_data):
+    """The Philips phantom series (512 x 512 x 28, about 0.45 x 0.45 x 5 mm): paint a stroke
+    and a speck with the brush on the axial pane, then through the real options bar "Islands:
+    keep largest" and "Margin: grow" 7.5 mm (one 5 mm slice either side, not two); each
+    result equals SimpleITK's (ConnectedComponent + RelabelComponent; SignedMaurerDistanceMap
+    with the series' spacing) on the label array; Ctrl+Z undoes each in one step."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from test_volume_mode import VolumeScene
+    from tools_scene import CTRL, LEFT
+
+    folder = shared_data / "dicom" / "philips_phantom_study" / "S2010"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent on this machine")
+    vs = VolumeScene(qtbot, tmp_path, folder)
+    try:
+        spacing = tuple(float(s) for s in vs.item.volume.spacing)  # (si, sj, sk) mm
+        assert spacing[2] > 4 * spacing[0]  # thick slices: anisotropic
+        vs.key(Qt.Key.Key_1)
+        vs.key(Qt.Key.Key_B)
+        vs.panel.radius.setValue(3.0)
+        vs.pane_drag("axial", [(200.5, 250.5), (300.5, 250.5)])
+        vs.pane_click("axial", 400.5, 380.5)  # a speck: a second island
+        painted = vs.labels()
+        value = vs.session.segmentation.active_segment().value
+        a = painted == value
+        assert len(set(np.nonzero(a)[0])) == 1  # one slice painted
+        islands = sitk.GetArrayFromImage(sitk.RelabelComponent(sitk.ConnectedComponent(
+            sitk.GetImageFromArray(a.astype(np.uint8)), False), 0, True))
+        assert islands.max() == 2
+        bar = vs.win.tool_bar
+        QTest.mouseClick(bar.widgetForAction(vs.win.tool_actions["effects"]), LEFT)
+        assert vs.win.tool_options._tool.name == "effects"
+        QTest.mouseMove(vs.pane("axial").canvas, vs.pt("axial", 250.5, 250.5))
+        _label, effect = vs.win.tool_options.controls[("choice", "effect_kind")]
+        apply_button = vs.win.tool_options.controls[("action", "Apply")][0]
+        effect.setCurrentIndex(effect.findData("islands.keep_largest"))
+        QTest.mouseClick(apply_button, LEFT)
+        vs.qtbot.waitUntil(lambda: not np.array_equal(vs.labels(), painted), timeout=20000)
+        kept = vs.labels()
+        assert np.array_equal(kept == value, islands == 1)
+        assert np.array_equal(kept != 0, kept == value)
+        effect.setCurrentIndex(effect.findData("margin.grow"))
+        _label, size = vs.win.tool_options.controls[("choice", "effect_mm")]
+        size.setCurrentIndex(size.findData(7.5))
+        QTest.mouseClick(apply_button, LEFT)
+        vs.qtbot.waitUntil(lambda: not np.array_equal(vs.labels(), kept), timeout=20000)
+        img = sitk.GetImageFromArray((kept == value).astype(np.uint8))
+        img.SetSpacing(spacing)
+        dist = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(
+            img, insideIsPositive=False, squaredDistance=False, useImageSpacing=True))
+        grown = vs.labels()
+        assert np.array_equal(grown == value, dist <= 7.5)
+        assert len(set(np.nonzero(grown)[0])) == 3  # 7.5 mm over 5 mm slices
+        vs.key(Qt.Key.Key_Z, CTRL)
+        assert np.array_equal(vs.labels(), kept)
+        vs.key(Qt.Key.Key_Z, CTRL)
+        assert np.array_equal(vs.labels(), painted)
+    finally:
+        vs.win.close()
+
+
+def test_preview_shows_the_margin_and_smoothing_result_and_writes_nothing(qtbot, tmp_path,
+                                                                         ct_folder):
+    """Effects ▸ Preview in the options bar: the would-be result of "Margin: grow" is drawn as
+    an outline on the pane (on each slice it reaches), nothing reaches the document (no
+    change, no undo step); another choice, Escape or Apply take it away; Apply then writes
+    exactly what was previewed. Smoothing previews the same way."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from scipy import ndimage
+    from test_volume_mode import VolumeScene
+    from tools_scene import LEFT
+
+    from app.core.places import Place
+
+    from PySide6.QtWidgets import QApplication
+
+    vs = VolumeScene(qtbot, tmp_path, ct_folder)
+    try:
+        vs.win.resize(1900, 1150)  # the whole options bar in view
+        QApplication.processEvents()
+        vs.key(Qt.Key.Key_1)
+        vs.key(Qt.Key.Key_B)
+        vs.panel.radius.setValue(3.0)
+        vs.pane_drag("axial", [(50.5, 60.5), (70.5, 60.5)])
+        painted = vs.labels()
+        value = vs.session.segmentation.active_segment().value
+        k = int(np.nonzero(painted == value)[0][0])
+        bar = vs.win.tool_bar
+        QTest.mouseClick(bar.widgetForAction(vs.win.tool_actions["effects"]), LEFT)
+        tool = vs.win.tool_options._tool
+        canvas = vs.pane("axial").canvas
+        QTest.mouseMove(canvas, vs.pt("axial", 60.5, 60.5))
+        controls = vs.win.tool_options.controls
+        effect = controls[("choice", "effect_kind")][1]
+        size = controls[("choice", "effect_mm")][1]
+        preview = controls[("action", "Preview")][0]
+        apply_button = controls[("action", "Apply")][0]
+        assert preview.isVisible() and preview.isEnabled()
+        effect.setCurrentIndex(effect.findData("margin.grow"))
+        size.setCurrentIndex(size.findData(5.0))
+        seen: list = []
+        unsubscribe = vs.doc.subscribe(seen.extend)
+        undo_before = vs.doc.undo_command
+        QTest.mouseClick(preview, LEFT)
+        vs.qtbot.waitUntil(lambda: tool.previewed is not None, timeout=10000)
+        QTest.mouseMove(canvas, vs.pt("axial", 61.5, 60.5))  # back on the pane
+        assert seen == [] and vs.doc.undo_command is undo_before
+        assert np.array_equal(vs.labels(), painted)
+        # what is drawn: the outline of SimpleITK's grown segment on each slice
+        img = sitk.GetImageFromArray((painted == value).astype(np.uint8))
+        img.SetSpacing(tuple(float(s) for s in vs.item.volume.spacing))
+        grown = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(
+            img, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)) <= 5.0
+        for kk in (k - 1, k, k + 1):
+            want = grown[kk] & ~ndimage.binary_erosion(grown[kk], border_value=0)
+            got = tool.previewed.outline(Place(vs.item.id, axis="k", index=kk))
+            assert got is not None and np.array_equal(got, want), kk
+        assert tool.previewed.outline(Place(vs.item.id, axis="k", index=k + 2)) is None
+        (item,) = [o for o in tool.overlay() if o.kind == "mask"]
+        assert np.array_equal(item.mask, tool.previewed.outline(tool.pointer_place))
+        shot = canvas.grab().toImage()
+        y, x = np.argwhere(item.mask)[0]
+        p = vs.pt("axial", x + 0.5, y + 0.5)
+        c = shot.pixelColor(p.x(), p.y())
+        assert c.red() > 150 and c.green() > 150 and c.blue() < 100, c.name()  # yellow
+        # another choice takes it away; so does Escape
+        effect.setCurrentIndex(effect.findData("smoothing.closing"))
+        assert tool.previewed is None and not [o for o in tool.overlay() if o.kind == "mask"]
+        QTest.mouseClick(preview, LEFT)  # smoothing previews too
+        vs.qtbot.waitUntil(lambda: tool.previewed is not None, timeout=10000)
+        assert seen == [] and np.array_equal(vs.labels(), painted)
+        QTest.mouseMove(canvas, vs.pt("axial", 60.5, 60.5))
+        vs.pane_key(Qt.Key.Key_Escape)
+        assert tool.previewed is None
+        # an edit of the label map makes a preview stale: it goes
+        effect.setCurrentIndex(effect.findData("margin.grow"))
+        QTest.mouseClick(preview, LEFT)
+        vs.qtbot.waitUntil(lambda: tool.previewed is not None, timeout=10000)
+        vs.doc.undo()
+        assert tool.previewed is None
+        vs.doc.redo()
+        assert np.array_equal(vs.labels(), painted)
+        # preview the margin again, then Apply: it writes what was shown, the preview goes
+        QTest.mouseClick(preview, LEFT)
+        vs.qtbot.waitUntil(lambda: tool.previewed is not None, timeout=10000)
+        shown = tool.previewed
+        QTest.mouseClick(apply_button, LEFT)
+        vs.qtbot.waitUntil(lambda: not np.array_equal(vs.labels(), painted), timeout=10000)
+        assert tool.previewed is None
+        after = vs.labels()
+        assert np.array_equal(after == value, grown)
+        box = tuple(slice(a, a + n) for a, n in zip(shown.start, shown.mask.shape))
+        assert np.array_equal(after[box] == value, shown.mask)
+        unsubscribe()
+    finally:
+        vs.win.close()
+
+
+def test_a_previews_outline_lies_on_each_axis_picture_where_the_mask_is():
+    """Preview.outline: the border of the would-be mask on a slice along k, j or i, placed
+    in the whole picture ([j, i], [k, i], [k, j]: app.core.places), None off the mask."""
+    from scipy import ndimage
+
+    from app.core.places import Place
+    from app.tools.effects.tool import Preview
+
+    full = np.zeros(SHAPE, bool)
+    full[5:12, 10:25, 20:30] = True
+    start = (3, 8, 15)
+    box = full[3:14, 8:27, 15:33].copy()
+    pv = Preview("m", "lm", start, box, SHAPE)
+    for axis, index in (("k", 7), ("j", 12), ("i", 25)):
+        dim = "kji".index(axis)
+        plane = np.take(full, index, axis=dim)
+        want = plane & ~ndimage.binary_erosion(plane, border_value=0)
+        got = pv.outline(Place("m", axis=axis, index=index))
+        assert got is not None and got.shape == plane.shape and np.array_equal(got, want)
+    assert pv.outline(Place("m", axis="k", index=20)) is None  # beyond the box
+    assert pv.outline(Place("m", axis="k", index=4)) is None  # in the box, no mask there
+    assert pv.outline(Place("other", axis="k", index=7)) is None  # another volume

@@ -158,6 +158,99 @@ def test_without_opengl_the_quadrant_says_so_and_still_maximises(qtbot, tmp_path
         s.win.close()
 
 
+class _FakeProperty:
+    def __init__(self) -> None:
+        self.opacity, self.color = None, None
+
+    def SetColor(self, *rgb):  # noqa: N802
+        self.color = rgb
+
+    def SetOpacity(self, v):  # noqa: N802
+        self.opacity = v
+
+    def GetOpacity(self):  # noqa: N802
+        return self.opacity
+
+    def SetAmbient(self, v):  # noqa: N802
+        pass
+
+    SetDiffuse = SetSpecular = SetAmbient
+
+
+class _FakeActor:
+    """Stands in for a vtkActor where no OpenGL exists (restyle only sets properties)."""
+
+    def __init__(self) -> None:
+        self.prop, self.visible = _FakeProperty(), True
+
+    def GetProperty(self):  # noqa: N802
+        return self.prop
+
+    def SetVisibility(self, v):  # noqa: N802
+        self.visible = bool(v)
+
+    def GetVisibility(self):  # noqa: N802
+        return self.visible
+
+
+def test_surface_opacity_model_is_per_segment_and_clamped():
+    from app.widgets.volume.segment_opacity import SurfaceOpacity, surface_style
+
+    m = SurfaceOpacity()
+    assert m.get("lm", 3) == 1.0 and m.percent("lm", 3) == 100
+    assert m.set("lm", 3, 0.25) == 0.25
+    assert m.get("lm", 3) == 0.25 and m.get("lm", 4) == 1.0 and m.get("other", 3) == 1.0
+    assert m.set("lm", 4, 7) == 1.0 and m.set("lm", 5, -1) == 0.0
+    assert surface_style(0.5, 0.4, False) == (pytest.approx(0.2), True)
+    assert surface_style(0.0, 1.0, False) == (0.0, False)
+    assert surface_style(1.0, 1.0, True) == (1.0, False)
+
+
+def test_the_3d_percent_cell_sets_only_that_segments_surface_opacity(qtbot, tmp_path,
+                                                                      ct_folder):
+    """Typing in one segment's 3D % cell of the Segments panel changes that segment's actor
+    (fake actors: the offscreen platform has no OpenGL) and no other; the view's slider
+    still scales them all."""
+    from app.widgets.volume.segments_panel import OPACITY
+
+    s = _volume_scene(qtbot, tmp_path, ct_folder)
+    try:
+        p = s.win.presenter
+        v3, panel = p.view3d, p.panel
+        assert v3.surface_opacity is panel.surface_opacity
+        a, b = panel.add("Liver"), panel.add("Spleen")
+        info = p.session.segmentation.info()
+        v3.actors = {a.value: _FakeActor(), b.value: _FakeActor()}
+        v3.restyle()
+        assert [v3.actors[x].prop.opacity for x in (a.value, b.value)] == [1.0, 1.0]
+        rows = {seg.value: r for r, seg in enumerate(panel.segments())}
+        assert panel.table.item(rows[a.value], OPACITY).text() == "100"
+        panel.table.item(rows[a.value], OPACITY).setText("30")  # as the cell editor commits
+        assert panel.surface_opacity.get(info.id, a.value) == pytest.approx(0.3)
+        assert panel.surface_opacity.get(info.id, b.value) == 1.0
+        qtbot.waitUntil(lambda: v3.actors[a.value].prop.opacity == pytest.approx(0.3),
+                        timeout=3000)
+        assert v3.actors[b.value].prop.opacity == 1.0
+        assert v3.actors[a.value].visible and v3.actors[b.value].visible
+        v3.opacity.setValue(50)  # the slider for all multiplies
+        assert v3.actors[a.value].prop.opacity == pytest.approx(0.15)
+        assert v3.actors[b.value].prop.opacity == pytest.approx(0.5)
+        v3.opacity.setValue(100)
+        panel.table.item(rows[b.value], OPACITY).setText("0")  # 0 %: not drawn at all
+        qtbot.waitUntil(lambda: not v3.actors[b.value].visible, timeout=3000)
+        assert v3.actors[a.value].visible
+        panel.table.item(rows[a.value], OPACITY).setText("250")  # clamped, cell says so
+        assert panel.table.item(rows[a.value], OPACITY).text() == "100"
+        panel.table.item(rows[a.value], OPACITY).setText("lots")  # not a number: kept
+        assert panel.table.item(rows[a.value], OPACITY).text() == "100"
+        panel.refresh()  # a refresh of the table keeps each segment's value
+        rows = {seg.value: r for r, seg in enumerate(panel.segments())}
+        assert panel.table.item(rows[b.value], OPACITY).text() == "0"
+        v3.actors = {}
+    finally:
+        s.win.close()
+
+
 def _gl_display_command() -> list[str] | None:
     if shutil.which("xvfb-run") is None:
         return None
@@ -272,6 +365,22 @@ def test_gl_scene(qtbot, tmp_path):
         v3.opacity.setValue(40)
         assert v3.actors[seg.value].GetProperty().GetOpacity() == pytest.approx(0.4)
         v3.opacity.setValue(100)
+        # per segment: a second segment beside the insert; the first's own opacity changes
+        # only its actor
+        other = p.panel.add("Other")
+        builds = v3.builds
+        s.doc.execute(ModifyLabelMap(info.id, (2, 60, 60), np.ones((3, 8, 8), bool), Mode.ADD,
+                                     other.value))
+        qtbot.waitUntil(lambda: v3.builds > builds and other.value in v3.actors, timeout=60000)
+        p.panel.set_surface_opacity(seg.value, 0.25)
+        qtbot.waitUntil(lambda: v3.actors[seg.value].GetProperty().GetOpacity()
+                        == pytest.approx(0.25), timeout=3000)
+        facts["per_segment_opacity"] = [v3.actors[seg.value].GetProperty().GetOpacity(),
+                                        v3.actors[other.value].GetProperty().GetOpacity()]
+        assert v3.actors[other.value].GetProperty().GetOpacity() == pytest.approx(1.0)
+        p.panel.set_surface_opacity(seg.value, 1.0)
+        qtbot.waitUntil(lambda: v3.actors[seg.value].GetProperty().GetOpacity()
+                        == pytest.approx(1.0), timeout=3000)
         # a click (no drag) on the surface moves the crosshair onto it
         v3.show_planes.setChecked(False)
         session.crosshair.put((10, 10, 2))

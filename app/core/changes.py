@@ -23,6 +23,7 @@ class ChangeKind(StrEnum):
     SCHEMA = "schema"
     LABELMAP = "labelmap"
     FRAME_TIMES = "frame_times"
+    REVIEW = "review"  # review states, item verdicts, comments (app.core.review)
     RESET = "reset"  # everything may have changed: the document was reloaded from disk
 
 

@@ -26,7 +26,9 @@ from app.core.errors import RefusedEdit, VellumError
 from app.core.identity import author, utc_now
 from app.core.labelmap import DEFAULT_CACHE_BYTES, BrickCache, BrickKey, LabelMapInfo, Mode
 from app.core.media import FrameTimes, MediaItem
+from app.core import review
 from app.core.places import Place
+from app.core.review import Comment, ItemVerdict, ObjectReview
 from app.core.records import Record, Records
 from app.core.schema import LabelSchema
 from app.core.store import Store
@@ -164,6 +166,32 @@ class Document:
 
     def stored_track(self, track_id: str) -> Track | None:
         return self._records.tracks.get(track_id)
+
+    # ---------------------------------------------------------------- review
+    def object_reviews(self, media_id: str | None = None) -> dict[str, ObjectReview]:
+        """Review state per annotation id (of one media item, or all)."""
+        out = {}
+        for row in self._store.load_review_rows(media_id):
+            r = review.review_from_row(row)
+            if isinstance(r, ObjectReview):
+                out[r.object_id] = r
+        return out
+
+    def verdicts(self) -> dict[str, ItemVerdict]:
+        """The verdict per media id (items without one are absent)."""
+        return {r.media_id: r for r in map(review.review_from_row, self._store.load_review_rows())
+                if isinstance(r, ItemVerdict)}
+
+    def comments(self, media_id: str | None = None) -> list[Comment]:
+        """Pinned comments (of one media item, or all), oldest first."""
+        return [review.comment_from_row(r) for r in self._store.load_comment_rows(media_id)]
+
+    def review_record(self, key: tuple[str, str]) -> review.ReviewRecord | None:
+        """The stored review record with ``key`` (see :data:`app.core.review.Key`)."""
+        row = self._store.review_row(*key)
+        if row is None:
+            return None
+        return review.comment_from_row(row) if key[0] == "comment" else review.review_from_row(row)
 
     # ---------------------------------------------------------------- label maps
     def labelmaps(self, media_id: str) -> list[LabelMapInfo]:
@@ -319,6 +347,26 @@ class Document:
             else:
                 self._store.set_meta(key, value)
         return before
+
+    def write_review(self, put: Iterable[review.ReviewRecord], clear: Iterable[tuple[str, str]]
+                     ) -> tuple[dict[tuple[str, str], review.ReviewRecord | None], list[Change]]:
+        """Store review records and delete those keyed ``clear``; returns what each key held
+        before (None: nothing) and the change. Call only from
+        :class:`~app.core.review.SetReview`."""
+        put, clear = list(put), list(clear)
+        for r in put:
+            if isinstance(r, (ObjectReview, Comment)) and r.media_id not in self._records.media:
+                raise RefusedEdit(f"There is no media item {r.media_id} in {self.path}.")
+            if isinstance(r, ItemVerdict) and r.media_id not in self._records.media:
+                raise RefusedEdit(f"There is no media item {r.media_id} in {self.path}.")
+        before = {k: self.review_record(k) for k in [r.key for r in put] + clear}
+        self._store.delete_review_rows([k for k in clear if k[0] != "comment"],
+                                       [k[1] for k in clear if k[0] == "comment"])
+        self._store.put_review_rows([review.review_row(r) for r in put
+                                     if not isinstance(r, Comment)],
+                                    [review.comment_row(r) for r in put if isinstance(r, Comment)])
+        touched = put + [r for k, r in before.items() if r is not None and k in clear]
+        return before, review.review_changes(touched)
 
     def restore_bricks(self, labelmap_id: str, bricks: dict[BrickKey, bytes]) -> None:
         """Put a removed label map's stored bricks back (undo of its removal)."""

@@ -6,6 +6,8 @@ transaction. Format 1 is the first layout; format 2 adds places by array axis, t
 volume geometry, per-frame times, bricked label maps with their own segments, source, score and
 keyframe on annotations, and kept foreign fields. Format 3 adds a place's further named axes
 (``annotations.place_more``, a JSON object, NULL when none), so a new axis needs no migration.
+Format 4 adds review states, item verdicts and pinned comments (tables ``reviews``,
+``comments``; :mod:`app.core.review`).
 """
 
 from __future__ import annotations
@@ -185,12 +187,29 @@ _V3 = """
     """
 
 
+# Format 4: review (app.core.review): a state per object and a verdict per item (scope
+# "object"/"item", target = annotation / media id), and comments pinned to a place.
+_V4 = """
+    CREATE TABLE reviews (
+        scope TEXT NOT NULL, target TEXT NOT NULL, media_id TEXT NOT NULL,
+        state TEXT NOT NULL, reason TEXT NOT NULL, author TEXT NOT NULL, time TEXT NOT NULL,
+        PRIMARY KEY (scope, target)) WITHOUT ROWID;
+    CREATE INDEX reviews_by_media ON reviews (media_id);
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY, media_id TEXT NOT NULL, place TEXT NOT NULL, x REAL NOT NULL,
+        y REAL NOT NULL, text TEXT NOT NULL, resolved INTEGER NOT NULL, author TEXT NOT NULL,
+        time TEXT NOT NULL);
+    CREATE INDEX comments_by_media ON comments (media_id)
+    """
+
+
 #: The steps that bring a file to each format: SQL scripts (statements split at ";") and
 #: functions of the connection, run in order inside one transaction.
 MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: [_V1],
     2: [_V2, _migrate_v2_data],
     3: [_V3],
+    4: [_V4],
 }
 SCHEMA_VERSION = max(MIGRATIONS)  # the project format this build writes (PRAGMA user_version)
 

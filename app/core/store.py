@@ -272,6 +272,40 @@ class Store:
             raise StoreError(f"{self.path} is damaged and cannot be read ({exc}).",
                              self.path) from exc
 
+    # ---------------------------------------------------------------- review (format 4)
+    def load_review_rows(self, media_id: str | None = None) -> list[tuple[Any, ...]]:
+        """``reviews`` rows (scope, target, media_id, state, reason, author, time)."""
+        sql = "SELECT scope, target, media_id, state, reason, author, time FROM reviews"
+        if media_id is None:
+            return self._read(sql + " ORDER BY time, scope, target")
+        return self._read(sql + " WHERE media_id = ? ORDER BY time, scope, target", (media_id,))
+
+    def load_comment_rows(self, media_id: str | None = None) -> list[tuple[Any, ...]]:
+        """``comments`` rows (id, media_id, place, x, y, text, resolved, author, time)."""
+        sql = "SELECT id, media_id, place, x, y, text, resolved, author, time FROM comments"
+        if media_id is None:
+            return self._read(sql + " ORDER BY time, id")
+        return self._read(sql + " WHERE media_id = ? ORDER BY time, id", (media_id,))
+
+    def put_review_rows(self, reviews: list[tuple[Any, ...]],
+                        comments: list[tuple[Any, ...]]) -> None:
+        self._write("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)", reviews)
+        self._write("INSERT OR REPLACE INTO comments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    comments)
+
+    def delete_review_rows(self, reviews: list[tuple[str, str]], comments: list[str]) -> None:
+        self._write("DELETE FROM reviews WHERE scope = ? AND target = ?", reviews)
+        self._write("DELETE FROM comments WHERE id = ?", [(c,) for c in comments])
+
+    def review_row(self, scope: str, target: str) -> tuple[Any, ...] | None:
+        if scope == "comment":
+            rows = self._read("SELECT id, media_id, place, x, y, text, resolved, author, time "
+                              "FROM comments WHERE id = ?", (target,))
+        else:
+            rows = self._read("SELECT scope, target, media_id, state, reason, author, time "
+                              "FROM reviews WHERE scope = ? AND target = ?", (scope, target))
+        return rows[0] if rows else None
+
     # ---------------------------------------------------------------- meta, history
     def meta(self, prefix: str = "") -> dict[str, str]:
         """The project's notes (name, created, ...), or only those whose key starts with

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel,
-                               QMessageBox, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QLabel, QMessageBox, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 PROJECT_FILTER = "Vellum project (*.vellum)"
 MEDIA_FILTER = ("Images, videos and volumes (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.jp2 "
@@ -75,7 +75,11 @@ class AdjustDialog(QDialog):
 class PreferencesDialog(QDialog):
     """Edit ▸ Preferences…: the preferences Qt-free code reads too (:mod:`app.io.preferences`),
     saved when OK is pressed: the decoded-frame cache of each video, in MB (MiB), applied to
-    the next video opened; ``$VELLUM_FRAME_CACHE_MB`` wins over it when set."""
+    the next video opened; ``$VELLUM_FRAME_CACHE_MB`` wins over it when set; and the keys
+    that step a volume pane's slices (Vellum's, or 3D Slicer's: Left/Right and B too)."""
+
+    SLICE_KEY_TITLES = {"vellum": "Vellum (Up/Down, F/D)",
+                        "slicer": "3D Slicer (Left/Right, Up/Down, B/F)"}
 
     def __init__(self, parent: QWidget | None = None) -> None:
         import os
@@ -99,6 +103,15 @@ class PreferencesDialog(QDialog):
         if env:
             note += (f" ${CACHE_ENV} is set ({env}) and wins over this value while it is "
                      "set.")
+        self.slice_keys = QComboBox()
+        self.slice_keys.setObjectName("slice_keys")
+        for scheme in preferences.SLICE_KEY_SCHEMES:
+            self.slice_keys.addItem(self.SLICE_KEY_TITLES[scheme], scheme)
+        self.slice_keys.setCurrentIndex(self.slice_keys.findData(preferences.slice_keys()))
+        self.slice_keys.setToolTip(
+            "Which keys step the slices of the active volume pane. 3D Slicer's add Left/Right "
+            "(Shift: 10 slices) and B (back); B then no longer chooses the brush, and an "
+            "arrow key still nudges a selected shape")
         self.note = QLabel(note)
         self.note.setObjectName("muted")
         self.note.setWordWrap(True)
@@ -108,6 +121,7 @@ class PreferencesDialog(QDialog):
         self.error.hide()
         form = QFormLayout()
         form.addRow("Video frame cache", self.cache_mb)
+        form.addRow("Slice keys", self.slice_keys)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                | QDialogButtonBox.StandardButton.Cancel)
         box.accepted.connect(self._accept)
@@ -124,7 +138,8 @@ class PreferencesDialog(QDialog):
         from app.io import preferences
 
         try:
-            preferences.save(**{preferences.FRAME_CACHE_MB: int(self.cache_mb.value())})
+            preferences.save(**{preferences.FRAME_CACHE_MB: int(self.cache_mb.value()),
+                                preferences.SLICE_KEYS: self.slice_keys.currentData()})
         except VellumError as exc:
             self.error.setText(str(exc))
             self.error.show()

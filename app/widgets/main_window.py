@@ -41,6 +41,7 @@ from app.widgets.label_panel import LabelPanel
 from app.widgets.loading import AddMediaJob, FrameCache
 from app.widgets.media_list import MediaList
 from app.widgets.presenters import Presenter, make_presenter
+from app.widgets.review_panel import ReviewPanel
 from app.widgets.object_list import ObjectList
 from app.widgets.status_bar import StatusFields
 from app.widgets.tool_options import ToolOptions
@@ -90,6 +91,10 @@ class MainWindow(QMainWindow):
         self._dock("Objects", self.objects, Qt.RightDockWidgetArea)
         self._dock("Attributes", self.attributes, Qt.RightDockWidgetArea)
         self.resizeDocks(self.docks[1:], [300, 360, 200], Qt.Vertical)
+        self.review = ReviewPanel(self)  # review mode: shown from View ▸ Review queue
+        self._dock("Review queue", self.review, Qt.RightDockWidgetArea)
+        self.docks[-1].setObjectName("dock_review_queue")  # "dock_review": model output
+        self.docks[-1].hide()
         self.status = StatusFields(self.statusBar(), self.jobs)
         self.tool_bar = menus.tool_bar()
         self.addToolBar(Qt.LeftToolBarArea, self.tool_bar)

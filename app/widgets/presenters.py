@@ -79,6 +79,12 @@ class ModeHost:
         return self._w.status
 
     @property
+    def review(self) -> Any:
+        """The window's review dock (:class:`~app.widgets.review_panel.ReviewPanel`): a mode
+        attaches its own views so comment pins show and are placed there."""
+        return getattr(self._w, "review", None)
+
+    @property
     def parent(self) -> QWidget:
         """A parent for the presenter's dialogs."""
         return self._w

@@ -108,7 +108,10 @@ def entries(w: MainWindow) -> list[Entry]:
         Entry(M, "&First image", "Home", lambda: w.jump_media(0), section="Navigation"),
         Entry(M, "&Last image", "End", lambda: w.jump_media(-1), section="Navigation"),
         Entry(M, "Mark &done and go to next", ["Ctrl+Return", "Ctrl+Enter"],
-              c.mark_done_and_next, section="Navigation"),
+              lambda: w.review.accept_and_next() if w.review.active()
+              else c.mark_done_and_next(),
+              "In review mode (View ▸ Review queue): accept the selected object and go to the "
+              "next unreviewed one", "Navigation"),
         Entry(M, separator=True),
         *[Entry(M, action=a, section="Navigation") for a in w.media.status_actions],
     ]

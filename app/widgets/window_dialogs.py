@@ -80,6 +80,14 @@ class WindowDialogs:
             item = doc.stored_media(w.state.media_id) if (doc and w.state.media_id) else None
             title = f"{item.kind.value.capitalize()} mode" if item else "This mode"
             sections.insert(1, (title, [(what, key) for key, what in w.mode_keys.items()]))
+        if w.presenter is not None and getattr(w.presenter, "session", None) is not None:
+            from app.widgets.volume.pane import SLICE_KEYS
+
+            if SLICE_KEYS.scheme == "slicer":  # Edit > Preferences > Slice keys
+                sections.insert(2 if w.mode_keys else 1, ("Slice keys (3D Slicer's)", [
+                    ("Previous slice in the active pane", "Left, B"),
+                    ("Next slice in the active pane", "Right"),
+                    ("10 slices back / forward", "Shift+Left, Shift+Right")]))
         return sections
 
     def show_shortcuts(self) -> None:
@@ -106,8 +114,12 @@ class WindowDialogs:
     def preferences_dialog(self) -> None:
         """Edit ▸ Preferences… (saved for Qt-free code too: :mod:`app.io.preferences`)."""
         if dialogs.PreferencesDialog(self.w).exec():
+            from app.io import preferences
+            from app.widgets.volume.pane import set_slice_keys
+
+            set_slice_keys(preferences.slice_keys())  # every pane, at once
             self.w.message("Preferences saved; the frame cache size applies to the next "
-                           "video opened.", 5000)
+                           "video opened, the slice keys now.", 5000)
 
     def author_dialog(self) -> None:
         """Ask for the name the audit trail records (kept in QSettings)."""

@@ -38,6 +38,8 @@ from app.io.outputs import prepare_output
 from app.io.coco.classes import export_color, export_name, export_skeleton
 from app.io.coco.entries import Entry
 from app.io.coco.foreign import COCO, coco_of
+from app.io.coco.review import KEY as REVIEW_KEY
+from app.io.coco.review import export_review
 from app.io.coco.video_frames import track_frames, with_track_attributes
 from app.io.gc_pause import gc_paused
 
@@ -360,6 +362,7 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
     skipped_volume = 0
     done = 0
     waiting: list[tuple[Entry, MediaItem]] = []
+    exported: set[str] = set()  # annotation ids written (reviews name them)
 
     def flush() -> None:
         """Pixel areas of the waiting entries (batched by image size), then their JSON rows."""
@@ -376,6 +379,7 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
             kept_ids.append(e.id)
             created.append(e.a.created)
             derived.append(e.a.source == INTERPOLATED)
+            exported.add(e.a.id)
         waiting.clear()
 
     for item_id, anns in _by_media(doc.iter_annotations()):
@@ -433,6 +437,13 @@ def _export_coco(doc: Document, out: str | Path, progress: Progress | None = Non
     head: dict[str, Any] = {"info": info, "licenses": fl.get("licenses") or []}
     for k, v in (fl.get("top") or {}).items():
         head.setdefault(k, v)
+    review, review_left = export_review(doc, exp, exported)
+    head.pop(REVIEW_KEY, None)  # never a stale one kept from an earlier import
+    if review is not None:
+        head[REVIEW_KEY] = review
+    if review_left:
+        exp.notes.append(f"{review_left} review record(s) on volumes or on objects COCO does "
+                         "not hold were left out.")
     head["categories"] = exp.categories
     videos = exp.sequences + exp.videos
     if videos:

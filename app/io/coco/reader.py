@@ -23,12 +23,13 @@ from app.io.coco.classes import ClassMapper
 from app.io.coco.decode import Decoder
 from app.io.coco.foreign import COCO, coco_of, is_id
 from app.io.coco.media_map import MediaMapper
+from app.io.coco.review import import_review
 from app.io.coco.stream import Header, iter_annotations, read_header
 
 Progress = Callable[[int, int], None]
 CHUNK = 5_000  # annotations per Put of the import (bounds the store's row buffer)
 KNOWN_TOP = frozenset({"images", "annotations", "categories", "videos", "info", "licenses",
-                       "tracks"})
+                       "tracks", "vellum_review"})
 
 
 class AlreadyImported(BadInputError):
@@ -213,6 +214,11 @@ class _Reader:
         self.notes += mapper.notes + plan.notes + dec.finish_notes()
         command = self.command(schema, plan.new + list(plan.updated.values()),
                                list(tracks.values()), anns)
+        review, review_notes = import_review(data, plan, {a.id: a.media_id for a in anns},
+                                             self.fail)
+        self.notes += review_notes
+        if review is not None:  # review states and comments of Vellum's own export
+            command = Batch((*command.commands, review), label=command.label)
         return command, {"media": len(plan.new), "annotations": len(anns),
                          "tracks": len(tracks),
                          "classes": len(mapper.schema.classes) - len(self.doc.schema.classes),

@@ -31,12 +31,16 @@ from app.core.identity import utc_now
 from app.core.interpolate import interpolate
 from app.core.media import MediaItem, MediaKind, fingerprint, relative_path
 from app.core.places import Place
+from app.core.review import ObjectReview, ObjectState, SetReview
 from app.core.rle import encode
 from app.core.schema import PALETTE, LabelClass, LabelSchema, Skeleton
 from app.core.shapes import Box, Keypoints, Mask, Polygon, Polyline, RotatedBox, Shape, Tag
 from app.io.cvat.common import (CVAT, ellipse_ring, mask_from_cvat, parse_points,
                                 spec_from_cvat, value_from_cvat)
 from app.io.xml_safe import read_xml
+
+REVIEW_STATE, REVIEW_REASON = "vellum_review", "vellum_review_reason"
+REVIEW_ATTRS = (REVIEW_STATE, REVIEW_REASON)
 
 SHAPES = ("box", "polygon", "polyline", "points", "ellipse", "mask", "skeleton")
 TOLERANCE = 0.01
@@ -67,6 +71,7 @@ class _Reader:
         self.counts: dict[str, int] = defaultdict(int)
         self.label_types: dict[str, str] = {}
         self.who = {"creator": doc.author, "created": utc_now()}  # author() is slow per record
+        self.reviews: dict[str, tuple[str, str]] = {}  # annotation id -> (state, reason)
 
     def fail(self, message: str) -> None:
         raise BadInputError(f"{self.path}: {message}.", self.path)
@@ -111,6 +116,8 @@ class _Reader:
             aname = _text(a, "name")
             if not aname:
                 self.fail(f"an attribute of label {name!r} has no <name>")
+            if aname in REVIEW_ATTRS:
+                continue  # Vellum's review state rides as an attribute; not the class's
             values = [v for v in (_text(a, "values")).split("\n") if v != ""]
             specs.append(spec_from_cvat(aname, _text(a, "input_type"),
                                         _text(a, "mutable").lower() in ("true", "1"),
@@ -254,7 +261,7 @@ class _Reader:
                    track: Track | None = None, label: str | None = None) -> Annotation:
         cls = self.cls(label or el.get("label"), where)
         shape, keep = self.shape(el, cls, h, w, where)
-        attrs, bad = self.attributes(el, cls)
+        attrs, bad, review = self.review_attributes(el, cls)
         if bad:
             keep["attributes"] = bad
         for k in ("group_id", "source"):
@@ -265,9 +272,26 @@ class _Reader:
         except ValueError:
             self.fail(f"{where}: z_order {el.get('z_order')!r} is not a whole number")
         self.counts[el.tag] += 1
-        return Annotation(place=place, shape=shape, class_id=cls.id, attributes=attrs, z=z,
-                          occluded=_flag(el, "occluded"), foreign={CVAT: keep} if keep else {},
-                          track_id=track.id if track else None, **self.who)
+        return self.reviewed(Annotation(
+            place=place, shape=shape, class_id=cls.id, attributes=attrs, z=z,
+            occluded=_flag(el, "occluded"), foreign={CVAT: keep} if keep else {},
+            track_id=track.id if track else None, **self.who), review)
+
+    def review_attributes(self, el: ET.Element, cls: LabelClass
+                          ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+        """:meth:`attributes` less the review state Vellum's export adds, and that state."""
+        review = {a.get("name"): a.text or "" for a in el.findall("attribute")
+                  if a.get("name") in REVIEW_ATTRS}
+        attrs, bad = self.attributes(el, cls)
+        for name in REVIEW_ATTRS:
+            attrs.pop(name, None)
+            bad.pop(name, None)
+        return attrs, bad, review
+
+    def reviewed(self, ann: Annotation, review: dict[str, str]) -> Annotation:
+        if review.get(REVIEW_STATE):
+            self.reviews[ann.id] = (review[REVIEW_STATE], review.get(REVIEW_REASON, ""))
+        return ann
 
     # ------------------------------------------------------------------ media
     def image_index(self) -> dict[str, list[MediaItem]]:
@@ -508,6 +532,9 @@ class _Reader:
             steps.append(Put(tuple(self.new_media) + tuple(self.updated.values()),
                              label="Add media"))
         steps.append(Put(tuple(records), label=f"Import {self.path.name}"))
+        review = self.review_command(records)
+        if review is not None:
+            steps.append(review)
         anns = sum(isinstance(r, Annotation) for r in records)
         report = {"annotations": anns, "tracks": self.counts["tracks"],
                   "media": len(self.new_media),
@@ -515,16 +542,32 @@ class _Reader:
                   "notes": self.notes}
         return Batch(tuple(steps), label=f"Import {self.path.name}"), report
 
+    def review_command(self, records: list[Any]) -> SetReview | None:
+        """The review states the file's shapes carried (``vellum_review`` attributes of
+        Vellum's own export), for the shapes this import stores."""
+        out = []
+        for r in records:
+            if isinstance(r, Annotation) and r.id in self.reviews:
+                state, reason = self.reviews[r.id]
+                try:
+                    out.append(ObjectReview(r.id, r.media_id, ObjectState(state), reason,
+                                            self.who["creator"], self.who["created"]))
+                except ValueError:
+                    self.fail(f"a shape's {REVIEW_STATE} is {state!r}, not one of "
+                              f"{', '.join(s.value for s in ObjectState)}")
+        return SetReview(tuple(out), label="Import reviews") if out else None
+
     def tag(self, el: ET.Element, place: Place, where: str) -> Annotation:
         cls = self.cls(el.get("label"), f"{where}: a <tag>")
-        attrs, bad = self.attributes(el, cls)
+        attrs, bad, review = self.review_attributes(el, cls)
         keep: dict[str, Any] = {"attributes": bad} if bad else {}
         for k in ("group_id", "source"):
             if el.get(k) not in (None, "", "0", "manual"):
                 keep[k] = el.get(k)
         self.counts["tag"] += 1
-        return Annotation(place=place, shape=Tag(), class_id=cls.id, attributes=attrs,
-                          foreign={CVAT: keep} if keep else {}, **self.who)
+        return self.reviewed(Annotation(place=place, shape=Tag(), class_id=cls.id,
+                                        attributes=attrs, foreign={CVAT: keep} if keep else {},
+                                        **self.who), review)
 
 
 def _numbers(obj: Any) -> list[float]:

@@ -41,6 +41,7 @@ class _Writer:
         self.lost: dict[str, int] = defaultdict(int)
         self.extra: dict[str, set[str]] = defaultdict(set)  # class id -> undeclared attrs
         self.count = 0
+        self.reviews = doc.object_reviews()  # written as vellum_review(_reason) attributes
 
     # ------------------------------------------------------------------ meta
     def labels(self) -> str:
@@ -122,6 +123,11 @@ class _Writer:
         values = dict(static or {})
         values.update(a.attributes)
         values.update(a.foreign.get(CVAT, {}).get("attributes", {}) or {})
+        review = self.reviews.get(a.id)
+        if review is not None:
+            values["vellum_review"] = review.state.value
+            if review.reason:
+                values["vellum_review_reason"] = review.reason
         out = []
         for k in sorted(values, key=lambda k: (cls.attribute(k) is None if cls else True, k)):
             if cls is not None and cls.attribute(k) is None:

@@ -9,14 +9,20 @@ The intensity range is the segment editor's "only where value in" (shared with t
 fill); the segment area says which segments' voxels an effect may change. Each Apply is one
 undo step (see :mod:`app.tools.effects.apply`); the work runs off the UI thread where the view
 allows.
+
+Preview (as Slicer's margin and smoothing effects offer): the would-be segment is computed
+without writing anything and its outline is drawn on the panes of that volume (dashed in the
+tool's overlay, on whichever slice a pane shows), until Apply, another choice in the bar, a
+cancel (Escape) or an edit of the label map.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.core.changes import ChangeKind
 from app.core.places import Place
 from app.tools.base import (Button, EventType, Gesture, Option, OptionKind, OverlayItem,
                             OverlayKind, PointerEvent, Tool)
@@ -66,6 +72,10 @@ DEPTH = Option(OptionKind.CHOICE, "Scissors depth", "How far the scissors' outli
                choices=lambda tool: [(True, "Through the volume"), (False, "This slice only")],
                get=lambda tool: tool.params.through,
                put=lambda tool, v: tool.choose(through=bool(v)), only_active=True)
+PREVIEW = Option(OptionKind.ACTION, "Preview", "Show the chosen effect's result as an outline "
+                 "on the panes without changing anything (Apply writes it)",
+                 run=lambda tool: tool.preview(), only_active=True)
+PREVIEW_COLOUR = "#ffff00"
 APPLY = Option(OptionKind.ACTION, "Apply", "Run the chosen effect on the active segment (one "
                "undo step)", run=lambda tool: tool.apply(), only_active=True)
 
@@ -79,18 +89,23 @@ class EffectsTool(Tool):
     tooltip = ("Segment Editor effects on the active segment: islands, smoothing, margin, "
                "hollow, logical operators, scissors; choose one and press Apply, or for scissors "
                "drag an outline on a pane (X)")
-    options = (EFFECT, SIZE, MIN_SIZE, OTHER, AREA, DEPTH, APPLY)
+    options = (EFFECT, SIZE, MIN_SIZE, OTHER, AREA, DEPTH, APPLY, PREVIEW)  # Apply first: in
+    # a narrow window the bar's overflow takes Preview before it
 
     def __init__(self, state) -> None:
         super().__init__(state)
         self.params = EffectParams()
         self.cursor = "cross"
         self.outline: list[tuple[float, float]] = []  # the scissors' outline being drawn
+        self.previewed: Preview | None = None  # the would-be result shown (see preview)
+        self._unwatch = None  # stops watching the document for the preview
 
     # ------------------------------------------------------------------ options
     def choose(self, **changes) -> None:
-        """Change the effect's parameters (fields of :class:`EffectParams`)."""
+        """Change the effect's parameters (fields of :class:`EffectParams`); a preview
+        shown goes (it was of the old choice)."""
         self.params = replace(self.params, **changes)
+        self.clear_preview()
 
     def _slice_place(self) -> Place | None:
         place = self.pointer_place
@@ -150,16 +165,70 @@ class EffectsTool(Tool):
     def cancel(self) -> None:
         super().cancel()
         self.outline = []
+        self.clear_preview()
+
+    def deactivate(self) -> None:
+        self.clear_preview()
+        super().deactivate()
+
+    def key(self, e) -> bool:
+        if e.key == "Escape" and self.previewed is not None and not self.busy:
+            self.clear_preview()
+            self.message("Preview cleared (nothing was changed).")
+            return True
+        return super().key(e)
+
+    def wants_key(self, e) -> bool:
+        if e.key == "Escape" and self.previewed is not None:
+            return True
+        return super().wants_key(e)
 
     def overlay(self) -> list[OverlayItem]:
-        if len(self.outline) < 2:
-            return []
-        return [OverlayItem(OverlayKind.POLYLINE, tuple(self.outline + self.outline[:1]),
-                            color=self.color(), dashed=True)]
+        items = []
+        place = self.pointer_place
+        if self.previewed is not None and place is not None and place.is_slice:
+            mask = self.previewed.outline(place)
+            if mask is not None:
+                items.append(OverlayItem(OverlayKind.MASK, color=PREVIEW_COLOUR, mask=mask))
+        if len(self.outline) >= 2:
+            items.append(OverlayItem(OverlayKind.POLYLINE,
+                                     tuple(self.outline + self.outline[:1]),
+                                     color=self.color(), dashed=True))
+        return items
 
     # ------------------------------------------------------------------ running
-    def apply(self) -> bool:
-        """Run the chosen effect (True when it started)."""
+    def preview(self) -> bool:
+        """Compute the chosen effect and show its result's outline without writing (True when
+        it started); scissors have no preview (their outline is the preview)."""
+        if self.params.family == "scissors":
+            self.message("Scissors: drag the outline on a pane; it is the preview.")
+            return False
+        return self.apply(write=False)
+
+    def clear_preview(self) -> None:
+        """Take the preview away (nothing was written for it)."""
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        self.previewed = None
+
+    def _show_preview(self, doc, prepared, result, media_id: str, shape) -> None:
+        self.clear_preview()
+        old = prepared.labels == prepared.value
+        shown = result.new if result.where is None else np.where(result.where, result.new, old)
+        self.previewed = Preview(media_id, prepared.labelmap_id, tuple(prepared.start), shown,
+                                 tuple(int(n) for n in shape))
+        watched = prepared.labelmap_id
+
+        def edited(changes) -> None:  # the label map changed: the preview is stale
+            if any(c.kind == ChangeKind.RESET or watched in c.ids for c in changes):
+                self.clear_preview()
+
+        self._unwatch = doc.subscribe(edited)
+
+    def apply(self, write: bool = True) -> bool:
+        """Run the chosen effect (True when it started); ``write=False``: only preview it."""
+        self.clear_preview()
         doc = self.state.doc
         target = self.target()
         brush = getattr(target, "brush", None)
@@ -179,21 +248,62 @@ class EffectsTool(Tool):
             return False
         text = EFFECT_TEXT.get(params.effect, params.effect)
         surface = self.surface
+        place = self._slice_place()
 
         def done(result) -> None:  # a second Apply meanwhile: the later one finds it stale
             now = doc.labelmap_region(prepared.labelmap_id, prepared.start,
                                       prepared.labels.shape)
             if not np.array_equal(now, prepared.labels):
-                self.message(f"{text}: the segment changed while it ran; press Apply again.")
+                self.message(f"{text}: the segment changed while it ran; press "
+                             f"{'Apply' if write else 'Preview'} again.")
+                return
+            if not write:
+                self._show_preview(doc, prepared, result, place.media_id,
+                                   brush.geometry.shape)
+                self.message(f"{text}: preview (yellow outline); Apply writes it.")
                 return
             cmd, words = command(prepared, result, doc.labelmap_info(prepared.labelmap_id))
             if cmd is not None:
                 self.state.execute(cmd, surface)
             self.message(words)
 
-        self.message(f"{text}…")
+        self.message(f"{text}{'' if write else ' (preview)'}…")
         surface.run_off_ui(text, lambda: compute(prepared), done)
         return True
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """An effect's would-be segment: ``mask`` (bool, [k, j, i]) over the box at ``start``
+    (voxels k, j, i) of label map ``labelmap_id`` of volume ``media_id``; nothing of it is in
+    the document."""
+
+    media_id: str
+    labelmap_id: str
+    start: tuple[int, int, int]
+    mask: np.ndarray
+    volume_shape: tuple[int, int, int]  # the label map's (k, j, i) voxels
+
+    def outline(self, place: Place) -> np.ndarray | None:
+        """The border pixels of the mask on ``place``'s picture (a bool H x W array over the
+        whole picture, see :mod:`app.core.places`), None when it has none there."""
+        if place.media_id != self.media_id or place.axis not in ("i", "j", "k"):
+            return None
+        from scipy import ndimage
+
+        dim = "kji".index(place.axis)
+        local = int(place.index) - self.start[dim]
+        if not 0 <= local < self.mask.shape[dim]:
+            return None
+        plane = np.take(self.mask, local, axis=dim)
+        if not plane.any():
+            return None
+        edge = plane & ~ndimage.binary_erosion(plane, border_value=0)
+        shape = tuple(n for d, n in enumerate(self.volume_shape) if d != dim)
+        rows, cols = [s for d, s in enumerate(self.start) if d != dim]
+        out = np.zeros(shape, bool)
+        out[rows:rows + edge.shape[0], cols:cols + edge.shape[1]] = edge
+        return out
 
 
 TOOL = EffectsTool

@@ -32,6 +32,7 @@ from app.tools.state import EditorState
 from app.tools.volume_cursor import PANE_COLOURS
 from app.tools.volume_surface import SliceSurface
 from app.widgets.canvas import Canvas
+from app.widgets.canvas_input import key_event
 from app.widgets.labels import draw_label, label_font
 from app.widgets.tiles import TILE, ImagePyramid
 from app.widgets.view import View
@@ -69,6 +70,42 @@ SMOOTHING = _Smoothing()
 def set_smooth_reformats(on: bool) -> None:
     """Turn smooth reformats on or off in every pane (redrawn at once)."""
     SMOOTHING.set(on)
+
+
+class _SliceKeys:
+    """Which keys step a pane's slices (Edit ▸ Preferences… ▸ Slice keys, saved by
+    :mod:`app.io.preferences`): ``"vellum"`` - Up/Down (Shift: 10) and F/D, the window's; or
+    ``"slicer"`` - 3D Slicer's: Left/Right too (Shift: 10) and B (back), while Up/Down and F
+    step as before. A key the active tool claims (the select tool's arrow nudge of a selected
+    shape) stays the tool's; with "slicer", B steps back instead of choosing the brush."""
+
+    STEPS = {"Left": -1, "Right": 1, "B": -1}
+
+    def __init__(self) -> None:
+        self.scheme = "vellum"
+
+    def steps(self, e) -> int:
+        """Slices the key event ``e`` steps with the scheme now (0: not a slice key here)."""
+        if self.scheme != "slicer":
+            return 0
+        mods = e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        name = {Qt.Key.Key_Left: "Left", Qt.Key.Key_Right: "Right", Qt.Key.Key_B: "B"}.get(
+            Qt.Key(e.key()))
+        if name is None:
+            return 0
+        if mods == Qt.KeyboardModifier.NoModifier:
+            return self.STEPS[name]
+        if mods == Qt.KeyboardModifier.ShiftModifier and name != "B":
+            return 10 * self.STEPS[name]
+        return 0
+
+
+SLICE_KEYS = _SliceKeys()
+
+
+def set_slice_keys(scheme: str) -> None:
+    """``"vellum"`` or ``"slicer"`` (anything else reads as "vellum") for every pane."""
+    SLICE_KEYS.scheme = scheme if scheme == "slicer" else "vellum"
 
 
 class ResampledPyramid(ImagePyramid):
@@ -244,6 +281,14 @@ class SlicePane(QWidget):
             self.pointer_left.emit(self)
         if t == QEvent.Type.Wheel:
             return self._wheel(e)  # type: ignore[arg-type]
+        if t in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            steps = SLICE_KEYS.steps(e)
+            tool = self.canvas.tool
+            if steps and not (tool is not None and tool.claims(key_event(e))):
+                e.accept()  # before the window's shortcut for the key (B: the brush)
+                if t == QEvent.Type.KeyPress:
+                    self.slices_scrolled.emit(self, steps)
+                return True
         if t == QEvent.Type.MouseButtonPress and e.button() == Qt.MouseButton.RightButton:
             self._right = (e.position().x(), e.position().y())
             self._right_moved = False

@@ -24,10 +24,12 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.errors import VellumError
 from app.core.media import MediaItem
+from app.io import preferences
 from app.io.planes import CT_PRESETS, WindowLevel, default_window
 from app.tools.volume_brush import BrushSettings
 from app.widgets.focus import is_text_field
 from app.widgets.volume import linked_series, saved_view
+from app.widgets.volume.pane import set_slice_keys
 from app.widgets.volume.saved_view import SavedView
 from app.widgets.volume.segments_panel import SegmentsPanel
 from app.widgets.volume.session import VolumeSession, data_range
@@ -72,6 +74,8 @@ class VolumePresenter(QObject):
         self.view.fit_all.connect(self.fit_all)
         self.links = linked_series.Linking(self)  # a second series linked (linked_view)
         self.view3d = View3D(host.jobs)  # VTK itself is loaded when it is first shown
+        self.view3d.surface_opacity = self.panel.surface_opacity  # the panel's 3D % column
+        set_slice_keys(preferences.slice_keys())  # Edit > Preferences > Slice keys
         self.view.set_view3d(self.view3d)
         # a segment shown / hidden in the panel (its model's signal: the table's itemChanged
         # hands over items that the panel's own refresh may have deleted meanwhile)
@@ -184,6 +188,9 @@ class VolumePresenter(QObject):
             pane.activated.connect(lambda p: self.view.set_active(p.pane))
             pane.canvas.zoom_changed.connect(self.host.status.show_zoom)
         self.view.set_panes(s.panes, self._info(volume))
+        review = getattr(self.host, "review", None)  # review mode: pins on every pane
+        for pane in s.panes.values() if review is not None else ():
+            review.attach(pane.canvas)
         self.view.show_window(window, next((n for n, w in CT_PRESETS.items() if w == window),
                                            None if volume.modality.upper() == "CT" else AUTO))
         self.panel.attach(s)

@@ -1,5 +1,6 @@
 """The Segments panel of the volume mode (3D Slicer's Segment Editor, thin): the label maps of
-the volume and their segments (shown, colour, name, value, class, voxels, mL), and under them
+the volume and their segments (shown, colour, name, value, class, voxels, mL, opacity in the 3D
+view as a percentage: :mod:`app.widgets.volume.segment_opacity`), and under them
 the tools' options (:mod:`app.widgets.volume.segment_options`).
 
 Every change of the project is one command (undoable): a segment is added linked to a class
@@ -18,10 +19,11 @@ from app.core.document import ChangeKind
 from app.core.labelmap import Segment
 from app.tools.volume_segments import add_segment, delete_segment, edit_segment
 from app.tools.volume_stats import SegmentStats, voxel_ml
+from app.widgets.volume.segment_opacity import SurfaceOpacity
 from app.widgets.volume.segment_options import SegmentOptions
 
-COLUMNS = ("", "", "Segment", "Value", "Class", "Voxels", "mL")
-SHOW, COLOUR, NAME, VALUE, CLASS, VOXELS, ML = range(7)
+COLUMNS = ("", "", "Segment", "Value", "Class", "Voxels", "mL", "3D %")
+SHOW, COLOUR, NAME, VALUE, CLASS, VOXELS, ML, OPACITY = range(8)
 
 
 class SegmentsPanel(QWidget):
@@ -31,6 +33,7 @@ class SegmentsPanel(QWidget):
         super().__init__(parent)
         self.session = None
         self.stats: SegmentStats | None = None
+        self.surface_opacity = SurfaceOpacity()  # each segment's in the 3D view (3D % column)
         self._subs: list = []
         self._filling = False
         self._timer = QTimer(self, singleShot=True, interval=60)
@@ -57,7 +60,7 @@ class SegmentsPanel(QWidget):
         head = self.table.horizontalHeader()
         fit = QHeaderView.ResizeMode.ResizeToContents
         for c, mode in ((SHOW, fit), (COLOUR, fit), (NAME, QHeaderView.ResizeMode.Stretch),
-                        (VALUE, fit), (CLASS, fit), (VOXELS, fit), (ML, fit)):
+                        (VALUE, fit), (CLASS, fit), (VOXELS, fit), (ML, fit), (OPACITY, fit)):
             head.setSectionResizeMode(c, mode)
         self.table.itemChanged.connect(self._item_changed)
         self.table.cellDoubleClicked.connect(self._double_clicked)
@@ -172,15 +175,18 @@ class SegmentsPanel(QWidget):
             n = counts.get(s.value, 0)
             cells = [show, swatch, QTableWidgetItem(s.name), QTableWidgetItem(str(s.value)),
                      QTableWidgetItem(cls.name if cls else "—"), QTableWidgetItem(f"{n:,}"),
-                     QTableWidgetItem(f"{n * ml:.2f}")]
+                     QTableWidgetItem(f"{n * ml:.2f}"),
+                     QTableWidgetItem(str(self.surface_opacity.percent(info.id, s.value)))]
+            cells[OPACITY].setToolTip("Opacity of this segment's surface in the 3D view, "
+                                      "0-100 % (edit the cell)")
             cat, typ = s.codes or (("", "", "not coded: Tissue in a DICOM-SEG"),) * 2
             cells[NAME].setToolTip(f"DICOM: {typ[2]}" + (f" ({cat[2]}; {typ[1]} {typ[0]})"
                                                          if s.codes else "")
                                    + " · Codes… changes it")
             for c, item in enumerate(cells):
-                if c not in (SHOW, NAME):
+                if c not in (SHOW, NAME, OPACITY):
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                if c in (VALUE, VOXELS, ML):
+                if c in (VALUE, VOXELS, ML, OPACITY):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
@@ -227,6 +233,28 @@ class SegmentsPanel(QWidget):
                 mine.add(s.value)
             hidden[info.id] = frozenset(mine)
             self.session.set_overlay(hidden=hidden)
+        elif item.column() == OPACITY:
+            try:
+                percent = float(item.text().strip().rstrip("%"))
+            except ValueError:
+                percent = self.surface_opacity.percent(info.id, s.value) if info else 100
+            self.set_surface_opacity(s.value, percent / 100.0)
+
+    def set_surface_opacity(self, value: int, opacity: float) -> None:
+        """Segment ``value``'s opacity in the 3D view (0..1, clamped), shown in its 3D % cell;
+        the 3D view restyles from the table's change."""
+        info = self.session.segmentation.info() if self.session else None
+        if info is None:
+            return
+        kept = self.surface_opacity.set(info.id, value, opacity)
+        for r, s in enumerate(self.segments()):
+            item = self.table.item(r, OPACITY)
+            if s.value == value and item is not None:
+                text = str(int(round(kept * 100)))
+                if item.text() != text:
+                    was, self._filling = self._filling, True
+                    item.setText(text)  # the model's dataChanged restyles the 3D view
+                    self._filling = was
 
     def _double_clicked(self, row: int, column: int) -> None:
         if column == COLOUR and self.session is not None:

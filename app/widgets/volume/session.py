@@ -301,6 +301,8 @@ class VolumeSession(QObject):
         def finished(result) -> None:
             if not self.closed:  # the volume is still shown
                 done(result)
+                for pane in self.panes.values():  # a tool's overlay may show the result
+                    pane.canvas.update()  # (an effect's preview)
 
         self.host.jobs.start(label, lambda job: work(), on_done=finished,
                              on_error=lambda exc: self.host.error(f"{label} failed: {exc}"))

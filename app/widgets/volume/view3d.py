@@ -3,8 +3,9 @@ title maximises it, as on a pane), drawn with VTK as 3D Slicer and ITK-SNAP draw
 
 What it shows, all in patient LPS (mm) through the volume's ``voxel_to_world``: each segment
 of the active label map as a smoothed, decimated surface in its colour
-(:mod:`app.io.volume.surfaces`), hidden when the Segments panel hides it, with one opacity
-slider for them all; the three slice planes through the crosshair with the volume's values at
+(:mod:`app.io.volume.surfaces`), hidden when the Segments panel hides it, as opaque as its
+"3D %" cell there says (:mod:`app.widgets.volume.segment_opacity`) times the view's one
+opacity slider for them all; the three slice planes through the crosshair with the volume's values at
 the panes' window/level; an orientation cube with the patient letters (L/R, A/P, S/I).
 Left-drag rotates, right-drag or the wheel zooms, middle-drag (or Shift+left-drag) pans; a
 click (no drag) on a surface or a plane moves the crosshair there, and the panes follow.
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSlider, QToolBut
 
 from app.core.document import Change, ChangeKind
 from app.widgets.volume.pane import PaneTitle
+from app.widgets.volume.segment_opacity import SurfaceOpacity, surface_style
 
 CLICK_SLOP = 3  # screen px a press may move and still be a click (not a rotation)
 REBUILD_DELAY_MS = 250  # edits closer together than this are one rebuild
@@ -106,6 +108,7 @@ class View3D(QWidget):
         self.actors: dict[int, object] = {}  # segment value -> vtkActor
         self.planes: dict[str, object] = {}  # array axis -> vtkImageActor
         self.meshes: dict[int, object] = {}  # segment value -> SegmentMesh shown
+        self.surface_opacity = SurfaceOpacity()  # per segment (the presenter shares the panel's)
         self.builds = 0  # surface sets handed to VTK (tests wait on it)
         self._labels: np.ndarray | None = None  # cached copy of the active label map
         self._labelmap_id: str | None = None
@@ -128,7 +131,8 @@ class View3D(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(100)
         self.opacity.setMaximumWidth(110)
-        self.opacity.setToolTip("Opacity of the segment surfaces")
+        self.opacity.setToolTip("Opacity of all segment surfaces (times each segment's own "
+                                "in the Segments panel's 3D % column)")
         self.opacity.valueChanged.connect(lambda _: self.restyle())
         self.show_planes = QCheckBox("Slices")
         self.show_planes.setObjectName("view3d_slices")
@@ -512,13 +516,14 @@ class View3D(QWidget):
         self._restyle_timer.start()
 
     def restyle(self) -> None:
-        """Colour, visibility (the Segments panel's) and opacity (the slider) of each surface."""
+        """Colour, visibility (the Segments panel's) and opacity (the segment's own, times the
+        slider) of each surface."""
         s = self.session
         info = s.segmentation.info() if s is not None else None
         if info is None:
             return
         hidden = s.hidden_values.get(info.id, frozenset())
-        opacity = self.opacity.value() / 100.0
+        master = self.opacity.value() / 100.0
         for value, actor in self.actors.items():
             seg = info.segment(value)
             if seg is None:
@@ -527,11 +532,13 @@ class View3D(QWidget):
             c = QColor(seg.color)
             prop = actor.GetProperty()
             prop.SetColor(c.redF(), c.greenF(), c.blueF())
+            opacity, visible = surface_style(self.surface_opacity.get(info.id, value), master,
+                                             value in hidden)
             prop.SetOpacity(opacity)
             prop.SetAmbient(0.15)
             prop.SetDiffuse(0.85)
             prop.SetSpecular(0.1)
-            actor.SetVisibility(value not in hidden and opacity > 0)
+            actor.SetVisibility(visible)
         self.render()
 
     # ------------------------------------------------------------------ pictures
