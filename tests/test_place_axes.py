@@ -190,7 +190,8 @@ def test_a_new_project_is_format_3_with_the_place_more_column(tmp_path):
     path = doc.path
     doc.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        # format 3 brought the column; later formats (4: review tables) keep it
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 3
         columns = {r[1]: r for r in conn.execute("PRAGMA table_info(annotations)")}
     conn.close()
     assert columns["place_more"][2] == "TEXT" and columns["place_more"][3] == 0  # nullable
@@ -249,7 +250,7 @@ def test_a_format_2_project_opens_migrates_and_keeps_its_annotations(tmp_path):
         doc.execute(Put((Annotation(id="a-t", place=Place("vid", 3, more={"t": 1}),
                                     shape=Box(2, 2, 3, 3)),)))
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
     assert _place_more(path) == {"a-frame": None, "a-image": None, "a-video": None,
                                  "a-t": '{"t":1}'}
@@ -263,9 +264,9 @@ def test_a_project_of_a_newer_format_is_refused(tmp_path):
     path = doc.path
     doc.close()
     with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 4")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreError, match="reads up to 3"):
+    with pytest.raises(StoreError, match=f"reads up to {SCHEMA_VERSION}"):
         Document.open(path)
 
 
