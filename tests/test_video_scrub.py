@@ -65,36 +65,31 @@ def scene(qtbot, tmp_path, monkeypatch, request):
     s.win.close()
 
 
-def _record(scene) -> list[tuple[int, bool]]:
-    """Every picture the feed shows from now on: (frame, exact)."""
-    shown: list[tuple[int, bool]] = []
-    feed = scene.presenter.feed
-    original = feed._shown
-
-    def spy(n, rgb, pyramid, exact=True):
-        shown.append((n, exact))
-        original(n, rgb, pyramid, exact)
-    feed._shown = spy
-    return shown
+def _picture(scene) -> tuple[int | None, bool, object]:
+    """What the window shows now: (the frame its place names, whether the picture is the exact
+    source frame - the surface's picture - or a proxy preview, the drawn picture itself)."""
+    return scene.state.frame, scene.canvas.source is not None, scene.canvas.pyramid
 
 
 @pytest.mark.slow
 def test_a_drag_on_a_long_gop_timeline_changes_the_picture_before_release(scene):
     s = scene
     assert s.video.frames == FRAMES
-    shown = _record(s)
+    first = _picture(s)
     targets = list(range(10, 290, 4))  # a steady hand: a move every 40 ms for about 3 s
     bar = s.timeline.bar
+    seen = []  # what the window showed after each move, still pressed, still moving
     QTest.mousePress(bar, LEFT, NOMOD, s.bar_point(targets[0]))
     for f in targets[1:]:
         QTest.mouseMove(bar, s.bar_point(f))
         s.qtbot.wait(40)
-    during = list(shown)  # still pressed, still moving
+        seen.append(_picture(s))
     end = bar.frame_at(s.bar_point(targets[-1]).x())
     QTest.mouseRelease(bar, LEFT, NOMOD, s.bar_point(targets[-1]))
-    assert len({n for n, _ in during}) >= 2, during  # the picture moved while dragging
+    frames = {n for n, _, pyramid in seen if pyramid is not first[2]}
+    assert len(frames) >= 2, frames  # the picture moved while dragging
     s.wait_frame(end, timeout=20000)
-    assert shown[-1] == (end, True)
+    assert _picture(s)[:2] == (end, True)
     assert np.array_equal(s.canvas.source.pixels(), s.reference(end))
 
 
@@ -110,21 +105,17 @@ def test_with_a_prepared_proxy_the_drag_shows_previews_and_release_the_exact_fra
     assert prep.proxy is not None and prep.proxy.complete, labels
     assert "Preparing camera.mp4 for fast jumps" in labels
     assert s.presenter.feed.proxy is prep.proxy
-    shown = _record(s)
     bar = s.timeline.bar
     targets = list(range(20, 290, 15))
     QTest.mousePress(bar, LEFT, NOMOD, s.bar_point(targets[0]))
     for f in targets[1:]:
         QTest.mouseMove(bar, s.bar_point(f))
-        s.qtbot.waitUntil(lambda f=f: (bar.frame_at(s.bar_point(f).x()), False) in shown,
-                          timeout=10000)  # each position's preview comes while dragging
-    previews = [n for n, exact in shown if not exact]
-    assert len(set(previews)) >= len(targets) - 1
-    assert s.canvas.source is None or s.canvas.source.place.frame != previews[-1]
+        want = bar.frame_at(s.bar_point(f).x())  # each position's preview comes while dragging
+        s.qtbot.waitUntil(lambda w=want: _picture(s)[:2] == (w, False), timeout=10000)
     end = bar.frame_at(s.bar_point(targets[-1]).x())
     QTest.mouseRelease(bar, LEFT, NOMOD, s.bar_point(targets[-1]))
     s.wait_frame(end, timeout=20000)  # the exact picture, the surface's picture again
-    assert shown[-1] == (end, True)
+    assert _picture(s)[:2] == (end, True)
     assert np.array_equal(s.canvas.source.pixels(), s.reference(end))
     # the preview drawn for a frame spans the source frame's pixels (annotations line up)
     assert s.canvas.pyramid.width == 1920 and s.canvas.pyramid.height == 1080
