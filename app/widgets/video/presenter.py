@@ -372,20 +372,9 @@ class VideoPresenter:
     def _to_keyframe(self, direction: int) -> None:
         """Jump to the next (``direction`` 1) or previous (-1) keyframe of the selected track,
         or of any track when none is selected (CVAT's keyframe navigation)."""
-        ix = self.index
-        if ix is None or self.item is None:
-            return
-        chosen = self.actions.current_track()
-        tracks = [chosen] if chosen else [t.id for t in ix.track_list()]
-        frames = sorted({a.frame for t in tracks for a in ix.keyframes(t)
-                         if a.frame is not None})
-        ahead = [f for f in frames if (f > self.frame if direction > 0 else f < self.frame)]
-        if not ahead:
-            whose = "this track" if chosen else "any track"
-            self.host.message(f"No keyframe of {whose} {'after' if direction > 0 else 'before'}"
-                              f" frame {self.frame}.", 3000)
-            return
-        self.jump(ahead[0] if direction > 0 else ahead[-1])
+        self._jump_among(direction, lambda ix, t: (a.frame for a in ix.keyframes(t)),
+                         lambda whose, where: f"No keyframe of {whose} {where} frame "
+                                              f"{self.frame}.")
 
     def next_outside_change(self) -> None:
         self._to_outside_change(1)
@@ -396,18 +385,26 @@ class VideoPresenter:
     def _to_outside_change(self, direction: int) -> None:
         """Jump to the next (``direction`` 1) or previous (-1) frame where the selected
         track enters or leaves the view (any track's when none is selected)."""
+        self._jump_among(direction,
+                         lambda ix, t: visibility_changes(ix.shapes(t), ix.frame_count),
+                         lambda whose, where: f"No frame {where} frame {self.frame} where "
+                                              f"{whose} enters or leaves the view.")
+
+    def _jump_among(self, direction: int, frames_of: Callable[[TrackIndex, str], Any],
+                    none: Callable[[str, str], str]) -> None:
+        """Jump to the nearest of the frames ``frames_of(index, track id)`` gives for the
+        selected track (every track when none is) after (``direction`` 1) or before (-1) the
+        frame shown; ``none(whose, "after"|"before")`` says there is none."""
         ix = self.index
         if ix is None or self.item is None:
             return
         chosen = self.actions.current_track()
         tracks = [chosen] if chosen else [t.id for t in ix.track_list()]
-        frames = sorted({f for t in tracks
-                         for f in visibility_changes(ix.shapes(t), ix.frame_count)})
+        frames = sorted({f for t in tracks for f in frames_of(ix, t) if f is not None})
         ahead = [f for f in frames if (f > self.frame if direction > 0 else f < self.frame)]
         if not ahead:
-            whose = "this track" if chosen else "a track"
-            self.host.message(f"No frame {'after' if direction > 0 else 'before'} frame "
-                              f"{self.frame} where {whose} enters or leaves the view.", 3000)
+            self.host.message(none("this track" if chosen else "any track",
+                                   "after" if direction > 0 else "before"), 3000)
             return
         self.jump(ahead[0] if direction > 0 else ahead[-1])
 
