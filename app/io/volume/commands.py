@@ -143,13 +143,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with Document.open(args.project) as doc:
         with terminal_progress("Measuring", unit="step") as progress:
             rows = project_statistics(doc, args.volume, progress)
+    return _print_rows(args, [r.to_json() for r in rows], lambda: csv_text(rows),
+                       lambda: table_text(rows))
+
+
+def _print_rows(args: argparse.Namespace, as_json: Any, csv: Any, table: Any) -> int:
+    """A table command's output on stdout: ``--json`` (``as_json``), ``--csv`` (``csv()``)
+    or the readable table (``table()``)."""
     if args.json:
-        json.dump([r.to_json() for r in rows], sys.stdout, indent=2)
+        json.dump(as_json, sys.stdout, indent=2)
         print()
-    elif args.csv:
-        sys.stdout.write(csv_text(rows))
     else:
-        sys.stdout.write(table_text(rows))
+        sys.stdout.write(csv() if args.csv else table())
     return 0
 
 
@@ -174,14 +179,7 @@ def cmd_measurements(args: argparse.Namespace) -> int:
     with Document.open(args.project) as doc:
         with terminal_progress("Measuring", unit="item") as progress:
             rows = project_measurements(doc, progress)
-    if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        print()
-    elif args.csv:
-        sys.stdout.write(csv_text(rows))
-    else:
-        sys.stdout.write(table_text(rows))
-    return 0
+    return _print_rows(args, rows, lambda: csv_text(rows), lambda: table_text(rows))
 
 
 def _register_measurements(cli: CommandRegistry) -> None:
